@@ -1,0 +1,24 @@
+"""The garbage collector: when an owner is gone, its dependents go too (background cascade)."""
+from __future__ import annotations
+
+from .. import kinds, pods, store
+from ..errors import APIError
+from ..models import Cluster, Object
+
+
+def collect(cluster: Cluster, owner_uid: str) -> int:
+    """Delete the ReplicaSets and Pods whose controlling owner `owner_uid` no longer exists."""
+    if Object.objects.filter(cluster=cluster, uid=owner_uid).exists():
+        return 0
+    deleted = 0
+    dependents = Object.objects.filter(cluster=cluster, owner_uid=owner_uid, kind__in=["ReplicaSet", "Pod"]).values_list("kind", "namespace", "name", "uid")
+    for kind, namespace, name, uid in list(dependents):
+        try:
+            if kind == "Pod":
+                pods.delete(cluster, namespace, name, by=store.GARBAGE_COLLECTOR)
+            else:
+                store.remove(cluster, kinds.BY_KIND[kind], namespace, name, by=store.GARBAGE_COLLECTOR, expected_uid=uid)
+            deleted += 1
+        except APIError:
+            pass  # deleted meanwhile by someone else
+    return deleted

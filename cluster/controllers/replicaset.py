@@ -1,0 +1,118 @@
+"""The ReplicaSet controller: keep exactly `spec.replicas` pods running the template."""
+from __future__ import annotations
+
+import copy
+
+from .. import kinds, narration, pods, store
+from ..errors import APIError
+from ..models import Cluster, Object
+
+# Pods created per transaction: lets schedulers and kubelets write in between.
+BATCH = 50
+
+
+def owner_reference(owner: dict) -> dict:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def pod_from_template(rs: dict) -> dict:
+    template = copy.deepcopy(rs["spec"]["template"])
+    meta = template.get("metadata") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": rs["metadata"]["name"] + "-",
+            "namespace": rs["metadata"]["namespace"],
+            "labels": meta.get("labels") or {},
+            **({"annotations": meta["annotations"]} if meta.get("annotations") else {}),
+            "ownerReferences": [owner_reference(rs)],
+        },
+        "spec": template.get("spec") or {},
+    }
+
+
+def deletion_rank(pod: dict) -> tuple:
+    """Kubernetes' order for scaling down: unscheduled, then pending, then not ready, then newest."""
+    status = pod.get("status") or {}
+    return (
+        1 if pod["spec"].get("nodeName") else 0,
+        {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0),
+        1 if pods.is_ready(pod) else 0,
+        # newest first: negate the creation time by sorting on it reversed below
+    )
+
+
+def _owned(cluster: Cluster, rs_uid: str) -> list[dict]:
+    return [p for p in store.list_docs(cluster, kinds.POD, owner_uid=rs_uid) if p["kind"] == "Pod"]
+
+
+def reconcile(cluster: Cluster, uid: str) -> None:
+    """One pass: create or delete pods toward `spec.replicas`, then write the status."""
+    while True:
+        with store.locked(cluster):
+            rs = store.by_uid(cluster, uid)
+            if rs is None or rs["kind"] != "ReplicaSet" or rs["metadata"].get("deletionTimestamp"):
+                return
+            owned = _owned(cluster, uid)
+            active = [p for p in owned if pods.is_active(p)]
+            want = int(rs["spec"].get("replicas", 1))
+            diff = want - len(active)
+            if diff > 0:
+                _create_pods(cluster, rs, active_count=len(active), count=min(diff, BATCH))
+                if diff > BATCH:
+                    continue
+            elif diff < 0:
+                surplus = sorted(active, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+                surplus.sort(key=deletion_rank)
+                for pod in surplus[: -diff]:
+                    try:
+                        pods.delete(cluster, pod["metadata"]["namespace"], pod["metadata"]["name"], by=store.REPLICASET_CONTROLLER)
+                    except APIError:
+                        pass  # already gone: that is what we wanted
+            _write_status(cluster, rs)
+            return
+
+
+def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -> None:
+    deployment_uid = next((r["uid"] for r in rs["metadata"].get("ownerReferences") or [] if r.get("kind") == "Deployment"), "")
+    deployment = store.by_uid(cluster, deployment_uid) if deployment_uid else None
+    client = (
+        Object.objects.filter(uid=deployment_uid).values_list("client", flat=True).first()
+        if deployment_uid
+        else Object.objects.filter(uid=rs["metadata"]["uid"]).values_list("client", flat=True).first()
+    ) or "a client"
+    for i in range(count):
+        have = active_count + i
+
+        def steps(doc: dict, revision: int, have: int = have) -> list[store.StepRecord]:
+            return narration.owned_pod_created(doc, revision, client=client, rs=rs, deployment=deployment, active=have)
+
+        store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
+
+
+def _write_status(cluster: Cluster, rs: dict) -> None:
+    owned = _owned(cluster, rs["metadata"]["uid"])
+    active = [p for p in owned if pods.is_active(p)]
+    ready = sum(1 for p in active if pods.is_ready(p))
+    selector = (rs["spec"].get("selector") or {}).get("matchLabels") or {}
+    labelled = sum(1 for p in active if all(p["metadata"].get("labels", {}).get(k) == v for k, v in selector.items()))
+    status = {
+        "replicas": len(active),
+        "fullyLabeledReplicas": labelled,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "observedGeneration": rs["metadata"].get("generation", 1),
+    }
+
+    def apply(doc: dict) -> None:
+        doc["status"] = status
+
+    store.mutate(cluster, kinds.REPLICASET, rs["metadata"]["namespace"], rs["metadata"]["name"], apply, by=store.REPLICASET_CONTROLLER)

@@ -1,0 +1,68 @@
+"""Making clusters: the demo cluster has three worker nodes, node-1 to node-3, Ready."""
+from __future__ import annotations
+
+from django.db import IntegrityError
+
+from . import kinds, store
+from .models import Cluster, Speed
+
+NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def node_doc(index: int, *, cpu: str = "4", memory: str = "8Gi", pods: str = "110") -> dict:
+    name = f"node-{index}"
+    now = store.rfc3339()
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "beta.kubernetes.io/arch": "amd64",
+            },
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "100Gi"},
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "100Gi"},
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "message": "kubelet has sufficient memory available", "lastHeartbeatTime": now, "lastTransitionTime": now},
+                {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "message": "kubelet has no disk pressure", "lastHeartbeatTime": now, "lastTransitionTime": now},
+                {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID", "message": "kubelet has sufficient PID available", "lastHeartbeatTime": now, "lastTransitionTime": now},
+                {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now},
+            ],
+            "addresses": [{"type": "InternalIP", "address": f"192.168.49.{index + 1}"}, {"type": "Hostname", "address": name}],
+            "nodeInfo": {
+                "kubeletVersion": "v1.32.0",
+                "kubeProxyVersion": "v1.32.0",
+                "containerRuntimeVersion": "containerd://1.7.24",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "osImage": "Debian GNU/Linux 12 (bookworm)",
+                "kernelVersion": "6.1.0",
+            },
+            "images": [],
+        },
+    }
+
+
+def ensure_cluster(name: str, *, nodes: int = 3, speed: str = Speed.NORMAL) -> tuple[Cluster, bool]:
+    """Create the cluster with its namespaces and nodes if it does not exist yet."""
+    cluster = Cluster.objects.filter(name=name).first()
+    if cluster is not None:
+        return cluster, False
+    try:
+        cluster = Cluster.objects.create(name=name, speed=speed)
+    except IntegrityError:
+        return Cluster.objects.get(name=name), False
+    with store.locked(cluster):
+        for ns in NAMESPACES:
+            store.create(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, by="podflow")
+        for i in range(1, nodes + 1):
+            store.create(cluster, node_doc(i), by="podflow")
+    return cluster, True

@@ -1,0 +1,66 @@
+"""Kubernetes Events (core/v1), written by the components through the API server."""
+from __future__ import annotations
+
+import secrets
+
+from . import kinds, store
+from .models import Cluster
+
+
+def involved(doc: dict) -> dict:
+    meta = doc["metadata"]
+    ref = {
+        "kind": doc["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "apiVersion": doc["apiVersion"],
+        "resourceVersion": meta.get("resourceVersion", ""),
+    }
+    if meta.get("namespace"):
+        ref["namespace"] = meta["namespace"]
+    return ref
+
+
+def record(
+    cluster: Cluster,
+    about: dict,
+    reason: str,
+    message: str,
+    *,
+    by: str,
+    component: str,
+    host: str = "",
+    type_: str = "Normal",
+    field_path: str = "",
+) -> dict:
+    """Write one Event about `about` (a pod, node, ReplicaSet or Deployment)."""
+    moment = store.rfc3339()
+    namespace = about["metadata"].get("namespace") or "default"
+    ref = involved(about)
+    if field_path:
+        ref["fieldPath"] = field_path
+    source = {"component": component}
+    if host:
+        source["host"] = host
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{about['metadata']['name']}.{secrets.token_hex(8)}", "namespace": namespace},
+        "involvedObject": ref,
+        "reason": reason,
+        "message": message,
+        "source": source,
+        "firstTimestamp": moment,
+        "lastTimestamp": moment,
+        "count": 1,
+        "type": type_,
+        "eventTime": None,
+        "reportingComponent": component,
+        "reportingInstance": host,
+    }
+    return store.create(cluster, doc, by=by, namespace=namespace)
+
+
+def reasons_for(cluster: Cluster, uid: str) -> list[str]:
+    """The reasons of the Events recorded about one object, oldest first."""
+    return [e.get("reason", "") for e in store.list_docs(cluster, kinds.EVENT, owner_uid=uid)]

@@ -1,0 +1,111 @@
+"""The store: what etcd holds for each simulated cluster.
+
+Only cluster/store.py (the API-server layer) writes these models.
+"""
+from __future__ import annotations
+
+from django.db import models
+
+
+class Speed(models.TextChoices):
+    INSTANT = "instant", "instant"
+    NORMAL = "normal", "normal"
+    SLOW = "slow", "slow"
+
+
+# Seconds each kubelet stage waits before it acts, per speed (architecture invariant 6).
+STAGE_SECONDS = {Speed.INSTANT: 0.0, Speed.NORMAL: 1.0, Speed.SLOW: 3.0}
+
+
+class Cluster(models.Model):
+    """A sandbox: its own objects, its own revision (etcd's), its own speed."""
+
+    name = models.SlugField(max_length=63, unique=True)
+    revision = models.BigIntegerField(default=0)
+    speed = models.CharField(max_length=10, choices=Speed.choices, default=Speed.NORMAL)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def stage_seconds(self) -> float:
+        return STAGE_SECONDS[Speed(self.speed)]
+
+
+class Object(models.Model):
+    """One Kubernetes object, stored whole as its JSON document.
+
+    The columns beside `doc` are indexes for what the components query.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="stored_objects")
+    kind = models.CharField(max_length=63)
+    namespace = models.CharField(max_length=63, blank=True, default="")
+    name = models.CharField(max_length=253)
+    uid = models.CharField(max_length=36, unique=True)
+    resource_version = models.BigIntegerField()
+    node_name = models.CharField(max_length=253, blank=True, default="")
+    owner_uid = models.CharField(max_length=36, blank=True, default="")
+    # Who first asked for this object (kubectl, the page, a Python client): the client of
+    # step 1 for the pods made from it. Kept beside the document, not in it.
+    client = models.CharField(max_length=120, blank=True, default="")
+    updated = models.DateTimeField()
+    doc = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "kind", "namespace", "name"], name="object_identity"),
+        ]
+        indexes = [
+            models.Index(fields=["cluster", "kind", "namespace"]),
+            models.Index(fields=["cluster", "kind", "node_name"]),
+            models.Index(fields=["cluster", "owner_uid"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+class Change(models.Model):
+    """The change log: one row per revision, as etcd's history (invariant 3)."""
+
+    ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+    TYPES = [(t, t) for t in (ADDED, MODIFIED, DELETED)]
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="changes")
+    revision = models.BigIntegerField()
+    type = models.CharField(max_length=8, choices=TYPES)
+    kind = models.CharField(max_length=63)
+    namespace = models.CharField(max_length=63, blank=True, default="")
+    name = models.CharField(max_length=253)
+    uid = models.CharField(max_length=36)
+    doc = models.JSONField()
+    time = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "revision"], name="one_change_per_revision")]
+
+
+class Step(models.Model):
+    """One of the eight steps of a pod's creation, recorded when it happened (invariant 5)."""
+
+    DONE, NOT_NEEDED = "done", "not-needed"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="steps")
+    revision = models.BigIntegerField(db_index=True)
+    pod_uid = models.CharField(max_length=36, db_index=True)
+    namespace = models.CharField(max_length=63)
+    pod_name = models.CharField(max_length=253)
+    number = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=12, default=DONE)
+    component = models.CharField(max_length=40)
+    actor = models.CharField(max_length=120, blank=True, default="")
+    object_ref = models.CharField(max_length=300)
+    text_en = models.TextField()
+    text_ko = models.TextField()
+    time = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pod_uid", "number"], name="one_step_per_pod")]
+        indexes = [models.Index(fields=["cluster", "revision"])]

@@ -1,0 +1,173 @@
+"""Starting and stopping the whole product: Redis, daphne, one Celery worker per role, beat.
+
+`python manage.py runstack` (what `make run` calls), the integration tests and the
+benchmark all start the product through this one class, so they run the same processes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from django.conf import settings
+
+ROLES = ("controller-manager", "scheduler", "kubelet")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for(check, timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class Stack:
+    """The product's processes. `env` is passed to every child on top of os.environ."""
+
+    port: int = 8000
+    host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)
+    var_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR))
+    # One worker per role, as on a real control plane; False runs one worker for all three
+    # queues (the smallest footprint).
+    worker_per_role: bool = True
+    beat: bool = True
+    quiet: bool = False
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        out = subprocess.DEVNULL if self.quiet else None
+        log_path = self.var_dir / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        stream = open(log_path, "ab") if self.quiet else None
+        proc = subprocess.Popen(
+            argv,
+            env=self._env(),
+            cwd=settings.BASE_DIR,
+            stdout=stream or out,
+            stderr=subprocess.STDOUT if stream else None,
+            start_new_session=True,  # a Ctrl-C reaches us; we stop the children in order
+        )
+        self.procs[name] = proc
+        return proc
+
+    def redis_url(self) -> str:
+        return self.env.get("REDIS_URL") or os.environ.get("REDIS_URL") or settings.REDIS_URL
+
+    def start_redis(self) -> None:
+        """Start a redis-server for REDIS_URL's port unless one already answers there."""
+        parsed = urlparse(self.redis_url())
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
+        if port_open(host, port):
+            return
+        if host not in ("127.0.0.1", "localhost"):
+            raise RuntimeError(f"Redis at {host}:{port} does not answer")
+        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        data = self.var_dir / f"redis-{port}"
+        data.mkdir(parents=True, exist_ok=True)
+        self._spawn("redis", [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(data)])
+        wait_for(lambda: port_open(host, port), 15, f"redis-server on port {port}")
+
+    def manage(self, *args: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *args], env=self._env(), cwd=settings.BASE_DIR, check=True, stdout=subprocess.DEVNULL if self.quiet else None)
+
+    def start_workers(self, roles: tuple[str, ...] = ROLES) -> None:
+        groups = [(role, [role]) for role in roles] if self.worker_per_role else [("worker", list(roles))]
+        for name, queues in groups:
+            self.start_worker(name, queues)
+
+    def start_worker(self, name: str, queues: list[str]) -> subprocess.Popen:
+        return self._spawn(
+            name,
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "-Q", ",".join(queues), "-n", f"{name}@%h", "--pool", "solo",
+                "--without-gossip", "--without-mingle", "-l", "WARNING",
+            ],
+        )
+
+    def start_beat(self) -> None:
+        schedule = self.var_dir / f"celerybeat-{self.port}"
+        self._spawn("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-s", str(schedule), "-l", "WARNING"])
+
+    def start_web(self) -> None:
+        self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), "config.asgi:application"])
+        wait_for(lambda: port_open(self.host, self.port), 30, f"daphne on port {self.port}")
+
+    def start(self, *, demo: bool = True) -> "Stack":
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.start_redis()
+        self.manage("migrate", "--noinput")
+        if demo:
+            self.manage("democluster")
+        self.start_workers()
+        if self.beat:
+            self.start_beat()
+        self.start_web()
+        return self
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, sig)
+        proc.wait(10)
+
+    def stop(self) -> None:
+        # Web and workers first, Redis last, so nobody loses its broker mid-task.
+        order = [n for n in self.procs if n != "redis"] + (["redis"] if "redis" in self.procs else [])
+        for name in order:
+            proc = self.procs[name]
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name in order:
+            proc = self.procs[name]
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        self.procs.clear()
+
+    def failed(self) -> list[str]:
+        return [name for name, proc in self.procs.items() if proc.poll() is not None]
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,451 @@
+"""The API-server layer: the one door to the store (architecture invariant 1).
+
+Every change to cluster state goes through `create`, `update`, `mutate`, `delete` or
+`remove` here. Each write, in one transaction: takes the cluster's lock, bumps its
+revision, stamps `metadata.resourceVersion`, saves the object, appends a change-log row,
+and records any of the eight steps the write completes. After commit the writes are
+published to the browser stream and the components that watch them are woken.
+"""
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from django.db import connection, transaction
+
+from . import kinds, validation
+from .errors import APIError, already_exists, conflict, invalid, not_found
+from .models import Change, Cluster, Object, Step
+
+# Who is writing: decides which components a write wakes, so that a component is not
+# woken by its own writes (the real ones filter their informers the same way).
+API = "api-server"
+DEPLOYMENT_CONTROLLER = "deployment-controller"
+REPLICASET_CONTROLLER = "replicaset-controller"
+GARBAGE_COLLECTOR = "garbage-collector"
+SCHEDULER = "scheduler"
+KUBELET = "kubelet"
+
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def rfc3339(moment: datetime | None = None) -> str:
+    return (moment or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class StepRecord:
+    """One of the eight steps, to be recorded with the write that completes it."""
+
+    number: int
+    component: str
+    text_en: str
+    text_ko: str
+    actor: str = ""
+    object_ref: str = ""
+    status: str = Step.DONE
+
+
+StepsFor = Callable[[dict, int], list[StepRecord]]
+
+
+@dataclass
+class Outbox:
+    """What one transaction wrote: published and dispatched only after it commits."""
+
+    cluster: Cluster
+    revision: int
+    start_revision: int
+    entries: list[dict] = field(default_factory=list)
+    wakes: dict[tuple, None] = field(default_factory=dict)
+
+    def next_revision(self) -> int:
+        self.revision += 1
+        return self.revision
+
+    def flush(self) -> None:
+        from . import wake  # late: wake imports Celery
+
+        if self.entries:
+            from . import broadcast
+
+            broadcast.publish(self.cluster.name, self.entries)
+        if self.wakes:
+            wake.dispatch(list(self.wakes))
+
+
+_local = threading.local()
+
+
+@contextmanager
+def locked(cluster: Cluster) -> Iterator[Outbox]:
+    """A transaction holding the cluster's write lock; nested calls join the outer one.
+
+    Reads made inside see every committed write and no other writer can interleave, so
+    a reconcile that reads, decides and writes inside one `locked` block is safe to run
+    twice or concurrently.
+    """
+    outer: Outbox | None = getattr(_local, "outbox", None)
+    if outer is not None:
+        if outer.cluster.pk != cluster.pk:
+            raise RuntimeError("one transaction writes one cluster")
+        yield outer
+        return
+    with transaction.atomic():
+        # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
+        # database's write lock, and the read just fetches the revision.
+        current = Cluster.objects.select_for_update().values_list("revision", flat=True).get(pk=cluster.pk)
+        outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
+        _local.outbox = outbox
+        try:
+            yield outbox
+        finally:
+            _local.outbox = None
+        if outbox.revision != outbox.start_revision:
+            Cluster.objects.filter(pk=cluster.pk).update(revision=outbox.revision)
+            cluster.revision = outbox.revision
+            transaction.on_commit(outbox.flush)
+
+
+# --- reads ------------------------------------------------------------------------------
+
+def get(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict:
+    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).only("doc").first()
+    if row is None:
+        raise not_found(kind.plural, kind.group, name)
+    return row.doc
+
+
+def find(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict | None:
+    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).only("doc").first()
+    return row.doc if row else None
+
+
+def by_uid(cluster: Cluster, uid: str) -> dict | None:
+    row = Object.objects.filter(cluster=cluster, uid=uid).only("doc").first()
+    return row.doc if row else None
+
+
+def list_docs(cluster: Cluster, kind: kinds.Kind, namespace: str | None = None, *, node: str | None = None, owner_uid: str | None = None) -> list[dict]:
+    rows = Object.objects.filter(cluster=cluster, kind=kind.kind)
+    if namespace is not None and kind.namespaced:
+        rows = rows.filter(namespace=namespace)
+    if node is not None:
+        rows = rows.filter(node_name=node)
+    if owner_uid is not None:
+        rows = rows.filter(owner_uid=owner_uid)
+    return [doc for (doc,) in rows.order_by("namespace", "name").values_list("doc")]
+
+
+def current_revision(cluster: Cluster) -> int:
+    return Cluster.objects.values_list("revision", flat=True).get(pk=cluster.pk)
+
+
+# --- writes -----------------------------------------------------------------------------
+
+def create(
+    cluster: Cluster,
+    doc: dict,
+    *,
+    by: str = API,
+    client: str = "",
+    namespace: str = "",
+    steps: StepsFor | None = None,
+) -> dict:
+    """Validate, default and store a new object. Raises APIError; writes nothing then."""
+    kind = _kind_of(doc)
+    doc = {"apiVersion": kind.api_version, "kind": kind.kind, **copy.deepcopy(doc)}
+    doc["apiVersion"], doc["kind"] = kind.api_version, kind.kind
+    meta = doc.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise invalid(kind.kind, kind.group, "", [validation.invalid("metadata", meta, "must be an object")])
+    if kind.namespaced:
+        body_ns = meta.get("namespace")
+        namespace = namespace or body_ns or "default"
+        if body_ns and body_ns != namespace:
+            raise APIError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+    validation.default(doc)
+    causes = validation.VALIDATORS[kind.kind](doc)
+    if causes:
+        raise invalid(kind.kind, kind.group, _display_name(doc), causes)
+    meta = doc["metadata"]
+    for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"):
+        meta.pop(server_owned, None)
+    if kind.namespaced:
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    with locked(cluster) as outbox:
+        if kind.namespaced and not Object.objects.filter(cluster=cluster, kind="Namespace", name=namespace).exists():
+            raise not_found("namespaces", "", namespace)
+        if not meta.get("name"):
+            meta["name"] = _generate_name(cluster, kind, namespace, meta["generateName"])
+        if Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=meta["name"]).exists():
+            raise already_exists(kind.plural, kind.group, meta["name"])
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = rfc3339()
+        if kind.kind in ("Deployment", "ReplicaSet"):
+            meta["generation"] = 1
+        revision = outbox.next_revision()
+        meta["resourceVersion"] = str(revision)
+        row = Object.objects.create(
+            cluster=cluster,
+            kind=kind.kind,
+            namespace=_ns(kind, namespace),
+            name=meta["name"],
+            uid=meta["uid"],
+            resource_version=revision,
+            node_name=_node_of(doc),
+            owner_uid=_owner_of(doc),
+            client=client,
+            updated=now(),
+            doc=doc,
+        )
+        _record(outbox, Change.ADDED, row, None, doc, by, steps)
+    return doc
+
+
+def update(cluster: Cluster, doc: dict, *, by: str = API, subresource: str = "", steps: StepsFor | None = None) -> dict:
+    """Replace an object (PUT). A stale resourceVersion is refused with 409 Conflict.
+
+    The main resource keeps the stored status; the status subresource keeps the spec.
+    """
+    kind = _kind_of(doc)
+    meta = doc.get("metadata") or {}
+    with locked(cluster):
+        current = get(cluster, kind, meta.get("namespace", ""), meta.get("name", ""))
+        expected = meta.get("resourceVersion")
+        if expected and str(expected) != current["metadata"]["resourceVersion"]:
+            raise conflict(kind.plural, kind.group, current["metadata"]["name"])
+
+        def replace(stored: dict) -> None:
+            new = copy.deepcopy(doc)
+            if subresource == "status":
+                stored["status"] = new.get("status", {})
+                return
+            keep_status = stored.get("status")
+            stored.clear()
+            stored.update(new)
+            if keep_status is not None:
+                stored["status"] = keep_status
+
+        return mutate(cluster, kind, current["metadata"].get("namespace", ""), current["metadata"]["name"], replace, by=by, steps=steps, validate=True)
+
+
+def mutate(
+    cluster: Cluster,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    change: Callable[[dict], Any],
+    *,
+    by: str,
+    steps: StepsFor | None = None,
+    expected_uid: str | None = None,
+    validate: bool = False,
+) -> dict:
+    """Read-modify-write under the lock. `change` edits the document in place.
+
+    If `change` leaves the document as it was, nothing is written (no revision): that is
+    what makes repeated reconciles free.
+    """
+    with locked(cluster) as outbox:
+        row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
+        if row is None or (expected_uid and row.uid != expected_uid):
+            raise not_found(kind.plural, kind.group, name)
+        old = row.doc
+        new = copy.deepcopy(old)
+        change(new)
+        # Identity and server-owned metadata cannot be changed by a write.
+        new["apiVersion"], new["kind"] = kind.api_version, kind.kind
+        new_meta = new.setdefault("metadata", {})
+        for fixed in ("name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp"):
+            if fixed in old["metadata"]:
+                new_meta[fixed] = old["metadata"][fixed]
+            else:
+                new_meta.pop(fixed, None)
+        if new == old:
+            return old
+        if validate:
+            validation.default(new)
+            causes = validation.VALIDATORS[kind.kind](new)
+            if causes:
+                raise invalid(kind.kind, kind.group, name, causes)
+        if kind.kind in ("Deployment", "ReplicaSet") and new.get("spec") != old.get("spec"):
+            new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        return _save(outbox, row, old, new, by, steps)
+
+
+def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
+    """Start a graceful deletion: set deletionTimestamp; the kubelet finishes it."""
+    with locked(cluster) as outbox:
+        row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
+        if row is None:
+            raise not_found(kind.plural, kind.group, name)
+        old = row.doc
+        if old["metadata"].get("deletionTimestamp"):
+            return old
+        new = copy.deepcopy(old)
+        new["metadata"]["deletionTimestamp"] = rfc3339()
+        new["metadata"]["deletionGracePeriodSeconds"] = grace_seconds
+        return _save(outbox, row, old, new, by, None)
+
+
+def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, expected_uid: str | None = None) -> dict:
+    """Delete the object from the store now. Returns the last state, as stored in the log."""
+    with locked(cluster) as outbox:
+        row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
+        if row is None or (expected_uid and row.uid != expected_uid):
+            raise not_found(kind.plural, kind.group, name)
+        old = row.doc
+        final = copy.deepcopy(old)
+        revision = outbox.next_revision()
+        final["metadata"]["resourceVersion"] = str(revision)
+        row.delete()
+        _record(outbox, Change.DELETED, row, old, final, by, None, revision=revision)
+        return final
+
+
+def set_speed(cluster: Cluster, speed: str) -> None:
+    from . import broadcast
+
+    Cluster.objects.filter(pk=cluster.pk).update(speed=speed)
+    cluster.speed = speed
+    transaction.on_commit(lambda: broadcast.publish_cluster(cluster.name))
+
+
+# --- internals --------------------------------------------------------------------------
+
+def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: StepsFor | None) -> dict:
+    revision = outbox.next_revision()
+    new["metadata"]["resourceVersion"] = str(revision)
+    row.doc = new
+    row.resource_version = revision
+    row.node_name = _node_of(new)
+    row.owner_uid = _owner_of(new)
+    row.updated = now()
+    row.save(update_fields=["doc", "resource_version", "node_name", "owner_uid", "updated"])
+    _record(outbox, Change.MODIFIED, row, old, new, by, steps, revision=revision)
+    return new
+
+
+def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict, by: str, steps: StepsFor | None, revision: int | None = None) -> None:
+    from . import wake
+
+    revision = revision or int(new["metadata"]["resourceVersion"])
+    moment = now()
+    Change.objects.create(
+        cluster_id=row.cluster_id,
+        revision=revision,
+        type=type_,
+        kind=row.kind,
+        namespace=row.namespace,
+        name=row.name,
+        uid=row.uid,
+        doc=new,
+        time=moment,
+    )
+    step_rows: list[Step] = []
+    if steps is not None:
+        for record in steps(new, revision):
+            step_rows.append(
+                Step(
+                    cluster_id=row.cluster_id,
+                    revision=revision,
+                    pod_uid=new["metadata"]["uid"],
+                    namespace=row.namespace,
+                    pod_name=row.name,
+                    number=record.number,
+                    status=record.status,
+                    component=record.component,
+                    actor=record.actor,
+                    object_ref=record.object_ref or f"Pod {row.namespace}/{row.name}",
+                    text_en=record.text_en,
+                    text_ko=record.text_ko,
+                    time=moment,
+                )
+            )
+        # A step happens once per pod: a late duplicate reconcile records nothing more.
+        Step.objects.bulk_create(step_rows, ignore_conflicts=True)
+    outbox.entries.append(
+        {
+            "revision": revision,
+            "type": type_,
+            "kind": row.kind,
+            "object": new,
+            "steps": [step_payload(s) for s in step_rows],
+        }
+    )
+    for task in wake.for_change(outbox.cluster.pk, type_, old, new, by):
+        outbox.wakes[task] = None
+
+
+def step_payload(step: Step) -> dict:
+    return {
+        "revision": step.revision,
+        "pod_uid": step.pod_uid,
+        "namespace": step.namespace,
+        "pod": step.pod_name,
+        "number": step.number,
+        "status": step.status,
+        "component": step.component,
+        "actor": step.actor,
+        "object": step.object_ref,
+        "text": {"en": step.text_en, "ko": step.text_ko},
+        "time": step.time.isoformat().replace("+00:00", "Z") if step.time else None,
+    }
+
+
+def _kind_of(doc: Any) -> kinds.Kind:
+    if not isinstance(doc, dict):
+        raise APIError(400, "BadRequest", "the request body must be a JSON object")
+    kind = kinds.BY_KIND.get(doc.get("kind", ""))
+    if kind is None:
+        raise APIError(400, "BadRequest", f"no kind {doc.get('kind')!r} is registered")
+    return kind
+
+
+def _ns(kind: kinds.Kind, namespace: str) -> str:
+    return namespace if kind.namespaced else ""
+
+
+def _node_of(doc: dict) -> str:
+    if doc.get("kind") == "Pod":
+        return (doc.get("spec") or {}).get("nodeName") or ""
+    return ""
+
+
+def _owner_of(doc: dict) -> str:
+    if doc.get("kind") == "Event":
+        return (doc.get("involvedObject") or {}).get("uid", "")
+    for ref in doc.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref.get("uid", "")
+    return ""
+
+
+def _display_name(doc: dict) -> str:
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    return str(meta.get("name") or meta.get("generateName") or "")
+
+
+def _generate_name(cluster: Cluster, kind: kinds.Kind, namespace: str, prefix: str) -> str:
+    for _ in range(20):
+        name = prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+        if not Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).exists():
+            return name
+    raise APIError(409, "AlreadyExists", f"could not generate a unique name from {prefix!r}")
+
+
+def db_vendor() -> str:
+    return connection.vendor

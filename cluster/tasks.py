@@ -1,0 +1,104 @@
+"""Celery tasks: the thin interface of each control-plane role.
+
+Each task takes ids, re-reads current state and calls one reconcile function
+(architecture invariant 4). Queues: controller-manager, scheduler, kubelet.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from . import kubelet, scheduler, wake
+from .controllers import deployment, garbagecollector, replicaset
+from .models import Cluster
+
+log = logging.getLogger("podflow.tasks")
+
+
+def _cluster(cluster_id: int) -> Cluster | None:
+    return Cluster.objects.filter(pk=cluster_id).first()
+
+
+@shared_task(name="cluster.tasks.reconcile_deployment")
+def reconcile_deployment(cluster_id: int, uid: str) -> None:
+    wake.started((wake.RECONCILE_DEPLOYMENT, (cluster_id, uid)))
+    if cluster := _cluster(cluster_id):
+        deployment.reconcile(cluster, uid)
+
+
+@shared_task(name="cluster.tasks.reconcile_replicaset")
+def reconcile_replicaset(cluster_id: int, uid: str) -> None:
+    wake.started((wake.RECONCILE_REPLICASET, (cluster_id, uid)))
+    if cluster := _cluster(cluster_id):
+        replicaset.reconcile(cluster, uid)
+
+
+@shared_task(name="cluster.tasks.collect_garbage")
+def collect_garbage(cluster_id: int, owner_uid: str) -> None:
+    wake.started((wake.COLLECT_GARBAGE, (cluster_id, owner_uid)))
+    if cluster := _cluster(cluster_id):
+        garbagecollector.collect(cluster, owner_uid)
+
+
+@shared_task(name="cluster.tasks.schedule_pod")
+def schedule_pod(cluster_id: int, uid: str) -> None:
+    wake.started((wake.SCHEDULE_POD, (cluster_id, uid)))
+    if cluster := _cluster(cluster_id):
+        scheduler.schedule(cluster, uid)
+
+
+@shared_task(name="cluster.tasks.schedule_pending")
+def schedule_pending(cluster_id: int) -> None:
+    """Something changed that may make room: try every waiting pod again, oldest first."""
+    wake.started((wake.SCHEDULE_PENDING, (cluster_id,)))
+    if cluster := _cluster(cluster_id):
+        for uid in scheduler.pending_pods(cluster):
+            scheduler.schedule(cluster, uid)
+
+
+@shared_task(name="cluster.tasks.sync_pod")
+def sync_pod(cluster_id: int, node: str, uid: str) -> None:
+    """Run the kubelet's stages for one pod while they are due; come back for the rest."""
+    task = (wake.SYNC_POD, (cluster_id, node, uid))
+    wake.started(task)
+    cluster = _cluster(cluster_id)
+    if cluster is None:
+        return
+    while True:
+        wait = kubelet.sync_pod(cluster, node, uid)
+        if wait is None:
+            return
+        if wait > 0:
+            wake.dispatch([task], countdown=wait)
+            return
+        cluster.refresh_from_db(fields=["speed"])
+        if cluster.stage_seconds > 0:
+            # Paced: let the next stage be due a stage-time from now.
+            wake.dispatch([task], countdown=cluster.stage_seconds)
+            return
+
+
+@shared_task(name="cluster.tasks.resync")
+def resync() -> None:
+    """The periodic resync: wake every component for everything not yet converged.
+
+    Wake-ups are only a fast path; this makes a lost message (a killed worker, a Redis
+    restart) a delay rather than lost work.
+    """
+    from . import kinds, store
+
+    for cluster in Cluster.objects.all():
+        tasks: list[wake.Task] = []
+        for doc in store.list_docs(cluster, kinds.DEPLOYMENT):
+            tasks.append((wake.RECONCILE_DEPLOYMENT, (cluster.pk, doc["metadata"]["uid"])))
+        for doc in store.list_docs(cluster, kinds.REPLICASET):
+            tasks.append((wake.RECONCILE_REPLICASET, (cluster.pk, doc["metadata"]["uid"])))
+            owners = [r for r in doc["metadata"].get("ownerReferences") or [] if r.get("controller")]
+            for ref in owners:
+                tasks.append((wake.COLLECT_GARBAGE, (cluster.pk, ref["uid"])))
+        if scheduler.pending_pods(cluster):
+            tasks.append((wake.SCHEDULE_PENDING, (cluster.pk,)))
+        for node, uid in kubelet.pods_needing_work(cluster):
+            tasks.append((wake.SYNC_POD, (cluster.pk, node, uid)))
+        wake.dispatch(tasks)

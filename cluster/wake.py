@@ -1,0 +1,166 @@
+"""Which components a write wakes: the informers of our control plane.
+
+A real controller watches the API server and queues the keys of objects it cares about.
+Here the API-server layer computes those keys from each change and, after commit, sends
+a Celery task per key to the role's queue. Keys already queued and not yet started are
+not queued again (a work queue's dedupe), so a burst of writes costs one reconcile.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from django.conf import settings
+
+from . import store
+
+log = logging.getLogger("podflow.wake")
+
+# (task name, args): the task names are those of cluster/tasks.py.
+Task = tuple[str, tuple]
+
+RECONCILE_DEPLOYMENT = "cluster.tasks.reconcile_deployment"
+RECONCILE_REPLICASET = "cluster.tasks.reconcile_replicaset"
+COLLECT_GARBAGE = "cluster.tasks.collect_garbage"
+SCHEDULE_POD = "cluster.tasks.schedule_pod"
+SCHEDULE_PENDING = "cluster.tasks.schedule_pending"
+SYNC_POD = "cluster.tasks.sync_pod"
+
+QUEUES = {
+    RECONCILE_DEPLOYMENT: "controller-manager",
+    RECONCILE_REPLICASET: "controller-manager",
+    COLLECT_GARBAGE: "controller-manager",
+    SCHEDULE_POD: "scheduler",
+    SCHEDULE_PENDING: "scheduler",
+    SYNC_POD: "kubelet",
+}
+
+
+def _owner(doc: dict | None, kind: str) -> str:
+    for ref in (doc or {}).get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == kind:
+            return ref.get("uid", "")
+    return ""
+
+
+def _ready(doc: dict | None) -> bool:
+    for cond in ((doc or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def _node_ready(doc: dict | None) -> bool:
+    return _ready_condition(doc, "Ready")
+
+
+def _ready_condition(doc: dict | None, kind: str) -> bool:
+    for cond in ((doc or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond.get("status") == "True"
+    return False
+
+
+def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str) -> Iterable[Task]:
+    kind = new.get("kind")
+    uid = new["metadata"]["uid"]
+    deleted = type_ == "DELETED"
+    if kind == "Deployment":
+        if deleted:
+            yield (COLLECT_GARBAGE, (cluster_id, uid))
+        elif by != store.DEPLOYMENT_CONTROLLER:
+            yield (RECONCILE_DEPLOYMENT, (cluster_id, uid))
+    elif kind == "ReplicaSet":
+        if deleted:
+            yield (COLLECT_GARBAGE, (cluster_id, uid))
+        elif by != store.REPLICASET_CONTROLLER:
+            yield (RECONCILE_REPLICASET, (cluster_id, uid))
+        deployment = _owner(new, "Deployment")
+        if deployment and by != store.DEPLOYMENT_CONTROLLER:
+            yield (RECONCILE_DEPLOYMENT, (cluster_id, deployment))
+    elif kind == "Pod":
+        yield from _pod_wakes(cluster_id, old, new, deleted, by)
+    elif kind == "Node":
+        old_spec, new_spec = (old or {}).get("spec"), new.get("spec")
+        if deleted or old is None or old_spec != new_spec or _node_ready(old) != _node_ready(new):
+            yield (SCHEDULE_PENDING, (cluster_id,))
+
+
+def _pod_wakes(cluster_id: int, old: dict | None, new: dict, deleted: bool, by: str) -> Iterable[Task]:
+    uid = new["metadata"]["uid"]
+    node = (new.get("spec") or {}).get("nodeName") or ""
+    terminating = bool(new["metadata"].get("deletionTimestamp"))
+    if not deleted:
+        if not node and not terminating and by != store.SCHEDULER:
+            yield (SCHEDULE_POD, (cluster_id, uid))
+        if node and by != store.KUBELET:
+            yield (SYNC_POD, (cluster_id, node, uid))
+    else:
+        if (old or {}).get("spec", {}).get("nodeName"):
+            yield (SCHEDULE_PENDING, (cluster_id,))  # its room on the node is free again
+    rs = _owner(new, "ReplicaSet")
+    if rs and by != store.REPLICASET_CONTROLLER:
+        old_status, new_status = (old or {}).get("status") or {}, new.get("status") or {}
+        counted_changed = (
+            old is None
+            or deleted
+            or _ready(old) != _ready(new)
+            or old_status.get("phase") != new_status.get("phase")
+            or bool((old or {}).get("metadata", {}).get("deletionTimestamp")) != terminating
+            or (old or {}).get("metadata", {}).get("labels") != new["metadata"].get("labels")
+        )
+        if counted_changed:
+            yield (RECONCILE_REPLICASET, (cluster_id, rs))
+
+
+# --- dispatch ---------------------------------------------------------------------------
+
+_redis = None
+
+
+def _redis_client():
+    global _redis
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    return _redis
+
+
+def pending_key(task: Task) -> str:
+    name, args = task
+    return "podflow:queued:" + name.rsplit(".", 1)[-1] + ":" + ":".join(str(a) for a in args)
+
+
+def dispatch(tasks: list[Task], *, countdown: float = 0.0) -> None:
+    """Queue each task unless the same key is already queued and not started."""
+    if not getattr(settings, "PODFLOW_WAKE", True) or not tasks:
+        return
+    from config.celery import app
+
+    try:
+        client = _redis_client()
+        pipe = client.pipeline(transaction=False)
+        for task in tasks:
+            if countdown <= 0:
+                pipe.set(pending_key(task), 1, nx=True, ex=15)
+            else:
+                # One delayed run per key is enough: it re-reads state when it fires.
+                pipe.set(pending_key(task).replace(":queued:", ":delayed:", 1), 1, nx=True, ex=int(countdown) + 2)
+        fresh = pipe.execute()
+        for (name, args), is_new in zip(tasks, fresh):
+            if is_new:
+                app.send_task(name, args=list(args), queue=QUEUES[name], countdown=countdown or None)
+    except Exception:  # a lost wake-up only delays work: the resync picks it up
+        log.exception("could not wake %d component task(s)", len(tasks))
+
+
+def started(task: Task) -> None:
+    """Called first thing by a task, so writes after this point queue it again."""
+    if not getattr(settings, "PODFLOW_WAKE", True):
+        return
+    try:
+        key = pending_key(task)
+        _redis_client().delete(key, key.replace(":queued:", ":delayed:", 1))
+    except Exception:
+        log.exception("could not clear the queued mark of %s", task)

@@ -1,0 +1,17 @@
+"""Settings for the unit tests: no Redis, no workers; writes are not published or woken.
+
+The integration, browser and benchmark runs start the real stack with config.settings.
+"""
+from .settings import *  # noqa: F401,F403
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        "TEST": {"NAME": ":memory:"},
+    }
+}
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+PODFLOW_WAKE = False
+PODFLOW_BROADCAST = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

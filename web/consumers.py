@@ -1,0 +1,120 @@
+"""The browser stream: one websocket per cluster, /ws/clusters/<cluster>/.
+
+On connect it sends the current state (or, with ?since=<revision>, exactly what the
+client missed), then every committed change in revision order. Messages come fast through
+the Redis group; any gap in revisions is filled from the change log, so a message that
+Redis dropped is never lost, and one that arrives twice is never sent twice.
+"""
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from cluster import broadcast
+
+from . import stream
+
+POLL_SECONDS = 2.0
+
+
+class ClusterConsumer(AsyncJsonWebsocketConsumer):
+    last: int = 0
+
+    async def connect(self) -> None:
+        self.cluster_name = self.scope["url_route"]["kwargs"]["cluster"]
+        self.lock = asyncio.Lock()
+        self.poller: asyncio.Task | None = None
+        info = await database_sync_to_async(stream.current)(self.cluster_name)
+        if info is None:
+            await self.close(code=4404)
+            return
+        self.group = broadcast.group_name(self.cluster_name)
+        # Join before reading, so nothing committed after the read can slip past.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        since = self._since()
+        async with self.lock:
+            if since is None:
+                await self._send_snapshot()
+            else:
+                self.last = since
+                await self.send_json({"type": "cluster", "revision": since, "cluster": info})
+                if not await self._backfill():
+                    await self._send_snapshot()
+        self.poller = asyncio.create_task(self._poll())
+
+    def _since(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        try:
+            since = int(query.get("since", [""])[0])
+        except ValueError:
+            return None
+        return since if since >= 0 else None
+
+    async def disconnect(self, code: int) -> None:
+        if self.poller:
+            self.poller.cancel()
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "revision": self.last})
+
+    # --- group messages -------------------------------------------------------------
+
+    async def cluster_entries(self, message: dict) -> None:
+        async with self.lock:
+            fresh = [e for e in message["entries"] if e["revision"] > self.last]
+            if not fresh:
+                return
+            if fresh[0]["revision"] != self.last + 1:
+                # Something before these never reached us: the change log has it (and
+                # these too, as they are committed).
+                if not await self._backfill():
+                    await self._send_snapshot()
+                return
+            for entry in fresh:
+                await self._send_entry(entry)
+
+    async def cluster_settings(self, message: dict) -> None:
+        info = await database_sync_to_async(stream.current)(self.cluster_name)
+        if info:
+            await self.send_json({"type": "cluster", "revision": self.last, "cluster": info})
+
+    # --- internals ------------------------------------------------------------------
+
+    async def _send_entry(self, entry: dict) -> None:
+        await self.send_json({"type": "change", **entry})
+        self.last = entry["revision"]
+
+    async def _send_snapshot(self) -> None:
+        snap = await database_sync_to_async(stream.snapshot)(self.cluster_name)
+        if snap is None:
+            await self.close(code=4404)
+            return
+        self.last = snap["revision"]
+        await self.send_json(snap)
+
+    async def _backfill(self) -> bool:
+        entries, complete = await database_sync_to_async(stream.entries_since)(self.cluster_name, self.last)
+        if not complete:
+            return False
+        for entry in entries:
+            if entry["revision"] > self.last:
+                await self._send_entry(entry)
+        return True
+
+    async def _poll(self) -> None:
+        """A safety net: if the last message of a burst was dropped, no later one reveals
+        the gap, so every few seconds compare with the cluster's revision."""
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            info = await database_sync_to_async(stream.current)(self.cluster_name)
+            if info and info["revision"] > self.last:
+                async with self.lock:
+                    if not await self._backfill():
+                        await self._send_snapshot()

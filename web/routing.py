@@ -1,0 +1,7 @@
+from django.urls import path
+
+from .consumers import ClusterConsumer
+
+websocket_urlpatterns = [
+    path("ws/clusters/<slug:cluster>/", ClusterConsumer.as_asgi()),
+]

@@ -1,0 +1,77 @@
+"""What the browser stream sends: the snapshot on connect and the entries since a revision.
+
+Both read the change log and the step log, never Redis (invariant 7).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from cluster import kinds, store
+from cluster.models import Change, Cluster, Step
+
+STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace")
+# A client this far behind gets a fresh snapshot instead of a replay.
+MAX_REPLAY = 20000
+
+
+def cluster_info(cluster: Cluster) -> dict:
+    return {"name": cluster.name, "speed": cluster.speed, "revision": cluster.revision}
+
+
+def snapshot(cluster_name: str) -> dict | None:
+    cluster = Cluster.objects.filter(name=cluster_name).first()
+    if cluster is None:
+        return None
+    # Read the revision first: every object read after it is at least this new. Entries
+    # after it that the snapshot already shows are harmless to apply again (by uid), and
+    # the client keys steps by pod and number.
+    revision = store.current_revision(cluster)
+    objects: dict[str, list[dict]] = {}
+    for kind in (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET):
+        objects[kind.kind] = store.list_docs(cluster, kind)
+    events = store.list_docs(cluster, kinds.EVENT)
+    events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
+    pod_uids = [p["metadata"]["uid"] for p in objects["Pod"]]
+    steps = [store.step_payload(s) for s in Step.objects.filter(cluster=cluster, pod_uid__in=pod_uids).order_by("revision", "number")]
+    cluster.revision = revision
+    return {
+        "type": "snapshot",
+        "revision": revision,
+        "cluster": cluster_info(cluster),
+        "nodes": objects["Node"],
+        "pods": objects["Pod"],
+        "deployments": objects["Deployment"],
+        "replicasets": objects["ReplicaSet"],
+        "events": events[-200:],
+        "steps": steps,
+    }
+
+
+def entries_since(cluster_name: str, since: int, limit: int = MAX_REPLAY) -> tuple[list[dict], bool]:
+    """Entries after `since` in revision order, and whether they are complete."""
+    cluster = Cluster.objects.filter(name=cluster_name).first()
+    if cluster is None:
+        return [], True
+    changes = list(
+        Change.objects.filter(cluster=cluster, revision__gt=since).order_by("revision").values("revision", "type", "kind", "doc")[: limit + 1]
+    )
+    if len(changes) > limit:
+        return [], False
+    if changes and changes[0]["revision"] != since + 1 and since > 0:
+        # The log was trimmed below what the client has: it must start again.
+        oldest = Change.objects.filter(cluster=cluster).order_by("revision").values_list("revision", flat=True).first()
+        if oldest is not None and oldest > since + 1:
+            return [], False
+    steps_by_rev: dict[int, list[dict]] = defaultdict(list)
+    if changes:
+        for step in Step.objects.filter(cluster=cluster, revision__gt=since, revision__lte=changes[-1]["revision"]).order_by("revision", "number"):
+            steps_by_rev[step.revision].append(store.step_payload(step))
+    return [
+        {"revision": c["revision"], "type": c["type"], "kind": c["kind"], "object": c["doc"], "steps": steps_by_rev.get(c["revision"], [])}
+        for c in changes
+    ], True
+
+
+def current(cluster_name: str) -> dict | None:
+    cluster = Cluster.objects.filter(name=cluster_name).first()
+    return cluster_info(cluster) if cluster else None
