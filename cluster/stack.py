@@ -127,12 +127,12 @@ class Stack:
         self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), "config.asgi:application"])
         wait_for(lambda: port_open(self.host, self.port), 30, f"daphne on port {self.port}")
 
-    def start(self, *, demo: bool = True) -> "Stack":
+    def start(self, *, demo: bool = True, demo_speed: str = "normal") -> "Stack":
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.start_redis()
         self.manage("migrate", "--noinput")
         if demo:
-            self.manage("democluster")
+            self.manage("democluster", "--speed", demo_speed)
         self.start_workers()
         if self.beat:
             self.start_beat()

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 
 from cluster.demo import ensure_cluster
@@ -9,3 +12,42 @@ def cluster(db):
     """A fresh demo-like cluster: namespaces and three Ready nodes, instant speed."""
     created, _ = ensure_cluster("test", nodes=3, speed=Speed.INSTANT)
     return created
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory):
+    """The real product: redis-server, daphne, one Celery worker per role, beat.
+
+    Its own ports, its own SQLite file and Redis, so it never touches `make run`'s.
+    The demo cluster starts at instant speed. Logs land in <tmp>/logs/ (printed on failure).
+    """
+    from cluster.stack import Stack, free_port
+
+    var = tmp_path_factory.mktemp("stack")
+    redis_port = free_port()
+    stack = Stack(
+        port=free_port(),
+        quiet=True,
+        var_dir=Path(var),
+        env={
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"sqlite:///{var}/podflow.sqlite3",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "PODFLOW_VAR_DIR": str(var),
+            "PODFLOW_RESYNC_SECONDS": "1",
+        },
+    )
+    try:
+        stack.start(demo_speed="instant")
+    except Exception:
+        stack.stop()
+        _print_logs(var)
+        raise
+    yield stack
+    stack.stop()
+
+
+def _print_logs(var: Path) -> None:
+    for log in sorted((var / "logs").glob("*.log")):
+        print(f"--- {log.name} ---")
+        print(log.read_text(errors="replace")[-4000:])
