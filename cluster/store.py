@@ -380,7 +380,7 @@ def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict
     outbox.entries.append(
         {
             "revision": revision,
-            "type": type_,
+            "change": type_,
             "kind": row.kind,
             "object": new,
             "steps": [step_payload(s) for s in step_rows],

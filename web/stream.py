@@ -67,7 +67,7 @@ def entries_since(cluster_name: str, since: int, limit: int = MAX_REPLAY) -> tup
         for step in Step.objects.filter(cluster=cluster, revision__gt=since, revision__lte=changes[-1]["revision"]).order_by("revision", "number"):
             steps_by_rev[step.revision].append(store.step_payload(step))
     return [
-        {"revision": c["revision"], "type": c["type"], "kind": c["kind"], "object": c["doc"], "steps": steps_by_rev.get(c["revision"], [])}
+        {"revision": c["revision"], "change": c["type"], "kind": c["kind"], "object": c["doc"], "steps": steps_by_rev.get(c["revision"], [])}
         for c in changes
     ], True
 
