@@ -1,0 +1,105 @@
+"""Talking to a live stack the way users do: HTTP with JSON, and the websocket stream."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable
+
+from websockets.sync.client import connect
+
+
+def http(base: str, method: str, path: str, body: Any = None, *, agent: str = "podflow-tests") -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json", "User-Agent": agent})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def pod_manifest(name: str, image: str = "nginx", **requests: str) -> dict:
+    container: dict = {"name": "app", "image": image}
+    if requests:
+        container["resources"] = {"requests": requests}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container]}}
+
+
+def deployment_manifest(name: str, replicas: int, image: str = "nginx") -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": image}]}},
+        },
+    }
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def is_ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions", []))
+
+
+class Stream:
+    """A websocket client of /ws/clusters/<cluster>/ that keeps every message it receives."""
+
+    def __init__(self, base: str, cluster: str = "demo", since: int | None = None) -> None:
+        ws_url = base.replace("http://", "ws://") + f"/ws/clusters/{cluster}/" + (f"?since={since}" if since is not None else "")
+        self.ws = connect(ws_url, origin=base, max_size=None, open_timeout=10).__enter__()
+        self.messages: list[dict] = []
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def receive_until(self, check: Callable[[dict], bool], timeout: float, what: str) -> dict:
+        """Receive messages until one satisfies `check`; returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}; got {len(self.messages)} messages")
+            try:
+                raw = self.ws.recv(timeout=remaining)
+            except TimeoutError:
+                continue
+            message = json.loads(raw)
+            self.messages.append(message)
+            if check(message):
+                return message
+
+    def changes(self) -> list[dict]:
+        return [m for m in self.messages if m.get("type") == "change"]
+
+    def steps_for(self, pod_name: str) -> list[dict]:
+        found = []
+        for m in self.messages:
+            if m.get("type") == "snapshot":
+                found += [s for s in m["steps"] if s["pod"] == pod_name]
+            elif m.get("type") == "change":
+                found += [s for s in m["steps"] if s["pod"] == pod_name]
+        return found
+
+
+def step_done(pod_name: str, number: int) -> Callable[[dict], bool]:
+    return lambda m: m.get("type") == "change" and any(s["pod"] == pod_name and s["number"] == number for s in m["steps"])
