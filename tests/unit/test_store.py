@@ -1,0 +1,233 @@
+"""The API-server layer: every write bumps the revision and lands in the change log."""
+from __future__ import annotations
+
+import pytest
+
+from cluster import kinds, store
+from cluster.errors import APIError
+from cluster.models import Change, Object
+
+from .manifests import changes_after, counts, pod, revision
+
+
+def test_it_bumps_the_revision_and_stamps_the_resource_version_on_create(cluster):
+    before = revision(cluster)
+
+    created = store.create(cluster, pod("web"))
+
+    assert revision(cluster) == before + 1
+    assert created["metadata"]["resourceVersion"] == str(before + 1)
+    assert created["metadata"]["uid"]
+    assert created["metadata"]["namespace"] == "default"
+    assert store.get(cluster, kinds.POD, "default", "web") == created
+
+
+def test_it_appends_one_change_per_write_with_consecutive_revisions(cluster):
+    before = revision(cluster)
+
+    store.create(cluster, pod("web"))
+    store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"].setdefault("labels", {}).update(tier="front"), by=store.API)
+    store.remove(cluster, kinds.POD, "default", "web", by=store.API)
+
+    log = changes_after(cluster, before)
+    assert [(c.revision, c.type) for c in log] == [
+        (before + 1, Change.ADDED),
+        (before + 2, Change.MODIFIED),
+        (before + 3, Change.DELETED),
+    ]
+    assert log[1].doc["metadata"]["labels"] == {"tier": "front"}
+    assert log[2].doc["metadata"]["resourceVersion"] == str(before + 3)
+    assert not Object.objects.filter(cluster=cluster, kind="Pod").exists()
+
+
+def test_it_refuses_a_duplicate_name_with_409_already_exists(cluster):
+    store.create(cluster, pod("web"))
+    before = counts(cluster)
+
+    with pytest.raises(APIError) as caught:
+        store.create(cluster, pod("web"))
+
+    status = caught.value.status()
+    assert (status["code"], status["reason"]) == (409, "AlreadyExists")
+    assert status["message"] == 'pods "web" already exists'
+    assert counts(cluster) == before
+
+
+def test_it_refuses_an_update_with_a_stale_resource_version_and_writes_nothing(cluster):
+    first = store.create(cluster, pod("web"))
+    store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"].update(labels={"v": "2"}), by=store.API)
+    before = counts(cluster)
+
+    stale = {**first, "metadata": {**first["metadata"], "labels": {"v": "stale"}}}
+    with pytest.raises(APIError) as caught:
+        store.update(cluster, stale)
+
+    assert (caught.value.code, caught.value.reason) == (409, "Conflict")
+    assert "the object has been modified" in caught.value.message
+    assert counts(cluster) == before
+    assert store.get(cluster, kinds.POD, "default", "web")["metadata"]["labels"] == {"v": "2"}
+
+
+def test_it_accepts_an_update_with_the_current_resource_version(cluster):
+    current = store.create(cluster, pod("web"))
+    current["metadata"]["labels"] = {"v": "2"}
+
+    updated = store.update(cluster, current)
+
+    assert updated["metadata"]["labels"] == {"v": "2"}
+    assert int(updated["metadata"]["resourceVersion"]) == int(current["metadata"]["resourceVersion"]) + 1
+
+
+def test_it_keeps_the_stored_status_when_the_main_resource_is_updated(cluster):
+    current = store.create(cluster, pod("web"))
+    current["status"] = {"phase": "Running"}
+
+    updated = store.update(cluster, current)
+
+    assert updated["status"]["phase"] == "Pending"
+
+
+def test_it_writes_nothing_when_a_mutate_changes_nothing(cluster):
+    created = store.create(cluster, pod("web"))
+    before = counts(cluster)
+
+    result = store.mutate(cluster, kinds.POD, "default", "web", lambda d: None, by=store.API)
+
+    assert counts(cluster) == before
+    assert result["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def test_it_does_not_let_a_mutate_change_identity_or_server_owned_metadata(cluster):
+    created = store.create(cluster, pod("web"))
+
+    def tamper(doc: dict) -> None:
+        doc["metadata"]["uid"] = "forged"
+        doc["metadata"]["name"] = "other"
+
+    result = store.mutate(cluster, kinds.POD, "default", "web", tamper, by=store.API)
+
+    assert result == created  # nothing left to change, so nothing was written
+    assert revision(cluster) == int(created["metadata"]["resourceVersion"])
+
+
+def test_it_round_trips_fields_it_does_not_know(cluster):
+    doc = pod("web")
+    doc["spec"]["containers"][0]["ports"] = [{"containerPort": 80, "protocol": "TCP"}]
+    doc["spec"]["futureField"] = {"nested": [1, 2, 3]}
+    doc["metadata"]["annotations"] = {"example.com/note": "keep me"}
+
+    store.create(cluster, doc)
+    stored = store.get(cluster, kinds.POD, "default", "web")
+
+    assert stored["spec"]["futureField"] == {"nested": [1, 2, 3]}
+    assert stored["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert stored["metadata"]["annotations"] == {"example.com/note": "keep me"}
+
+
+def test_it_generates_a_name_from_generate_name(cluster):
+    doc = pod("ignored")
+    doc["metadata"] = {"generateName": "web-"}
+
+    first = store.create(cluster, doc)
+    second = store.create(cluster, doc)
+
+    assert first["metadata"]["name"].startswith("web-")
+    assert len(first["metadata"]["name"]) == len("web-") + 5
+    assert first["metadata"]["name"] != second["metadata"]["name"]
+
+
+def test_it_refuses_a_namespace_that_does_not_exist_with_404(cluster):
+    before = counts(cluster)
+
+    with pytest.raises(APIError) as caught:
+        store.create(cluster, pod("web"), namespace="nowhere")
+
+    assert (caught.value.code, caught.value.reason) == (404, "NotFound")
+    assert caught.value.message == 'namespaces "nowhere" not found'
+    assert counts(cluster) == before
+
+
+def test_it_refuses_a_body_namespace_that_differs_from_the_request(cluster):
+    doc = pod("web")
+    doc["metadata"]["namespace"] = "kube-system"
+    before = counts(cluster)
+
+    with pytest.raises(APIError) as caught:
+        store.create(cluster, doc, namespace="default")
+
+    assert caught.value.code == 400
+    assert counts(cluster) == before
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not an object",
+        {"kind": "Gadget", "metadata": {"name": "x"}},
+        {"kind": "Pod", "metadata": "x"},
+        {"kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": []}},
+    ],
+)
+def test_it_writes_nothing_for_bad_input(cluster, bad):
+    before = counts(cluster)
+
+    with pytest.raises(APIError) as caught:
+        store.create(cluster, bad)
+
+    assert caught.value.code in (400, 422)
+    assert counts(cluster) == before
+
+
+def test_it_ignores_server_owned_metadata_sent_by_the_client(cluster):
+    doc = pod("web")
+    doc["metadata"].update(uid="mine", resourceVersion="999", creationTimestamp="2000-01-01T00:00:00Z")
+
+    created = store.create(cluster, doc)
+
+    assert created["metadata"]["uid"] != "mine"
+    assert created["metadata"]["resourceVersion"] == str(revision(cluster))
+    assert created["metadata"]["creationTimestamp"] != "2000-01-01T00:00:00Z"
+
+
+def test_it_rolls_back_every_write_of_a_transaction_that_fails(cluster):
+    before = counts(cluster)
+
+    with pytest.raises(APIError):
+        with store.locked(cluster):
+            store.create(cluster, pod("one"))
+            store.create(cluster, pod("one"))
+
+    assert counts(cluster) == before
+
+
+def test_it_bumps_the_generation_of_a_deployment_only_when_its_spec_changes(cluster):
+    from .manifests import deployment
+
+    store.create(cluster, deployment("web", replicas=1))
+
+    labelled = store.mutate(cluster, kinds.DEPLOYMENT, "default", "web", lambda d: d["metadata"].update(labels={"a": "b"}), by=store.API)
+    scaled = store.mutate(cluster, kinds.DEPLOYMENT, "default", "web", lambda d: d["spec"].update(replicas=2), by=store.API)
+
+    assert labelled["metadata"]["generation"] == 1
+    assert scaled["metadata"]["generation"] == 2
+
+
+def test_it_starts_a_graceful_deletion_once(cluster):
+    store.create(cluster, pod("web"))
+
+    first = store.mark_deleted(cluster, kinds.POD, "default", "web", by=store.API, grace_seconds=30)
+    at = revision(cluster)
+    second = store.mark_deleted(cluster, kinds.POD, "default", "web", by=store.API, grace_seconds=30)
+
+    assert first["metadata"]["deletionTimestamp"]
+    assert first["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert second == first
+    assert revision(cluster) == at
+
+
+def test_it_reports_a_missing_object_as_not_found(cluster):
+    with pytest.raises(APIError) as caught:
+        store.remove(cluster, kinds.DEPLOYMENT, "default", "x", by=store.API)
+
+    assert caught.value.code == 404
+    assert caught.value.message == 'deployments.apps "x" not found'
