@@ -409,7 +409,7 @@ def step_payload(step: Step) -> dict:
 def _kind_of(doc: Any) -> kinds.Kind:
     if not isinstance(doc, dict):
         raise APIError(400, "BadRequest", "the request body must be a JSON object")
-    kind = kinds.BY_KIND.get(doc.get("kind", ""))
+    kind = kinds.BY_KIND.get(doc.get("kind")) if isinstance(doc.get("kind"), str) else None
     if kind is None:
         raise APIError(400, "BadRequest", f"no kind {doc.get('kind')!r} is registered")
     return kind

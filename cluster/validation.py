@@ -142,6 +142,8 @@ def validate_pod_spec(spec: Any, field: str) -> list[Cause]:
 
 def _validate_request_within_limit(resources: dict, path: str) -> list[Cause]:
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    if not isinstance(requests, dict) or not isinstance(limits, dict):
+        return []  # already reported as malformed
     causes = []
     for name, limit in limits.items():
         request = requests.get(name)
@@ -182,6 +184,8 @@ def validate_workload(doc: dict) -> list[Cause]:
     if not isinstance(template, dict):
         return causes + [required("spec.template")]
     tmeta = template.get("metadata") or {}
+    if not isinstance(tmeta, dict):
+        return causes + [invalid("spec.template.metadata", tmeta, "must be an object")]
     labels = tmeta.get("labels") or {}
     causes += validate_labels(labels, "spec.template.metadata.labels")
     causes += _validate_selector(spec, labels if isinstance(labels, dict) else {})
@@ -280,7 +284,8 @@ def qos_class(spec: dict) -> str:
     guaranteed = bool(containers)
     for c in containers:
         res = c.get("resources") if isinstance(c, dict) and isinstance(c.get("resources"), dict) else {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        # Defaults run before validation: malformed sections count as empty here.
+        req, lim = (v if isinstance(v, dict) else {} for v in (res.get("requests"), res.get("limits")))
         any_set = any_set or bool(req) or bool(lim)
         for name in ("cpu", "memory"):
             if name not in lim or (name in req and req[name] != lim[name]):

@@ -164,6 +164,7 @@ def test_it_refuses_a_body_namespace_that_differs_from_the_request(cluster):
     [
         "not an object",
         {"kind": "Gadget", "metadata": {"name": "x"}},
+        {"kind": ["Pod"], "metadata": {"name": "x"}},
         {"kind": "Pod", "metadata": "x"},
         {"kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": []}},
     ],
