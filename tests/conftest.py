@@ -31,7 +31,9 @@ def live_stack(tmp_path_factory):
         var_dir=Path(var),
         env={
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"sqlite:///{var}/podflow.sqlite3",
+            # PODFLOW_TEST_DATABASE_URL runs the live stack on PostgreSQL instead (it must
+            # be an empty database: migrations run against it).
+            "DATABASE_URL": os.environ.get("PODFLOW_TEST_DATABASE_URL") or f"sqlite:///{var}/podflow.sqlite3",
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "PODFLOW_VAR_DIR": str(var),
             "PODFLOW_RESYNC_SECONDS": "1",

@@ -1,0 +1,318 @@
+"""Server-side printing: the `Table` kubectl asks for with `Accept: ...;as=Table`.
+
+The columns are the ones a real API server prints for each kind (its printers), so
+`kubectl get` shows what it shows against a real cluster.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from . import pods
+
+Column = tuple[str, str, int, str]  # name, type, priority, format
+
+
+def _col(name: str, type_: str = "string", priority: int = 0, fmt: str = "", description: str = "") -> dict:
+    return {"name": name, "type": type_, "format": fmt, "description": description, "priority": priority}
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's short ages: 45s, 5m3s, 12m, 3h20m, 20h, 2d4h, 30d, 2y."""
+    s = int(max(seconds, 0))
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        rest = s % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        rest = (s % 3600) // 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    days = hours // 24
+    if days < 8:
+        rest = hours % 24
+        return f"{days}d{rest}h" if rest else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    years = days // 365
+    if years < 8:
+        rest = days % 365
+        return f"{years}y{rest}d" if rest else f"{years}y"
+    return f"{years}y"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def age(value: str | None, now: datetime | None = None) -> str:
+    moment = _parse_time(value)
+    if moment is None:
+        return "<unknown>"
+    return human_duration(((now or datetime.now(timezone.utc)) - moment).total_seconds())
+
+
+def _none(value: Any) -> str:
+    return str(value) if value not in (None, "", []) else "<none>"
+
+
+def _selector(selector: dict | None) -> str:
+    match = (selector or {}).get("matchLabels") or {}
+    parts = [f"{k}={v}" for k, v in sorted(match.items())]
+    for expr in (selector or {}).get("matchExpressions") or []:
+        op = expr.get("operator", "")
+        if op in ("In", "NotIn"):
+            parts.append(f"{expr['key']} {op.lower()} ({','.join(expr.get('values', []))})")
+        elif op == "Exists":
+            parts.append(expr["key"])
+        elif op == "DoesNotExist":
+            parts.append("!" + expr["key"])
+    return ",".join(parts) or "<none>"
+
+
+# --- pods -------------------------------------------------------------------------------
+
+def pod_status_reason(pod: dict) -> str:
+    """The STATUS column: kubectl's reading of phase, container states and deletion."""
+    status = pod.get("status") or {}
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    for cs in reversed(status.get("containerStatuses") or []):
+        state = cs.get("state") or {}
+        if state.get("waiting", {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif state.get("terminated", {}).get("reason"):
+            reason = state["terminated"]["reason"]
+        elif state.get("terminated"):
+            term = state["terminated"]
+            reason = f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode', 0)}"
+        elif "running" in state and cs.get("ready") and reason != "Running":
+            reason = "Running"
+    if status.get("phase") == "Running" and any("running" in (cs.get("state") or {}) for cs in status.get("containerStatuses") or []):
+        reason = "Running"
+    if pod["metadata"].get("deletionTimestamp"):
+        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    return reason
+
+
+def pod_row(pod: dict) -> list:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    total = len(pod["spec"].get("containers", []))
+    ready = sum(1 for cs in statuses if cs.get("ready"))
+    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{total}",
+        pod_status_reason(pod),
+        restarts,
+        age(pod["metadata"].get("creationTimestamp")),
+        _none((pod.get("status") or {}).get("podIP")),
+        _none(pod["spec"].get("nodeName")),
+        "<none>",
+        "<none>",
+    ]
+
+
+POD_COLUMNS = [
+    _col("Name", fmt="name", description="Name must be unique within a namespace."),
+    _col("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
+    _col("Status", description="The aggregate status of the containers in this pod."),
+    _col("Restarts", "string", description="The number of times the containers in this pod have been restarted."),
+    _col("Age", description="CreationTimestamp is a timestamp representing the server time when this object was created."),
+    _col("IP", priority=1, description="IP address allocated to the pod."),
+    _col("Node", priority=1, description="Name of the node this pod is bound to."),
+    _col("Nominated Node", priority=1),
+    _col("Readiness Gates", priority=1),
+]
+
+
+# --- workloads ----------------------------------------------------------------------------
+
+def _containers(template: dict) -> tuple[str, str]:
+    containers = (template.get("spec") or {}).get("containers") or []
+    return ",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers)
+
+
+def deployment_row(d: dict) -> list:
+    spec, status = d.get("spec") or {}, d.get("status") or {}
+    names, images = _containers(spec.get("template") or {})
+    return [
+        d["metadata"]["name"],
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        age(d["metadata"].get("creationTimestamp")),
+        names,
+        images,
+        _selector(spec.get("selector")),
+    ]
+
+
+DEPLOYMENT_COLUMNS = [
+    _col("Name", fmt="name"),
+    _col("Ready", description="Number of the pod with ready state"),
+    _col("Up-to-date", "integer", description="Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+    _col("Available", "integer", description="Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+    _col("Age"),
+    _col("Containers", priority=1),
+    _col("Images", priority=1),
+    _col("Selector", priority=1),
+]
+
+
+def replicaset_row(rs: dict) -> list:
+    spec, status = rs.get("spec") or {}, rs.get("status") or {}
+    names, images = _containers(spec.get("template") or {})
+    return [
+        rs["metadata"]["name"],
+        spec.get("replicas", 1),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        age(rs["metadata"].get("creationTimestamp")),
+        names,
+        images,
+        _selector(spec.get("selector")),
+    ]
+
+
+REPLICASET_COLUMNS = [
+    _col("Name", fmt="name"),
+    _col("Desired", "integer"),
+    _col("Current", "integer"),
+    _col("Ready", "integer"),
+    _col("Age"),
+    _col("Containers", priority=1),
+    _col("Images", priority=1),
+    _col("Selector", priority=1),
+]
+
+
+# --- nodes, namespaces, events -------------------------------------------------------------
+
+def node_status(node: dict) -> str:
+    ready = pods.condition(node, "Ready")
+    state = "Ready" if ready and ready.get("status") == "True" else ("NotReady" if ready else "Unknown")
+    if (node.get("spec") or {}).get("unschedulable"):
+        state += ",SchedulingDisabled"
+    return state
+
+
+def node_roles(node: dict) -> str:
+    roles = sorted(k.split("/", 1)[1] for k in node["metadata"].get("labels", {}) if k.startswith("node-role.kubernetes.io/") and "/" in k)
+    return ",".join(r for r in roles if r) or "<none>"
+
+
+def node_row(node: dict) -> list:
+    status = node.get("status") or {}
+    info = status.get("nodeInfo") or {}
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    return [
+        node["metadata"]["name"],
+        node_status(node),
+        node_roles(node),
+        age(node["metadata"].get("creationTimestamp")),
+        info.get("kubeletVersion", ""),
+        _none(addresses.get("InternalIP")),
+        _none(addresses.get("ExternalIP")),
+        info.get("osImage", ""),
+        info.get("kernelVersion", ""),
+        info.get("containerRuntimeVersion", ""),
+    ]
+
+
+NODE_COLUMNS = [
+    _col("Name", fmt="name"),
+    _col("Status"),
+    _col("Roles"),
+    _col("Age"),
+    _col("Version"),
+    _col("Internal-IP", priority=1),
+    _col("External-IP", priority=1),
+    _col("OS-Image", priority=1),
+    _col("Kernel-Version", priority=1),
+    _col("Container-Runtime", priority=1),
+]
+
+
+def namespace_row(ns: dict) -> list:
+    return [ns["metadata"]["name"], (ns.get("status") or {}).get("phase", "Active"), age(ns["metadata"].get("creationTimestamp"))]
+
+
+NAMESPACE_COLUMNS = [_col("Name", fmt="name"), _col("Status"), _col("Age")]
+
+
+def event_row(event: dict) -> list:
+    obj = event.get("involvedObject") or {}
+    source = event.get("source") or {}
+    src = ", ".join(v for v in (source.get("component"), source.get("host")) if v)
+    return [
+        age(event.get("lastTimestamp") or event["metadata"].get("creationTimestamp")),
+        event.get("type", ""),
+        event.get("reason", ""),
+        f"{obj.get('kind', '').lower()}/{obj.get('name', '')}",
+        event.get("message", ""),
+        obj.get("fieldPath", ""),
+        src,
+        age(event.get("firstTimestamp") or event["metadata"].get("creationTimestamp")),
+        event.get("count", 1),
+        event["metadata"]["name"],
+    ]
+
+
+EVENT_COLUMNS = [
+    _col("Last Seen"),
+    _col("Type"),
+    _col("Reason"),
+    _col("Object"),
+    _col("Message"),
+    _col("Subobject", priority=1),
+    _col("Source", priority=1),
+    _col("First Seen", priority=1),
+    _col("Count", "integer", priority=1),
+    _col("Name", priority=1, fmt="name"),
+]
+
+PRINTERS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
+    "Pod": (POD_COLUMNS, pod_row),
+    "Deployment": (DEPLOYMENT_COLUMNS, deployment_row),
+    "ReplicaSet": (REPLICASET_COLUMNS, replicaset_row),
+    "Node": (NODE_COLUMNS, node_row),
+    "Namespace": (NAMESPACE_COLUMNS, namespace_row),
+    "Event": (EVENT_COLUMNS, event_row),
+}
+
+
+def partial_metadata(doc: dict) -> dict:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": doc.get("metadata", {})}
+
+
+def table(kind: str, docs: list[dict], resource_version: str, *, include_object: str = "Metadata", columns: bool = True) -> dict:
+    """A meta.k8s.io/v1 Table of `docs`. `include_object`: None, Metadata or Object."""
+    definitions, row_of = PRINTERS.get(kind, ([_col("Name", fmt="name"), _col("Created At", "date")], lambda d: [d["metadata"]["name"], d["metadata"].get("creationTimestamp", "")]))
+    rows = []
+    for doc in docs:
+        row: dict[str, Any] = {"cells": row_of(doc)}
+        if include_object == "Object":
+            row["object"] = doc
+        elif include_object != "None":
+            row["object"] = partial_metadata(doc)
+        rows.append(row)
+    body: dict[str, Any] = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version}}
+    if columns:
+        body["columnDefinitions"] = definitions
+    body["rows"] = rows
+    return body
+
+
+def wants_table(accept: str) -> bool:
+    return "as=Table" in (accept or "")
