@@ -50,7 +50,7 @@ def parse(value: str | int | float) -> Decimal:
     suffix = match.group(2) or ""
     number = text[: len(text) - len(suffix)] if suffix else text
     try:
-        if suffix[:1] in ("e", "E"):
+        if suffix[:1] in ("e", "E") and suffix != "E":  # a lone "E" is exa, not an exponent
             return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
         return Decimal(number) * _SUFFIX[suffix]
     except (InvalidOperation, KeyError) as exc:

@@ -82,7 +82,7 @@ def test_it_refuses_a_quantity_that_does_not_parse(cluster):
     assert 'Invalid value: "abc": quantities must match the regular expression' in status["message"]
 
 
-@pytest.mark.parametrize("cpu,memory", [("500m", "128Mi"), ("1", "1.5Gi"), ("2e3", "64M")])
+@pytest.mark.parametrize("cpu,memory", [("500m", "128Mi"), ("1", "1.5Gi"), ("2e3", "64M"), ("250m", "1E")])
 def test_it_accepts_well_formed_quantities(cluster, cpu, memory):
     created = store.create(cluster, with_requests(cpu=cpu, memory=memory))
 
