@@ -1,0 +1,633 @@
+"""`python manage.py bench`: how fast pods become Ready, and whether the stream loses any.
+
+Against the real product at instant speed (its own Stack on free ports, a temporary
+SQLite file and Redis, unless --url names a running one):
+
+(a) create-pod → Ready latency of sequential bare pods: from the POST to the websocket
+    message carrying step 8 of that pod (p50, p95, p99);
+(b) a Deployment of many replicas: seconds from the POST until step 8 of every pod has
+    arrived on the websocket, and pods per second;
+(c) completeness of the stream: steps 1–8 exactly once for every pod made, revisions
+    without gaps or repeats, the Ready count from the API, and a replay of the same
+    revisions from the change log (?since=) compared with what arrived live.
+
+It is a benchmark, not a test: it exits 0 when a target is missed and says MISSED.
+"""
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import math
+import os
+import platform
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+USER_AGENT = "podflow-bench"
+IMAGE = "nginx"
+TARGET_P50_MS = 50.0
+TARGET_P99_MS = 150.0
+TARGET_PODS_PER_S = 100.0
+POD_TIMEOUT_S = 30.0
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+class Http:
+    """One kept-alive HTTP/1.1 connection; JSON in and out."""
+
+    def __init__(self, base_url: str) -> None:
+        parsed = urlparse(base_url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                raw = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A kept-alive connection the server had closed: open a new one, once.
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            if response.will_close:
+                self.close()
+            try:
+                return response.status, json.loads(raw) if raw else None
+            except ValueError:
+                return response.status, raw.decode(errors="replace")
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+# --- the websocket ----------------------------------------------------------------------
+
+class StreamRecorder:
+    """Reads /ws/clusters/<cluster>/ in its own thread and records what arrives, when.
+
+    Arrival times are taken right after each frame is received, before parsing, with
+    time.perf_counter (the clock the HTTP side uses too).
+    """
+
+    def __init__(self, ws_url: str, origin: str) -> None:
+        self.ws_url = ws_url
+        self.origin = origin
+        self.cond = threading.Condition()
+        self.start_revision: int | None = None  # the snapshot's (or, with ?since=, that)
+        self.last: int | None = None
+        self.snapshots = 0
+        self.changes = 0
+        self.gaps: list[tuple[int, int]] = []  # (expected, received)
+        self.repeats: list[int] = []
+        self.revisions: list[int] = []
+        self.step_counts: Counter = Counter()  # (pod_uid, number) -> times received
+        self.step_keys: set[tuple[str, int, int]] = set()  # (pod_uid, number, revision)
+        self.uid_names: dict[str, str] = {}
+        self.first_seen: dict[tuple[str, int], float] = {}  # (pod name, step) -> time
+        self.ready_at: dict[str, float] = {}  # pod name -> time step 8 arrived
+        self.deleted_pods: set[str] = set()
+        self.last_message_at = time.perf_counter()
+        self.error: BaseException | None = None
+        self.closed = False
+        self._connected = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ws = None
+        self._thread = threading.Thread(target=self._run, name="bench-websocket", daemon=True)
+
+    # the reader thread
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._read())
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            self.error = self.error or exc
+        finally:
+            with self.cond:
+                self.closed = True
+                self.cond.notify_all()
+            self._connected.set()
+
+    async def _read(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosedOK
+
+        self._loop = asyncio.get_running_loop()
+        async with connect(
+            self.ws_url,
+            origin=self.origin,
+            user_agent_header=USER_AGENT,
+            max_size=None,
+            max_queue=None,
+            compression=None,
+            proxy=None,
+            ping_interval=None,
+            open_timeout=15,
+        ) as ws:
+            self._ws = ws
+            self._connected.set()
+            try:
+                async for raw in ws:
+                    arrived = time.perf_counter()
+                    message = json.loads(raw)
+                    with self.cond:
+                        self._handle(message, arrived)
+            except ConnectionClosedOK:
+                pass
+
+    def _handle(self, message: dict, arrived: float) -> None:
+        self.last_message_at = arrived
+        kind = message.get("type")
+        if kind == "snapshot":
+            self.snapshots += 1
+            if self.start_revision is None:
+                self.start_revision = message["revision"]
+            self.last = message["revision"]
+            self.cond.notify_all()
+        elif kind == "cluster":
+            if self.last is None:  # ?since=: the replay starts after this revision
+                self.start_revision = self.last = message["revision"]
+                self.cond.notify_all()
+        elif kind == "change":
+            revision = message["revision"]
+            self.changes += 1
+            self.revisions.append(revision)
+            if self.last is not None:
+                if revision <= self.last:
+                    self.repeats.append(revision)
+                elif revision != self.last + 1:
+                    self.gaps.append((self.last + 1, revision))
+            if self.last is None or revision > self.last:
+                self.last = revision
+            notify = False
+            for step in message.get("steps") or []:
+                uid, number, name = step["pod_uid"], step["number"], step["pod"]
+                self.step_counts[(uid, number)] += 1
+                self.step_keys.add((uid, number, step["revision"]))
+                self.uid_names[uid] = name
+                self.first_seen.setdefault((name, number), arrived)
+                if number == 8:
+                    self.ready_at.setdefault(name, arrived)
+                    notify = True
+            if message.get("change") == "DELETED" and message.get("kind") == "Pod":
+                self.deleted_pods.add(message["object"]["metadata"]["name"])
+                notify = True
+            if notify:
+                self.cond.notify_all()
+
+    # the main thread
+
+    def start(self, timeout: float = 20.0) -> "StreamRecorder":
+        self._thread.start()
+        if not self._connected.wait(timeout) or self.error:
+            raise CommandError(f"could not open the websocket {self.ws_url}: {self.error!r}")
+        if not self.wait(lambda: self.last is not None, timeout):
+            raise CommandError(f"no snapshot on {self.ws_url} within {timeout:.0f}s")
+        return self
+
+    def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait (holding the lock while checking) until predicate() is true or time runs out."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    return predicate()
+                self.cond.wait(min(left, 0.5))
+            return True
+
+    def wait_quiet(self, quiet: float, timeout: float) -> None:
+        """Until no message has arrived for `quiet` seconds (or `timeout` passed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.cond:
+                idle = time.perf_counter() - self.last_message_at
+            if idle >= quiet:
+                return
+            time.sleep(min(quiet - idle, 0.1) + 0.01)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._ws is not None and not self.closed:
+            try:
+                asyncio.run_coroutine_threadsafe(self._ws.close(), self._loop).result(10)
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+        self._thread.join(10)
+
+
+# --- numbers ----------------------------------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def is_ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+@dataclass
+class Results:
+    latencies_ms: list[float] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)
+    timed_out: list[str] = field(default_factory=list)
+    bare_ready_api: int = 0
+    deployment_seconds: float | None = None
+    deployment_ready: int = 0
+    deployment_created_s: float | None = None
+    deployment_first_ready_s: float | None = None
+    deployment_ready_api: int = 0
+    problems: list[str] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+class Command(BaseCommand):
+    help = "Benchmark create-pod → Ready latency, deployment throughput and stream completeness against the real stack."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--pods", type=int, default=100, help="sequential bare pods for (a) (default 100)")
+        parser.add_argument("--replicas", type=int, default=300, help="replicas of the deployment for (b) (default 300)")
+        parser.add_argument("--url", default="", help="a running podflow (http://host:port); default: start our own stack")
+        parser.add_argument("--cluster", default="", help="cluster to use (default: bench on our own stack, demo with --url)")
+        parser.add_argument("--warmup", type=int, default=3, help="bare pods made before (a) and not timed (default 3)")
+
+    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, **options):
+        began = time.monotonic()
+        stack = None
+        tmp: tempfile.TemporaryDirectory | None = None
+        redis_url = settings.REDIS_URL
+        database_note = ""
+        try:
+            if url:
+                base = url.rstrip("/")
+                cluster = cluster or "demo"
+                where = f"the running stack at {base}"
+            else:
+                cluster = cluster or "bench"
+                tmp = tempfile.TemporaryDirectory(prefix="podflow-bench-")
+                stack, redis_url = self._start_stack(Path(tmp.name), cluster)
+                base = stack.url
+                database_note = f"SQLite {sqlite3.sqlite_version}, WAL, file in {tmp.name}"
+                where = f"our own stack at {base} (Redis {redis_url}, {database_note})"
+            self.stdout.write(f"podflow bench: cluster {cluster!r} on {where}")
+            client = Http(base)
+            vendor = self._prepare(client, base, cluster)
+            env_line = (
+                f"machine: {os.cpu_count()} cores (os.cpu_count()), Python {platform.python_version()}, "
+                f"Redis {self._redis_version(redis_url)}, database {vendor}" + (f" ({database_note})" if database_note else "")
+            )
+            self.stdout.write(env_line)
+            results = self._run(client, base, cluster, pods=pods, replicas=replicas, warmup=warmup, clean_up=bool(url))
+            self._report(results, env_line, pods=pods, replicas=replicas, warmup=warmup, seconds=time.monotonic() - began)
+        finally:
+            if stack is not None:
+                failed = stack.failed()
+                stack.stop()
+                if failed:
+                    self.stderr.write(f"these stack processes had exited during the run: {', '.join(failed)}")
+                    self._print_logs(Path(tmp.name))
+            if tmp is not None:
+                tmp.cleanup()
+
+    # --- setup ----------------------------------------------------------------------------
+
+    def _start_stack(self, var: Path, cluster: str):
+        from cluster.stack import Stack, free_port, wait_for
+
+        redis_url = f"redis://127.0.0.1:{free_port()}/0"
+        stack = Stack(
+            port=free_port(),
+            quiet=True,
+            var_dir=var,
+            env={
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DATABASE_URL": f"sqlite:///{var}/podflow.sqlite3",
+                "REDIS_URL": redis_url,
+                "PODFLOW_VAR_DIR": str(var),
+            },
+        )
+        self.stdout.write("starting the stack (redis-server, daphne, a Celery worker per role, beat) ...")
+        try:
+            stack.start(demo=False)
+            stack.manage("democluster", "--name", cluster, "--speed", "instant")
+            client = Http(stack.url)
+
+            def healthy() -> bool:
+                try:
+                    status, _ = client.request("GET", "/healthz?timeout=0.5", timeout=10)
+                    return status == 200
+                except OSError:
+                    return False
+
+            wait_for(healthy, 90, "every role's worker to answer /healthz", interval=0.2)
+            client.close()
+        except Exception:
+            stack.stop()
+            self._print_logs(var)
+            raise
+        return stack, redis_url
+
+    def _prepare(self, client: Http, base: str, cluster: str) -> str:
+        status, health = client.request("GET", "/healthz?timeout=1.0", timeout=15)
+        if status != 200:
+            self.stderr.write(f"warning: /healthz answers {status}: {json.dumps(health)[:300]}")
+        vendor = ((health or {}).get("parts") or {}).get("database", {}).get("vendor", "unknown") if isinstance(health, dict) else "unknown"
+        status, body = client.request("POST", f"/clusters/{cluster}/speed", {"speed": "instant"})
+        if status != 200:
+            raise CommandError(f"could not set cluster {cluster!r} to instant speed: {status} {body}")
+        return vendor
+
+    def _redis_version(self, redis_url: str) -> str:
+        try:
+            import redis
+
+            return redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2).info("server")["redis_version"]
+        except Exception:  # noqa: BLE001 - a version is nice to have
+            return "unknown"
+
+    def _print_logs(self, var: Path) -> None:
+        for log in sorted((var / "logs").glob("*.log")):
+            self.stderr.write(f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}")
+
+    # --- the run --------------------------------------------------------------------------
+
+    def _run(self, client: Http, base: str, cluster: str, *, pods: int, replicas: int, warmup: int, clean_up: bool) -> Results:
+        parsed = urlparse(base)
+        ws_url = f"ws://{parsed.netloc}/ws/clusters/{cluster}/"
+        run = format(int(time.time()) % 1_000_000, "x")
+        pods_path = f"/k8s/{cluster}/api/v1/namespaces/default/pods"
+        deployments_path = f"/k8s/{cluster}/apis/apps/v1/namespaces/default/deployments"
+        deployment = f"benchdep-{run}"
+        results = Results()
+        stream = StreamRecorder(ws_url, origin=base).start()
+        try:
+            # (a) sequential bare pods
+            bare = [f"bench-{run}-w{i}" for i in range(warmup)] + [f"bench-{run}-p{i}" for i in range(pods)]
+            self.stdout.write(f"(a) {warmup} warm-up + {pods} sequential bare pods ...")
+            for index, name in enumerate(bare):
+                timed = index >= warmup
+                self._one_pod(client, stream, pods_path, name, results, timed)
+            bare_uids = {uid for uid, name in stream.uid_names.items() if name in set(bare)}
+            results.bare_ready_api = self._ready_in_api(client, pods_path, set(bare))
+
+            # Make room: three demo nodes hold 330 pods, so the bare pods go before (b).
+            for name in bare:
+                client.request("DELETE", f"{pods_path}/{name}?gracePeriodSeconds=0")
+            if not stream.wait(lambda: set(bare) <= stream.deleted_pods, 60):
+                results.problems.append("not every bare pod's deletion reached the stream within 60 s")
+            stream.wait_quiet(0.5, 15)
+
+            # (b) a deployment
+            prefix = f"{deployment}-"
+            self.stdout.write(f"(b) deployment {deployment} with {replicas} replicas ...")
+
+            def ready_of_deployment() -> list[float]:
+                return [t for name, t in stream.ready_at.items() if name.startswith(prefix)]
+
+            started = time.perf_counter()
+            status, body = client.request("POST", deployments_path, self._deployment(deployment, replicas))
+            if status != 201:
+                raise CommandError(f"POST deployment answered {status}: {json.dumps(body)[:500]}")
+            timeout = max(120.0, replicas * 0.5)
+            next_report = time.monotonic() + 5
+            while True:
+                done = stream.wait(lambda: len(ready_of_deployment()) >= replicas, min(5.0, timeout))
+                elapsed = time.perf_counter() - started
+                if done or elapsed > timeout or stream.closed:
+                    break
+                if time.monotonic() >= next_report:
+                    self.stdout.write(f"    {len(ready_of_deployment())}/{replicas} Ready after {elapsed:.1f} s")
+                    next_report = time.monotonic() + 5
+            with stream.cond:
+                ready_times = sorted(ready_of_deployment())
+                created = sorted(t for (name, number), t in stream.first_seen.items() if number == 1 and name.startswith(prefix))
+            results.deployment_ready = len(ready_times)
+            if ready_times:
+                results.deployment_first_ready_s = ready_times[0] - started
+            if len(ready_times) >= replicas:
+                results.deployment_seconds = ready_times[replicas - 1] - started
+            else:
+                results.problems.append(f"only {len(ready_times)} of {replicas} deployment pods reached step 8 on the stream within {timeout:.0f} s")
+            if len(created) >= replicas:
+                results.deployment_created_s = created[replicas - 1] - started
+
+            # (c) completeness
+            self._check_stream(client, stream, ws_url, base, pods_path, results, bare_uids, prefix, replicas)
+        finally:
+            stream.stop()
+            if stream.error and not isinstance(stream.error, asyncio.CancelledError):
+                results.problems.append(f"the websocket failed: {stream.error!r}")
+        if clean_up:
+            # On a stack we did not start, leave the cluster as we found it (ours is thrown
+            # away whole): the garbage collector removes the ReplicaSet and its pods.
+            client.request("DELETE", f"{deployments_path}/{deployment}")
+        client.close()
+        return results
+
+    def _one_pod(self, client: Http, stream: StreamRecorder, pods_path: str, name: str, results: Results, timed: bool) -> None:
+        started = time.perf_counter()
+        status, body = client.request("POST", pods_path, self._pod(name))
+        answered = time.perf_counter()
+        if status != 201:
+            raise CommandError(f"POST pod {name} answered {status}: {json.dumps(body)[:500]}")
+        if not stream.wait(lambda: name in stream.ready_at, POD_TIMEOUT_S):
+            results.timed_out.append(name)
+            results.problems.append(f"pod {name}: no step 8 on the stream within {POD_TIMEOUT_S:.0f} s")
+            return
+        if not timed:
+            return
+        with stream.cond:
+            seen = {n: stream.first_seen.get((name, n)) for n in (1, 4, 5, 8)}
+        results.latencies_ms.append((seen[8] - started) * 1000)
+        results.post_ms.append((answered - started) * 1000)
+        if None not in seen.values():
+            for label, a, b in (
+                ("POST → step 1 on the stream", started, seen[1]),
+                ("step 1 → 4 (scheduler hop and bind)", seen[1], seen[4]),
+                ("step 4 → 5 (kubelet hop and admit)", seen[4], seen[5]),
+                ("step 5 → 8 (kubelet stages 6, 7, 8)", seen[5], seen[8]),
+            ):
+                results.stage_ms.setdefault(label, []).append((b - a) * 1000)
+
+    def _pod(self, name: str) -> dict:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": "podflow-bench"}},
+            "spec": {"containers": [{"name": "app", "image": IMAGE}]},
+        }
+
+    def _deployment(self, name: str, replicas: int) -> dict:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": IMAGE}]}},
+            },
+        }
+
+    def _list_pods(self, client: Http, pods_path: str) -> tuple[int, list[dict]]:
+        status, body = client.request("GET", pods_path, timeout=60)
+        if status != 200:
+            raise CommandError(f"GET pods answered {status}: {json.dumps(body)[:300]}")
+        return int(body["metadata"]["resourceVersion"]), body["items"]
+
+    def _ready_in_api(self, client: Http, pods_path: str, names: set[str]) -> int:
+        _, items = self._list_pods(client, pods_path)
+        return sum(1 for p in items if p["metadata"]["name"] in names and is_ready(p))
+
+    def _check_stream(self, client, stream, ws_url, base, pods_path, results, bare_uids, prefix, replicas) -> None:
+        revision, items = self._list_pods(client, pods_path)
+        mine = [p for p in items if p["metadata"]["name"].startswith(prefix)]
+        results.deployment_ready_api = sum(1 for p in mine if is_ready(p) and not p["metadata"].get("deletionTimestamp"))
+        # The stream must catch up with what the API has committed.
+        if not stream.wait(lambda: (stream.last or 0) >= revision, 15):
+            results.problems.append(f"the stream stopped at revision {stream.last}, the API is at {revision}")
+        with stream.cond:
+            target = stream.last or 0
+            start = stream.start_revision or 0
+            deployment_uids = {uid for uid, name in stream.uid_names.items() if name.startswith(prefix)}
+            counts = dict(stream.step_counts)
+            live_revisions = [r for r in stream.revisions if r <= target]
+            live_steps = {k for k in stream.step_keys if k[2] <= target}
+            gaps, repeats, snapshots = list(stream.gaps), list(stream.repeats), stream.snapshots
+        checked = bare_uids | deployment_uids
+        missing = {uid: [n for n in range(1, 9) if counts.get((uid, n), 0) == 0] for uid in checked}
+        duplicated = {(uid, n): c for (uid, n), c in counts.items() if uid in checked and c > 1}
+        results.checks = {
+            "pods": len(checked),
+            "bare_pods": len(bare_uids),
+            "deployment_pods": len(deployment_uids),
+            "complete": sum(1 for uid in checked if not missing[uid] and not any((uid, n) in duplicated for n in range(1, 9))),
+            "missing": {stream.uid_names[u]: m for u, m in missing.items() if m},
+            "duplicated": {f"{stream.uid_names[u]}#{n}": c for (u, n), c in duplicated.items()},
+            "gaps": gaps,
+            "repeats": repeats,
+            "snapshots": snapshots,
+            "start": start,
+            "target": target,
+            "changes": len(live_revisions),
+        }
+        # Replay the same revisions from the change log and compare.
+        replay = StreamRecorder(ws_url + f"?since={start}", origin=base)
+        try:
+            replay.start()
+            caught_up = replay.wait(lambda: (replay.last or 0) >= target or replay.snapshots > 0, 60)
+            with replay.cond:
+                replay_revisions = {r for r in replay.revisions if r <= target}
+                replay_steps = {k for k in replay.step_keys if k[2] <= target}
+                replay_snapshot = replay.snapshots > 0
+        finally:
+            replay.stop()
+        if replay_snapshot:
+            results.checks["replay"] = "not available: the server answered ?since= with a snapshot"
+        elif not caught_up:
+            results.checks["replay"] = f"incomplete: the replay reached revision {replay.last} of {target}"
+        else:
+            expected = set(range(start + 1, target + 1))
+            results.checks["replay"] = {
+                "changes": len(replay_revisions),
+                "log_gaps": len(expected - replay_revisions),
+                "lost_live": len(replay_revisions - set(live_revisions)),
+                "extra_live": len(set(live_revisions) - replay_revisions),
+                "steps_lost_live": len(replay_steps - live_steps),
+                "steps_extra_live": len(live_steps - replay_steps),
+            }
+
+    # --- the report ----------------------------------------------------------------------
+
+    def _report(self, r: Results, env_line: str, *, pods: int, replicas: int, warmup: int, seconds: float) -> None:
+        out = self.stdout.write
+        c = r.checks
+        out("")
+        out("=" * 78)
+        out("podflow bench results")
+        out(env_line)
+        out("")
+        out(f"(a) create-pod → Ready (POST sent → step 8 on the websocket), {len(r.latencies_ms)} of {pods} sequential bare pods (after {warmup} warm-up)")
+        if r.latencies_ms:
+            p50, p95, p99 = (percentile(r.latencies_ms, p) for p in (50, 95, 99))
+            out(f"    p50 {p50:7.1f} ms   target ≤ {TARGET_P50_MS:.0f} ms   {verdict(p50 <= TARGET_P50_MS)}")
+            out(f"    p95 {p95:7.1f} ms")
+            out(f"    p99 {p99:7.1f} ms   target ≤ {TARGET_P99_MS:.0f} ms  {verdict(p99 <= TARGET_P99_MS and len(r.latencies_ms) == pods)}")
+            out(f"    min {min(r.latencies_ms):.1f} ms, max {max(r.latencies_ms):.1f} ms, mean {statistics.fmean(r.latencies_ms):.1f} ms; POST answered in p50 {percentile(r.post_ms, 50):.1f} ms")
+            out("    where the time goes (p50 / p95 of each stretch, as seen by the client):")
+            for label, values in r.stage_ms.items():
+                out(f"      {label:<40} {percentile(values, 50):7.1f} / {percentile(values, 95):7.1f} ms")
+        else:
+            out("    no pod became Ready: MISSED")
+        out("")
+        out(f"(b) Deployment of {replicas} replicas: POST sent → step 8 of all {replicas} pods on the websocket")
+        if r.deployment_seconds:
+            rate = replicas / r.deployment_seconds
+            out(f"    {r.deployment_seconds:.2f} s, {rate:.1f} pods/s   target ≥ {TARGET_PODS_PER_S:.0f} pods/s   {verdict(rate >= TARGET_PODS_PER_S)}")
+        else:
+            out(f"    {r.deployment_ready} of {replicas} Ready: MISSED")
+        if r.deployment_first_ready_s is not None:
+            out(f"    first pod Ready after {r.deployment_first_ready_s:.2f} s" + (f"; step 1 of all {replicas} pods after {r.deployment_created_s:.2f} s" if r.deployment_created_s else ""))
+        out("")
+        out("(c) the stream lost nothing")
+        out(f"    stream: {c['changes']} change messages, revisions {c['start'] + 1}..{c['target']}; gaps {len(c['gaps'])}, repeats {len(c['repeats'])}, extra snapshots {max(0, c['snapshots'] - 1)}")
+        out(f"    steps: {c['complete']} of {c['pods']} pods ({c['bare_pods']} bare, {c['deployment_pods']} from the deployment) had steps 1..8 each exactly once")
+        if c["missing"]:
+            out(f"      missing steps: {len(c['missing'])} pods, e.g. {dict(list(c['missing'].items())[:5])}")
+        if c["duplicated"]:
+            out(f"      duplicated steps: {len(c['duplicated'])}, e.g. {dict(list(c['duplicated'].items())[:5])}")
+        expected_pods = warmup + pods + replicas
+        out(f"    API: {r.bare_ready_api} of {warmup + pods} bare pods Ready (checked before deleting them), {r.deployment_ready_api} of {replicas} deployment pods Ready")
+        replay = c.get("replay")
+        if isinstance(replay, dict):
+            out(
+                f"    replay from the change log (?since={c['start']}): {replay['changes']} changes; "
+                f"log gaps {replay['log_gaps']}; live lost {replay['lost_live']} changes and {replay['steps_lost_live']} steps; "
+                f"live had {replay['extra_live']} changes and {replay['steps_extra_live']} steps the log does not"
+            )
+            replay_ok = not any(replay[k] for k in ("log_gaps", "lost_live", "extra_live", "steps_lost_live", "steps_extra_live"))
+        else:
+            out(f"    replay from the change log: {replay}")
+            replay_ok = False
+        lossless = (
+            not c["gaps"] and not c["repeats"] and c["snapshots"] == 1
+            and c["pods"] == expected_pods and c["complete"] == expected_pods
+            and r.bare_ready_api == warmup + pods and r.deployment_ready_api == replicas
+            and replay_ok and not r.timed_out
+        )
+        out(f"    target: nothing lost   {verdict(lossless)}")
+        for problem in r.problems:
+            out(f"    problem: {problem}")
+        out("")
+        out(f"bench took {seconds:.1f} s in all")
+        out("=" * 78)
