@@ -79,7 +79,8 @@ def score(room: NodeRoom, cpu: int, memory: int) -> float:
 
 
 def unschedulable_message(total: int, reasons: Counter) -> str:
-    parts = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    # kube-scheduler sorts the "<count> <reason>" strings, counts included.
+    parts = ", ".join(sorted(f"{count} {reason}" for reason, count in reasons.items()))
     return f"0/{total} nodes are available: {parts}."
 
 
