@@ -1,0 +1,157 @@
+"""Which components a write wakes: wake.for_change is a pure function of the change."""
+from __future__ import annotations
+
+import copy
+
+from cluster import store, wake
+
+CLUSTER = 7
+
+
+def doc(kind: str, uid: str = "u1", *, node: str = "", owner: tuple[str, str] | None = None, ready: bool | None = None, deleting: bool = False) -> dict:
+    meta: dict = {"name": "x", "namespace": "default", "uid": uid}
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner[0], "uid": owner[1], "controller": True, "name": "o", "apiVersion": "apps/v1"}]
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    spec: dict = {"nodeName": node} if node else {}
+    status: dict = {"phase": "Pending"}
+    if ready is not None:
+        status["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    return {"kind": kind, "metadata": meta, "spec": spec, "status": status}
+
+
+def wakes(type_: str, old: dict | None, new: dict, by: str) -> set:
+    return set(wake.for_change(CLUSTER, type_, old, new, by))
+
+
+def names(tasks: set) -> set[str]:
+    return {name for name, _ in tasks}
+
+
+def test_a_new_unscheduled_pod_wakes_the_scheduler():
+    assert wakes("ADDED", None, doc("Pod"), store.API) == {(wake.SCHEDULE_POD, (CLUSTER, "u1"))}
+
+
+def test_a_scheduler_write_to_an_unscheduled_pod_does_not_wake_the_scheduler():
+    pod = doc("Pod")
+
+    assert wakes("MODIFIED", pod, pod, store.SCHEDULER) == set()
+
+
+def test_a_bound_pod_wakes_the_kubelet_of_its_node():
+    old = doc("Pod")
+
+    assert wakes("MODIFIED", old, doc("Pod", node="node-2"), store.SCHEDULER) == {(wake.SYNC_POD, (CLUSTER, "node-2", "u1"))}
+
+
+def test_a_kubelet_write_does_not_wake_the_kubelet():
+    old = doc("Pod", node="node-2")
+    new = copy.deepcopy(old)
+    new["status"]["podIP"] = "10.244.2.2"
+
+    assert wakes("MODIFIED", old, new, store.KUBELET) == set()
+
+
+def test_deleting_a_bound_pod_wakes_its_kubelet():
+    old = doc("Pod", node="node-2")
+
+    assert wakes("MODIFIED", old, doc("Pod", node="node-2", deleting=True), store.API) == {(wake.SYNC_POD, (CLUSTER, "node-2", "u1"))}
+
+
+def test_a_terminating_unbound_pod_does_not_wake_the_scheduler():
+    assert wake.SCHEDULE_POD not in names(wakes("MODIFIED", doc("Pod"), doc("Pod", deleting=True), store.API))
+
+
+def test_a_pod_readiness_change_wakes_its_replicaset():
+    old = doc("Pod", node="node-1", owner=("ReplicaSet", "rs1"), ready=False)
+    new = doc("Pod", node="node-1", owner=("ReplicaSet", "rs1"), ready=True)
+
+    assert wakes("MODIFIED", old, new, store.KUBELET) == {(wake.RECONCILE_REPLICASET, (CLUSTER, "rs1"))}
+
+
+def test_a_pod_change_the_replicaset_does_not_count_does_not_wake_it():
+    old = doc("Pod", node="node-1", owner=("ReplicaSet", "rs1"), ready=False)
+    new = copy.deepcopy(old)
+    new["status"]["podIP"] = "10.244.1.2"
+
+    assert wakes("MODIFIED", old, new, store.KUBELET) == set()
+
+
+def test_the_replicaset_controller_is_not_woken_by_its_own_pods():
+    created = doc("Pod", owner=("ReplicaSet", "rs1"))
+
+    assert wakes("ADDED", None, created, store.REPLICASET_CONTROLLER) == {(wake.SCHEDULE_POD, (CLUSTER, "u1"))}
+
+
+def test_a_removed_pod_frees_room_and_wakes_its_replicaset():
+    gone = doc("Pod", node="node-1", owner=("ReplicaSet", "rs1"), ready=True)
+
+    assert wakes("DELETED", gone, gone, store.KUBELET) == {
+        (wake.SCHEDULE_PENDING, (CLUSTER,)),
+        (wake.RECONCILE_REPLICASET, (CLUSTER, "rs1")),
+    }
+
+
+def test_a_deleted_deployment_wakes_the_garbage_collector():
+    gone = doc("Deployment", "d1")
+
+    assert wakes("DELETED", gone, gone, store.API) == {(wake.COLLECT_GARBAGE, (CLUSTER, "d1"))}
+
+
+def test_a_deleted_replicaset_wakes_the_garbage_collector_and_its_deployment():
+    gone = doc("ReplicaSet", "rs1", owner=("Deployment", "d1"))
+
+    assert wakes("DELETED", gone, gone, store.API) == {
+        (wake.COLLECT_GARBAGE, (CLUSTER, "rs1")),
+        (wake.RECONCILE_DEPLOYMENT, (CLUSTER, "d1")),
+    }
+
+
+def test_a_deployment_written_by_a_user_wakes_the_deployment_controller_but_not_its_own_status_write():
+    dep = doc("Deployment", "d1")
+
+    assert wakes("MODIFIED", dep, dep, store.API) == {(wake.RECONCILE_DEPLOYMENT, (CLUSTER, "d1"))}
+    assert wakes("MODIFIED", dep, dep, store.DEPLOYMENT_CONTROLLER) == set()
+
+
+def test_a_replicaset_scaled_by_its_deployment_wakes_the_replicaset_controller_only():
+    rs = doc("ReplicaSet", "rs1", owner=("Deployment", "d1"))
+
+    assert wakes("MODIFIED", rs, rs, store.DEPLOYMENT_CONTROLLER) == {(wake.RECONCILE_REPLICASET, (CLUSTER, "rs1"))}
+
+
+def test_a_replicaset_status_write_wakes_its_deployment_only():
+    rs = doc("ReplicaSet", "rs1", owner=("Deployment", "d1"))
+
+    assert wakes("MODIFIED", rs, rs, store.REPLICASET_CONTROLLER) == {(wake.RECONCILE_DEPLOYMENT, (CLUSTER, "d1"))}
+
+
+def test_a_node_becoming_ready_or_cordoned_wakes_the_pending_pods():
+    node = doc("Node", "n1", ready=False)
+    ready = doc("Node", "n1", ready=True)
+    cordoned = copy.deepcopy(ready)
+    cordoned["spec"]["unschedulable"] = True
+
+    assert wakes("MODIFIED", node, ready, store.API) == {(wake.SCHEDULE_PENDING, (CLUSTER,))}
+    assert wakes("MODIFIED", ready, cordoned, store.API) == {(wake.SCHEDULE_PENDING, (CLUSTER,))}
+    assert wakes("MODIFIED", ready, ready, store.KUBELET) == set()
+
+
+def test_events_and_namespaces_wake_nobody():
+    assert wakes("ADDED", None, doc("Event"), store.SCHEDULER) == set()
+    assert wakes("ADDED", None, doc("Namespace"), store.API) == set()
+
+
+def test_it_does_not_dispatch_when_waking_is_off(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("nothing may be sent when PODFLOW_WAKE is off")
+
+    monkeypatch.setattr(wake, "_redis_client", fail)
+
+    wake.dispatch([(wake.SCHEDULE_PENDING, (CLUSTER,))])
+    wake.started((wake.SCHEDULE_PENDING, (CLUSTER,)))
+
+
+def test_it_keys_a_task_by_its_name_and_arguments():
+    assert wake.pending_key((wake.SYNC_POD, (CLUSTER, "node-1", "u1"))) == "podflow:queued:sync_pod:7:node-1:u1"
