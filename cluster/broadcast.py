@@ -86,3 +86,10 @@ def publish_cluster(cluster_name: str) -> None:
     if not _enabled():
         return
     _get_sender().put(group_name(cluster_name), {"type": "cluster.settings"})
+
+
+def publish_request(cluster_name: str, request: dict[str, Any]) -> None:
+    """A request reached the API server: the diagram flashes step 1 (not stored)."""
+    if not _enabled():
+        return
+    _get_sender().put(group_name(cluster_name), {"type": "cluster.request", "request": request})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 from . import kinds, store
 from .models import Cluster
@@ -45,7 +46,8 @@ def record(
     doc = {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{about['metadata']['name']}.{secrets.token_hex(8)}", "namespace": namespace},
+        # As Kubernetes names them: the object's name and the time in hex, so names sort by time.
+        "metadata": {"name": f"{about['metadata']['name']}.{time.time_ns():x}{secrets.token_hex(1)}", "namespace": namespace},
         "involvedObject": ref,
         "reason": reason,
         "message": message,

@@ -4,6 +4,8 @@ Only cluster/store.py (the API-server layer) writes these models.
 """
 from __future__ import annotations
 
+import secrets
+
 from django.db import models
 
 
@@ -17,10 +19,16 @@ class Speed(models.TextChoices):
 STAGE_SECONDS = {Speed.INSTANT: 0.0, Speed.NORMAL: 1.0, Speed.SLOW: 3.0}
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class Cluster(models.Model):
     """A sandbox: its own objects, its own revision (etcd's), its own speed."""
 
     name = models.SlugField(max_length=63, unique=True)
+    # The bearer token of the cluster's kubeconfig: it opens this cluster's API and no other.
+    token = models.CharField(max_length=64, unique=True, default=new_token)
     revision = models.BigIntegerField(default=0)
     speed = models.CharField(max_length=10, choices=Speed.choices, default=Speed.NORMAL)
     created = models.DateTimeField(auto_now_add=True)

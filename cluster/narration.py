@@ -162,3 +162,14 @@ def ready(pod: dict, node: str) -> StepRecord:
         "준비 상태 검사를 통과해 kubelet이 Ready=True를 보고했습니다: 파드를 사용할 수 있고 서비스가 트래픽을 보낼 수 있습니다.",
         actor=f"kubelet/{node}",
     )
+
+
+def bound_by_client(pod: dict, node: str, client: str) -> StepRecord:
+    ref = _ref(pod["metadata"]["namespace"], pod["metadata"]["name"])
+    return StepRecord(
+        4,
+        SCHEDULER,
+        f"{client} bound Pod {ref} to {node} itself through the pods/binding subresource (the scheduler's usual job): spec.nodeName={node}.",
+        f"{client}에서 pods/binding 하위 리소스로 파드 {ref}를 {node}에 직접 바인딩했습니다(보통은 스케줄러의 일): spec.nodeName={node}.",
+        actor=client,
+    )

@@ -48,6 +48,7 @@ class Stack:
 
     port: int = 8000
     host: str = "127.0.0.1"
+    api_port: int = field(default_factory=lambda: int(settings.PODFLOW_API_PORT))
     env: dict[str, str] = field(default_factory=dict)
     var_dir: Path = field(default_factory=lambda: Path(settings.VAR_DIR))
     # One worker per role, as on a real control plane; False runs one worker for all three
@@ -61,10 +62,16 @@ class Stack:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def api_url(self) -> str:
+        return f"https://{self.host}:{self.api_port}"
+
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.env)
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        env["PODFLOW_API_PORT"] = str(self.api_port)
+        env.setdefault("PODFLOW_VAR_DIR", str(self.var_dir))
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -124,8 +131,13 @@ class Stack:
         self._spawn("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-s", str(schedule), "-l", "WARNING"])
 
     def start_web(self) -> None:
-        self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), "config.asgi:application"])
-        wait_for(lambda: port_open(self.host, self.port), 30, f"daphne on port {self.port}")
+        from . import tls
+
+        _, cert, key = tls.ensure(self.var_dir / "tls")
+        # One daphne, two doors: plain HTTP for the page, TLS for kubectl and client-go.
+        tls_endpoint = f"ssl:{self.api_port}:interface={self.host}:privateKey={key}:certKey={cert}"
+        self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), "-e", tls_endpoint, "config.asgi:application"])
+        wait_for(lambda: port_open(self.host, self.port) and port_open(self.host, self.api_port), 30, f"daphne on ports {self.port} and {self.api_port}")
 
     def start(self, *, demo: bool = True, demo_speed: str = "normal") -> "Stack":
         self.var_dir.mkdir(parents=True, exist_ok=True)

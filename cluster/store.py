@@ -215,6 +215,23 @@ def create(
     return doc
 
 
+class _DryRun(Exception):
+    pass
+
+
+def dry_run_create(cluster: Cluster, doc: dict, *, namespace: str = "") -> dict:
+    """`dryRun=All`: validate, default and name the object as create would; store nothing."""
+    created: dict = {}
+    try:
+        with transaction.atomic():
+            created = create(cluster, doc, by=API, namespace=namespace)
+            raise _DryRun
+    except _DryRun:
+        pass
+    cluster.refresh_from_db(fields=["revision"])
+    return created
+
+
 def update(cluster: Cluster, doc: dict, *, by: str = API, subresource: str = "", steps: StepsFor | None = None) -> dict:
     """Replace an object (PUT). A stale resourceVersion is refused with 409 Conflict.
 

@@ -92,6 +92,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# The Kubernetes API is also served over TLS on this port (kubectl sends its bearer token
+# only over TLS); kubeconfigs point there.
+PODFLOW_API_PORT = int(os.environ.get("PODFLOW_API_PORT", "6443"))
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -1,26 +1,42 @@
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from web import k8s, views
+from web import discovery, k8s, views
 
 K8S = "k8s/<slug:cluster>/"
+NS = "namespaces/<str:namespace>/"
+GV = "apis/<str:group>/<str:version>/"
 
 urlpatterns = [
     path("", views.page, name="home"),
     path("clusters/<slug:cluster>/", views.page, name="cluster"),
     path("clusters/<slug:cluster>/speed", views.set_speed, name="cluster-speed"),
+    path("clusters/<slug:cluster>/kubeconfig", views.kubeconfig_download, name="cluster-kubeconfig"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["web"]), name="javascript-catalog"),
-    # The Kubernetes-shaped API.
+    # The Kubernetes-shaped API: discovery and OpenAPI ...
     path(K8S + "version", k8s.version),
-    path(K8S + "api/v1/namespaces/<str:namespace>/<str:plural>/<str:name>", k8s.item),
-    path(K8S + "api/v1/namespaces/<str:namespace>/<str:plural>", k8s.collection),
+    path(K8S + "api", discovery.api_root),
+    path(K8S + "apis", discovery.apis_root),
+    path(K8S + "api/v1", discovery.core_resources),
+    path(K8S + "apis/<str:group>", discovery.api_group),
+    path(K8S + "apis/<str:group>/<str:version>", discovery.group_resources),
+    path(K8S + "openapi/v3", discovery.openapi_v3),
+    re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/openapi/v3/(?P<gv>apis?/.+)$", discovery.openapi_v3_gv),
+    # ... the core group ...
+    path(K8S + "api/v1/" + NS + "<str:plural>/<str:name>/<str:sub>", k8s.subresource),
+    path(K8S + "api/v1/" + NS + "<str:plural>/<str:name>", k8s.item),
+    path(K8S + "api/v1/" + NS + "<str:plural>", k8s.collection),
+    path(K8S + "api/v1/<str:plural>/<str:name>/<str:sub>", k8s.subresource),
     path(K8S + "api/v1/<str:plural>/<str:name>", k8s.item),
     path(K8S + "api/v1/<str:plural>", k8s.collection),
-    path(K8S + "apis/<str:group>/<str:version>/namespaces/<str:namespace>/<str:plural>/<str:name>", k8s.item),
-    path(K8S + "apis/<str:group>/<str:version>/namespaces/<str:namespace>/<str:plural>", k8s.collection),
-    path(K8S + "apis/<str:group>/<str:version>/<str:plural>/<str:name>", k8s.item),
-    path(K8S + "apis/<str:group>/<str:version>/<str:plural>", k8s.collection),
+    # ... and named groups (apps).
+    path(K8S + GV + NS + "<str:plural>/<str:name>/<str:sub>", k8s.subresource),
+    path(K8S + GV + NS + "<str:plural>/<str:name>", k8s.item),
+    path(K8S + GV + NS + "<str:plural>", k8s.collection),
+    path(K8S + GV + "<str:plural>/<str:name>/<str:sub>", k8s.subresource),
+    path(K8S + GV + "<str:plural>/<str:name>", k8s.item),
+    path(K8S + GV + "<str:plural>", k8s.collection),
     re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/(?P<rest>.*)$", k8s.unknown),
 ]

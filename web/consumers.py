@@ -36,6 +36,8 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         since = self._since()
+        if since is not None and since > info["revision"]:
+            since = None  # a revision this cluster never had (it was made again): start afresh
         async with self.lock:
             if since is None:
                 await self._send_snapshot()
@@ -84,6 +86,10 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         info = await database_sync_to_async(stream.current)(self.cluster_name)
         if info:
             await self.send_json({"type": "cluster", "revision": self.last, "cluster": info})
+
+    async def cluster_request(self, message: dict) -> None:
+        """A client's request reached the API server (not stored: it is not a change)."""
+        await self.send_json({"type": "request", "revision": self.last, **message["request"]})
 
     # --- internals ------------------------------------------------------------------
 

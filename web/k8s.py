@@ -1,7 +1,7 @@
-"""The Kubernetes-shaped HTTP API under /k8s/<cluster>/: Kubernetes JSON in and out.
+"""The Kubernetes-shaped HTTP API under /k8s/<cluster>/: what kubectl and client-go talk to.
 
-Every answer is `application/json`; every error a `Status`. The views only translate HTTP
-to the API-server layer (cluster/store.py) and back.
+Every answer is `application/json` (or a Table, or a watch stream); every error a
+`Status`. The views only translate HTTP to the API-server layer (cluster/store.py) and back.
 """
 from __future__ import annotations
 
@@ -10,17 +10,26 @@ import logging
 from functools import wraps
 from typing import Any, Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from cluster import kinds, narration, pods, selectors, store
-from cluster.errors import APIError, bad_request, not_found
-from cluster.models import Cluster
+from cluster import broadcast, kinds, narration, pods, selectors, store, tables
+from cluster.errors import APIError, bad_request, conflict, not_found
+from cluster.models import Cluster, Object
+
+from .auth import resolve
 
 log = logging.getLogger("podflow.api")
 
-CREATABLE = {"Pod", "Deployment", "ReplicaSet", "Namespace"}
+CREATABLE = {"Pod", "Deployment", "ReplicaSet", "Namespace", "Event"}
 DELETABLE = {"Pod", "Deployment", "ReplicaSet", "Event"}
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+PATCH_TYPES = (
+    "application/strategic-merge-patch+json",
+    "application/merge-patch+json",
+    "application/json-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def json_response(body: Any, status: int = 200) -> HttpResponse:
@@ -31,33 +40,53 @@ def status_response(err: APIError) -> HttpResponse:
     return json_response(err.status(), err.code)
 
 
-def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Errors become Status objects; nothing a client sends may cause a 500."""
-
-    @csrf_exempt
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except APIError as err:
-            return status_response(err)
-        except Exception:
-            log.exception("internal error serving %s %s", request.method, request.path)
-            return status_response(APIError(500, "InternalError", "an internal error occurred; see the server log"))
-
-    return wrapper
-
-
 def client_of(request: HttpRequest) -> str:
     explicit = request.headers.get("X-Podflow-Client", "")
     return narration.client_name(explicit or request.headers.get("User-Agent", ""))
 
 
-def _cluster(name: str) -> Cluster:
-    cluster = Cluster.objects.filter(name=name).first()
-    if cluster is None:
-        raise APIError(404, "NotFound", f'cluster "{name}" not found')
-    return cluster
+def _verb(request: HttpRequest, name: str | None) -> str:
+    if request.method == "GET":
+        if request.GET.get("watch") in ("true", "1"):
+            return "watch"
+        return "get" if name else "list"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(request.method or "", (request.method or "").lower())
+
+
+def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Errors become Status objects; nothing a client sends may cause a 500.
+
+    Each request that reaches the API server is shown in the diagram as step 1 (a client
+    asking the API server), so it is announced on the cluster's stream.
+    """
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except APIError as err:
+            response = status_response(err)
+        except Exception:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            response = status_response(APIError(500, "InternalError", "an internal error occurred; see the server log"))
+        cluster = kwargs.get("cluster")
+        plural = kwargs.get("plural")
+        if isinstance(cluster, str) and plural and response.status_code != 401:
+            broadcast.publish_request(
+                cluster,
+                {
+                    "client": client_of(request),
+                    "verb": _verb(request, kwargs.get("name")),
+                    "resource": plural + (f"/{kwargs['sub']}" if kwargs.get("sub") else ""),
+                    "namespace": kwargs.get("namespace") or "",
+                    "name": kwargs.get("name") or "",
+                    "code": response.status_code,
+                },
+            )
+        return response
+
+    return wrapper
 
 
 def _kind(group: str, version: str, plural: str) -> kinds.Kind:
@@ -68,12 +97,25 @@ def _kind(group: str, version: str, plural: str) -> kinds.Kind:
     return kind
 
 
+def _content_type(request: HttpRequest) -> str:
+    return request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
+
+
 def _body(request: HttpRequest) -> dict:
+    """The request's object: JSON, or the protobuf that client-go's typed clients send."""
     if not request.body:
         return {}
-    content_type = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
-    if content_type not in ("application/json", "", "*/*"):
-        raise APIError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json')
+    content_type = _content_type(request)
+    if content_type == PROTOBUF:
+        from cluster import protobuf
+
+        return protobuf.decode(request.body)
+    if content_type in ("application/yaml", "application/apply-patch+yaml"):
+        from cluster import patch
+
+        return patch.parse_apply_body(request.body)
+    if content_type not in ("application/json", "", "*/*", "text/plain"):
+        raise APIError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, {PROTOBUF}')
     try:
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -83,18 +125,31 @@ def _body(request: HttpRequest) -> dict:
     return body
 
 
-def _list_kind(kind: kinds.Kind) -> str:
-    return f"{kind.kind}List"
+def _object_body(request: HttpRequest, kind: kinds.Kind) -> dict:
+    body = _body(request)
+    body.setdefault("kind", kind.kind)
+    body.setdefault("apiVersion", kind.api_version)
+    if body.get("kind") != kind.kind:
+        raise bad_request(f"the kind in the body ({body.get('kind')}) does not match the URL ({kind.kind})")
+    return body
 
+
+def _ns_of(kind: kinds.Kind, namespace: str | None) -> str:
+    return namespace or "" if kind.namespaced else ""
+
+
+# --- /version ---------------------------------------------------------------------------
 
 @api_view
 def version(request: HttpRequest, cluster: str) -> HttpResponse:
-    _cluster(cluster)
+    # Public, as on a real API server: kubectl's dispatcher asks before it authenticates.
+    if not Cluster.objects.filter(name=cluster).exists():
+        raise APIError(404, "NotFound", f'cluster "{cluster}" not found')
     return json_response(
         {
             "major": "1",
             "minor": "32",
-            "gitVersion": "v1.32.0-podflow",
+            "gitVersion": "v1.32.0",
             "gitCommit": "0000000000000000000000000000000000000000",
             "gitTreeState": "clean",
             "buildDate": "2026-01-01T00:00:00Z",
@@ -105,82 +160,323 @@ def version(request: HttpRequest, cluster: str) -> HttpResponse:
     )
 
 
+# --- collections ------------------------------------------------------------------------
+
 @api_view
 def collection(request: HttpRequest, cluster: str, plural: str, namespace: str | None = None, group: str = "", version: str = "v1") -> HttpResponse:
-    c = _cluster(cluster)
+    c = resolve(request, cluster)
     kind = _kind(group, version, plural)
     if namespace is not None and not kind.namespaced:
         raise APIError(404, "NotFound", f"the server could not find the requested resource ({plural} is not namespaced)")
     if request.method == "GET":
+        if request.GET.get("watch") in ("true", "1"):
+            return _watch(request, c, kind, namespace)
         return _list(request, c, kind, namespace)
     if request.method == "POST":
         if kind.kind not in CREATABLE:
             raise APIError(405, "MethodNotAllowed", f"create is not supported on {kind.plural} in podflow")
         if kind.namespaced and namespace is None:
             raise APIError(405, "MethodNotAllowed", f"create {kind.plural} in a namespace: POST .../namespaces/<ns>/{kind.plural}")
-        body = _body(request)
-        body.setdefault("kind", kind.kind)
-        body.setdefault("apiVersion", kind.api_version)
-        if body.get("kind") != kind.kind:
-            raise bad_request(f"the kind in the body ({body.get('kind')}) does not match the URL ({kind.kind})")
-        client = client_of(request)
-        steps = (lambda doc, rev: narration.bare_pod_created(doc, rev, client)) if kind.kind == "Pod" else None
-        created = store.create(c, body, by=store.API, client=client, namespace=namespace or "", steps=steps)
-        return json_response(created, 201)
+        return _create(request, c, kind, namespace or "", _object_body(request, kind))
     raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+
+
+def _create(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: str, body: dict) -> HttpResponse:
+    client = client_of(request)
+    steps = (lambda doc, rev: narration.bare_pod_created(doc, rev, client)) if kind.kind == "Pod" else None
+    if request.GET.get("dryRun") == "All":
+        return json_response(store.dry_run_create(cluster, body, namespace=namespace), 201)
+    created = store.create(cluster, body, by=store.API, client=client, namespace=namespace, steps=steps)
+    return json_response(created, 201)
+
+
+def _matcher(request: HttpRequest) -> Callable[[dict], bool]:
+    labels = selectors.label_selector(request.GET.get("labelSelector"))
+    fields = selectors.field_selector(request.GET.get("fieldSelector"))
+    return lambda doc: labels(doc["metadata"].get("labels") or {}) and fields(doc)
 
 
 def _list(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: str | None) -> HttpResponse:
-    labels = selectors.label_selector(request.GET.get("labelSelector"))
-    fields = selectors.field_selector(request.GET.get("fieldSelector"))
+    matches = _matcher(request)
     revision = store.current_revision(cluster)
-    items = [
-        doc for doc in store.list_docs(cluster, kind, namespace)
-        if labels(doc["metadata"].get("labels") or {}) and fields(doc)
-    ]
-    return json_response({"kind": _list_kind(kind), "apiVersion": kind.api_version, "metadata": {"resourceVersion": str(revision)}, "items": items})
+    items = [doc for doc in store.list_docs(cluster, kind, namespace) if matches(doc)]
+    if tables.wants_table(request.headers.get("Accept", "")):
+        return json_response(tables.table(kind.kind, items, str(revision), include_object=request.GET.get("includeObject", "Metadata")))
+    return json_response({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": {"resourceVersion": str(revision)}, "items": items})
 
+
+def _watch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: str | None) -> HttpResponse:
+    from . import watch
+
+    matches = _matcher(request)
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    include_object = request.GET.get("includeObject", "Metadata")
+    raw_rv = request.GET.get("resourceVersion", "")
+    try:
+        timeout = float(request.GET["timeoutSeconds"]) if request.GET.get("timeoutSeconds") else None
+        start = int(raw_rv) if raw_rv not in ("", "0") else None
+    except ValueError as exc:
+        raise bad_request(f"invalid resourceVersion or timeoutSeconds: {exc}") from exc
+    initial: list[bytes] = []
+    if start is None:
+        # No resourceVersion (or 0): start with the current state as ADDED events.
+        start = store.current_revision(cluster)
+        for doc in store.list_docs(cluster, kind, namespace):
+            if matches(doc):
+                obj = tables.table(kind.kind, [doc], doc["metadata"]["resourceVersion"], include_object=include_object, columns=not initial) if as_table else doc
+                initial.append((json.dumps({"type": "ADDED", "object": obj}, separators=(",", ":")) + "\n").encode())
+
+    async def body():
+        if initial:
+            yield b"".join(initial)
+        async for chunk in watch.stream(
+            cluster, kind, namespace, start, matches,
+            as_table=as_table, include_object=include_object,
+            bookmarks=request.GET.get("allowWatchBookmarks") == "true", timeout_seconds=timeout,
+        ):
+            yield chunk
+
+    response = StreamingHttpResponse(body(), content_type="application/json")
+    response["Cache-Control"] = "no-cache, private"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+# --- single objects ---------------------------------------------------------------------
 
 @api_view
 def item(request: HttpRequest, cluster: str, plural: str, name: str, namespace: str | None = None, group: str = "", version: str = "v1") -> HttpResponse:
-    c = _cluster(cluster)
+    c = resolve(request, cluster)
     kind = _kind(group, version, plural)
     if kind.namespaced and namespace is None:
         raise APIError(404, "NotFound", f"the server could not find the requested resource ({plural} is namespaced)")
-    ns = namespace or ""
+    ns = _ns_of(kind, namespace)
     if request.method == "GET":
-        return json_response(store.get(c, kind, ns, name))
+        doc = store.get(c, kind, ns, name)
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return json_response(tables.table(kind.kind, [doc], doc["metadata"]["resourceVersion"], include_object=request.GET.get("includeObject", "Metadata")))
+        return json_response(doc)
     if request.method == "PUT":
-        body = _body(request)
-        body.setdefault("kind", kind.kind)
-        body.setdefault("metadata", {})
-        if not isinstance(body["metadata"], dict) or body["metadata"].get("name", name) != name:
-            raise bad_request("the name of the object does not match the name on the URL")
-        body["metadata"]["name"], body["metadata"]["namespace"] = name, ns
-        return json_response(store.update(c, body, by=store.API))
+        return json_response(_replace(c, kind, ns, name, _object_body(request, kind), subresource=""))
+    if request.method == "PATCH":
+        return _patch(request, c, kind, ns, name, subresource="")
     if request.method == "DELETE":
-        if kind.kind not in DELETABLE:
-            raise APIError(405, "MethodNotAllowed", f"delete is not supported on {kind.plural} in podflow")
-        options = _body(request)
-        grace = request.GET.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
-        try:
-            grace_seconds = int(grace) if grace is not None else None
-        except (TypeError, ValueError) as exc:
-            raise bad_request(f"gracePeriodSeconds must be an integer, not {grace!r}") from exc
-        if kind.kind == "Pod":
-            return json_response(pods.delete(c, ns, name, by=store.API, grace_seconds=grace_seconds))
-        return json_response(store.remove(c, kind, ns, name, by=store.API))
+        return _delete(request, c, kind, ns, name)
     raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+
+
+def _replace(cluster: Cluster, kind: kinds.Kind, ns: str, name: str, body: dict, *, subresource: str) -> dict:
+    meta = body.setdefault("metadata", {})
+    if not isinstance(meta, dict) or meta.get("name", name) != name:
+        raise bad_request("the name of the object does not match the name on the URL")
+    meta["name"] = name
+    if kind.namespaced:
+        meta["namespace"] = ns
+    return store.update(cluster, body, by=store.API, subresource=subresource)
+
+
+def _patch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str, *, subresource: str) -> HttpResponse:
+    from cluster import patch
+
+    content_type = _content_type(request)
+    if content_type not in PATCH_TYPES:
+        raise APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: " + ", ".join(PATCH_TYPES))
+    current = store.find(cluster, kind, ns, name)
+    if current is None:
+        if content_type == "application/apply-patch+yaml" and not subresource:
+            # Server-side apply creates what is missing.
+            applied = patch.parse_apply_body(request.body)
+            applied.setdefault("metadata", {})["name"] = name
+            return _create(request, cluster, kind, ns, applied)
+        raise not_found(kind.plural, kind.group, name)
+    patched = patch.apply_patch(current, request.body, content_type, kind=kind.kind)
+    expected = (patched.get("metadata") or {}).get("resourceVersion")
+    if expected and str(expected) != current["metadata"]["resourceVersion"]:
+        raise conflict(kind.plural, kind.group, name)
+    patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
+    return json_response(_replace(cluster, kind, ns, name, patched, subresource=subresource))
+
+
+def _delete(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str) -> HttpResponse:
+    if kind.kind not in DELETABLE:
+        raise APIError(405, "MethodNotAllowed", f"delete is not supported on {kind.plural} in podflow")
+    options = _body(request) if request.body else {}
+    grace = request.GET.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+    try:
+        grace_seconds = int(grace) if grace is not None else None
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"gracePeriodSeconds must be an integer, not {grace!r}") from exc
+    policy = request.GET.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
+    if policy not in ("Background", "Foreground", "Orphan"):
+        raise APIError(422, "Invalid", f'propagationPolicy: Unsupported value: "{policy}": supported values: "Background", "Foreground", "Orphan"')
+    current = store.get(cluster, kind, ns, name)
+    if policy == "Orphan":
+        _orphan_dependents(cluster, current)
+    if kind.kind == "Pod":
+        return json_response(pods.delete(cluster, ns, name, by=store.API, grace_seconds=grace_seconds))
+    return json_response(store.remove(cluster, kind, ns, name, by=store.API))
+
+
+def _orphan_dependents(cluster: Cluster, owner: dict) -> None:
+    """`--cascade=orphan`: dependents lose their ownerReference and stay."""
+    uid = owner["metadata"]["uid"]
+    for dep_kind, dep_ns, dep_name in Object.objects.filter(cluster=cluster, owner_uid=uid).exclude(kind="Event").values_list("kind", "namespace", "name"):
+
+        def release(doc: dict) -> None:
+            refs = [r for r in doc["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+            if refs:
+                doc["metadata"]["ownerReferences"] = refs
+            else:
+                doc["metadata"].pop("ownerReferences", None)
+
+        store.mutate(cluster, kinds.BY_KIND[dep_kind], dep_ns, dep_name, release, by=store.GARBAGE_COLLECTOR)
+
+
+# --- subresources -------------------------------------------------------------------------
+
+@api_view
+def subresource(request: HttpRequest, cluster: str, plural: str, name: str, sub: str, namespace: str | None = None, group: str = "", version: str = "v1") -> HttpResponse:
+    c = resolve(request, cluster)
+    kind = _kind(group, version, plural)
+    ns = _ns_of(kind, namespace)
+    if sub == "status":
+        if request.method == "GET":
+            return json_response(store.get(c, kind, ns, name))
+        if request.method == "PUT":
+            return json_response(_replace(c, kind, ns, name, _object_body(request, kind), subresource="status"))
+        if request.method == "PATCH":
+            return _patch(request, c, kind, ns, name, subresource="status")
+    elif sub == "scale" and kind.kind in ("Deployment", "ReplicaSet"):
+        return _scale(request, c, kind, ns, name)
+    elif sub == "log" and kind.kind == "Pod" and request.method == "GET":
+        return _log(request, c, ns, name)
+    elif sub == "binding" and kind.kind == "Pod" and request.method == "POST":
+        return _binding(request, c, ns, name)
+    else:
+        raise APIError(404, "NotFound", f"the server could not find the requested resource ({plural}/{sub})")
+    raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method} {plural}/{sub})")
+
+
+def scale_of(doc: dict) -> dict:
+    match = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    meta = doc["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+        "spec": {"replicas": (doc.get("spec") or {}).get("replicas", 1)},
+        "status": {"replicas": (doc.get("status") or {}).get("replicas", 0), "selector": ",".join(f"{k}={v}" for k, v in sorted(match.items()))},
+    }
+
+
+def _scale(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str) -> HttpResponse:
+    from cluster import patch
+
+    current = store.get(cluster, kind, ns, name)
+    if request.method == "GET":
+        return json_response(scale_of(current))
+    if request.method == "PUT":
+        wanted = _body(request)
+    elif request.method == "PATCH":
+        content_type = _content_type(request)
+        if content_type not in PATCH_TYPES:
+            raise APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: " + ", ".join(PATCH_TYPES))
+        wanted = patch.apply_patch(scale_of(current), request.body, content_type, kind="Scale")
+    else:
+        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+    replicas = (wanted.get("spec") or {}).get("replicas") if isinstance(wanted, dict) else None
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        from cluster.errors import Cause, invalid
+
+        raise invalid("Scale", "autoscaling", name, [Cause("spec.replicas", f"Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0")])
+    expected = (wanted.get("metadata") or {}).get("resourceVersion")
+    if expected and str(expected) != current["metadata"]["resourceVersion"]:
+        raise conflict(kind.plural, kind.group, name)
+    updated = store.mutate(cluster, kind, ns, name, lambda d: d["spec"].__setitem__("replicas", replicas), by=store.API, expected_uid=current["metadata"]["uid"])
+    return json_response(scale_of(updated))
+
+
+def _binding(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> HttpResponse:
+    body = _body(request)
+    target = (body.get("target") or {}) if isinstance(body, dict) else {}
+    node = target.get("name")
+    if not node or target.get("kind", "Node") != "Node":
+        from cluster.errors import Cause, invalid
+
+        raise invalid("Binding", "", name, [Cause("target.name", "Required value")])
+    if store.find(cluster, kinds.NODE, "", node) is None:
+        raise not_found("nodes", "", node)
+    client = client_of(request)
+    pod = store.get(cluster, kinds.POD, ns, name)
+    if pod["spec"].get("nodeName"):
+        raise APIError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"', name=name, kind="pods")
+
+    def bind(doc: dict) -> None:
+        doc["spec"]["nodeName"] = node
+        pods.set_condition(doc, "PodScheduled", "True")
+
+    store.mutate(
+        cluster, kinds.POD, ns, name, bind, by=store.API, expected_uid=pod["metadata"]["uid"],
+        steps=lambda doc, rev: [narration.bound_by_client(doc, node, client)],
+    )
+    return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
+
+
+def _log(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> HttpResponse:
+    from datetime import datetime, timedelta, timezone
+
+    from cluster import logs
+
+    pod = store.find(cluster, kinds.POD, ns, name)
+    if pod is None:
+        raise not_found("pods", "", name)
+    containers = [c["name"] for c in pod["spec"].get("containers", [])]
+    container = request.GET.get("container") or (containers[0] if len(containers) == 1 else "")
+    if not container:
+        raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]")
+    if container not in containers:
+        raise bad_request(f"container {container} is not valid for pod {name}")
+    if logs.container_started(pod, container) is None:
+        state = next((s.get("state", {}) for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), {})
+        reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+        raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+    timestamps = request.GET.get("timestamps") == "true"
+    try:
+        tail = int(request.GET["tailLines"]) if request.GET.get("tailLines") else None
+        since = datetime.now(timezone.utc) - timedelta(seconds=int(request.GET["sinceSeconds"])) if request.GET.get("sinceSeconds") else None
+    except ValueError as exc:
+        raise bad_request(f"invalid log option: {exc}") from exc
+    now = datetime.now(timezone.utc)
+    text = logs.render(logs.lines(pod, container, until=now, since=since), timestamps=timestamps, tail=tail)
+    if request.GET.get("follow") != "true":
+        return HttpResponse(text, content_type="text/plain")
+    return StreamingHttpResponse(_follow(cluster, pod, container, text, now, timestamps), content_type="text/plain")
+
+
+async def _follow(cluster: Cluster, pod: dict, container: str, first: str, since, timestamps: bool):
+    """`logs -f`: what is there, then each new line as the container writes it, until the pod goes."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from channels.db import database_sync_to_async
+
+    from cluster import logs
+
+    yield first.encode()
+    uid = pod["metadata"]["uid"]
+    while True:
+        await asyncio.sleep(1.0)
+        current = await database_sync_to_async(store.by_uid)(cluster, uid)
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            return
+        now = datetime.now(timezone.utc)
+        text = logs.render(logs.lines(current, container, until=now, since=since), timestamps=timestamps)
+        since = now
+        if text:
+            yield text.encode()
 
 
 @api_view
 def unknown(request: HttpRequest, cluster: str, rest: str) -> HttpResponse:
-    _cluster(cluster)
+    resolve(request, cluster)
     raise APIError(404, "NotFound", f"the server could not find the requested resource (/{rest})")
-
-
-def ensure_cluster_exists(name: str) -> Cluster:
-    cluster = Cluster.objects.filter(name=name).first()
-    if cluster is None:
-        raise not_found("clusters", "", name)
-    return cluster

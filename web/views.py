@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from cluster import store
@@ -19,14 +21,40 @@ ROLES = ("controller-manager", "scheduler", "kubelet")
 
 
 @require_GET
+@ensure_csrf_cookie
 def page(request: HttpRequest, cluster: str = "demo") -> HttpResponse:
+    """The live diagram. It sets the CSRF cookie: the speed control and the language switch
+    POST with it."""
     found = Cluster.objects.filter(name=cluster).first()
+    page_config = {
+        "cluster": cluster,
+        "apiBase": f"/k8s/{cluster}",
+        "speedUrl": reverse("cluster-speed", kwargs={"cluster": cluster}),
+        "speed": found.speed if found else "",
+    }
     return render(
         request,
         "podflow/cluster.html",
-        {"cluster_name": cluster, "cluster": found, "speeds": [s.value for s in Speed]},
+        {"cluster_name": cluster, "cluster": found, "speeds": [s.value for s in Speed], "page_config": page_config},
         status=200 if found else 404,
     )
+
+
+@require_GET
+def kubeconfig_download(request: HttpRequest, cluster: str) -> HttpResponse:
+    """The cluster's kubeconfig as a file, for `KUBECONFIG=./kubeconfig kubectl get pods`."""
+    from .auth import kubeconfig
+
+    found = Cluster.objects.filter(name=cluster).first()
+    if found is None:
+        return HttpResponse(f'cluster "{cluster}" not found\n', status=404, content_type="text/plain")
+    from cluster import tls
+
+    host = request.get_host().rsplit(":", 1)[0] if not request.get_host().endswith("]") else request.get_host()
+    server = f"https://{host}:{settings.PODFLOW_API_PORT}"
+    response = HttpResponse(kubeconfig(found, server, tls.ca_pem()), content_type="application/yaml")
+    response["Content-Disposition"] = f'attachment; filename="kubeconfig-{found.name}.yaml"'
+    return response
 
 
 @require_POST
