@@ -1,0 +1,224 @@
+"""The browser stream over a websocket: snapshot, then every change once, in order, no gaps."""
+from __future__ import annotations
+
+import functools
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from cluster import broadcast, narration, store
+from config.asgi import application
+from web import stream
+
+from .manifests import pod
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://testserver")]
+
+
+def run(test):
+    """Run an async test body on an event loop (pytest-asyncio is not installed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        return async_to_sync(test)(*args, **kwargs)
+
+    return wrapper
+
+
+@database_sync_to_async
+def create_pods(cluster, *names: str) -> int:
+    """Create bare pods as the API would; returns the revision before them."""
+    before = store.current_revision(cluster)
+    for name in names:
+        store.create(cluster, pod(name), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+    return before
+
+
+@database_sync_to_async
+def logged(cluster, since: int) -> list[dict]:
+    entries, complete = stream.entries_since(cluster.name, since)
+    assert complete
+    return entries
+
+
+async def publish(*entries: dict) -> None:
+    """What broadcast.publish sends after a commit (PODFLOW_BROADCAST is off in tests)."""
+    await get_channel_layer().group_send(broadcast.group_name("test"), {"type": "cluster.entries", "entries": list(entries)})
+
+
+async def connected(path: str = "/ws/clusters/test/") -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
+    ok, code = await communicator.connect()
+    assert ok, code
+    return communicator
+
+
+async def revisions(communicator: WebsocketCommunicator, count: int) -> list[int]:
+    out = []
+    for _ in range(count):
+        message = await communicator.receive_json_from()
+        assert message["type"] == "change"
+        out.append(message["revision"])
+    return out
+
+
+@run
+async def test_it_sends_a_snapshot_on_connect(cluster):
+    await create_pods(cluster, "web")
+    communicator = await connected()
+    try:
+        snapshot = await communicator.receive_json_from()
+    finally:
+        await communicator.disconnect()
+
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["revision"] == await database_sync_to_async(store.current_revision)(cluster)
+    assert snapshot["cluster"]["name"] == "test"
+    assert [n["metadata"]["name"] for n in snapshot["nodes"]] == ["node-1", "node-2", "node-3"]
+    assert [p["metadata"]["name"] for p in snapshot["pods"]] == ["web"]
+    assert [(s["pod"], s["number"], s["status"]) for s in snapshot["steps"]] == [("web", 1, "done"), ("web", 2, "done"), ("web", 3, "not-needed")]
+
+
+@run
+async def test_it_forwards_group_entries_in_revision_order(cluster):
+    communicator = await connected()
+    try:
+        snapshot = await communicator.receive_json_from()
+        at = await create_pods(cluster, "a", "b")
+        entries = await logged(cluster, at)
+
+        await publish(*entries)
+
+        first = await communicator.receive_json_from()
+        second = await communicator.receive_json_from()
+    finally:
+        await communicator.disconnect()
+
+    assert snapshot["revision"] == at
+    assert [(m["type"], m["change"], m["kind"], m["revision"]) for m in (first, second)] == [
+        ("change", "ADDED", "Pod", at + 1),
+        ("change", "ADDED", "Pod", at + 2),
+    ]
+    assert first["object"]["metadata"]["name"] == "a"
+    assert [s["number"] for s in first["steps"]] == [1, 2, 3]
+
+
+@run
+async def test_it_backfills_from_the_change_log_when_an_entry_skips_ahead(cluster):
+    communicator = await connected()
+    try:
+        await communicator.receive_json_from()
+        at = await create_pods(cluster, "a", "b", "c")
+        entries = await logged(cluster, at)
+
+        await publish(entries[-1])  # the messages for a and b were lost
+
+        got = await revisions(communicator, 3)
+        assert await communicator.receive_nothing()
+    finally:
+        await communicator.disconnect()
+
+    assert got == [at + 1, at + 2, at + 3]
+
+
+@run
+async def test_it_does_not_send_a_duplicate_entry_twice(cluster):
+    communicator = await connected()
+    try:
+        await communicator.receive_json_from()
+        at = await create_pods(cluster, "a", "b")
+        first, second = await logged(cluster, at)
+
+        await publish(first)
+        await publish(first)
+        await publish(first, second)
+
+        got = await revisions(communicator, 2)
+        assert await communicator.receive_nothing()
+    finally:
+        await communicator.disconnect()
+
+    assert got == [at + 1, at + 2]
+
+
+@run
+async def test_it_sends_exactly_the_changes_after_since(cluster):
+    at = await create_pods(cluster, "a")
+    await create_pods(cluster, "b", "c")
+    communicator = await connected(f"/ws/clusters/test/?since={at + 1}")
+    try:
+        hello = await communicator.receive_json_from()
+        got = await revisions(communicator, 2)
+        assert await communicator.receive_nothing()
+    finally:
+        await communicator.disconnect()
+
+    assert (hello["type"], hello["revision"]) == ("cluster", at + 1)
+    assert got == [at + 2, at + 3]
+
+
+@run
+async def test_it_sends_a_snapshot_to_a_client_ahead_of_the_cluster(cluster):
+    # A tab left open while the cluster was made again: its revision means nothing here.
+    now = await create_pods(cluster, "a") + 1
+    communicator = await connected(f"/ws/clusters/test/?since={now + 100}")
+    try:
+        snapshot = await communicator.receive_json_from()
+        at = await create_pods(cluster, "b")
+        await publish(*await logged(cluster, at))
+        got = await revisions(communicator, 1)
+    finally:
+        await communicator.disconnect()
+
+    assert (snapshot["type"], snapshot["revision"]) == ("snapshot", now)
+    assert got == [now + 1]
+
+
+@run
+async def test_it_answers_a_ping_with_its_revision(cluster):
+    communicator = await connected()
+    try:
+        snapshot = await communicator.receive_json_from()
+        await communicator.send_json_to({"type": "ping"})
+        pong = await communicator.receive_json_from()
+    finally:
+        await communicator.disconnect()
+
+    assert pong == {"type": "pong", "revision": snapshot["revision"]}
+
+
+@run
+async def test_it_forwards_a_settings_change(cluster):
+    communicator = await connected()
+    try:
+        await communicator.receive_json_from()
+        await database_sync_to_async(store.set_speed)(cluster, "slow")
+        await get_channel_layer().group_send(broadcast.group_name("test"), {"type": "cluster.settings"})
+        message = await communicator.receive_json_from()
+    finally:
+        await communicator.disconnect()
+
+    assert (message["type"], message["cluster"]["speed"]) == ("cluster", "slow")
+
+
+@run
+async def test_it_closes_the_stream_of_a_cluster_that_does_not_exist(cluster):
+    communicator = WebsocketCommunicator(application, "/ws/clusters/nope/", headers=ORIGIN)
+
+    ok, code = await communicator.connect()
+
+    assert (ok, code) == (False, 4404)
+
+
+@run
+async def test_it_refuses_a_page_from_another_origin(cluster):
+    communicator = WebsocketCommunicator(application, "/ws/clusters/test/", headers=[(b"origin", b"http://evil.example")])
+
+    ok, _ = await communicator.connect()
+
+    assert ok is False
