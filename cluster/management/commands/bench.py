@@ -52,12 +52,15 @@ class Http:
         parsed = urlparse(base_url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
         self.conn: http.client.HTTPConnection | None = None
+        self.token = ""  # the cluster's bearer token, where the API asks for one
 
     def request(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
@@ -362,6 +365,10 @@ class Command(BaseCommand):
         if status != 200:
             self.stderr.write(f"warning: /healthz answers {status}: {json.dumps(health)[:300]}")
         vendor = ((health or {}).get("parts") or {}).get("database", {}).get("vendor", "unknown") if isinstance(health, dict) else "unknown"
+        # The cluster's kubeconfig holds the bearer token its API asks for (if it asks).
+        status, kubeconfig = client.request("GET", f"/clusters/{cluster}/kubeconfig")
+        if status == 200 and isinstance(kubeconfig, str):
+            client.token = next((line.split(":", 1)[1].strip() for line in kubeconfig.splitlines() if line.strip().startswith("token:")), "")
         status, body = client.request("POST", f"/clusters/{cluster}/speed", {"speed": "instant"})
         if status != 200:
             raise CommandError(f"could not set cluster {cluster!r} to instant speed: {status} {body}")
