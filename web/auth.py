@@ -32,6 +32,8 @@ def resolve(request: HttpRequest, cluster_name: str) -> Cluster:
     owner = Cluster.objects.filter(token=token).values_list("name", flat=True).first()
     if owner is None:
         raise APIError(401, "Unauthorized", "Unauthorized")
+    if cluster is None:
+        raise APIError(404, "NotFound", f'cluster "{cluster_name}" not found')
     raise APIError(
         403,
         "Forbidden",

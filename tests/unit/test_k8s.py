@@ -17,7 +17,7 @@ DEPLOYMENTS = "/k8s/test/apis/apps/v1/namespaces/default/deployments"
 
 @pytest.fixture
 def api(cluster) -> Client:
-    return Client(HTTP_USER_AGENT="kubectl/v1.32.4 (linux/amd64) kubernetes/abc")
+    return Client(HTTP_USER_AGENT="kubectl/v1.32.4 (linux/amd64) kubernetes/abc", HTTP_AUTHORIZATION=f"Bearer {cluster.token}")
 
 
 def post(api: Client, path: str, body) -> tuple[int, dict, str]:
@@ -108,12 +108,18 @@ def test_it_names_a_missing_deployment_with_its_group(api):
     assert response.json()["message"] == 'deployments.apps "x" not found'
 
 
-def test_it_answers_an_unknown_resource_and_an_unknown_cluster_with_a_404_status(api):
+def test_it_answers_an_unknown_resource_with_a_404_status(api):
     unknown = api.get("/k8s/test/api/v1/namespaces/default/gadgets")
-    no_cluster = api.get("/k8s/nope/api/v1/namespaces/default/pods")
 
-    assert (unknown.status_code, unknown.json()["kind"]) == (404, "Status")
-    assert (no_cluster.status_code, no_cluster.json()["message"]) == (404, 'cluster "nope" not found')
+    assert (unknown.status_code, unknown["Content-Type"], unknown.json()["kind"]) == (404, "application/json", "Status")
+
+
+def test_it_answers_without_a_token_with_401_and_with_another_clusters_token_with_403(api, cluster):
+    anonymous = Client().get(PODS)
+    elsewhere = api.get("/k8s/nope/api/v1/namespaces/default/pods")
+
+    assert (anonymous.status_code, anonymous.json()["reason"]) == (401, "Unauthorized")
+    assert (elsewhere.status_code, elsewhere.json()["reason"]) == (403, "Forbidden")
 
 
 def test_it_answers_a_create_in_a_missing_namespace_with_404(api):
