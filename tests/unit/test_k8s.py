@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from cluster import kinds, store
-from cluster.models import Step
+from cluster.demo import ensure_cluster
+from cluster.models import Speed, Step
 
 from .manifests import counts, deployment, pod
 
@@ -114,12 +115,24 @@ def test_it_answers_an_unknown_resource_with_a_404_status(api):
     assert (unknown.status_code, unknown["Content-Type"], unknown.json()["kind"]) == (404, "application/json", "Status")
 
 
-def test_it_answers_without_a_token_with_401_and_with_another_clusters_token_with_403(api, cluster):
+def test_it_answers_without_a_token_with_401(cluster):
     anonymous = Client().get(PODS)
-    elsewhere = api.get("/k8s/nope/api/v1/namespaces/default/pods")
 
     assert (anonymous.status_code, anonymous.json()["reason"]) == (401, "Unauthorized")
+
+
+def test_it_answers_with_another_clusters_token_with_403(api):
+    ensure_cluster("other", nodes=1, speed=Speed.INSTANT)
+
+    elsewhere = api.get("/k8s/other/api/v1/namespaces/default/pods")
+
     assert (elsewhere.status_code, elsewhere.json()["reason"]) == (403, "Forbidden")
+
+
+def test_it_answers_an_unknown_cluster_with_404(api):
+    response = api.get("/k8s/nope/api/v1/namespaces/default/pods")
+
+    assert (response.status_code, response.json()["message"]) == (404, 'cluster "nope" not found')
 
 
 def test_it_answers_a_create_in_a_missing_namespace_with_404(api):
