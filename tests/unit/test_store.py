@@ -232,3 +232,15 @@ def test_it_reports_a_missing_object_as_not_found(cluster):
 
     assert caught.value.code == 404
     assert caught.value.message == 'deployments.apps "x" not found'
+
+
+def test_it_validates_and_names_a_dry_run_but_stores_nothing(cluster):
+    doc = pod("ignored")
+    doc["metadata"] = {"generateName": "web-"}
+    before = counts(cluster)
+
+    would = store.dry_run_create(cluster, doc)
+
+    assert would["metadata"]["name"].startswith("web-")
+    assert counts(cluster) == before
+    assert cluster.revision == before[0]

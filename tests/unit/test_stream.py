@@ -1,0 +1,60 @@
+"""What the browser stream reads: the snapshot and the entries since a revision, from the logs."""
+from __future__ import annotations
+
+from cluster import kinds, narration, store
+from web import stream
+
+from .manifests import pod, revision
+
+
+def bare(cluster, name: str) -> dict:
+    return store.create(cluster, pod(name), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+
+
+def test_it_snapshots_the_objects_steps_and_revision(cluster):
+    web = bare(cluster, "web")
+
+    snap = stream.snapshot("test")
+
+    assert snap["revision"] == revision(cluster)
+    assert snap["cluster"] == {"name": "test", "speed": "instant", "revision": revision(cluster)}
+    assert [p["metadata"]["uid"] for p in snap["pods"]] == [web["metadata"]["uid"]]
+    assert len(snap["nodes"]) == 3
+    assert [s["number"] for s in snap["steps"]] == [1, 2, 3]
+    assert snap["steps"][0]["text"]["en"].startswith("kubectl asked the API server to create Pod default/web")
+
+
+def test_it_leaves_out_the_steps_of_pods_that_are_gone(cluster):
+    bare(cluster, "web")
+    store.remove(cluster, kinds.POD, "default", "web", by=store.API)
+
+    assert stream.snapshot("test")["steps"] == []
+
+
+def test_it_returns_the_entries_after_a_revision_with_their_steps(cluster):
+    at = revision(cluster)
+    web = bare(cluster, "web")
+    store.remove(cluster, kinds.POD, "default", "web", by=store.API)
+
+    entries, complete = stream.entries_since("test", at)
+
+    assert complete
+    assert [(e["revision"], e["change"], e["kind"]) for e in entries] == [(at + 1, "ADDED", "Pod"), (at + 2, "DELETED", "Pod")]
+    assert entries[0]["object"]["metadata"]["uid"] == web["metadata"]["uid"]
+    assert [s["number"] for s in entries[0]["steps"]] == [1, 2, 3]
+    assert entries[1]["steps"] == []
+
+
+def test_it_gives_up_on_a_replay_longer_than_its_limit(cluster):
+    at = revision(cluster)
+    for name in ("a", "b", "c"):
+        bare(cluster, name)
+
+    assert stream.entries_since("test", at, limit=2) == ([], False)
+    assert len(stream.entries_since("test", at, limit=3)[0]) == 3
+
+
+def test_it_knows_nothing_of_a_cluster_that_does_not_exist(db):
+    assert stream.snapshot("nope") is None
+    assert stream.current("nope") is None
+    assert stream.entries_since("nope", 0) == ([], True)
