@@ -291,13 +291,14 @@ def mutate(
                 new_meta[fixed] = old["metadata"][fixed]
             else:
                 new_meta.pop(fixed, None)
-        if new == old:
-            return old
         if validate:
             validation.default(new)
             causes = validation.VALIDATORS[kind.kind](new)
             if causes:
                 raise invalid(kind.kind, kind.group, name, causes)
+        # Compared after defaulting: re-sending the manifest as applied changes nothing.
+        if new == old:
+            return old
         if kind.kind in ("Deployment", "ReplicaSet") and new.get("spec") != old.get("spec"):
             new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
         return _save(outbox, row, old, new, by, steps)

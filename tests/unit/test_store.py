@@ -7,7 +7,7 @@ from cluster import kinds, store
 from cluster.errors import APIError
 from cluster.models import Change, Object
 
-from .manifests import changes_after, counts, pod, revision
+from .manifests import changes_after, counts, deployment, pod, revision
 
 
 def test_it_bumps_the_revision_and_stamps_the_resource_version_on_create(cluster):
@@ -202,8 +202,6 @@ def test_it_rolls_back_every_write_of_a_transaction_that_fails(cluster):
 
 
 def test_it_bumps_the_generation_of_a_deployment_only_when_its_spec_changes(cluster):
-    from .manifests import deployment
-
     store.create(cluster, deployment("web", replicas=1))
 
     labelled = store.mutate(cluster, kinds.DEPLOYMENT, "default", "web", lambda d: d["metadata"].update(labels={"a": "b"}), by=store.API)
@@ -244,3 +242,15 @@ def test_it_validates_and_names_a_dry_run_but_stores_nothing(cluster):
     assert would["metadata"]["name"].startswith("web-")
     assert counts(cluster) == before
     assert cluster.revision == before[0]
+
+
+def test_it_writes_nothing_when_an_update_resends_the_manifest_as_applied(cluster):
+    store.create(cluster, deployment("web"))
+    before = counts(cluster)
+    again = deployment("web")
+    again["metadata"]["namespace"] = "default"
+
+    unchanged = store.update(cluster, again)
+
+    assert counts(cluster) == before
+    assert unchanged["metadata"]["generation"] == 1
