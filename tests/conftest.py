@@ -27,6 +27,7 @@ def live_stack(tmp_path_factory):
     redis_port = free_port()
     stack = Stack(
         port=free_port(),
+        api_port=free_port(),
         quiet=True,
         var_dir=Path(var),
         env={
@@ -53,3 +54,31 @@ def _print_logs(var: Path) -> None:
     for log in sorted((var / "logs").glob("*.log")):
         print(f"--- {log.name} ---")
         print(log.read_text(errors="replace")[-4000:])
+
+
+@pytest.fixture(scope="session")
+def kubectl(live_stack, tmp_path_factory):
+    """Run the real kubectl against the live stack, with the kubeconfig the page offers."""
+    import shutil
+    import subprocess
+    import urllib.request
+
+    if shutil.which("kubectl") is None:
+        pytest.skip("no kubectl on PATH")
+    home = tmp_path_factory.mktemp("kubectl")
+    config = home / "kubeconfig"
+    with urllib.request.urlopen(live_stack.url + "/clusters/demo/kubeconfig", timeout=10) as response:
+        config.write_bytes(response.read())
+
+    def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(home)}
+        result = subprocess.run(
+            ["kubectl", "--cache-dir", str(home / "cache"), *args],
+            input=input, capture_output=True, text=True, env=env, timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    run.kubeconfig = config
+    return run
