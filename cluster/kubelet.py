@@ -129,20 +129,33 @@ def _on_node(node: dict, image: str) -> bool:
     return any(ref in i.get("names", []) for i in (node.get("status") or {}).get("images", []))
 
 
+def _needs_pull(node: dict, container: dict) -> bool:
+    return container.get("imagePullPolicy") == "Always" or not _on_node(node, container["image"])
+
+
+def _already_present(cluster: Cluster, pod: dict, host: str, c: dict) -> None:
+    events.record(cluster, pod, "Pulled", f'Container image "{c["image"]}" already present on machine', by=store.KUBELET, component="kubelet", host=host, field_path=f"spec.containers{{{c['name']}}}")
+
+
 def _pull_start(cluster: Cluster, pod: dict, node: dict) -> None:
     host = node["metadata"]["name"]
-    for i, c in enumerate(_containers(pod)):
-        path = f"spec.containers{{{c['name']}}}"
-        if c.get("imagePullPolicy") != "Always" and _on_node(node, c["image"]):
-            events.record(cluster, pod, "Pulled", f'Container image "{c["image"]}" already present on machine', by=store.KUBELET, component="kubelet", host=host, field_path=path)
-        else:
-            events.record(cluster, pod, "Pulling", f'Pulling image "{c["image"]}"', by=store.KUBELET, component="kubelet", host=host, field_path=path)
+    pulling = [c for c in _containers(pod) if _needs_pull(node, c)]
+    for c in _containers(pod):
+        if c in pulling:
+            events.record(cluster, pod, "Pulling", f'Pulling image "{c["image"]}"', by=store.KUBELET, component="kubelet", host=host, field_path=f"spec.containers{{{c['name']}}}")
+        elif not pulling:
+            # A "Pulled" now ends the pull stage: while any image is still pulling, the
+            # present ones are reported with the pulled ones, in the next stage.
+            _already_present(cluster, pod, host, c)
 
 
 def _pull_done(cluster: Cluster, pod: dict, node: dict) -> None:
     host = node["metadata"]["name"]
     seconds = cluster.stage_seconds
     for c in _containers(pod):
+        if not _needs_pull(node, c):
+            _already_present(cluster, pod, host, c)
+            continue
         size = image_size(c["image"])
         events.record(
             cluster, pod, "Pulled",

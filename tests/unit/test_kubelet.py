@@ -138,6 +138,26 @@ def test_it_pulls_an_image_with_policy_always_even_when_present(cluster):
     assert reasons(cluster, second["metadata"]["uid"]) == ["Pulling", "Pulled", "Created", "Started"]
 
 
+def test_it_finishes_pulling_every_image_of_a_pod_whose_other_images_are_present(cluster):
+    store.mutate(cluster, kinds.NODE, "", "node-1", lambda d: d["status"].update(images=[{"names": ["docker.io/library/nginx:1.27"], "sizeBytes": 1}]), by=store.API)
+    doc = pod("web", image="nginx:1.27")
+    doc["spec"]["containers"].append({"name": "cache", "image": "redis:7"})
+    doc["spec"]["nodeName"] = "node-1"
+    uid = store.create(cluster, doc)["metadata"]["uid"]
+
+    run_until_done(cluster, "node-1", uid)
+
+    found = sorted(store.list_docs(cluster, kinds.EVENT, owner_uid=uid), key=lambda e: int(e["metadata"]["resourceVersion"]))
+    pulls = [(e["involvedObject"]["fieldPath"], e["reason"], e["message"].split(" in ")[0]) for e in found if e["reason"].startswith("Pull")]
+    assert pulls == [
+        ("spec.containers{cache}", "Pulling", 'Pulling image "redis:7"'),
+        ("spec.containers{app}", "Pulled", 'Container image "nginx:1.27" already present on machine'),
+        ("spec.containers{cache}", "Pulled", 'Successfully pulled image "redis:7"'),
+    ]
+    names = [i["names"][0] for i in store.get(cluster, kinds.NODE, "", "node-1")["status"]["images"]]
+    assert names == ["docker.io/library/nginx:1.27", "docker.io/library/redis:7"]
+
+
 def test_it_stops_a_terminating_pod_then_removes_it(cluster):
     created, node = bound_pod(cluster)
     uid = created["metadata"]["uid"]
