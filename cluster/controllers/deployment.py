@@ -53,6 +53,10 @@ def new_replicaset(deployment: dict, pod_hash: str, revision: int) -> dict:
     }
 
 
+def _revision(rs: dict) -> int:
+    return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0") or 0)
+
+
 def reconcile(cluster: Cluster, uid: str) -> None:
     with store.locked(cluster):
         deployment = store.by_uid(cluster, uid)
@@ -63,17 +67,22 @@ def reconcile(cluster: Cluster, uid: str) -> None:
         pod_hash = template_hash(deployment["spec"]["template"])
         owned = [rs for rs in store.list_docs(cluster, kinds.REPLICASET, ns, owner_uid=uid)]
         current = next((rs for rs in owned if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash), None)
-        revisions = [int(rs["metadata"].get("annotations", {}).get(REVISION, "0") or 0) for rs in owned]
+        # The current template's ReplicaSet is always the newest revision, also when a
+        # rollback brings an older template back.
+        newest = max((_revision(rs) for rs in owned if rs is not current), default=0) + 1
         if current is None:
             client = Object.objects.filter(uid=uid).values_list("client", flat=True).first() or ""
-            current = store.create(cluster, new_replicaset(deployment, pod_hash, max(revisions, default=0) + 1), by=store.DEPLOYMENT_CONTROLLER, client=client, namespace=ns)
-        elif current["spec"].get("replicas") != want:
+            current = store.create(cluster, new_replicaset(deployment, pod_hash, newest), by=store.DEPLOYMENT_CONTROLLER, client=client, namespace=ns)
+        else:
 
-            def scale(doc: dict) -> None:
+            def scale_and_stamp(doc: dict) -> None:
                 doc["spec"]["replicas"] = want
-                doc["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(want)
+                annotations = doc["metadata"].setdefault("annotations", {})
+                annotations["deployment.kubernetes.io/desired-replicas"] = str(want)
+                if _revision(doc) < newest:
+                    annotations[REVISION] = str(newest)
 
-            current = store.mutate(cluster, kinds.REPLICASET, ns, current["metadata"]["name"], scale, by=store.DEPLOYMENT_CONTROLLER)
+            current = store.mutate(cluster, kinds.REPLICASET, ns, current["metadata"]["name"], scale_and_stamp, by=store.DEPLOYMENT_CONTROLLER)
         for old in owned:
             if old["metadata"]["uid"] != current["metadata"]["uid"] and old["spec"].get("replicas", 0) != 0:
                 store.mutate(cluster, kinds.REPLICASET, ns, old["metadata"]["name"], lambda d: d["spec"].__setitem__("replicas", 0), by=store.DEPLOYMENT_CONTROLLER)

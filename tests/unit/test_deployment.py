@@ -128,3 +128,20 @@ def test_it_ignores_a_deployment_being_deleted(cluster):
     deployment.reconcile(cluster, dep["metadata"]["uid"])
 
     assert revision(cluster) == before
+
+
+def test_it_gives_a_template_rolled_back_to_the_next_revision(cluster):
+    dep = make(cluster)
+    deployment.reconcile(cluster, dep["metadata"]["uid"])
+    image = lambda name: lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image=name)  # noqa: E731
+    edit(cluster, image("nginx:1.27"))
+    deployment.reconcile(cluster, dep["metadata"]["uid"])
+    edit(cluster, image("nginx"))  # kubectl rollout undo
+
+    deployment.reconcile(cluster, dep["metadata"]["uid"])
+
+    by_image = {rs["spec"]["template"]["spec"]["containers"][0]["image"]: rs for rs in owned(cluster, dep)}
+    assert len(by_image) == 2
+    assert (by_image["nginx"]["metadata"]["annotations"][REVISION], by_image["nginx"]["spec"]["replicas"]) == ("3", 3)
+    assert (by_image["nginx:1.27"]["metadata"]["annotations"][REVISION], by_image["nginx:1.27"]["spec"]["replicas"]) == ("2", 0)
+    assert store.get(cluster, kinds.DEPLOYMENT, "default", "web")["metadata"]["annotations"][REVISION] == "3"
