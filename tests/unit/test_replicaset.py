@@ -116,6 +116,17 @@ def test_it_replaces_a_pod_that_was_deleted(cluster):
     assert len(names) == 3 and gone not in names
 
 
+def test_it_creates_a_large_count_in_batches_and_writes_the_status_once(cluster, monkeypatch):
+    monkeypatch.setattr(replicaset, "BATCH", 2)
+    rs = make_rs(cluster, replicas=5)
+    before = revision(cluster)
+
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+
+    assert len(active_names(cluster, rs)) == 5
+    assert [c.kind for c in changes_after(cluster, before)] == ["Pod"] * 5 + ["ReplicaSet"]
+
+
 def test_it_does_nothing_for_a_replicaset_that_is_gone(cluster):
     before = revision(cluster)
 
