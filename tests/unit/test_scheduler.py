@@ -161,3 +161,13 @@ def test_it_lists_pending_pods_oldest_first(cluster, monkeypatch):
     second = waiting(cluster, "a-second")
 
     assert scheduler.pending_pods(cluster) == [first["metadata"]["uid"], second["metadata"]["uid"]]
+
+
+def test_it_counts_pods_against_a_nodes_pod_capacity(cluster):
+    for node in ("node-1", "node-2", "node-3"):
+        edit_node(cluster, node, lambda d: d["status"]["allocatable"].update(pods="1"))
+        place(cluster, f"only-{node}", node)
+    web = waiting(cluster)
+
+    assert scheduler.schedule(cluster, web["metadata"]["uid"]) is None
+    assert event_messages(cluster, web["metadata"]["uid"], "FailedScheduling") == ["0/3 nodes are available: 3 Too many pods."]

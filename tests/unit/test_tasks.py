@@ -1,0 +1,64 @@
+"""The Celery tasks are thin: ids in, one reconcile function, wake again when work is left."""
+from __future__ import annotations
+
+import pytest
+
+from cluster import kinds, pods, scheduler, store, tasks, wake
+from cluster.models import Speed
+
+from .manifests import deployment, pod
+
+
+@pytest.fixture
+def dispatched(monkeypatch) -> list[tuple[list, float]]:
+    """What the tasks ask to wake (dispatch is off in the unit settings)."""
+    sent: list[tuple[list, float]] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks_, countdown=0.0: sent.append((list(tasks_), countdown)))
+    return sent
+
+
+def bound(cluster) -> tuple[str, str]:
+    created = store.create(cluster, pod("web"))
+    return scheduler.schedule(cluster, created["metadata"]["uid"]), created["metadata"]["uid"]
+
+
+def test_the_kubelet_task_runs_every_due_stage_at_instant_speed(cluster, dispatched):
+    node, uid = bound(cluster)
+
+    tasks.sync_pod(cluster.pk, node, uid)
+
+    assert pods.is_ready(store.get(cluster, kinds.POD, "default", "web"))
+    assert dispatched == []
+
+
+def test_the_kubelet_task_comes_back_a_stage_later_at_normal_speed(cluster, dispatched):
+    store.set_speed(cluster, Speed.NORMAL)
+    node, uid = bound(cluster)
+
+    tasks.sync_pod(cluster.pk, node, uid)
+
+    [(sent, countdown)] = dispatched
+    assert sent == [(wake.SYNC_POD, (cluster.pk, node, uid))]
+    assert 0 < countdown <= 1.0
+    assert "hostIP" not in store.get(cluster, kinds.POD, "default", "web")["status"]
+
+
+def test_the_resync_wakes_everything_not_yet_converged(cluster, dispatched):
+    dep = store.create(cluster, deployment("web", replicas=1))
+    waiting = store.create(cluster, pod("waiting"))
+    node, uid = bound(cluster)
+
+    tasks.resync()
+
+    [(sent, _)] = dispatched
+    assert (wake.RECONCILE_DEPLOYMENT, (cluster.pk, dep["metadata"]["uid"])) in sent
+    assert (wake.SCHEDULE_PENDING, (cluster.pk,)) in sent
+    assert (wake.SYNC_POD, (cluster.pk, node, uid)) in sent
+    assert waiting["metadata"]["uid"] in scheduler.pending_pods(cluster)
+
+
+def test_a_task_for_a_cluster_that_is_gone_does_nothing(db, dispatched):
+    tasks.reconcile_deployment(999, "uid")
+    tasks.sync_pod(999, "node-1", "uid")
+
+    assert dispatched == []
