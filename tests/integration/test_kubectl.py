@@ -130,8 +130,11 @@ def test_it_lists_nodes_events_and_namespaces(kubectl):
     assert kubectl("get", "namespaces").stdout.split()[:3] == ["NAME", "STATUS", "AGE"]
     kubectl("create", "namespace", "lab1")
     assert "lab1" in kubectl("get", "ns").stdout
+    kubectl("run", "eventful", "--image=nginx")
+    _ready(kubectl, "eventful")
     events = kubectl("get", "events").stdout.splitlines()
     assert events[0].split()[:4] == ["LAST", "SEEN", "TYPE", "REASON"]
+    assert any("pod/eventful" in e and "Successfully assigned default/eventful to node-" in e for e in events)
 
 
 def test_it_cordons_and_uncordons_a_node(kubectl):
@@ -180,3 +183,118 @@ def test_it_refuses_a_request_without_a_valid_token(live_stack, kubectl):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, context=context, timeout=10)
     assert err.value.code == 403 and json.loads(err.value.read())["reason"] == "Forbidden"
+
+
+def _deployment_ready(kubectl, name: str, replicas: int, timeout: float = 60) -> dict:
+    def check():
+        d = json.loads(kubectl("get", "deployment", name, "-o", "json").stdout)
+        status = d.get("status", {})
+        done = status.get("readyReplicas", 0) == replicas and status.get("replicas", 0) == replicas and d["metadata"]["generation"] == status.get("observedGeneration")
+        return d if done else None
+
+    return wait_until(check, timeout, f"deployment {name} to have {replicas} ready replicas", interval=0.3)
+
+
+def test_it_creates_scales_describes_and_deletes_a_deployment(kubectl):
+    out = kubectl("create", "deployment", "kdep", "--image=nginx:1.27", "--replicas=3")
+    assert out.stdout.strip() == "deployment.apps/kdep created"
+    _deployment_ready(kubectl, "kdep", 3)
+    table = kubectl("get", "deployments", "kdep").stdout.splitlines()
+    assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert table[1].split()[:4] == ["kdep", "3/3", "3", "3"]
+    rs = kubectl("get", "replicasets", "-l", "app=kdep").stdout.splitlines()
+    assert rs[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert rs[1].split()[1:4] == ["3", "3", "3"]
+
+    assert kubectl("scale", "deployment/kdep", "--replicas=5").stdout.strip() == "deployment.apps/kdep scaled"
+    _deployment_ready(kubectl, "kdep", 5)
+    described = kubectl("describe", "deployment", "kdep").stdout
+    assert "Replicas:" in described and "5 desired" in described
+    assert "NewReplicaSet:" in described
+
+    everything = kubectl("get", "all").stdout
+    assert "deployment.apps/kdep" in everything and "replicaset.apps/kdep-" in everything and "pod/kdep-" in everything
+
+    assert kubectl("delete", "deployment", "kdep").stdout.strip() == 'deployment.apps "kdep" deleted'
+    wait_until(lambda: "kdep" not in kubectl("get", "pods,rs").stdout, 30, "the deployment's pods and ReplicaSets to go")
+
+
+def test_it_applies_manifests_patches_only_what_changed_and_reports_unchanged(kubectl, tmp_path):
+    manifest = tmp_path / "app.yaml"
+    pod_doc = """apiVersion: v1
+kind: Pod
+metadata:
+  name: applied
+  labels: {app: applied}
+spec:
+  containers:
+  - name: web
+    image: nginx:1.26
+    ports:
+    - containerPort: 80
+    env:
+    - {name: MODE, value: one}
+"""
+    dep_doc = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: applied-dep
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: applied-dep}}
+  template:
+    metadata: {labels: {app: applied-dep}}
+    spec:
+      containers:
+      - {name: web, image: nginx:1.26, ports: [{containerPort: 80}]}
+"""
+    manifest.write_text(pod_doc + "---\n" + dep_doc)
+    out = kubectl("apply", "-f", str(manifest)).stdout.splitlines()
+    assert out == ["pod/applied created", "deployment.apps/applied-dep created"]
+    _deployment_ready(kubectl, "applied-dep", 2)
+
+    out = kubectl("apply", "-f", str(manifest)).stdout.splitlines()
+    assert out == ["pod/applied unchanged", "deployment.apps/applied-dep unchanged"]
+
+    manifest.write_text(pod_doc.replace("value: one", "value: two") + "---\n" + dep_doc.replace("replicas: 2", "replicas: 3"))
+    out = kubectl("apply", "-f", str(manifest)).stdout.splitlines()
+    assert out == ["pod/applied configured", "deployment.apps/applied-dep configured"]
+    pod = json.loads(kubectl("get", "pod", "applied", "-o", "json").stdout)
+    container = pod["spec"]["containers"][0]
+    assert container["env"] == [{"name": "MODE", "value": "two"}]
+    assert container["ports"][0]["containerPort"] == 80 and container["image"] == "nginx:1.26"
+    _deployment_ready(kubectl, "applied-dep", 3)
+
+    out = kubectl("delete", "-f", str(manifest)).stdout.splitlines()
+    assert out == ['pod "applied" deleted', 'deployment.apps "applied-dep" deleted']
+
+
+def test_it_applies_server_side(kubectl, tmp_path):
+    manifest = tmp_path / "ssa.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: ssa\nspec:\n  containers:\n  - name: web\n    image: nginx\n")
+    assert kubectl("apply", "--server-side", "-f", str(manifest)).stdout.strip() == "pod/ssa serverside-applied"
+    manifest.write_text(manifest.read_text().replace("  name: ssa\n", "  name: ssa\n  labels: {tier: web}\n"))
+    assert kubectl("apply", "--server-side", "-f", str(manifest)).stdout.strip() == "pod/ssa serverside-applied"
+    assert "tier=web" in kubectl("get", "pod", "ssa", "--show-labels").stdout
+
+
+def test_it_describes_a_node_with_its_pods(kubectl):
+    out = kubectl("describe", "node", "node-1").stdout
+    assert "Name:               node-1" in out
+    assert "Non-terminated Pods:" in out or "Non-terminated Pods" in out
+
+
+def test_it_follows_logs(kubectl):
+    kubectl("run", "follower", "--image=nginx")
+    _ready(kubectl, "follower")
+    proc = subprocess.Popen(
+        ["kubectl", "--cache-dir", str(kubectl.kubeconfig.parent / "cache"), "logs", "-f", "follower"],
+        env={"KUBECONFIG": str(kubectl.kubeconfig), "HOME": str(kubectl.kubeconfig.parent), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        assert "docker-entrypoint" in first
+    finally:
+        proc.terminate()
+        proc.wait(10)
