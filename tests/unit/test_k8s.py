@@ -55,6 +55,40 @@ def test_it_answers_invalid_input_with_a_422_status_naming_the_fields(api, clust
     assert counts(cluster) == before
 
 
+def _without_containers(doc: dict) -> dict:
+    doc["spec"]["containers"] = []
+    return doc
+
+
+def _without_image(doc: dict) -> dict:
+    del doc["spec"]["containers"][0]["image"]
+    return doc
+
+
+def _selecting_other_labels(doc: dict) -> dict:
+    doc["spec"]["selector"]["matchLabels"] = {"app": "other"}
+    return doc
+
+
+@pytest.mark.parametrize(
+    "path,doc,field",
+    [
+        (PODS, _without_containers(pod("web")), "spec.containers"),
+        (PODS, _without_image(pod("web")), "spec.containers[0].image"),
+        (PODS, pod("web", memory="lots"), "spec.containers[0].resources.requests[memory]"),
+        (DEPLOYMENTS, _selecting_other_labels(deployment("web")), "spec.template.metadata.labels"),
+    ],
+)
+def test_it_names_the_invalid_field_of_a_posted_object(api, cluster, path, doc, field):
+    before = counts(cluster)
+
+    code, body, _ = post(api, path, doc)
+
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert [c["field"] for c in body["details"]["causes"]] == [field]
+    assert counts(cluster) == before
+
+
 def test_it_answers_an_invalid_deployment_with_422(api, cluster):
     before = counts(cluster)
 
