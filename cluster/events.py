@@ -65,6 +65,6 @@ def record(
 
 def reasons_for(cluster: Cluster, uid: str) -> list[str]:
     """The reasons of the Events recorded about one object, oldest first."""
-    found = store.list_docs(cluster, kinds.EVENT, owner_uid=uid)  # in name order: names end in random hex
+    found = store.list_docs(cluster, kinds.EVENT, owner_uid=uid)  # listed by name; sort by revision
     found.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
     return [e.get("reason", "") for e in found]
