@@ -328,8 +328,11 @@ class Command(BaseCommand):
         from cluster.stack import Stack, free_port, wait_for
 
         redis_url = f"redis://127.0.0.1:{free_port()}/0"
+        # Every port our own: the TLS door too (its default, 6443, is `make run`'s).
+        ports = {"api_port": free_port()} if "api_port" in getattr(Stack, "__dataclass_fields__", {}) else {}
         stack = Stack(
             port=free_port(),
+            **ports,
             quiet=True,
             var_dir=var,
             env={
