@@ -10,9 +10,26 @@ from typing import Any, Callable
 from websockets.sync.client import connect
 
 
+_tokens: dict[tuple[str, str], str] = {}
+
+
+def token_for(base: str, cluster: str) -> str:
+    """The cluster's bearer token, from the kubeconfig the page offers for download."""
+    key = (base, cluster)
+    if key not in _tokens:
+        with urllib.request.urlopen(f"{base}/clusters/{cluster}/kubeconfig", timeout=10) as response:
+            text = response.read().decode()
+        _tokens[key] = next(line.split()[-1] for line in text.splitlines() if line.strip().startswith("token:"))
+    return _tokens[key]
+
+
 def http(base: str, method: str, path: str, body: Any = None, *, agent: str = "podflow-tests") -> tuple[int, dict]:
+    """A JSON request; paths under /k8s/<cluster>/ carry that cluster's bearer token."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers={"Content-Type": "application/json", "User-Agent": agent})
+    headers = {"Content-Type": "application/json", "User-Agent": agent}
+    if path.startswith("/k8s/"):
+        headers["Authorization"] = "Bearer " + token_for(base, path.split("/")[2])
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")
