@@ -102,6 +102,7 @@ class StreamRecorder:
         self.origin = origin
         self.cond = threading.Condition()
         self.start_revision: int | None = None  # the snapshot's (or, with ?since=, that)
+        self.cluster_info: dict = {}  # name, speed, revision, as the snapshot had them
         self.last: int | None = None
         self.snapshots = 0
         self.changes = 0
@@ -169,6 +170,7 @@ class StreamRecorder:
             self.snapshots += 1
             if self.start_revision is None:
                 self.start_revision = message["revision"]
+                self.cluster_info = message.get("cluster") or {}
             self.last = message["revision"]
             self.cond.notify_all()
         elif kind == "cluster":
@@ -372,10 +374,12 @@ class Command(BaseCommand):
         status, kubeconfig = client.request("GET", f"/clusters/{cluster}/kubeconfig")
         if status == 200 and isinstance(kubeconfig, str):
             client.token = next((line.split(":", 1)[1].strip() for line in kubeconfig.splitlines() if line.strip().startswith("token:")), "")
-        status, body = client.request("POST", f"/clusters/{cluster}/speed", {"speed": "instant"})
-        if status != 200:
-            raise CommandError(f"could not set cluster {cluster!r} to instant speed: {status} {body}")
         return vendor
+
+    def _set_speed(self, client: Http, cluster: str, speed: str) -> None:
+        status, body = client.request("POST", f"/clusters/{cluster}/speed", {"speed": speed})
+        if status != 200:
+            raise CommandError(f"could not set cluster {cluster!r} to {speed} speed: {status} {body}")
 
     def _redis_version(self, redis_url: str) -> str:
         try:
@@ -400,7 +404,9 @@ class Command(BaseCommand):
         deployment = f"benchdep-{run}"
         results = Results()
         stream = StreamRecorder(ws_url, origin=base).start()
+        speed_before = stream.cluster_info.get("speed", "instant")
         try:
+            self._set_speed(client, cluster, "instant")
             # (a) sequential bare pods
             bare = [f"bench-{run}-w{i}" for i in range(warmup)] + [f"bench-{run}-p{i}" for i in range(pods)]
             self.stdout.write(f"(a) {warmup} warm-up + {pods} sequential bare pods ...")
@@ -461,6 +467,8 @@ class Command(BaseCommand):
             # On a stack we did not start, leave the cluster as we found it (ours is thrown
             # away whole): the garbage collector removes the ReplicaSet and its pods.
             client.request("DELETE", f"{deployments_path}/{deployment}")
+            if speed_before != "instant":
+                self._set_speed(client, cluster, speed_before)
         client.close()
         return results
 
