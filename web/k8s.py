@@ -45,9 +45,14 @@ def client_of(request: HttpRequest) -> str:
     return narration.client_name(explicit or request.headers.get("User-Agent", ""))
 
 
+def flag(request: HttpRequest, name: str) -> bool:
+    """A boolean query parameter, read as Go's strconv.ParseBool reads it (the Python client sends True)."""
+    return request.GET.get(name, "") in ("1", "t", "T", "true", "TRUE", "True")
+
+
 def _verb(request: HttpRequest, name: str | None) -> str:
     if request.method == "GET":
-        if request.GET.get("watch") in ("true", "1"):
+        if flag(request, "watch"):
             return "watch"
         return "get" if name else "list"
     return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(request.method or "", (request.method or "").lower())
@@ -169,7 +174,7 @@ def collection(request: HttpRequest, cluster: str, plural: str, namespace: str |
     if namespace is not None and not kind.namespaced:
         raise APIError(404, "NotFound", f"the server could not find the requested resource ({plural} is not namespaced)")
     if request.method == "GET":
-        if request.GET.get("watch") in ("true", "1"):
+        if flag(request, "watch"):
             return _watch(request, c, kind, namespace)
         return _list(request, c, kind, namespace)
     if request.method == "POST":
@@ -232,7 +237,7 @@ def _watch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: 
         async for chunk in watch.stream(
             cluster, kind, namespace, start, matches,
             as_table=as_table, include_object=include_object,
-            bookmarks=request.GET.get("allowWatchBookmarks") == "true", timeout_seconds=timeout,
+            bookmarks=flag(request, "allowWatchBookmarks"), timeout_seconds=timeout,
         ):
             yield chunk
 
@@ -440,7 +445,7 @@ def _log(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> HttpResp
         state = next((s.get("state", {}) for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), {})
         reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
         raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
-    timestamps = request.GET.get("timestamps") == "true"
+    timestamps = flag(request, "timestamps")
     try:
         tail = int(request.GET["tailLines"]) if request.GET.get("tailLines") else None
         since = datetime.now(timezone.utc) - timedelta(seconds=int(request.GET["sinceSeconds"])) if request.GET.get("sinceSeconds") else None
@@ -448,7 +453,7 @@ def _log(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> HttpResp
         raise bad_request(f"invalid log option: {exc}") from exc
     now = datetime.now(timezone.utc)
     text = logs.render(logs.lines(pod, container, until=now, since=since), timestamps=timestamps, tail=tail)
-    if request.GET.get("follow") != "true":
+    if not flag(request, "follow"):
         return HttpResponse(text, content_type="text/plain")
     return StreamingHttpResponse(_follow(cluster, pod, container, text, now, timestamps), content_type="text/plain")
 
