@@ -310,6 +310,7 @@ class Command(BaseCommand):
             env_line = (
                 f"machine: {os.cpu_count()} cores (os.cpu_count()), Python {platform.python_version()}, "
                 f"Redis {self._redis_version(redis_url)}, database {vendor}" + (f" ({database_note})" if database_note else "")
+                + (f"; load average {os.getloadavg()[0]:.2f} at the start (other work on the machine skews the numbers)" if hasattr(os, "getloadavg") else "")
             )
             self.stdout.write(env_line)
             results = self._run(client, base, cluster, pods=pods, replicas=replicas, warmup=warmup, clean_up=bool(url))
