@@ -334,6 +334,22 @@ def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by:
         return final
 
 
+def compact(cluster: Cluster, keep: int) -> int:
+    """Forget all but the last `keep` revisions of the change log, as etcd compacts.
+
+    A watch or stream that resumes from before what is kept gets 410 Expired (or a fresh
+    snapshot) and lists again. Steps of pods that no longer exist go with their revisions.
+    Returns the number of change rows removed.
+    """
+    cutoff = current_revision(cluster) - keep
+    if cutoff <= 0:
+        return 0
+    removed, _ = Change.objects.filter(cluster=cluster, revision__lte=cutoff).delete()
+    live = Object.objects.filter(cluster=cluster, kind="Pod").values_list("uid", flat=True)
+    Step.objects.filter(cluster=cluster, revision__lte=cutoff).exclude(pod_uid__in=live).delete()
+    return removed
+
+
 def set_speed(cluster: Cluster, speed: str) -> None:
     from . import broadcast
 

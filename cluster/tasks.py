@@ -88,7 +88,10 @@ def resync() -> None:
     """
     from . import kinds, store
 
+    from django.conf import settings
+
     for cluster in Cluster.objects.all():
+        store.compact(cluster, settings.PODFLOW_CHANGE_LOG_KEEP)
         tasks: list[wake.Task] = []
         for doc in store.list_docs(cluster, kinds.DEPLOYMENT):
             tasks.append((wake.RECONCILE_DEPLOYMENT, (cluster.pk, doc["metadata"]["uid"])))

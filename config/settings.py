@@ -112,6 +112,10 @@ CHANNEL_LAYERS = {
     }
 }
 
+# How many revisions of each cluster's change log to keep (etcd's compaction); watches
+# from before that get 410 Expired.
+PODFLOW_CHANGE_LOG_KEEP = int(os.environ.get("PODFLOW_CHANGE_LOG_KEEP", "100000"))
+
 # Celery: one queue per control-plane role.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None

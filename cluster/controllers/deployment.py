@@ -9,7 +9,7 @@ import copy
 import hashlib
 import json
 
-from .. import kinds, pods, store
+from .. import events, kinds, pods, store
 from ..models import Cluster, Object
 from .replicaset import owner_reference
 
@@ -73,7 +73,9 @@ def reconcile(cluster: Cluster, uid: str) -> None:
         if current is None:
             client = Object.objects.filter(uid=uid).values_list("client", flat=True).first() or ""
             current = store.create(cluster, new_replicaset(deployment, pod_hash, newest), by=store.DEPLOYMENT_CONTROLLER, client=client, namespace=ns)
+            _scaled(cluster, deployment, current["metadata"]["name"], 0, want)
         else:
+            before = int(current["spec"].get("replicas", 0))
 
             def scale_and_stamp(doc: dict) -> None:
                 doc["spec"]["replicas"] = want
@@ -83,10 +85,22 @@ def reconcile(cluster: Cluster, uid: str) -> None:
                     annotations[REVISION] = str(newest)
 
             current = store.mutate(cluster, kinds.REPLICASET, ns, current["metadata"]["name"], scale_and_stamp, by=store.DEPLOYMENT_CONTROLLER)
+            if before != want:
+                _scaled(cluster, deployment, current["metadata"]["name"], before, want)
         for old in owned:
             if old["metadata"]["uid"] != current["metadata"]["uid"] and old["spec"].get("replicas", 0) != 0:
                 store.mutate(cluster, kinds.REPLICASET, ns, old["metadata"]["name"], lambda d: d["spec"].__setitem__("replicas", 0), by=store.DEPLOYMENT_CONTROLLER)
+                _scaled(cluster, deployment, old["metadata"]["name"], int(old["spec"].get("replicas", 0)), 0)
         _write_status(cluster, deployment, current, [rs for rs in owned if rs["metadata"]["uid"] != current["metadata"]["uid"]])
+
+
+def _scaled(cluster: Cluster, deployment: dict, rs_name: str, before: int, after: int) -> None:
+    """The ScalingReplicaSet event `kubectl describe deployment` shows."""
+    direction = "up" if after > before else "down"
+    events.record(
+        cluster, deployment, "ScalingReplicaSet", f"Scaled {direction} replica set {rs_name} from {before} to {after}",
+        by=store.DEPLOYMENT_CONTROLLER, component="deployment-controller",
+    )
 
 
 def _write_status(cluster: Cluster, deployment: dict, current: dict, old: list[dict]) -> None:

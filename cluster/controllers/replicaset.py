@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 
-from .. import kinds, narration, pods, store
+from .. import events, kinds, narration, pods, store
 from ..errors import APIError
 from ..models import Cluster, Object
 
@@ -75,6 +75,7 @@ def reconcile(cluster: Cluster, uid: str) -> None:
                 for pod in surplus[: -diff]:
                     try:
                         pods.delete(cluster, pod["metadata"]["namespace"], pod["metadata"]["name"], by=store.REPLICASET_CONTROLLER)
+                        events.record(cluster, rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
                     except APIError:
                         pass  # already gone: that is what we wanted
             _write_status(cluster, rs)
@@ -95,7 +96,8 @@ def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -
         def steps(doc: dict, revision: int, have: int = have) -> list[store.StepRecord]:
             return narration.owned_pod_created(doc, revision, client=client, rs=rs, deployment=deployment, active=have)
 
-        store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
+        created = store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
+        events.record(cluster, rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
 
 
 def _write_status(cluster: Cluster, rs: dict) -> None:

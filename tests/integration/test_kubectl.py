@@ -298,3 +298,21 @@ def test_it_follows_logs(kubectl):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_it_answers_a_watch_from_before_the_compacted_log_with_410_expired(live_stack):
+    import urllib.request
+
+    from tests.livehelpers import token_for
+
+    live_stack.manage("democluster", "--name", "compacted", "--speed", "instant")
+    live_stack.manage("compact", "compacted", "--keep", "2")
+    request = urllib.request.Request(
+        live_stack.url + "/k8s/compacted/api/v1/namespaces/default/pods?watch=true&resourceVersion=1",
+        headers={"Authorization": "Bearer " + token_for(live_stack.url, "compacted")},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        event = json.loads(response.readline())
+    assert event["type"] == "ERROR"
+    assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+    assert event["object"]["message"].startswith("too old resource version: 1 (")

@@ -39,7 +39,9 @@ def test_it_creates_one_replicaset_for_the_template(cluster):
     assert rs["spec"]["replicas"] == 3
     assert rs["spec"]["selector"] == {"matchLabels": {"app": "web", HASH_LABEL: pod_hash}}
     assert rs["spec"]["template"]["metadata"]["labels"] == {"app": "web", HASH_LABEL: pod_hash}
-    assert [(c.type, c.kind) for c in changes_after(cluster, before)] == [(Change.ADDED, "ReplicaSet"), (Change.MODIFIED, "Deployment")]
+    log = changes_after(cluster, before)
+    assert [(c.type, c.kind) for c in log] == [(Change.ADDED, "ReplicaSet"), (Change.ADDED, "Event"), (Change.MODIFIED, "Deployment")]
+    assert (log[1].doc["reason"], log[1].doc["message"]) == ("ScalingReplicaSet", f"Scaled up replica set web-{pod_hash} from 0 to 3")
 
 
 def test_it_writes_the_deployment_status_and_revision(cluster):

@@ -45,7 +45,8 @@ def test_it_creates_the_missing_pods_with_owner_references_and_labels(cluster):
         assert p["spec"]["containers"][0]["image"] == "nginx"
         assert "nodeName" not in p["spec"]
     log = changes_after(cluster, before)
-    assert [(c.type, c.kind) for c in log] == [(Change.ADDED, "Pod")] * 3 + [(Change.MODIFIED, "ReplicaSet")]
+    assert [(c.type, c.kind) for c in log] == [(Change.ADDED, "Pod"), (Change.ADDED, "Event")] * 3 + [(Change.MODIFIED, "ReplicaSet")]
+    assert [c.doc["message"] for c in log if c.kind == "Event"] == [f"Created pod: {p['metadata']['name']}" for p in sorted(made, key=lambda p: int(p["metadata"]["resourceVersion"]))]
 
 
 def test_it_records_steps_one_to_three_for_each_pod_it_creates(cluster):
@@ -124,7 +125,7 @@ def test_it_creates_a_large_count_in_batches_and_writes_the_status_once(cluster,
     replicaset.reconcile(cluster, rs["metadata"]["uid"])
 
     assert len(active_names(cluster, rs)) == 5
-    assert [c.kind for c in changes_after(cluster, before)] == ["Pod"] * 5 + ["ReplicaSet"]
+    assert [c.kind for c in changes_after(cluster, before)] == ["Pod", "Event"] * 5 + ["ReplicaSet"]
 
 
 def test_it_does_nothing_for_a_replicaset_that_is_gone(cluster):

@@ -254,3 +254,20 @@ def test_it_writes_nothing_when_an_update_resends_the_manifest_as_applied(cluste
 
     assert counts(cluster) == before
     assert unchanged["metadata"]["generation"] == 1
+
+
+def test_it_compacts_the_change_log_to_the_last_revisions_and_keeps_live_pods_steps(cluster):
+    from cluster import narration
+    from cluster.models import Step
+
+    live = store.create(cluster, pod("live"), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+    gone = store.create(cluster, pod("gone"), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+    store.remove(cluster, kinds.POD, "default", "gone", by=store.API)
+    current = store.current_revision(cluster)
+
+    removed = store.compact(cluster, keep=1)
+
+    assert removed == current - 1
+    assert list(Change.objects.filter(cluster=cluster).values_list("revision", flat=True)) == [current]
+    assert Step.objects.filter(pod_uid=live["metadata"]["uid"]).count() == 3
+    assert not Step.objects.filter(pod_uid=gone["metadata"]["uid"]).exists()
