@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError
 
-from . import kinds, store
+from . import events, kinds, store
 from .models import Cluster, Speed
 
 NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -64,5 +64,14 @@ def ensure_cluster(name: str, *, nodes: int = 3, speed: str = Speed.NORMAL) -> t
         for ns in NAMESPACES:
             store.create(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, by="podflow")
         for i in range(1, nodes + 1):
-            store.create(cluster, node_doc(i), by="podflow")
+            node = store.create(cluster, node_doc(i), by="podflow")
+            name = node["metadata"]["name"]
+            # What a joining node's kubelet and the node controller report about it.
+            for reason, message, component in (
+                ("Starting", "Starting kubelet.", "kubelet"),
+                ("NodeHasSufficientMemory", f"Node {name} status is now: NodeHasSufficientMemory", "kubelet"),
+                ("NodeReady", f"Node {name} status is now: NodeReady", "kubelet"),
+                ("RegisteredNode", f"Node {name} event: Registered Node {name} in Controller", "node-controller"),
+            ):
+                events.record(cluster, node, reason, message, by="podflow", component=component, host=name if component == "kubelet" else "")
     return cluster, True

@@ -281,7 +281,9 @@ def test_it_applies_server_side(kubectl, tmp_path):
 def test_it_describes_a_node_with_its_pods(kubectl):
     out = kubectl("describe", "node", "node-1").stdout
     assert "Name:               node-1" in out
-    assert "Non-terminated Pods:" in out or "Non-terminated Pods" in out
+    assert "Non-terminated Pods:" in out
+    assert "Ready            True" in out or "Ready  " in out
+    assert "NodeReady" in out and "Node node-1 status is now: NodeReady" in out
 
 
 def test_it_follows_logs(kubectl):
