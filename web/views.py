@@ -31,6 +31,9 @@ def page(request: HttpRequest, cluster: str = "demo") -> HttpResponse:
         "apiBase": f"/k8s/{cluster}",
         "speedUrl": reverse("cluster-speed", kwargs={"cluster": cluster}),
         "speed": found.speed if found else "",
+        # The page is this cluster's own client: its forms call the API with the same
+        # bearer token the cluster's kubeconfig (downloadable here) holds.
+        "token": found.token if found else "",
     }
     return render(
         request,

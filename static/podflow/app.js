@@ -1,0 +1,612 @@
+// podflow's page: keeps a live copy of the cluster from the websocket and shows it as a
+// diagram, a step log, a pod table and forms that talk to the Kubernetes-shaped API.
+import { gettext, ngettext, fmt, stepText, LANG } from "./i18n.js";
+import { ClusterState } from "./store.js";
+import { podView, owner, podRequests, holdsResources, parseQuantity, formatCpu, formatMemory, nodeReady } from "./k8s.js";
+import { renderDiagram, stateWord, esc, STEP_NUMBERS } from "./diagram.js";
+import { makeApi, fieldFor, ApiError } from "./api.js";
+
+const config = JSON.parse(document.getElementById("podflow-config").textContent);
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+const state = new ClusterState(config.cluster);
+const api = makeApi(config.apiBase, config.speedUrl, csrfToken, config.token);
+
+let follow = true; // select the newest pod automatically
+let pinnedUid = null; // the pod the user chose, when not following
+let lastShownUid = null;
+let freshSteps = new Set(); // step numbers of the shown pod that arrived since the last draw
+let pendingAnnouncements = [];
+
+function csrfToken() {
+  const cookie = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("csrftoken="));
+  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
+  const input = $("input[name=csrfmiddlewaretoken]");
+  return input ? input.value : "";
+}
+
+// --- selection -------------------------------------------------------------------
+
+function selectedUid() {
+  if (!follow && pinnedUid && state.pods.has(pinnedUid)) return pinnedUid;
+  if (!follow && pinnedUid && !state.pods.has(pinnedUid)) {
+    // The chosen pod is gone: go back to following the newest.
+    follow = true;
+    pinnedUid = null;
+  }
+  const newest = state.newestPod();
+  return newest ? newest.metadata.uid : null;
+}
+
+function select(uid, { pin = true } = {}) {
+  if (pin) {
+    follow = false;
+    pinnedUid = uid;
+  } else {
+    follow = true;
+    pinnedUid = null;
+  }
+  scheduleRender();
+}
+
+// --- rendering -------------------------------------------------------------------
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+// Re-rendering replaces elements; put the keyboard focus back where it was.
+function keepingFocus(fn) {
+  const active = document.activeElement;
+  const key = active && active.getAttribute ? active.getAttribute("data-focus-key") : null;
+  fn();
+  if (key && (!document.activeElement || document.activeElement === document.body || !document.activeElement.isConnected)) {
+    const again = document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
+}
+
+function stepStates(uid) {
+  const steps = state.stepsOf(uid);
+  const states = {};
+  let current = 0;
+  let latestRev = -1;
+  for (const n of STEP_NUMBERS) {
+    const step = steps.get(n);
+    states[n] = step ? step.status : "pending";
+    if (step && step.status === "done" && (step.revision > latestRev || (step.revision === latestRev && n > current))) {
+      latestRev = step.revision;
+      current = n;
+    }
+  }
+  return { steps, states, current };
+}
+
+function render() {
+  if (!state.ready) return;
+  const uid = selectedUid();
+  if (uid !== lastShownUid) {
+    freshSteps = new Set();
+    lastShownUid = uid;
+  }
+  const pod = uid ? state.pods.get(uid) : null;
+  const { steps, states, current } = uid ? stepStates(uid) : { steps: new Map(), states: {}, current: 0 };
+  keepingFocus(() => {
+    renderDiagramPart(pod, steps, states, current);
+    renderPodTable(uid);
+    renderDeployments();
+  });
+  renderStepLog(pod, steps, states, current);
+  renderEvents(pod);
+  renderSpeed();
+  $("#revision").textContent = String(state.revision);
+  $("#follow").checked = follow;
+  freshSteps = new Set();
+  if (pendingAnnouncements.length) {
+    announce(pendingAnnouncements.join(" "));
+    pendingAnnouncements = [];
+  }
+}
+
+function podModel(pod, selectedId) {
+  return {
+    uid: pod.metadata.uid,
+    name: pod.metadata.name,
+    view: podView(pod),
+    selected: pod.metadata.uid === selectedId,
+  };
+}
+
+function renderDiagramPart(pod, steps, states, current) {
+  const container = $("#diagram");
+  const selectedId = pod ? pod.metadata.uid : null;
+  const pods = state.sortedPods();
+  const nodes = state.sortedNodes().map((node) => {
+    const on = pods.filter((p) => p.spec && p.spec.nodeName === node.metadata.name);
+    let cpu = 0;
+    let memory = 0;
+    for (const p of on) {
+      if (!holdsResources(p)) continue;
+      const r = podRequests(p);
+      cpu += r.cpu;
+      memory += r.memory;
+    }
+    const alloc = (node.status && node.status.allocatable) || {};
+    return {
+      name: node.metadata.name,
+      ready: nodeReady(node),
+      pods: on.map((p) => podModel(p, selectedId)),
+      cpu: { used: formatCpu(cpu), cap: formatCpu(parseQuantity(alloc.cpu)) },
+      memory: { used: formatMemory(memory), cap: formatMemory(parseQuantity(alloc.memory)) },
+    };
+  });
+  const nodeNames = new Set(nodes.map((n) => n.name));
+  const unscheduled = pods.filter((p) => !(p.spec && p.spec.nodeName && nodeNames.has(p.spec.nodeName))).map((p) => podModel(p, selectedId));
+  const step1 = steps.get(1);
+  const model = {
+    width: container.clientWidth,
+    revision: state.revision,
+    nodes,
+    unscheduled,
+    selected: pod
+      ? {
+        uid: pod.metadata.uid,
+        name: pod.metadata.name,
+        node: (pod.spec && pod.spec.nodeName) || "",
+        states,
+        current,
+        fresh: freshSteps,
+        actor: step1 && step1.actor ? step1.actor : "",
+      }
+      : null,
+  };
+  renderDiagram($("#diagram-svg"), model);
+}
+
+function formatTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  return d.toLocaleTimeString(LANG === "ko" ? "ko-KR" : "en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function renderStepLog(pod, steps, states, current) {
+  const heading = $("#selected-pod");
+  const hint = $("#selected-hint");
+  if (!pod) {
+    heading.textContent = gettext("No pod yet");
+    hint.textContent = gettext("Create a pod or a deployment below and watch its eight steps here.");
+  } else {
+    const v = podView(pod);
+    const own = owner(pod);
+    heading.innerHTML = `${esc(gettext("Pod"))} <code>${esc(pod.metadata.namespace)}/${esc(pod.metadata.name)}</code>`
+      + ` <span class="pill pill-${v.key}" data-phase="${esc(v.word)}">${esc(v.word)} · ${esc(v.readyText)}</span>`;
+    const bits = [];
+    bits.push(v.node ? fmt(gettext("on %(node)s"), { node: v.node }) : gettext("no node chosen yet"));
+    if (v.ip) bits.push(fmt(gettext("IP %(ip)s"), { ip: v.ip }));
+    bits.push(own ? fmt(gettext("owned by %(kind)s %(name)s"), { kind: own.kind, name: own.name }) : gettext("bare pod (no controller owns it)"));
+    bits.push(follow ? gettext("following the newest pod") : gettext("chosen by you"));
+    hint.textContent = bits.join(" · ");
+  }
+  const v = pod ? podView(pod) : null;
+  for (const n of STEP_NUMBERS) {
+    const li = $(`#steps li[data-step="${n}"]`);
+    const step = steps.get(n);
+    const st = states[n] || "pending";
+    li.dataset.state = st;
+    if (n === current) li.dataset.current = "true";
+    else delete li.dataset.current;
+    li.querySelector(".step-state").textContent = stateWord(st);
+    let text = step ? stepText(step) : "";
+    let meta = "";
+    if (step) {
+      const who = step.actor ? step.actor : "";
+      meta = [who, formatTime(step.time), fmt(gettext("etcd revision %(rev)s"), { rev: step.revision })].filter(Boolean).join(" · ");
+    } else if (n === 4 && v && v.key === "pending" && v.reason) {
+      text = fmt(gettext("Waiting: the scheduler found no node yet (%(reason)s)"), { reason: v.reason });
+    }
+    li.querySelector(".step-text").textContent = text;
+    li.querySelector(".step-meta").textContent = meta;
+    li.querySelector(".step-text").hidden = !text;
+    li.querySelector(".step-meta").hidden = !meta;
+  }
+}
+
+function renderEvents(pod) {
+  const list = $("#events-list");
+  const events = pod ? state.eventsFor(pod.metadata.uid) : [];
+  if (!events.length) {
+    list.innerHTML = `<li class="muted">${esc(pod ? gettext("No events for this pod yet.") : gettext("No pod selected."))}</li>`;
+    return;
+  }
+  list.innerHTML = events.map((ev) => {
+    const source = (ev.source && ev.source.component) || ev.reportingComponent || "";
+    const warn = ev.type === "Warning";
+    return `<li class="event${warn ? " event-warning" : ""}"><span class="event-type">${warn ? "⚠ " : ""}${esc(ev.type || "Normal")}</span>`
+      + ` <strong class="event-reason">${esc(ev.reason || "")}</strong> <span class="event-source">${esc(source)}</span>`
+      + `<span class="event-message">${esc(ev.message || "")}</span></li>`;
+  }).join("");
+}
+
+function renderPodTable(selectedId) {
+  const body = $("#pods-body");
+  const pods = state.sortedPods();
+  $("#pod-count").textContent = String(pods.length);
+  if (!pods.length) {
+    body.innerHTML = `<tr><td colspan="5" class="muted">${esc(gettext("No pods in the cluster yet."))}</td></tr>`;
+  } else {
+    body.innerHTML = pods.map((pod) => {
+      const v = podView(pod);
+      const uid = pod.metadata.uid;
+      const own = owner(pod);
+      const sel = uid === selectedId;
+      return `<tr data-uid="${esc(uid)}" class="${sel ? "is-selected" : ""}">`
+        + `<td><button type="button" class="linkish select-pod" data-uid="${esc(uid)}" data-focus-key="select:${esc(uid)}" aria-pressed="${sel}">`
+        + `<span class="mono">${esc(pod.metadata.name)}</span></button>`
+        + `<span class="owner">${esc(own ? `${own.kind} ${own.name}` : gettext("bare pod"))}</span></td>`
+        + `<td>${esc(v.node || "—")}</td>`
+        + `<td><span class="pill pill-${v.key}">${esc(v.word)}</span></td>`
+        + `<td>${esc(v.readyText)}</td>`
+        + `<td><button type="button" class="btn btn-small btn-danger delete-pod" data-name="${esc(pod.metadata.name)}" data-focus-key="delete:${esc(uid)}"`
+        + ` aria-label="${esc(fmt(gettext("Delete pod %(name)s"), { name: pod.metadata.name }))}"${pod.metadata.deletionTimestamp ? " disabled" : ""}>${esc(gettext("Delete"))}</button></td>`
+        + `</tr>`;
+    }).join("");
+  }
+  const names = $("#pod-names");
+  names.innerHTML = pods.map((p) => `<option value="${esc(p.metadata.name)}"></option>`).join("");
+}
+
+function renderDeployments() {
+  const list = $("#deployments-list");
+  const deps = [...state.deployments.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  if (!deps.length) {
+    list.innerHTML = `<li class="muted">${esc(gettext("No deployments yet."))}</li>`;
+    return;
+  }
+  list.innerHTML = deps.map((d) => {
+    const want = (d.spec && d.spec.replicas) ?? 1;
+    const ready = (d.status && d.status.readyReplicas) || 0;
+    const name = d.metadata.name;
+    return `<li><span class="mono">${esc(name)}</span> <span class="dep-ready">${esc(fmt(gettext("%(ready)s of %(want)s ready"), { ready, want }))}</span>`
+      + ` <button type="button" class="btn btn-small btn-danger delete-deployment" data-name="${esc(name)}" data-focus-key="deldep:${esc(d.metadata.uid)}"`
+      + ` aria-label="${esc(fmt(gettext("Delete deployment %(name)s"), { name }))}">${esc(gettext("Delete"))}</button></li>`;
+  }).join("");
+}
+
+function renderSpeed() {
+  for (const input of $$("#speed-form input[name=speed]")) {
+    input.checked = input.value === state.speed;
+  }
+  $("#speed-form").dataset.speed = state.speed;
+}
+
+function announce(text) {
+  const el = $("#announcer");
+  el.textContent = "";
+  // A fresh node, so screen readers read it even when the text repeats.
+  requestAnimationFrame(() => {
+    el.textContent = text;
+  });
+}
+
+// --- the stream ------------------------------------------------------------------
+
+let socket = null;
+let retries = 0;
+let reconnectTimer = null;
+let pingTimer = null;
+
+function setConnection(kind, text) {
+  const el = $("#connection");
+  el.dataset.state = kind;
+  $(".conn-text", el).textContent = text;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const since = state.ready ? `?since=${state.revision}` : "";
+  const url = `${scheme}//${location.host}/ws/clusters/${encodeURIComponent(config.cluster)}/${since}`;
+  setConnection("connecting", retries ? gettext("Reconnecting…") : gettext("Connecting…"));
+  const ws = new WebSocket(url);
+  socket = ws;
+  ws.addEventListener("open", () => {
+    retries = 0;
+    setConnection("live", gettext("Live"));
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" }));
+    }, 25000);
+  });
+  ws.addEventListener("message", (event) => {
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch (err) {
+      return;
+    }
+    handle(msg);
+  });
+  ws.addEventListener("close", (event) => {
+    clearInterval(pingTimer);
+    if (socket !== ws) return;
+    socket = null;
+    if (event.code === 4404) {
+      setConnection("down", gettext("This cluster does not exist."));
+      return;
+    }
+    retries += 1;
+    const delay = Math.min(10000, 400 * 2 ** Math.min(retries, 5)) + Math.random() * 300;
+    setConnection("down", fmt(gettext("Disconnected; trying again in %(s)s s…"), { s: Math.ceil(delay / 1000) }));
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(connect, delay);
+  });
+}
+
+function noteFresh(steps) {
+  const uid = selectedUid();
+  for (const step of steps) {
+    if (step.pod_uid !== uid) continue;
+    freshSteps.add(step.number);
+    pendingAnnouncements.push(`${fmt(gettext("Step %(n)s"), { n: step.number })} (${stateWord(step.status)}): ${stepText(step)}`);
+  }
+}
+
+function handle(msg) {
+  if (msg.type === "snapshot") {
+    state.applySnapshot(msg);
+    suggestNames();
+    scheduleRender();
+  } else if (msg.type === "change") {
+    const fresh = state.applyChange(msg);
+    noteFresh(fresh);
+    scheduleRender();
+  } else if (msg.type === "cluster") {
+    state.applyCluster(msg);
+    if (state.ready) scheduleRender();
+  }
+}
+
+// --- forms -----------------------------------------------------------------------
+
+function clearFieldErrors(form) {
+  for (const input of $$("[aria-invalid]", form)) input.removeAttribute("aria-invalid");
+}
+
+function showResult(form, kind, html) {
+  const out = $(".form-status", form);
+  out.dataset.kind = kind;
+  out.innerHTML = html;
+  out.hidden = !html;
+}
+
+function showError(form, err) {
+  const body = err instanceof ApiError ? err.body || {} : { message: String(err) };
+  const causes = (body.details && body.details.causes) || [];
+  const code = err instanceof ApiError && err.status ? `${err.status}${body.reason ? " " + body.reason : ""}` : "";
+  let html = `<p class="err-lead"><span aria-hidden="true">✕ </span>`;
+  html += code ? esc(fmt(gettext("The API server refused it (%(code)s)."), { code })) : esc(gettext("That did not work."));
+  html += "</p>";
+  if (causes.length) {
+    html += `<ul class="err-causes">${causes.map((c) => `<li><code>${esc(c.field || "")}</code>: ${esc(c.message || "")}</li>`).join("")}</ul>`;
+    html += `<details class="err-full"><summary>${esc(gettext("The API server's full message"))}</summary><p>${esc(body.message || "")}</p></details>`;
+  } else if (body.message) {
+    html += `<p class="err-message">${esc(body.message)}</p>`;
+  }
+  showResult(form, "error", html);
+  for (const c of causes) {
+    const field = fieldFor(c.field);
+    const input = field && form.elements[field];
+    if (input) input.setAttribute("aria-invalid", "true");
+  }
+}
+
+function busy(form, on) {
+  const button = $("button[type=submit]", form);
+  if (button) button.disabled = on;
+  form.setAttribute("aria-busy", on ? "true" : "false");
+}
+
+function suggestName(prefix) {
+  let i = 1;
+  while (state.podByName(`${prefix}-${i}`) || [...state.deployments.values()].some((d) => d.metadata.name === `${prefix}-${i}`)) i += 1;
+  return `${prefix}-${i}`;
+}
+
+// Offer names nobody uses yet, once the cluster is known (only in untouched fields).
+let suggested = false;
+function suggestNames() {
+  if (suggested) return;
+  suggested = true;
+  const podName = $("#pod-form").elements.name;
+  if (podName.value === podName.defaultValue) podName.value = suggestName("web");
+  const depName = $("#deploy-form").elements.name;
+  if (depName.value === depName.defaultValue) depName.value = suggestName("app");
+}
+
+function wireForms() {
+  const podForm = $("#pod-form");
+  podForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(podForm);
+    const f = podForm.elements;
+    const name = f.name.value.trim();
+    busy(podForm, true);
+    try {
+      const created = await api.createPod({
+        name,
+        image: f.image.value.trim(),
+        cpu: f.cpu.value.trim(),
+        memory: f.memory.value.trim(),
+      });
+      select(created.metadata.uid, { pin: false });
+      showResult(podForm, "ok", `<p>${esc(fmt(gettext("Pod %(name)s was accepted by the API server. Watch its eight steps."), { name: created.metadata.name }))}</p>`);
+      if (f.name.value.trim() === name) f.name.value = suggestName("web");
+    } catch (err) {
+      showError(podForm, err);
+    } finally {
+      busy(podForm, false);
+    }
+  });
+
+  const depForm = $("#deploy-form");
+  depForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(depForm);
+    const f = depForm.elements;
+    const replicas = parseInt(f.replicas.value, 10);
+    const name = f.name.value.trim();
+    busy(depForm, true);
+    try {
+      const created = await api.createDeployment({ name, image: f.image.value.trim(), replicas: Number.isNaN(replicas) ? 1 : replicas });
+      select(null, { pin: false });
+      showResult(depForm, "ok", `<p>${esc(fmt(ngettext(
+        "Deployment %(name)s stored. The controller manager will create %(n)s pod through a ReplicaSet.",
+        "Deployment %(name)s stored. The controller manager will create %(n)s pods through a ReplicaSet.",
+        created.spec.replicas,
+      ), { name: created.metadata.name, n: created.spec.replicas }))}</p>`);
+      if (f.name.value.trim() === name) f.name.value = suggestName("app");
+    } catch (err) {
+      showError(depForm, err);
+    } finally {
+      busy(depForm, false);
+    }
+  });
+
+  const delForm = $("#delete-form");
+  delForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(delForm);
+    await deletePod(delForm, delForm.elements.name.value.trim());
+  });
+
+  document.addEventListener("click", async (event) => {
+    const target = event.target.closest("button");
+    if (!target) return;
+    if (target.classList.contains("delete-pod")) {
+      await deletePod(delForm, target.dataset.name);
+    } else if (target.classList.contains("delete-deployment")) {
+      const name = target.dataset.name;
+      try {
+        await api.deleteDeployment(name);
+        showResult(depForm, "ok", `<p>${esc(fmt(gettext("Deployment %(name)s deleted; the garbage collector removes its ReplicaSet and pods."), { name }))}</p>`);
+      } catch (err) {
+        showError(depForm, err);
+      }
+    } else if (target.classList.contains("select-pod")) {
+      select(target.dataset.uid);
+    }
+  });
+}
+
+async function deletePod(form, name) {
+  if (!name) {
+    showError(form, new ApiError(0, { message: gettext("Type the name of a pod to delete.") }));
+    form.elements.name.setAttribute("aria-invalid", "true");
+    return;
+  }
+  busy(form, true);
+  try {
+    const result = await api.deletePod(name);
+    const own = result && result.metadata ? owner(result) : null;
+    let text = result && result.metadata && result.metadata.deletionTimestamp
+      ? fmt(gettext("Pod %(name)s is Terminating: its kubelet stops the containers, then the pod is removed."), { name })
+      : fmt(gettext("Pod %(name)s deleted."), { name });
+    if (own) text += " " + fmt(gettext("Its %(kind)s notices a pod is missing and creates a new one (self-healing)."), { kind: own.kind });
+    else text += " " + gettext("It is a bare pod, so nothing replaces it.");
+    showResult(form, "ok", `<p>${esc(text)}</p>`);
+    form.elements.name.value = "";
+  } catch (err) {
+    showError(form, err);
+  } finally {
+    busy(form, false);
+  }
+}
+
+function wireSpeed() {
+  const form = $("#speed-form");
+  form.addEventListener("change", async (event) => {
+    if (event.target.name !== "speed") return;
+    const speed = event.target.value;
+    const out = $(".form-status", form);
+    try {
+      await api.setSpeed(speed);
+      state.speed = speed;
+      out.hidden = true;
+      out.textContent = "";
+    } catch (err) {
+      showError(form, err);
+      renderSpeed();
+    }
+  });
+  form.addEventListener("submit", (event) => event.preventDefault());
+}
+
+function wireDiagram() {
+  const svg = $("#diagram-svg");
+  const choose = (event) => {
+    const pod = event.target.closest(".pod");
+    if (!pod) return false;
+    select(pod.dataset.uid);
+    return true;
+  };
+  svg.addEventListener("click", choose);
+  svg.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      if (choose(event)) event.preventDefault();
+    }
+  });
+  $("#follow").addEventListener("change", (event) => {
+    if (event.target.checked) select(null, { pin: false });
+    else select(selectedUid(), { pin: true });
+  });
+  let lastWidth = 0;
+  new ResizeObserver((entries) => {
+    const width = Math.floor(entries[0].contentRect.width);
+    if (width !== lastWidth) {
+      lastWidth = width;
+      scheduleRender();
+    }
+  }).observe($("#diagram"));
+}
+
+function wireTabs() {
+  const tabs = $$('.tabs [role="tab"]');
+  const show = (tab, focus) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+    }
+    if (focus) tab.focus();
+  };
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => show(tab, false));
+    tab.addEventListener("keydown", (event) => {
+      const i = tabs.indexOf(tab);
+      let next = null;
+      if (event.key === "ArrowRight") next = tabs[(i + 1) % tabs.length];
+      else if (event.key === "ArrowLeft") next = tabs[(i - 1 + tabs.length) % tabs.length];
+      else if (event.key === "Home") next = tabs[0];
+      else if (event.key === "End") next = tabs[tabs.length - 1];
+      if (next) {
+        event.preventDefault();
+        show(next, true);
+      }
+    });
+  }
+}
+
+wireTabs();
+wireForms();
+wireSpeed();
+wireDiagram();
+document.body.dataset.app = "ready";
+connect();

@@ -1,0 +1,213 @@
+"""The page in a real browser: Debian's chromium driven by Playwright, against the real stack.
+
+The demo cluster runs at instant speed, so a pod goes through its eight steps in moments;
+every wait is on a condition with a timeout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STEPS_TIMEOUT = 30_000  # ms: the whole pod lifecycle, Celery hops included
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser(live_stack):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, base_url: str, *, locale: str = "en-US"):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(base_url + "/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
+    # The snapshot has been drawn: the diagram shows the demo cluster's worker nodes.
+    expect(page.locator('#diagram-svg .node[data-node="node-1"]')).to_be_visible(timeout=15_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, live_stack):
+    context, page = open_page(browser, live_stack.url)
+    yield page
+    errors = list(page.errors)
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def page_config(page) -> dict:
+    return json.loads(page.locator("#podflow-config").text_content())
+
+
+def test_it_shows_the_eight_steps_of_a_pod_created_with_the_form(page):
+    from playwright.sync_api import expect
+
+    name = f"browser-{uuid.uuid4().hex[:6]}"
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=image]").fill("nginx:1.27")
+    form.locator("input[name=cpu]").fill("100m")
+    form.locator("input[name=memory]").fill("32Mi")
+    form.get_by_role("button", name="Create pod").click()
+    expect(page.locator("#pod-form-status")).to_have_attribute("data-kind", "ok")
+    expect(page.locator("#pod-form-status")).to_contain_text(name)
+
+    # Choose the pod by keyboard: focus it in the diagram and press Enter.
+    chip = page.locator(f'#diagram-svg .pod[data-pod-name="{name}"]')
+    expect(chip).to_have_count(1, timeout=STEPS_TIMEOUT)
+    chip.focus()
+    page.keyboard.press("Enter")
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#follow")).not_to_be_checked()
+    expect(page.locator("#selected-pod")).to_contain_text(f"default/{name}")
+
+    for number in range(1, 9):
+        want = "not-needed" if number == 3 else "done"
+        item = page.locator(f'#steps li[data-step="{number}"]')
+        expect(item).to_have_attribute("data-state", want, timeout=STEPS_TIMEOUT)
+        expect(item.locator(".step-state")).to_have_text("not needed" if number == 3 else "done")
+        expect(item.locator(".step-text")).not_to_be_empty()
+        # The diagram's arrow for the step carries the same state.
+        expect(page.locator(f'#diagram-svg .arrow[data-step="{number}"]')).to_have_attribute("data-state", want)
+
+    steps = page.locator("#steps")
+    expect(steps.locator('li[data-step="1"] .step-text')).to_contain_text(f"podflow page asked the API server to create Pod default/{name}")
+    expect(steps.locator('li[data-step="3"] .step-text')).to_contain_text("Not needed for a bare pod")
+    expect(steps.locator('li[data-step="4"] .step-text')).to_contain_text("The scheduler chose node-")
+    expect(steps.locator('li[data-step="8"] .step-text')).to_contain_text("Ready=True")
+    expect(page.locator('#diagram-svg .arrow[data-step="3"] .arrow-note')).to_have_text("not needed: bare pod")
+
+    # The pod sits inside a worker node, Running and ready, in words as well as shape.
+    in_node = page.locator(f'#diagram-svg .node[data-node] .pod[data-pod-name="{name}"]')
+    expect(in_node).to_have_attribute("data-phase", "Running", timeout=STEPS_TIMEOUT)
+    expect(in_node).to_have_attribute("data-ready", "true")
+    expect(in_node).to_contain_text("Running · 1/1")
+    node = page.locator(f'#diagram-svg .node:has(.pod[data-pod-name="{name}"])').get_attribute("data-node")
+    assert node in {"node-1", "node-2", "node-3"}
+    expect(page.locator("#selected-hint")).to_contain_text(f"on {node}")
+    row = page.locator("#pods-body tr", has_text=name)
+    expect(row).to_contain_text("Running")
+    expect(row).to_contain_text(node)
+
+
+def test_a_bad_name_shows_the_api_servers_error_beside_the_form_and_creates_nothing(page, live_stack):
+    from playwright.sync_api import expect
+
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill("Bad_Name")
+    form.get_by_role("button", name="Create pod").click()
+    status = page.locator("#pod-form-status")
+    expect(status).to_have_attribute("data-kind", "error")
+    expect(status).to_be_visible()
+    expect(status).to_contain_text("The API server refused it (422 Invalid)")
+    expect(status.locator(".err-causes")).to_contain_text("metadata.name")
+    expect(status.locator(".err-causes")).to_contain_text('Invalid value: "Bad_Name"')
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(form.locator("input[name=name]")).to_have_attribute("aria-invalid", "true")
+
+    expect(page.locator('#diagram-svg .pod[data-pod-name="Bad_Name"]')).to_have_count(0)
+    config = page_config(page)
+    answer = page.request.get(
+        f"{live_stack.url}{config['apiBase']}/api/v1/namespaces/default/pods/Bad_Name",
+        headers={"Authorization": f"Bearer {config['token']}"},
+    )
+    assert answer.status == 404, answer.text()
+
+
+def test_deleting_a_pod_with_its_button_removes_it(page):
+    from playwright.sync_api import expect
+
+    name = f"gone-{uuid.uuid4().hex[:6]}"
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(name)
+    form.get_by_role("button", name="Create pod").click()
+    chip = page.locator(f'#diagram-svg .node .pod[data-pod-name="{name}"][data-phase="Running"]')
+    expect(chip).to_have_count(1, timeout=STEPS_TIMEOUT)
+
+    page.get_by_role("button", name=f"Delete pod {name}").click()
+    expect(page.locator("#delete-form-status")).to_contain_text(name)
+    expect(page.locator(f'#diagram-svg .pod[data-pod-name="{name}"]')).to_have_count(0, timeout=STEPS_TIMEOUT)
+    expect(page.locator("#pods-body tr", has_text=name)).to_have_count(0)
+
+
+def test_the_speed_control_posts_the_speed_and_shows_the_clusters_answer(page):
+    from playwright.sync_api import expect
+
+    speed = page.locator("#speed-form")
+    expect(speed).to_have_attribute("data-speed", "instant")
+    try:
+        speed.get_by_label("Normal").check()
+        # The change comes back from the server over the websocket.
+        expect(speed).to_have_attribute("data-speed", "normal", timeout=10_000)
+        expect(speed.locator(".form-status")).to_be_hidden()
+    finally:
+        speed.get_by_label("Instant").check()
+        expect(speed).to_have_attribute("data-speed", "instant", timeout=10_000)
+
+
+def test_switching_to_korean_shows_korean_labels_and_narration(page):
+    from playwright.sync_api import expect
+
+    name = f"hangul-{uuid.uuid4().hex[:6]}"
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(name)
+    form.get_by_role("button", name="Create pod").click()
+    expect(page.locator('#steps li[data-step="8"]')).to_have_attribute("data-state", "done", timeout=STEPS_TIMEOUT)
+
+    page.get_by_role("button", name="한국어").click()
+    expect(page.locator("html")).to_have_attribute("lang", "ko")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
+    expect(page.locator("#controls-heading")).to_have_text("직접 해 보기")
+    expect(page.get_by_role("tab", name="파드 만들기")).to_be_visible()
+    expect(page.locator("#steps-heading")).to_have_text("여덟 단계")
+    expect(page.locator('#steps li[data-step="1"] .step-route')).to_have_text("kubectl → API 서버")
+    # Labels drawn by the script come from the JavaScript catalog.
+    expect(page.locator("#diagram-svg .plane-title")).to_have_text("마스터 노드 · 컨트롤 플레인")
+    expect(page.locator('#diagram-svg [data-component="scheduler"]')).to_contain_text("스케줄러")
+    # The server's narration, in Korean, for the newest pod (the one just created).
+    expect(page.locator("#selected-pod")).to_contain_text(name)
+    expect(page.locator('#steps li[data-step="1"] .step-text')).to_contain_text(f"API 서버로 파드 default/{name} 생성을 요청했습니다")
+    expect(page.locator('#steps li[data-step="3"] .step-state')).to_have_text("필요 없음")
+
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#controls-heading")).to_have_text("Try it")
+
+
+def test_a_korean_browser_gets_the_korean_page(browser, live_stack):
+    from playwright.sync_api import expect
+
+    context, page = open_page(browser, live_stack.url, locale="ko-KR")
+    try:
+        expect(page.locator("html")).to_have_attribute("lang", "ko")
+        expect(page.get_by_role("button", name="파드 만들기")).to_be_visible()
+        expect(page.locator("#diagram-svg .workers-title")).to_have_text("워커 노드")
+        assert not page.errors
+    finally:
+        context.close()
