@@ -414,7 +414,8 @@ class Command(BaseCommand):
             for index, name in enumerate(bare):
                 timed = index >= warmup
                 self._one_pod(client, stream, pods_path, name, results, timed)
-            bare_uids = {uid for uid, name in stream.uid_names.items() if name in set(bare)}
+            with stream.cond:
+                bare_uids = {uid for uid, name in stream.uid_names.items() if name in set(bare)}
             results.bare_ready_api = self._ready_in_api(client, pods_path, set(bare))
 
             # Make room: three demo nodes hold 330 pods, so the bare pods go before (b).
@@ -443,7 +444,9 @@ class Command(BaseCommand):
                 if done or elapsed > timeout or stream.closed:
                     break
                 if time.monotonic() >= next_report:
-                    self.stdout.write(f"    {len(ready_of_deployment())}/{replicas} Ready after {elapsed:.1f} s")
+                    with stream.cond:
+                        so_far = len(ready_of_deployment())
+                    self.stdout.write(f"    {so_far}/{replicas} Ready after {elapsed:.1f} s")
                     next_report = time.monotonic() + 5
             with stream.cond:
                 ready_times = sorted(ready_of_deployment())
@@ -464,13 +467,21 @@ class Command(BaseCommand):
             stream.stop()
             if stream.error and not isinstance(stream.error, asyncio.CancelledError):
                 results.problems.append(f"the websocket failed: {stream.error!r}")
-        if clean_up:
-            # On a stack we did not start, leave the cluster as we found it (ours is thrown
-            # away whole): the garbage collector removes the ReplicaSet and its pods.
-            client.request("DELETE", f"{deployments_path}/{deployment}")
-            if speed_before != "instant":
-                self._set_speed(client, cluster, speed_before)
-        client.close()
+            if clean_up:
+                # On a stack we did not start, leave the cluster as we found it (ours is
+                # thrown away whole): the garbage collector removes the ReplicaSet and its
+                # pods; bare pods left by a run that stopped early go one by one.
+                try:
+                    client.request("DELETE", f"{deployments_path}/{deployment}")
+                    _, items = self._list_pods(client, pods_path)
+                    for pod in items:
+                        if pod["metadata"]["name"].startswith(f"bench-{run}-"):
+                            client.request("DELETE", f"{pods_path}/{pod['metadata']['name']}?gracePeriodSeconds=0")
+                    if speed_before != "instant":
+                        self._set_speed(client, cluster, speed_before)
+                except (OSError, CommandError) as exc:
+                    self.stderr.write(f"could not clean up cluster {cluster!r}: {exc}")
+            client.close()
         return results
 
     def _one_pod(self, client: Http, stream: StreamRecorder, pods_path: str, name: str, results: Results, timed: bool) -> None:
