@@ -39,14 +39,16 @@ function selectedUid() {
   return newest ? newest.metadata.uid : null;
 }
 
-function select(uid, { pin = true } = {}) {
-  if (pin) {
-    follow = false;
-    pinnedUid = uid;
-  } else {
-    follow = true;
-    pinnedUid = null;
-  }
+// The user chose a pod: show it until they choose another or it is gone.
+function pin(uid) {
+  follow = false;
+  pinnedUid = uid;
+  scheduleRender();
+}
+
+function followNewest() {
+  follow = true;
+  pinnedUid = null;
   scheduleRender();
 }
 
@@ -182,7 +184,7 @@ function renderStepLog(pod, steps, states, current) {
   const hint = $("#selected-hint");
   if (!pod) {
     heading.textContent = gettext("No pod yet");
-    hint.textContent = gettext("Create a pod or a deployment below and watch its eight steps here.");
+    hint.textContent = gettext("Create a pod or a deployment with the forms, then watch its eight steps here.");
   } else {
     const v = podView(pod);
     const own = owner(pod);
@@ -260,7 +262,11 @@ function renderPodTable(selectedId) {
     }).join("");
   }
   const names = $("#pod-names");
-  names.innerHTML = pods.map((p) => `<option value="${esc(p.metadata.name)}"></option>`).join("");
+  const options = pods.map((p) => `<option value="${esc(p.metadata.name)}"></option>`).join("");
+  if (names.dataset.options !== options) {
+    names.innerHTML = options;
+    names.dataset.options = options;
+  }
 }
 
 function renderDeployments() {
@@ -280,10 +286,15 @@ function renderDeployments() {
   }).join("");
 }
 
+let speedPending = false; // the user's choice is on its way: do not undo it meanwhile
+
 function renderSpeed() {
-  for (const input of $$("#speed-form input[name=speed]")) {
-    input.checked = input.value === state.speed;
+  if (!speedPending) {
+    for (const input of $$("#speed-form input[name=speed]")) {
+      input.checked = input.value === state.speed;
+    }
   }
+  // The speed the cluster reports, not what was clicked.
   $("#speed-form").dataset.speed = state.speed;
 }
 
@@ -445,7 +456,7 @@ function wireForms() {
         cpu: f.cpu.value.trim(),
         memory: f.memory.value.trim(),
       });
-      select(created.metadata.uid, { pin: false });
+      followNewest();
       showResult(podForm, "ok", `<p>${esc(fmt(gettext("Pod %(name)s was accepted by the API server. Watch its eight steps."), { name: created.metadata.name }))}</p>`);
       if (f.name.value.trim() === name) f.name.value = suggestName("web");
     } catch (err) {
@@ -465,7 +476,7 @@ function wireForms() {
     busy(depForm, true);
     try {
       const created = await api.createDeployment({ name, image: f.image.value.trim(), replicas: Number.isNaN(replicas) ? 1 : replicas });
-      select(null, { pin: false });
+      followNewest();
       showResult(depForm, "ok", `<p>${esc(fmt(ngettext(
         "Deployment %(name)s stored. The controller manager will create %(n)s pod through a ReplicaSet.",
         "Deployment %(name)s stored. The controller manager will create %(n)s pods through a ReplicaSet.",
@@ -500,7 +511,7 @@ function wireForms() {
         showError(depForm, err);
       }
     } else if (target.classList.contains("select-pod")) {
-      select(target.dataset.uid);
+      pin(target.dataset.uid);
     }
   });
 }
@@ -535,14 +546,17 @@ function wireSpeed() {
     if (event.target.name !== "speed") return;
     const speed = event.target.value;
     const out = $(".form-status", form);
+    speedPending = true;
     try {
-      await api.setSpeed(speed);
-      state.speed = speed;
+      const answer = await api.setSpeed(speed);
+      if (answer && answer.speed) state.speed = answer.speed;
       out.hidden = true;
       out.textContent = "";
     } catch (err) {
       showError(form, err);
-      renderSpeed();
+    } finally {
+      speedPending = false;
+      scheduleRender();
     }
   });
   form.addEventListener("submit", (event) => event.preventDefault());
@@ -553,7 +567,7 @@ function wireDiagram() {
   const choose = (event) => {
     const pod = event.target.closest(".pod");
     if (!pod) return false;
-    select(pod.dataset.uid);
+    pin(pod.dataset.uid);
     return true;
   };
   svg.addEventListener("click", choose);
@@ -563,8 +577,8 @@ function wireDiagram() {
     }
   });
   $("#follow").addEventListener("change", (event) => {
-    if (event.target.checked) select(null, { pin: false });
-    else select(selectedUid(), { pin: true });
+    if (event.target.checked) followNewest();
+    else pin(selectedUid());
   });
   let lastWidth = 0;
   new ResizeObserver((entries) => {

@@ -160,15 +160,18 @@ def test_the_speed_control_posts_the_speed_and_shows_the_clusters_answer(page):
     from playwright.sync_api import expect
 
     speed = page.locator("#speed-form")
-    expect(speed).to_have_attribute("data-speed", "instant")
+    before = speed.get_attribute("data-speed")
+    assert before in {"instant", "normal", "slow"}
+    other = "normal" if before != "normal" else "slow"
     try:
-        speed.get_by_label("Normal").check()
-        # The change comes back from the server over the websocket.
-        expect(speed).to_have_attribute("data-speed", "normal", timeout=10_000)
+        speed.locator(f'input[value="{other}"]').check()
+        # The cluster's answer comes back (the POST's reply, then the websocket's message).
+        expect(speed).to_have_attribute("data-speed", other, timeout=10_000)
+        expect(speed.locator(f'input[value="{other}"]')).to_be_checked()
         expect(speed.locator(".form-status")).to_be_hidden()
     finally:
-        speed.get_by_label("Instant").check()
-        expect(speed).to_have_attribute("data-speed", "instant", timeout=10_000)
+        speed.locator(f'input[value="{before}"]').check()
+        expect(speed).to_have_attribute("data-speed", before, timeout=10_000)
 
 
 def test_switching_to_korean_shows_korean_labels_and_narration(page):
@@ -190,7 +193,8 @@ def test_switching_to_korean_shows_korean_labels_and_narration(page):
     # Labels drawn by the script come from the JavaScript catalog.
     expect(page.locator("#diagram-svg .plane-title")).to_have_text("마스터 노드 · 컨트롤 플레인")
     expect(page.locator('#diagram-svg [data-component="scheduler"]')).to_contain_text("스케줄러")
-    # The server's narration, in Korean, for the newest pod (the one just created).
+    # The server's narration, in Korean, for the pod just created.
+    page.locator(f'#diagram-svg .pod[data-pod-name="{name}"]').click()
     expect(page.locator("#selected-pod")).to_contain_text(name)
     expect(page.locator('#steps li[data-step="1"] .step-text')).to_contain_text(f"API 서버로 파드 default/{name} 생성을 요청했습니다")
     expect(page.locator('#steps li[data-step="3"] .step-state')).to_have_text("필요 없음")
