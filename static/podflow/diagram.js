@@ -282,7 +282,7 @@ function defs() {
 
 function chipLayout(count, x, y, w, minChip) {
   const cols = Math.max(1, Math.floor((w + CHIP_GAP) / (minChip + CHIP_GAP)));
-  const chipW = Math.min(200, (w - (cols - 1) * CHIP_GAP) / cols);
+  const chipW = Math.min(Math.max(minChip, 200), (w - (cols - 1) * CHIP_GAP) / cols);
   const rects = [];
   for (let i = 0; i < count; i++) {
     const row = Math.floor(i / cols);
@@ -381,7 +381,7 @@ export function renderDiagram(svg, model) {
 
   // Worker nodes.
   const workerTop = cp.y + cp.h + 58;
-  const nodeCols = wide ? Math.max(1, Math.min(model.nodes.length, Math.floor((W - 2 * PAD + 14) / (230 + 14)))) : 1;
+  const nodeCols = Math.max(1, Math.min(model.nodes.length, Math.floor((W - 2 * PAD + 14) / (236 + 14))));
   const nodeRows = Math.ceil(model.nodes.length / nodeCols);
   // With more than one row of nodes, arrow 5 runs down a gutter on the right and along
   // the gap above its node's row, so it never crosses another node.
@@ -390,7 +390,10 @@ export function renderDiagram(svg, model) {
   const rowGap = nodeRows > 1 ? 26 : nodeGap;
   const nodeW = (W - 2 * PAD - gutter - (nodeCols - 1) * nodeGap) / nodeCols;
   const nodeLayouts = model.nodes.map((node) => {
-    const lay = chipLayout(node.pods.length, 0, 0, nodeW - 24, 128);
+    // Chips wide enough for the longest name when there is room; names are shortened
+    // in the middle otherwise.
+    const longest = Math.max(0, ...node.pods.map((p) => textWidth(p.name, 12, 650, true)));
+    const lay = chipLayout(node.pods.length, 0, 0, nodeW - 24, Math.min(230, Math.max(128, longest + 46)));
     return { node, lay };
   });
   let y = workerTop;
