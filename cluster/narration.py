@@ -108,14 +108,45 @@ def owned_pod_created(pod: dict, revision: int, *, client: str, rs: dict, deploy
     ]
 
 
-def scheduled(pod: dict, node: str, feasible: int, total: int) -> StepRecord:
+def scheduled(pod: dict, node: str, feasible: int, total: int, why: tuple[str, str, str] = ("least-allocated", "", "")) -> StepRecord:
+    """Step 4, with why the node won in one clause. `why` is (kind, detail, tie-break) from the
+    scheduler (cluster/scheduler/cycle.py why_chosen); detail is a nodeSelector such as
+    `disk=ssd`; tie-break is how a tie at the top was broken: "fewest-pods", "name" or ""."""
     ref = _ref(pod["metadata"]["namespace"], pod["metadata"]["name"])
+    kind, detail, tiebreak = why
+    clauses = {
+        "least-allocated": (f"{node} is the least allocated", f"{node}의 자원 사용이 가장 적음"),
+        "balanced": (f"{node} keeps CPU and memory use the most balanced", f"{node}의 CPU와 메모리 사용이 가장 균형 잡힘"),
+        "fewer-taints": (
+            f"{node} has the fewest PreferNoSchedule taints the pod does not tolerate",
+            f"{node}에 파드가 용인하지 않는 PreferNoSchedule 테인트가 가장 적음",
+        ),
+        "preferred-affinity": (f"{node} best matches the pod's preferred node affinity", f"{node}가 파드의 선호 노드 어피니티에 가장 잘 맞음"),
+        "tie-fewest-pods": (f"the scores tie and {node} runs the fewest pods", f"점수가 같아 파드가 가장 적은 {node}를 선택"),
+        "tie-name": (f"scores and pod counts tie, so {node}, the first by name", f"점수와 파드 수가 같아 이름순으로 첫 노드인 {node}를 선택"),
+        "only-node": ("it is the cluster's only node", "클러스터의 유일한 노드"),
+        "only-selector": (f"the only node matching nodeSelector {detail}", f"nodeSelector {detail}에 맞는 유일한 노드"),
+        "only-affinity": ("the only node matching its required node affinity", "필수 노드 어피니티에 맞는 유일한 노드"),
+        "only-selector-affinity": (
+            f"the only node matching nodeSelector {detail} and its required node affinity",
+            f"nodeSelector {detail}와 필수 노드 어피니티에 모두 맞는 유일한 노드",
+        ),
+        "only-room": ("the only node with room for its requests", "요청한 자원이 들어갈 수 있는 유일한 노드"),
+        "only-schedulable": ("the only node not cordoned", "코든(cordon)되지 않은 유일한 노드"),
+        "only-tolerated": ("the only node whose taints the pod tolerates", "파드가 테인트를 모두 용인하는 유일한 노드"),
+        "only-fit": ("the only node that passed every filter", "모든 필터를 통과한 유일한 노드"),
+    }
+    clause_en, clause_ko = clauses.get(kind, clauses["least-allocated"])
+    if tiebreak == "fewest-pods":
+        clause_en, clause_ko = clause_en + ", tied and running the fewest pods", clause_ko + ", 동점 중 파드가 가장 적음"
+    elif tiebreak == "name":
+        clause_en, clause_ko = clause_en + ", tied and first by name", clause_ko + ", 동점 중 이름순 첫 노드"
     return StepRecord(
         4,
         SCHEDULER,
-        f"The scheduler chose {node} for Pod {ref} ({feasible} of {total} nodes fit; {node} is the least allocated) "
+        f"The scheduler chose {node} for Pod {ref} ({feasible} of {total} nodes fit; {clause_en}) "
         f"and wrote the Binding through the API server: spec.nodeName={node}.",
-        f"스케줄러가 파드 {ref}를 실행할 노드로 {node}를 골랐고(노드 {total}개 중 {feasible}개 가능, {node}의 자원 사용이 가장 적음) "
+        f"스케줄러가 파드 {ref}를 실행할 노드로 {node}를 골랐고(노드 {total}개 중 {feasible}개 가능, {clause_ko}) "
         f"API 서버에 바인딩을 기록했습니다: spec.nodeName={node}.",
         actor="default-scheduler",
     )

@@ -1,0 +1,11 @@
+"""The scheduler: filter the nodes a pod fits on, score them, bind the pod to the best.
+
+Laid out as kube-scheduler is: one module per plugin (nodeunschedulable, nodename,
+tainttoleration, nodeaffinity, noderesources), the framework that runs them in order
+(framework), the snapshot they read (nodeinfo), and the cycle that writes the outcome
+through the API server (cycle).
+"""
+from .cycle import pending_pods, schedule
+from .nodeinfo import NodeInfo, node_rooms
+
+__all__ = ["NodeInfo", "node_rooms", "pending_pods", "schedule"]

@@ -1,0 +1,151 @@
+"""What one scheduling attempt knows: each node and the pod, read once (kube-scheduler's snapshot).
+
+kube-scheduler works from a snapshot of its cache (NodeInfo per node, PodInfo for the pod)
+taken at the start of a cycle. Ours is read inside the cluster's lock, so it is also the
+truth until the binding is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .. import kinds, pods, quantity, store
+from ..models import Cluster
+
+# The taints the node lifecycle controller puts on a node (TaintNodesByCondition).
+NOT_READY = "node.kubernetes.io/not-ready"
+UNREACHABLE = "node.kubernetes.io/unreachable"
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+
+
+@dataclass(frozen=True)
+class PodOnNode:
+    """A pod already bound to a node: what it takes there, and what preemption would weigh."""
+
+    name: str
+    priority: int
+    cpu: int
+    memory: int
+    nonzero_cpu: int
+    nonzero_memory: int
+
+
+@dataclass
+class NodeInfo:
+    name: str
+    labels: dict[str, str]
+    taints: list[dict]  # spec.taints, plus the one the node's Ready condition implies
+    unschedulable: bool
+    cpu: int  # allocatable millicores
+    memory: int  # allocatable bytes
+    max_pods: int
+    pods: list[PodOnNode] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.pods)
+
+    @property
+    def requested_cpu(self) -> int:
+        return sum(p.cpu for p in self.pods)
+
+    @property
+    def requested_memory(self) -> int:
+        return sum(p.memory for p in self.pods)
+
+    @property
+    def nonzero_cpu(self) -> int:
+        """Requested CPU with kube-scheduler's default for pods that request none (scoring only)."""
+        return sum(p.nonzero_cpu for p in self.pods)
+
+    @property
+    def nonzero_memory(self) -> int:
+        return sum(p.nonzero_memory for p in self.pods)
+
+    def without(self, victims: list[PodOnNode]) -> "NodeInfo":
+        """The node as it would be with these pods gone (preemption's dry run)."""
+        return replace(self, pods=[p for p in self.pods if p not in victims])
+
+
+@dataclass
+class PodInfo:
+    """The pod being scheduled, with its requests worked out once."""
+
+    doc: dict
+    cpu: int  # what its containers request
+    memory: int
+    nonzero_cpu: int  # the same with the non-zero defaults, for scoring
+    nonzero_memory: int
+    priority: int
+
+    @property
+    def spec(self) -> dict:
+        return self.doc.get("spec") or {}
+
+    @property
+    def tolerations(self) -> list[dict]:
+        found = self.spec.get("tolerations")
+        return [t for t in found if isinstance(t, dict)] if isinstance(found, list) else []
+
+    @property
+    def node_affinity(self) -> dict:
+        affinity = self.spec.get("affinity")
+        found = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
+        return found if isinstance(found, dict) else {}
+
+
+def priority_of(pod: dict) -> int:
+    value = (pod.get("spec") or {}).get("priority")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def pod_info(pod: dict) -> PodInfo:
+    cpu, memory = pods.requests(pod)
+    nonzero_cpu, nonzero_memory = pods.requests(pod, non_zero=True)
+    return PodInfo(pod, cpu, memory, nonzero_cpu, nonzero_memory, priority_of(pod))
+
+
+def implied_taint(node: dict) -> dict | None:
+    """The taint a node's Ready condition stands for until the node controller writes it.
+
+    Ready=False is `node.kubernetes.io/not-ready`, Ready=Unknown (or no Ready condition:
+    the kubelet never reported) is `node.kubernetes.io/unreachable`, both NoSchedule.
+    """
+    ready = pods.condition(node, "Ready")
+    status = ready.get("status") if ready else "Unknown"
+    if status == "True":
+        return None
+    return {"key": NOT_READY if status == "False" else UNREACHABLE, "effect": "NoSchedule"}
+
+
+def node_info(node: dict) -> NodeInfo:
+    spec = node.get("spec") or {}
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    taints = [t for t in spec.get("taints") or [] if isinstance(t, dict)]
+    implied = implied_taint(node)
+    if implied and not any(t.get("key") == implied["key"] for t in taints):
+        taints.append(implied)
+    labels = node["metadata"].get("labels")
+    return NodeInfo(
+        name=node["metadata"]["name"],
+        labels=labels if isinstance(labels, dict) else {},
+        taints=taints,
+        unschedulable=bool(spec.get("unschedulable")),
+        cpu=quantity.millicores(alloc.get("cpu", "0")),
+        memory=quantity.bytes_(alloc.get("memory", "0")),
+        max_pods=int(quantity.parse(alloc.get("pods", "110"))),
+    )
+
+
+def node_rooms(cluster: Cluster) -> dict[str, NodeInfo]:
+    """Every node, by name in name order, with the pods bound to it that still hold room."""
+    rooms = {doc["metadata"]["name"]: node_info(doc) for doc in store.list_docs(cluster, kinds.NODE)}
+    for pod in store.list_docs(cluster, kinds.POD):
+        room = rooms.get(pod["spec"].get("nodeName") or "")
+        if room is None or pods.is_terminal(pod):
+            continue
+        info = pod_info(pod)
+        room.pods.append(PodOnNode(
+            f"{pod['metadata']['namespace']}/{pod['metadata']['name']}",
+            info.priority, info.cpu, info.memory, info.nonzero_cpu, info.nonzero_memory,
+        ))
+    return rooms
