@@ -50,6 +50,10 @@ def _ready(doc: dict | None) -> bool:
     return False
 
 
+def _terminal(doc: dict | None) -> bool:
+    return ((doc or {}).get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
 def _node_ready(doc: dict | None) -> bool:
     return _ready_condition(doc, "Ready")
 
@@ -82,7 +86,12 @@ def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str
         yield from _pod_wakes(cluster_id, old, new, deleted, by)
     elif kind == "Node":
         old_spec, new_spec = (old or {}).get("spec"), new.get("spec")
-        if deleted or old is None or old_spec != new_spec or _node_ready(old) != _node_ready(new):
+        # What the scheduler's filters read: spec (cordon, taints), Ready, labels, allocatable.
+        if (
+            deleted or old is None or old_spec != new_spec or _node_ready(old) != _node_ready(new)
+            or old["metadata"].get("labels") != new["metadata"].get("labels")
+            or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable")
+        ):
             yield (SCHEDULE_PENDING, (cluster_id,))
 
 
@@ -95,6 +104,8 @@ def _pod_wakes(cluster_id: int, old: dict | None, new: dict, deleted: bool, by: 
             yield (SCHEDULE_POD, (cluster_id, uid))
         if node and by != store.KUBELET:
             yield (SYNC_POD, (cluster_id, node, uid))
+        if node and old is not None and _terminal(new) and not _terminal(old):
+            yield (SCHEDULE_PENDING, (cluster_id,))  # a finished pod's room on the node is free
     else:
         if (old or {}).get("spec", {}).get("nodeName"):
             yield (SCHEDULE_PENDING, (cluster_id,))  # its room on the node is free again

@@ -138,6 +138,26 @@ def test_a_node_becoming_ready_or_cordoned_wakes_the_pending_pods():
     assert wakes("MODIFIED", ready, ready, store.KUBELET) == set()
 
 
+def test_a_node_label_or_allocatable_change_wakes_the_pending_pods():
+    node = doc("Node", "n1", ready=True)
+    labelled = copy.deepcopy(node)
+    labelled["metadata"]["labels"] = {"disk": "ssd"}
+    bigger = copy.deepcopy(node)
+    bigger["status"]["allocatable"] = {"cpu": "8"}
+
+    assert wakes("MODIFIED", node, labelled, store.API) == {(wake.SCHEDULE_PENDING, (CLUSTER,))}
+    assert wakes("MODIFIED", node, bigger, store.KUBELET) == {(wake.SCHEDULE_PENDING, (CLUSTER,))}
+
+
+def test_a_bound_pod_that_finishes_frees_room_for_the_pending_pods():
+    running = doc("Pod", node="node-2")
+    done = copy.deepcopy(running)
+    done["status"]["phase"] = "Succeeded"
+
+    assert (wake.SCHEDULE_PENDING, (CLUSTER,)) in wakes("MODIFIED", running, done, store.KUBELET)
+    assert (wake.SCHEDULE_PENDING, (CLUSTER,)) not in wakes("MODIFIED", done, done, store.KUBELET)
+
+
 def test_events_and_namespaces_wake_nobody():
     assert wakes("ADDED", None, doc("Event"), store.SCHEDULER) == set()
     assert wakes("ADDED", None, doc("Namespace"), store.API) == set()
