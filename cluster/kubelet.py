@@ -273,6 +273,22 @@ def _last_progress(cluster: Cluster, uid: str) -> datetime | None:
     return Object.objects.filter(Q(uid=uid) | Q(kind="Event", owner_uid=uid), cluster=cluster).aggregate(last=Max("updated"))["last"]
 
 
+def _step(cluster: Cluster, node_name: str, uid: str, expected: str | None = None) -> bool:
+    """Under the lock: read the pod and apply its next stage (only if it is `expected`,
+    when given). True if a stage was applied."""
+    pod = store.by_uid(cluster, uid)
+    if pod is None or pod["kind"] != "Pod" or pod["spec"].get("nodeName") != node_name:
+        return False
+    stage = next_stage(pod, set(events.reasons_for(cluster, uid)))
+    if stage is None or (expected is not None and stage.name != expected):
+        return False
+    node = _node(cluster, node_name)
+    if node is None:
+        return False
+    stage.apply(cluster, pod, node)
+    return True
+
+
 def sync_pod(cluster: Cluster, node_name: str, uid: str) -> float | None:
     """Do the next stage for one pod if it is due.
 
@@ -288,24 +304,30 @@ def sync_pod(cluster: Cluster, node_name: str, uid: str) -> float | None:
     wait = cluster.stage_seconds
     if stage.name == "remove":
         wait = min(wait, float(pod["metadata"].get("deletionGracePeriodSeconds") or 0))
-    last = _last_progress(cluster, uid)
-    if wait > 0 and last is not None:
-        remaining = wait - (store.now() - last).total_seconds()
+    if wait > 0:
+        last = _last_progress(cluster, uid)
+        remaining = wait - (store.now() - last).total_seconds() if last else 0
         if remaining > 0.001:
             return remaining
     with store.locked(cluster):
         # Re-read under the lock: another run may have done this stage meanwhile.
-        pod = store.by_uid(cluster, uid)
-        if pod is None or pod["spec"].get("nodeName") != node_name:
-            return None
-        again = next_stage(pod, set(events.reasons_for(cluster, uid)))
-        if again is None or again.name != stage.name:
-            return 0.0 if again else None
-        node = _node(cluster, node_name)
-        if node is None:
-            return None
-        stage.apply(cluster, pod, node)
+        _step(cluster, node_name, uid, expected=stage.name)
     return 0.0
+
+
+def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
+    """What the kubelet task runs: every stage that is due now.
+
+    Paced, that is one stage (then `sync_pod`'s wait). At instant speed every stage is due
+    at once, so they run back to back in one transaction — still one write, one revision
+    and one recorded step each, published together when it commits.
+    """
+    if cluster.stage_seconds > 0:
+        return sync_pod(cluster, node_name, uid)
+    with store.locked(cluster):
+        while _step(cluster, node_name, uid):
+            pass
+    return None
 
 
 def pods_needing_work(cluster: Cluster) -> list[tuple[str, str]]:

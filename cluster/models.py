@@ -65,10 +65,12 @@ class Object(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cluster", "kind", "namespace", "name"], name="object_identity"),
         ]
+        # The components' hot queries list by kind and owner or node, in name order: the
+        # name columns at the end let the database read them in order from the index.
         indexes = [
-            models.Index(fields=["cluster", "kind", "namespace"]),
-            models.Index(fields=["cluster", "kind", "node_name"]),
-            models.Index(fields=["cluster", "owner_uid"]),
+            models.Index(fields=["cluster", "kind", "owner_uid", "namespace", "name"], name="object_kind_owner"),
+            models.Index(fields=["cluster", "kind", "node_name", "namespace", "name"], name="object_kind_node"),
+            models.Index(fields=["cluster", "owner_uid"], name="object_owner"),
         ]
 
     def __str__(self) -> str:

@@ -66,7 +66,7 @@ def sync_pod(cluster_id: int, node: str, uid: str) -> None:
     if cluster is None:
         return
     while True:
-        wait = kubelet.sync_pod(cluster, node, uid)
+        wait = kubelet.run_due_stages(cluster, node, uid)
         if wait is None:
             return
         if wait > 0:

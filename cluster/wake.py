@@ -143,8 +143,17 @@ def pending_key(task: Task) -> str:
     return "podflow:queued:" + name.rsplit(".", 1)[-1] + ":" + ":".join(str(a) for a in args)
 
 
-def dispatch(tasks: list[Task], *, countdown: float = 0.0) -> None:
-    """Queue each task unless the same key is already queued and not started."""
+# The controller manager's work queue coalesces wake-ups of one key that come close
+# together (a ReplicaSet hears from each of its pods as it starts): one reconcile then sees
+# them all. A real controller gets the same from its informer's queue.
+COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1}
+
+
+def dispatch(tasks: list[Task], *, countdown: float | None = None) -> None:
+    """Queue each task unless the same key is already queued and not started.
+
+    `countdown` delays them all; without it each waits its kind's coalescing time.
+    """
     if not getattr(settings, "PODFLOW_WAKE", True) or not tasks:
         return
     from config.celery import app
@@ -152,16 +161,17 @@ def dispatch(tasks: list[Task], *, countdown: float = 0.0) -> None:
     try:
         client = _redis_client()
         pipe = client.pipeline(transaction=False)
-        for task in tasks:
-            if countdown <= 0:
+        delays = [countdown if countdown is not None else COALESCE_SECONDS.get(name, 0.0) for name, _ in tasks]
+        for task, delay in zip(tasks, delays):
+            if delay <= 0:
                 pipe.set(pending_key(task), 1, nx=True, ex=15)
             else:
                 # One delayed run per key is enough: it re-reads state when it fires.
-                pipe.set(pending_key(task).replace(":queued:", ":delayed:", 1), 1, nx=True, ex=int(countdown) + 2)
+                pipe.set(pending_key(task).replace(":queued:", ":delayed:", 1), 1, nx=True, ex=int(delay) + 2)
         fresh = pipe.execute()
-        for (name, args), is_new in zip(tasks, fresh):
+        for (name, args), delay, is_new in zip(tasks, delays, fresh):
             if is_new:
-                app.send_task(name, args=list(args), queue=QUEUES[name], countdown=countdown or None)
+                app.send_task(name, args=list(args), queue=QUEUES[name], countdown=delay or None)
     except Exception:  # a lost wake-up only delays work: the resync picks it up
         log.exception("could not wake %d component task(s)", len(tasks))
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from cluster import events, kinds, kubelet, narration, pods, scheduler, store
-from cluster.models import Speed
+from cluster.models import Object, Speed
 
 from .manifests import changes_after, pod, revision, steps_of
 
@@ -227,3 +227,32 @@ def test_it_does_the_stage_once_its_time_has_come(normal_speed, monkeypatch):
 
     assert kubelet.sync_pod(cluster, node, created["metadata"]["uid"]) == 0.0
     assert current(cluster)["status"]["hostIP"]
+
+
+def test_it_runs_every_due_stage_in_one_transaction_at_instant_speed(cluster):
+    created, node = bound_pod(cluster)
+    before = revision(cluster)
+
+    assert kubelet.run_due_stages(cluster, node, created["metadata"]["uid"]) is None
+
+    assert pods.is_ready(current(cluster))
+    assert steps_of(created["metadata"]["uid"])[-4:] == [(5, "done"), (6, "done"), (7, "done"), (8, "done")]
+    log = changes_after(cluster, before)
+    assert [c.revision for c in log] == list(range(before + 1, before + 1 + len(log)))  # one revision per write
+    assert kubelet.run_due_stages(cluster, node, created["metadata"]["uid"]) is None
+    assert revision(cluster) == log[-1].revision  # converged: nothing more written
+
+
+def test_it_runs_one_stage_at_a_time_when_paced(cluster):
+    cluster.speed = Speed.NORMAL
+    cluster.save(update_fields=["speed"])
+    created, node = bound_pod(cluster)
+
+    uid = created["metadata"]["uid"]
+    wait = kubelet.run_due_stages(cluster, node, uid)
+    assert 0 < wait <= 1.0 and steps_of(uid)[-1] == (4, "done")  # bound just now: not due yet
+    Object.objects.filter(cluster=cluster).update(updated=store.now() - timedelta(seconds=2))
+
+    assert kubelet.run_due_stages(cluster, node, uid) == 0.0
+    assert steps_of(uid)[-1] == (5, "done")  # one stage, not all of them
+    assert 0 < kubelet.run_due_stages(cluster, node, uid) <= 1.0
