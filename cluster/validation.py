@@ -137,6 +137,7 @@ def validate_pod_spec(spec: Any, field: str) -> list[Cause]:
     node_name = spec.get("nodeName")
     if node_name:
         causes += validate_name(node_name, f"{field}.nodeName")
+    causes += validate_scheduling(spec, field)
     return causes
 
 
@@ -151,6 +152,98 @@ def _validate_request_within_limit(resources: dict, path: str) -> list[Cause]:
             continue
         if quantity.parse(request) > quantity.parse(limit):
             causes.append(invalid(f"{path}.resources.requests[{name}]", request, f"must be less than or equal to {name} limit of {limit}"))
+    return causes
+
+
+TOLERATION_OPERATORS = ["Equal", "Exists"]
+TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+def validate_scheduling(spec: dict, field: str) -> list[Cause]:
+    """nodeSelector, tolerations and node affinity, with the API server's messages (what the
+    scheduler reads; cluster/scheduler/ also copes with what gets past this)."""
+    causes = validate_labels(spec.get("nodeSelector"), f"{field}.nodeSelector")
+    tolerations = spec.get("tolerations")
+    if tolerations is not None and not isinstance(tolerations, list):
+        causes.append(invalid(f"{field}.tolerations", tolerations, "must be a list"))
+    for i, tol in enumerate(tolerations if isinstance(tolerations, list) else []):
+        path = f"{field}.tolerations[{i}]"
+        if not isinstance(tol, dict):
+            causes.append(invalid(path, tol, "must be an object"))
+            continue
+        key, op, value, effect = (tol.get(k) or "" for k in ("key", "operator", "value", "effect"))
+        if key:
+            causes += validate_labels({key: ""}, f"{path}.key")
+        elif op != "Exists":
+            causes.append(invalid(f"{path}.operator", op, 'operator must be Exists when `key` is empty, which means "match all values and all keys"'))
+        if tol.get("tolerationSeconds") is not None and effect != "NoExecute":
+            causes.append(invalid(f"{path}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+        if op in ("", "Equal"):
+            if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE_RE.match(value):
+                causes.append(invalid(f"{path}.operator", value, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"))
+        elif op == "Exists":
+            if value:
+                causes.append(invalid(f"{path}.operator", tol, "value must be empty when `operator` is 'Exists'"))
+        else:
+            causes.append(unsupported(f"{path}.operator", op, TOLERATION_OPERATORS))
+        if effect and effect not in TAINT_EFFECTS:
+            causes.append(unsupported(f"{path}.effect", effect, TAINT_EFFECTS))
+    affinity = spec.get("affinity")
+    node_affinity = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
+    if not isinstance(node_affinity, dict):
+        return causes
+    path = f"{field}.affinity.nodeAffinity"
+    required_ = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if required_ is not None:
+        terms = required_.get("nodeSelectorTerms") if isinstance(required_, dict) else None
+        terms_path = f"{path}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+        if not terms or not isinstance(terms, list):
+            causes.append(Cause(terms_path, "Required value: must have at least one node selector term", "FieldValueRequired"))
+        for i, term in enumerate(terms if isinstance(terms, list) else []):
+            causes += _validate_node_selector_term(term, f"{terms_path}[{i}]")
+    preferred = node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution")
+    for i, term in enumerate(preferred if isinstance(preferred, list) else []):
+        term_path = f"{path}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
+        term = term if isinstance(term, dict) else {}
+        weight = term.get("weight")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
+            causes.append(invalid(f"{term_path}.weight", weight, "must be in the range 1-100"))
+        causes += _validate_node_selector_term(term.get("preference") or {}, f"{term_path}.preference")
+    return causes
+
+
+def _validate_node_selector_term(term: Any, path: str) -> list[Cause]:
+    if not isinstance(term, dict):
+        return [invalid(path, term, "must be an object")]
+    causes: list[Cause] = []
+    expressions, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+    for j, req in enumerate(expressions if isinstance(expressions, list) else []):
+        req_path = f"{path}.matchExpressions[{j}]"
+        req = req if isinstance(req, dict) else {}
+        op, values = req.get("operator"), req.get("values") or []
+        if op in ("In", "NotIn"):
+            if not values:
+                causes.append(Cause(f"{req_path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'", "FieldValueRequired"))
+        elif op in ("Exists", "DoesNotExist"):
+            if values:
+                causes.append(Cause(f"{req_path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'", "FieldValueForbidden"))
+        elif op in ("Gt", "Lt"):
+            if not isinstance(values, list) or len(values) != 1:
+                causes.append(Cause(f"{req_path}.values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'", "FieldValueRequired"))
+        else:
+            causes.append(invalid(f"{req_path}.operator", op, "not a valid selector operator"))
+        key = req.get("key")
+        causes += validate_labels({key: ""}, f"{req_path}.key") if isinstance(key, str) and key else [invalid(f"{req_path}.key", key or "", "name part must be non-empty")]
+    for j, req in enumerate(fields if isinstance(fields, list) else []):
+        req_path = f"{path}.matchFields[{j}]"
+        req = req if isinstance(req, dict) else {}
+        values = req.get("values")
+        if req.get("operator") not in ("In", "NotIn"):
+            causes.append(invalid(f"{req_path}.operator", req.get("operator"), "not a valid selector operator"))
+        elif not isinstance(values, list) or len(values) != 1:
+            causes.append(Cause(f"{req_path}.values", "Required value: must be only one value when `operator` is 'In' or 'NotIn' for node field selector", "FieldValueRequired"))
+        if req.get("key") != "metadata.name":
+            causes.append(invalid(f"{req_path}.key", req.get("key"), "not a valid field selector key"))
     return causes
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cluster import events, kinds, pods, scheduler, store
+from cluster.errors import APIError
 from cluster.models import Change, Step
 from cluster.scheduler import framework, nodeaffinity, noderesources, nodename, tainttoleration
 from cluster.scheduler.cycle import FILTER_RESULT, FINAL_SCORE_RESULT, SCORE_RESULT, SELECTED_NODE
@@ -724,3 +725,61 @@ def test_the_framework_stops_at_the_first_filter_that_refuses():
 
     assert results == {"NodeUnschedulable": "passed", "NodeName": "passed", "TaintToleration": "node(s) had untolerated taint {dedicated: gpu}"}
     assert status.plugin == "TaintToleration" and not status.resolvable
+
+
+# --- what the API server refuses before the scheduler sees it --------------------------------
+
+AFFINITY = "spec.affinity.nodeAffinity."
+REQUIRED_TERMS = AFFINITY + "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+LABEL_VALUE = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+
+
+@pytest.mark.parametrize(
+    "spec, field, message",
+    [
+        ({"nodeSelector": {"disk": "s s d"}}, "spec.nodeSelector[disk]", f'Invalid value: "s s d": {LABEL_VALUE}'),
+        (tolerations({"key": "dedicated", "operator": "Like"}), "spec.tolerations[0].operator", 'Unsupported value: "Like": supported values: "Equal", "Exists"'),
+        (tolerations({"key": "dedicated", "effect": "Never"}), "spec.tolerations[0].effect", 'Unsupported value: "Never": supported values: "NoSchedule", "PreferNoSchedule", "NoExecute"'),
+        (tolerations({"value": "x"}), "spec.tolerations[0].operator", 'Invalid value: "": operator must be Exists when `key` is empty, which means "match all values and all keys"'),
+        (tolerations({"key": "k", "value": "a b"}), "spec.tolerations[0].operator", f'Invalid value: "a b": {LABEL_VALUE}'),
+        (tolerations({"key": "k", "effect": "NoSchedule", "tolerationSeconds": 30}), "spec.tolerations[0].effect", "Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set"),
+        (required(), REQUIRED_TERMS, "Required value: must have at least one node selector term"),
+        (required({"matchExpressions": [{"key": "zone", "operator": "Like", "values": ["a"]}]}), REQUIRED_TERMS + "[0].matchExpressions[0].operator", 'Invalid value: "Like": not a valid selector operator'),
+        (required({"matchExpressions": [{"key": "zone", "operator": "In"}]}), REQUIRED_TERMS + "[0].matchExpressions[0].values", "Required value: must be specified when `operator` is 'In' or 'NotIn'"),
+        (required({"matchExpressions": [{"key": "zone", "operator": "Exists", "values": ["a"]}]}), REQUIRED_TERMS + "[0].matchExpressions[0].values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"),
+        (required({"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["1", "2"]}]}), REQUIRED_TERMS + "[0].matchExpressions[0].values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'"),
+        (required({"matchFields": [{"key": "metadata.labels", "operator": "In", "values": ["a"]}]}), REQUIRED_TERMS + "[0].matchFields[0].key", 'Invalid value: "metadata.labels": not a valid field selector key'),
+        (required({"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["a", "b"]}]}), REQUIRED_TERMS + "[0].matchFields[0].values", "Required value: must be only one value when `operator` is 'In' or 'NotIn' for node field selector"),
+        (
+            {"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 0, "preference": {"matchExpressions": [{"key": "zone", "operator": "Exists"}]}}]}}},
+            AFFINITY + "preferredDuringSchedulingIgnoredDuringExecution[0].weight",
+            "Invalid value: 0: must be in the range 1-100",
+        ),
+    ],
+)
+def test_the_api_server_refuses_malformed_scheduling_fields(cluster, spec, field, message):
+    before = revision(cluster)
+    with pytest.raises(APIError) as caught:
+        waiting(cluster, spec=spec)
+
+    status = caught.value.status()
+    assert (status["code"], status["reason"]) == (422, "Invalid")
+    assert [(c["field"], c["message"]) for c in status["details"]["causes"]] == [(field, message)]
+    assert revision(cluster) == before
+
+
+def test_the_api_server_accepts_the_scheduling_fields_kubernetes_accepts(cluster):
+    spec = {
+        "nodeSelector": {"disk": "ssd"},
+        "tolerations": [
+            {"operator": "Exists"},
+            {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+        ],
+        **required(
+            {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}, {"key": "cores", "operator": "Gt", "values": ["2"]}]},
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["node-1"]}]},
+        ),
+    }
+
+    assert waiting(cluster, spec=spec)["spec"]["tolerations"][0] == {"operator": "Exists"}
