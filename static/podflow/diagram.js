@@ -8,7 +8,7 @@ const COMP_H = 60;
 const CHIP_H = 50;
 const CHIP_GAP = 8;
 const NODE_COMP_H = 58;
-const STEP_NUMBERS = [1, 2, 3, 4, 5, 6, 7, 8];
+export const STEP_NUMBERS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 // --- text ------------------------------------------------------------------------
 
@@ -128,7 +128,7 @@ function midpoint(points) {
 
 // --- labels ----------------------------------------------------------------------
 
-export function componentLabels() {
+function componentLabels() {
   return {
     client: { title: "kubectl", sub: gettext("client (can run anywhere)") },
     "api-server": { title: gettext("API server"), sub: gettext("the hub; only it talks to etcd") },
@@ -140,7 +140,7 @@ export function componentLabels() {
   };
 }
 
-export function stepRoutes() {
+function stepRoutes() {
   return {
     1: gettext("kubectl → API server"),
     2: gettext("API server → etcd"),
@@ -159,7 +159,7 @@ export function stateWord(state) {
   return gettext("waiting");
 }
 
-export function podKeyWord(key) {
+function podKeyWord(key) {
   return {
     pending: gettext("waiting for a node or to start"),
     creating: gettext("containers being created"),
@@ -501,4 +501,3 @@ export function renderDiagram(svg, model) {
   return { width: W, height: H, wide };
 }
 
-export { STEP_NUMBERS };
