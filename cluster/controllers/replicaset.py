@@ -54,6 +54,63 @@ def _owned(cluster: Cluster, rs_uid: str) -> list[dict]:
     return [p for p in store.list_docs(cluster, kinds.POD, owner_uid=rs_uid) if p["kind"] == "Pod"]
 
 
+def selector_matches(selector: dict | None, labels: dict | None) -> bool:
+    """A LabelSelector (matchLabels, matchExpressions) against labels, as Kubernetes reads it.
+
+    No selector matches nothing; an empty one matches everything.
+    """
+    if selector is None:
+        return False
+    labels = labels or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            return False
+    return True
+
+
+def _controller_of(doc: dict) -> dict | None:
+    return next((r for r in doc["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+
+
+def claim_pods(cluster: Cluster, rs: dict) -> None:
+    """Adopt orphans the selector matches and release owned pods it no longer matches.
+
+    As the real controller's ClaimPods: only active pods are claimed or released, and a
+    pod another controller owns is never touched.
+    """
+    uid, ns = rs["metadata"]["uid"], rs["metadata"]["namespace"]
+    selector = rs["spec"].get("selector")
+    for pod in _owned(cluster, uid):
+        if pods.is_active(pod) and not selector_matches(selector, pod["metadata"].get("labels")):
+
+            def release(doc: dict) -> None:
+                refs = [r for r in doc["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+                if refs:
+                    doc["metadata"]["ownerReferences"] = refs
+                else:
+                    doc["metadata"].pop("ownerReferences", None)
+
+            store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], release, by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
+    for pod in store.list_docs(cluster, kinds.POD, ns, owner_uid=""):
+        if pods.is_active(pod) and _controller_of(pod) is None and selector_matches(selector, pod["metadata"].get("labels")):
+
+            def adopt(doc: dict) -> None:
+                doc["metadata"]["ownerReferences"] = [*(doc["metadata"].get("ownerReferences") or []), owner_reference(rs)]
+
+            store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], adopt, by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
+
+
 def reconcile(cluster: Cluster, uid: str) -> None:
     """One pass: create or delete pods toward `spec.replicas`, then write the status."""
     while True:
@@ -61,6 +118,7 @@ def reconcile(cluster: Cluster, uid: str) -> None:
             rs = store.by_uid(cluster, uid)
             if rs is None or rs["kind"] != "ReplicaSet" or rs["metadata"].get("deletionTimestamp"):
                 return
+            claim_pods(cluster, rs)
             owned = _owned(cluster, uid)
             active = [p for p in owned if pods.is_active(p)]
             want = int(rs["spec"].get("replicas", 1))

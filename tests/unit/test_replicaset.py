@@ -94,7 +94,8 @@ def test_it_creates_nothing_more_on_a_duplicate_call(cluster):
 
 
 def test_it_leaves_pods_it_does_not_own_alone(cluster):
-    stranger = store.create(cluster, pod("stranger", labels={"app": "web"}))
+    theirs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "other", "uid": "someone-else", "controller": True}
+    stranger = store.create(cluster, {**pod("stranger", labels={"app": "web"}), "metadata": {"name": "stranger", "labels": {"app": "web"}, "ownerReferences": [theirs]}})
     rs = make_rs(cluster, replicas=1)
 
     replicaset.reconcile(cluster, rs["metadata"]["uid"])
@@ -103,6 +104,94 @@ def test_it_leaves_pods_it_does_not_own_alone(cluster):
 
     assert store.get(cluster, kinds.POD, "default", "stranger") == stranger
     assert owned_pods(cluster, rs) == []
+
+
+def test_it_adopts_an_orphan_pod_its_selector_matches(cluster):
+    orphan = store.create(cluster, pod("orphan", labels={"app": "web", "extra": "yes"}))
+    rs = make_rs(cluster, replicas=3)
+    before = revision(cluster)
+
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+
+    adopted = store.get(cluster, kinds.POD, "default", "orphan")
+    assert adopted["metadata"]["ownerReferences"] == [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": rs["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    ]
+    assert adopted["spec"] == orphan["spec"]
+    assert len(active_names(cluster, rs)) == 3
+    log = changes_after(cluster, before)
+    assert [(c.type, c.kind) for c in log] == [(Change.MODIFIED, "Pod")] + [(Change.ADDED, "Pod"), (Change.ADDED, "Event")] * 2 + [(Change.MODIFIED, "ReplicaSet")]
+
+
+def test_it_adopts_no_pod_that_is_finished_being_deleted_or_not_matching(cluster):
+    store.create(cluster, pod("other-app", labels={"app": "other"}))
+    store.create(cluster, pod("unlabelled"))
+    done = store.create(cluster, pod("done", labels={"app": "web"}))
+    store.mutate(cluster, kinds.POD, "default", "done", lambda d: d["status"].update(phase="Succeeded"), by=store.KUBELET)
+    store.create(cluster, pod("going", labels={"app": "web"}))
+    store.mutate(cluster, kinds.POD, "default", "going", lambda d: d["status"].update(hostIP="192.168.49.2"), by=store.KUBELET)
+    pods.delete(cluster, "default", "going", by=store.API)
+    rs = make_rs(cluster, replicas=1)
+
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+
+    for name in ("other-app", "unlabelled", "done", "going"):
+        assert not store.get(cluster, kinds.POD, "default", name)["metadata"].get("ownerReferences"), name
+    assert done["metadata"]["name"] not in active_names(cluster, rs)
+    assert len(active_names(cluster, rs)) == 1
+
+
+def test_it_releases_a_pod_whose_labels_stop_matching_and_replaces_it(cluster):
+    rs = make_rs(cluster, replicas=2)
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+    relabelled = owned_pods(cluster, rs)[0]["metadata"]["name"]
+    store.mutate(cluster, kinds.POD, "default", relabelled, lambda d: d["metadata"]["labels"].update(app="debug"), by=store.API)
+
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+
+    released = store.get(cluster, kinds.POD, "default", relabelled)
+    assert "ownerReferences" not in released["metadata"]
+    assert pods.is_active(released)
+    names = active_names(cluster, rs)
+    assert len(names) == 2 and relabelled not in names
+
+
+def test_a_released_pod_keeps_its_other_owner_references(cluster):
+    rs = make_rs(cluster, replicas=1)
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+    [mine] = owned_pods(cluster, rs)
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "cfg", "uid": "cfg-uid"}
+
+    def relabel(doc: dict) -> None:
+        doc["metadata"]["labels"] = {"app": "debug"}
+        doc["metadata"]["ownerReferences"].append(other)
+
+    store.mutate(cluster, kinds.POD, "default", mine["metadata"]["name"], relabel, by=store.API)
+
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+
+    assert store.get(cluster, kinds.POD, "default", mine["metadata"]["name"])["metadata"]["ownerReferences"] == [other]
+
+
+@pytest.mark.parametrize(
+    "selector,labels,matches",
+    [
+        ({"matchLabels": {"app": "web"}}, {"app": "web", "x": "y"}, True),
+        ({"matchLabels": {"app": "web"}}, {"app": "api"}, False),
+        ({"matchLabels": {"app": "web"}}, {}, False),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}, {"tier": "b"}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}]}, {"tier": "b"}, False),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["a"]}]}, {"tier": "b"}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["a"]}]}, {}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}, {"tier": ""}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, {"tier": "a"}, False),
+        ({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]}, {"app": "web"}, False),
+        ({}, {"anything": "at-all"}, True),
+        (None, {"app": "web"}, False),
+    ],
+)
+def test_it_reads_label_selectors_as_kubernetes_does(selector, labels, matches):
+    assert replicaset.selector_matches(selector, labels) is matches
 
 
 def test_it_replaces_a_pod_that_was_deleted(cluster):
@@ -203,3 +292,133 @@ def test_it_scales_down_the_newest_of_equally_ranked_pods(cluster, monkeypatch):
     replicaset.reconcile(cluster, rs["metadata"]["uid"])
 
     assert active_names(cluster, rs) == {by_age[0]["metadata"]["name"]}
+
+
+# --- two workers at once ------------------------------------------------------------------
+
+@pytest.fixture
+def worker_database(tmp_path, django_db_blocker):
+    """A SQLite file in IMMEDIATE mode, as the workers run on, for threads that write at once.
+
+    The unit tests' in-memory database cannot serve this: its shared cache answers a second
+    writer "table is locked" at once instead of making it wait. Each thread calls the
+    returned `connect()` first to get its own connection to the file.
+    """
+    import copy
+
+    from django.core.management import call_command
+    from django.db import connections
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    settings = {
+        **copy.deepcopy(connections["default"].settings_dict),
+        "NAME": str(tmp_path / "workers.sqlite3"),
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
+        "TEST": {},
+    }
+    saved = connections["default"]
+    opened = []
+
+    def connect() -> DatabaseWrapper:
+        wrapper = DatabaseWrapper(copy.deepcopy(settings), "default")
+        connections["default"] = wrapper
+        opened.append(wrapper)
+        return wrapper
+
+    with django_db_blocker.unblock():
+        connect()
+        call_command("migrate", verbosity=0)
+        try:
+            yield connect
+        finally:
+            for wrapper in opened:
+                wrapper.inc_thread_sharing()  # the threads' connections are closed from here
+                wrapper.close()
+            connections["default"] = saved
+
+
+def run_at_once(connect, count: int, work) -> list[BaseException]:
+    """`count` threads, each with its own connection, released together on a barrier."""
+    import threading
+
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        connect()
+        try:
+            barrier.wait(timeout=30)
+            work()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a worker hung"
+    return errors
+
+
+def test_two_workers_and_duplicate_wake_ups_at_once_make_exactly_n_pods(worker_database):
+    from cluster.demo import ensure_cluster
+    from cluster.models import Speed
+
+    cluster, _ = ensure_cluster("workers", nodes=1, speed=Speed.INSTANT)
+    rs = store.create(cluster, replicaset_manifest("web", replicas=5))
+
+    errors = run_at_once(worker_database, 4, lambda: replicaset.reconcile(cluster, rs["metadata"]["uid"]))
+
+    assert errors == []
+    assert len(active_names(cluster, rs)) == 5
+    created = Change.objects.filter(cluster=cluster, kind="Pod", type=Change.ADDED).count()
+    assert created == 5
+    assert store.get(cluster, kinds.REPLICASET, "default", "web")["status"]["replicas"] == 5
+
+
+def test_a_second_worker_waits_while_the_first_is_between_reading_and_writing(worker_database, monkeypatch):
+    """Worker A has counted the pods and not yet created them; worker B starts then. B must
+    wait for A's transaction, then see A's pods: exactly N, never 2N."""
+    import threading
+
+    from cluster.demo import ensure_cluster
+    from cluster.models import Speed
+
+    cluster, _ = ensure_cluster("workers", nodes=1, speed=Speed.INSTANT)
+    rs = store.create(cluster, replicaset_manifest("web", replicas=3))
+    uid = rs["metadata"]["uid"]
+    a_inside, a_may_go = threading.Event(), threading.Event()
+    real_create = replicaset._create_pods
+
+    def create_pods_pausing_in_a(*args, **kwargs):
+        if threading.current_thread().name == "A":
+            a_inside.set()
+            assert a_may_go.wait(timeout=60)
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(replicaset, "_create_pods", create_pods_pausing_in_a)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        worker_database()
+        try:
+            replicaset.reconcile(cluster, uid)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    a = threading.Thread(target=worker, name="A")
+    b = threading.Thread(target=worker, name="B")
+    a.start()
+    assert a_inside.wait(timeout=60)
+    b.start()
+    b.join(timeout=1.0)
+    b_waited = b.is_alive()  # B cannot have finished: A holds the lock
+    a_may_go.set()
+    a.join(timeout=60)
+    b.join(timeout=60)
+
+    assert errors == []
+    assert b_waited
+    assert len(active_names(cluster, rs)) == 3
+    assert Change.objects.filter(cluster=cluster, kind="Pod", type=Change.ADDED).count() == 3
