@@ -5,7 +5,7 @@ import secrets
 import time
 
 from . import kinds, store
-from .models import Cluster
+from .models import Cluster, Object
 
 
 def involved(doc: dict) -> dict:
@@ -65,6 +65,6 @@ def record(
 
 def reasons_for(cluster: Cluster, uid: str) -> list[str]:
     """The reasons of the Events recorded about one object, oldest first."""
-    found = store.list_docs(cluster, kinds.EVENT, owner_uid=uid)  # listed by name; sort by revision
-    found.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
-    return [e.get("reason", "") for e in found]
+    # Only the reason is read out of each document (the kubelet asks at every stage).
+    rows = Object.objects.filter(cluster=cluster, kind="Event", owner_uid=uid).order_by("resource_version")
+    return [reason or "" for reason in rows.values_list("doc__reason", flat=True)]

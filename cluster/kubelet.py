@@ -114,10 +114,8 @@ def _sandbox(cluster: Cluster, pod: dict, node: dict) -> None:
 
 def _free_ip(cluster: Cluster, node: dict) -> str:
     network = ipaddress.ip_network(node["spec"].get("podCIDR", "10.244.0.0/24"))
-    taken = {
-        (p.get("status") or {}).get("podIP")
-        for p in store.list_docs(cluster, kinds.POD, node=node["metadata"]["name"])
-    }
+    on_node = Object.objects.filter(cluster=cluster, kind="Pod", node_name=node["metadata"]["name"])
+    taken = set(on_node.values_list("doc__status__podIP", flat=True))
     for host in list(network.hosts())[1:]:  # .1 is the node's bridge
         if str(host) not in taken:
             return str(host)
@@ -325,8 +323,17 @@ def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
     if cluster.stage_seconds > 0:
         return sync_pod(cluster, node_name, uid)
     with store.locked(cluster):
-        while _step(cluster, node_name, uid):
-            pass
+        node = _node(cluster, node_name)
+        while node is not None:
+            pod = store.by_uid(cluster, uid)
+            if pod is None or pod["kind"] != "Pod" or pod["spec"].get("nodeName") != node_name:
+                break
+            stage = next_stage(pod, set(events.reasons_for(cluster, uid)))
+            if stage is None:
+                break
+            stage.apply(cluster, pod, node)
+            if stage.name == "pulled":
+                node = _node(cluster, node_name)  # it now lists the pulled image
     return None
 
 
