@@ -286,20 +286,24 @@ def _patch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, na
     content_type = _content_type(request)
     if content_type not in PATCH_TYPES:
         raise APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: " + ", ".join(PATCH_TYPES))
-    current = store.find(cluster, kind, ns, name)
-    if current is None:
-        if content_type == "application/apply-patch+yaml" and not subresource:
-            # Server-side apply creates what is missing.
-            applied = patch.parse_apply_body(request.body)
-            applied.setdefault("metadata", {})["name"] = name
-            return _create(request, cluster, kind, ns, applied)
-        raise not_found(kind.plural, kind.group, name)
-    patched = patch.apply_patch(current, request.body, content_type, kind=kind.kind)
-    expected = (patched.get("metadata") or {}).get("resourceVersion")
-    if expected and str(expected) != current["metadata"]["resourceVersion"]:
-        raise conflict(kind.plural, kind.group, name)
-    patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
-    return json_response(_replace(cluster, kind, ns, name, patched, subresource=subresource))
+    # Read, patch and write under the cluster's lock: a component writing the object in
+    # between must not turn a patch without a resourceVersion into a 409 (the real API
+    # server retries such a patch on the new version itself).
+    with store.locked(cluster):
+        current = store.find(cluster, kind, ns, name)
+        if current is None:
+            if content_type == "application/apply-patch+yaml" and not subresource:
+                # Server-side apply creates what is missing.
+                applied = patch.parse_apply_body(request.body)
+                applied.setdefault("metadata", {})["name"] = name
+                return _create(request, cluster, kind, ns, applied)
+            raise not_found(kind.plural, kind.group, name)
+        patched = patch.apply_patch(current, request.body, content_type, kind=kind.kind)
+        expected = (patched.get("metadata") or {}).get("resourceVersion")
+        if expected and str(expected) != current["metadata"]["resourceVersion"]:
+            raise conflict(kind.plural, kind.group, name)
+        patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return json_response(_replace(cluster, kind, ns, name, patched, subresource=subresource))
 
 
 def _delete(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str) -> HttpResponse:
@@ -375,11 +379,16 @@ def scale_of(doc: dict) -> dict:
 
 
 def _scale(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str) -> HttpResponse:
+    if request.method == "GET":
+        return json_response(scale_of(store.get(cluster, kind, ns, name)))
+    with store.locked(cluster):
+        return _write_scale(request, cluster, kind, ns, name)
+
+
+def _write_scale(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str) -> HttpResponse:
     from cluster import patch
 
     current = store.get(cluster, kind, ns, name)
-    if request.method == "GET":
-        return json_response(scale_of(current))
     if request.method == "PUT":
         wanted = _body(request)
     elif request.method == "PATCH":
