@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from .. import kinds, pods, quantity, store
-from ..models import Cluster
+from ..models import Cluster, Object
 
 # The taints the node lifecycle controller puts on a node (TaintNodesByCondition).
 NOT_READY = "node.kubernetes.io/not-ready"
@@ -136,16 +136,39 @@ def node_info(node: dict) -> NodeInfo:
     )
 
 
+# What each bound pod holds on its node, by uid, as of a resourceVersion. The scheduler
+# worker is long-lived: each pass reads only (uid, resourceVersion, node) of the bound pods
+# and decodes just the documents that changed since the pass before, instead of every pod.
+_held: dict[str, tuple[int, PodOnNode | None]] = {}
+
+
+def _holding(pod: dict) -> PodOnNode | None:
+    if pods.is_terminal(pod):
+        return None
+    info = pod_info(pod)
+    return PodOnNode(
+        f"{pod['metadata']['namespace']}/{pod['metadata']['name']}",
+        info.priority, info.cpu, info.memory, info.nonzero_cpu, info.nonzero_memory,
+    )
+
+
 def node_rooms(cluster: Cluster) -> dict[str, NodeInfo]:
     """Every node, by name in name order, with the pods bound to it that still hold room."""
     rooms = {doc["metadata"]["name"]: node_info(doc) for doc in store.list_docs(cluster, kinds.NODE)}
-    for pod in store.list_docs(cluster, kinds.POD):
-        room = rooms.get(pod["spec"].get("nodeName") or "")
-        if room is None or pods.is_terminal(pod):
-            continue
-        info = pod_info(pod)
-        room.pods.append(PodOnNode(
-            f"{pod['metadata']['namespace']}/{pod['metadata']['name']}",
-            info.priority, info.cpu, info.memory, info.nonzero_cpu, info.nonzero_memory,
-        ))
+    bound = list(
+        Object.objects.filter(cluster=cluster, kind="Pod").exclude(node_name="").order_by("namespace", "name").values_list("uid", "resource_version", "node_name")
+    )
+    stale = [uid for uid, rv, _ in bound if _held.get(uid, (None,))[0] != rv]
+    for start in range(0, len(stale), 500):
+        for uid, rv, doc in Object.objects.filter(uid__in=stale[start : start + 500]).values_list("uid", "resource_version", "doc"):
+            _held[uid] = (rv, _holding(doc))
+    for uid, rv, node in bound:
+        room = rooms.get(node)
+        entry = _held.get(uid)
+        if room is not None and entry is not None and entry[0] == rv and entry[1] is not None:
+            room.pods.append(entry[1])
+    if len(_held) > 2 * len(bound) + 1000:  # forget pods that are gone
+        keep = {uid for uid, _, _ in bound}
+        for uid in [u for u in _held if u not in keep]:
+            del _held[uid]
     return rooms
