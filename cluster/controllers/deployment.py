@@ -271,10 +271,15 @@ class Owned:
 
 
 def _pods_of(cluster: Cluster, uids: list[str]) -> dict[str, list[dict]]:
+    """Each ReplicaSet's pods, reduced to what counting them reads (the database extracts
+    those fields: a Deployment of hundreds of pods is not decoded whole on every pass)."""
     found: dict[str, list[dict]] = {uid: [] for uid in uids}
-    rows = Object.objects.filter(cluster=cluster, kind="Pod", owner_uid__in=uids).values_list("owner_uid", "doc")
-    for owner, doc in rows:
-        found[owner].append(doc)
+    rows = Object.objects.filter(cluster=cluster, kind="Pod", owner_uid__in=uids).values_list(
+        "owner_uid", "doc__metadata__deletionTimestamp", "doc__status__phase", "doc__status__conditions"
+    )
+    for owner, deleting, phase, conditions in rows:
+        meta = {"deletionTimestamp": deleting} if deleting else {}
+        found[owner].append({"metadata": meta, "status": {"phase": phase, "conditions": conditions or []}})
     return found
 
 
