@@ -24,7 +24,12 @@ POD = Kind("Pod", "", "v1", "pods", True, ("po",))
 EVENT = Kind("Event", "", "v1", "events", True, ("ev",))
 DEPLOYMENT = Kind("Deployment", "apps", "v1", "deployments", True, ("deploy",))
 REPLICASET = Kind("ReplicaSet", "apps", "v1", "replicasets", True, ("rs",))
+SERVICE = Kind("Service", "", "v1", "services", True, ("svc",))
+ENDPOINTS = Kind("Endpoints", "", "v1", "endpoints", True, ("ep",))
+ENDPOINTSLICE = Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", True)
+CONFIGMAP = Kind("ConfigMap", "", "v1", "configmaps", True, ("cm",))
+SECRET = Kind("Secret", "", "v1", "secrets", True)
 
-ALL = (NAMESPACE, NODE, POD, EVENT, DEPLOYMENT, REPLICASET)
+ALL = (NAMESPACE, NODE, POD, EVENT, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS, ENDPOINTSLICE, CONFIGMAP, SECRET)
 BY_KIND = {k.kind: k for k in ALL}
 BY_PLURAL = {(k.group, k.plural): k for k in ALL}

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from django.db import connection, transaction
 
-from . import kinds, validation
+from . import kinds, services, validation
 from .errors import APIError, already_exists, conflict, invalid, not_found
 from .models import Change, Cluster, Object, Step
 
@@ -194,6 +194,7 @@ def create(
             meta["name"] = _generate_name(cluster, kind, namespace, meta["generateName"])
         if Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=meta["name"]).exists():
             raise already_exists(kind.plural, kind.group, meta["name"])
+        services.allocate(cluster, doc)  # a Service's cluster IP and node ports, or 422
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = rfc3339()
         if kind.kind in ("Deployment", "ReplicaSet"):
@@ -294,10 +295,12 @@ def mutate(
             else:
                 new_meta.pop(fixed, None)
         if validate:
+            services.prepare_update(old, new)  # keeps what was allocated, drops what the type no longer uses
             validation.default(new)
-            causes = validation.VALIDATORS[kind.kind](new)
+            causes = validation.VALIDATORS[kind.kind](new) + validation.validate_immutable_data(old, new)
             if causes:
                 raise invalid(kind.kind, kind.group, name, causes)
+            services.allocate(cluster, new, old)
         # Compared after defaulting: re-sending the manifest as applied changes nothing.
         if new == old:
             return old

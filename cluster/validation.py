@@ -301,6 +301,403 @@ def validate_event(doc: dict) -> list[Cause]:
     return causes
 
 
+# --- Services, Endpoints, EndpointSlices ------------------------------------------------
+
+DNS1035_LABEL_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+PROTOCOLS = ["SCTP", "TCP", "UDP"]
+PORT_RANGE_MSG = "must be between 1 and 65535, inclusive"
+IANA_SVC_NAME_RE = re.compile(r"^[-a-z0-9]+$")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_ip(value: Any, version: int | None = 4) -> bool:
+    import ipaddress
+
+    if not isinstance(value, str):
+        return False
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return version is None or address.version == version
+
+
+def validate_port_number(value: Any, field: str) -> list[Cause]:
+    if not _is_int(value) or not 1 <= value <= 65535:
+        return [invalid(field, value, PORT_RANGE_MSG)]
+    return []
+
+
+def validate_port_name(value: Any, field: str) -> list[Cause]:
+    """An IANA service name, as a named targetPort or containerPort name must be."""
+    if not isinstance(value, str):
+        return [invalid(field, value, "must be a string")]
+    causes = []
+    if len(value) > 15:
+        causes.append(invalid(field, value, "must be no more than 15 characters"))
+    if not IANA_SVC_NAME_RE.match(value):
+        causes.append(invalid(field, value, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"))
+    if "--" in value:
+        causes.append(invalid(field, value, "must not contain consecutive hyphens"))
+    if not re.search(r"[a-z]", value):
+        causes.append(invalid(field, value, "must contain at least one letter (a-z)"))
+    if value.startswith("-") or value.endswith("-"):
+        causes.append(invalid(field, value, "must not begin or end with a hyphen"))
+    return causes
+
+
+def validate_service(doc: dict) -> list[Cause]:
+    """The checks of Kubernetes' ValidateService that need no other object.
+
+    Allocation (cluster IPs, node ports: in range, not in use) is cluster/services.py's.
+    """
+    causes = validate_metadata(doc)
+    name = (doc.get("metadata") or {}).get("name")
+    if isinstance(name, str) and name and not DNS1035_LABEL_RE.match(name):
+        causes = [c for c in causes if c.field != "metadata.name"] + [invalid("metadata.name", name, DNS1035_MSG)]
+    if isinstance(name, str) and len(name) > 63:
+        causes.append(invalid("metadata.name", name, "must be no more than 63 characters"))
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        return causes + [required("spec")]
+    type_ = spec.get("type", "ClusterIP")
+    if type_ not in SERVICE_TYPES:
+        return causes + [unsupported("spec.type", type_, SERVICE_TYPES)]
+    cluster_ip = spec.get("clusterIP", "")
+    headless = cluster_ip == "None"
+    if type_ == "ExternalName":
+        external = spec.get("externalName")
+        if not external:
+            causes.append(required("spec.externalName"))
+        elif not isinstance(external, str) or len(external) > 253 or not DNS1123_SUBDOMAIN_RE.match(external.rstrip(".")):
+            causes.append(invalid("spec.externalName", external, SUBDOMAIN_MSG))
+        if cluster_ip or spec.get("clusterIPs"):
+            causes.append(Cause("spec.clusterIPs", "Forbidden: may not be set for ExternalName services", "FieldValueForbidden"))
+    else:
+        if not isinstance(cluster_ip, str) or (cluster_ip and not headless and not is_ip(cluster_ip, None)):
+            causes.append(invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+        if headless and type_ in ("NodePort", "LoadBalancer"):
+            causes.append(invalid("spec.clusterIPs[0]", cluster_ip, f"may not be set to 'None' for {type_} services"))
+    causes += _validate_service_ports(spec, type_, headless)
+    selector = spec.get("selector")
+    if selector is not None:
+        causes += validate_labels(selector, "spec.selector")
+    affinity = spec.get("sessionAffinity", "None")
+    if affinity not in ("ClientIP", "None"):
+        causes.append(unsupported("spec.sessionAffinity", affinity, ["ClientIP", "None"]))
+    external_policy = spec.get("externalTrafficPolicy")
+    if external_policy:
+        if type_ not in ("NodePort", "LoadBalancer"):
+            causes.append(invalid("spec.externalTrafficPolicy", external_policy, "may only be set for externally-accessible services"))
+        elif external_policy not in ("Cluster", "Local"):
+            causes.append(unsupported("spec.externalTrafficPolicy", external_policy, ["Cluster", "Local"]))
+    internal_policy = spec.get("internalTrafficPolicy")
+    if internal_policy and internal_policy not in ("Cluster", "Local"):
+        causes.append(unsupported("spec.internalTrafficPolicy", internal_policy, ["Cluster", "Local"]))
+    external_ips = spec.get("externalIPs") or []
+    for i, ip in enumerate(external_ips if isinstance(external_ips, list) else [external_ips]):
+        if not is_ip(ip, None):
+            causes.append(invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+    lb_ip = spec.get("loadBalancerIP")
+    if lb_ip:
+        if type_ != "LoadBalancer":
+            causes.append(Cause("spec.loadBalancerIP", "Forbidden: may only be used when `type` is 'LoadBalancer'", "FieldValueForbidden"))
+        elif not is_ip(lb_ip, None):
+            causes.append(invalid("spec.loadBalancerIP", lb_ip, "must be a valid IP address"))
+    return causes
+
+
+def _validate_service_ports(spec: dict, type_: str, headless: bool) -> list[Cause]:
+    ports = spec.get("ports")
+    if ports is None or ports == []:
+        if type_ != "ExternalName" and not headless:
+            return [required("spec.ports")]
+        return []
+    if not isinstance(ports, list):
+        return [invalid("spec.ports", ports, "must be a list")]
+    causes: list[Cause] = []
+    names: set[str] = set()
+    seen: set[tuple] = set()
+    node_ports: set[tuple] = set()
+    for i, port in enumerate(ports):
+        path = f"spec.ports[{i}]"
+        if not isinstance(port, dict):
+            causes.append(invalid(path, port, "must be an object"))
+            continue
+        name = port.get("name", "")
+        if len(ports) > 1 and not name:
+            causes.append(required(f"{path}.name"))
+        elif name:
+            causes += validate_name(name, f"{path}.name", label=True)
+            if name in names:
+                causes.append(Cause(f"{path}.name", f"Duplicate value: {_show(name)}", "FieldValueDuplicate"))
+            names.add(name if isinstance(name, str) else "")
+        number = port.get("port")
+        if number is None:
+            causes.append(required(f"{path}.port"))
+        else:
+            causes += validate_port_number(number, f"{path}.port")
+        protocol = port.get("protocol", "TCP")
+        if protocol not in PROTOCOLS:
+            causes.append(unsupported(f"{path}.protocol", protocol, PROTOCOLS))
+        target = port.get("targetPort")
+        if _is_int(target):
+            causes += validate_port_number(target, f"{path}.targetPort")
+        elif isinstance(target, str) and target:
+            causes += validate_port_name(target, f"{path}.targetPort")
+        elif target not in (None, "", 0):
+            causes.append(invalid(f"{path}.targetPort", target, "must be an integer or a port name"))
+        node_port = port.get("nodePort")
+        if node_port not in (None, 0):
+            if not _is_int(node_port):
+                causes.append(invalid(f"{path}.nodePort", node_port, "must be an integer"))
+            elif type_ in ("ClusterIP", "ExternalName"):
+                causes.append(Cause(f"{path}.nodePort", f"Forbidden: may not be used when `type` is '{type_}'", "FieldValueForbidden"))
+            elif (node_port, protocol) in node_ports:
+                causes.append(Cause(f"{path}.nodePort", f"Duplicate value: {node_port}", "FieldValueDuplicate"))
+            node_ports.add((node_port, protocol))
+        key = (number, protocol)
+        if _is_int(number) and key in seen:
+            causes.append(Cause(path, f"Duplicate value: {_show({'port': number, 'protocol': protocol})}", "FieldValueDuplicate"))
+        seen.add(key)
+    return causes
+
+
+def validate_endpoints(doc: dict) -> list[Cause]:
+    causes = validate_metadata(doc)
+    subsets = doc.get("subsets") or []
+    if not isinstance(subsets, list):
+        return causes + [invalid("subsets", subsets, "must be a list")]
+    for i, subset in enumerate(subsets):
+        path = f"subsets[{i}]"
+        if not isinstance(subset, dict):
+            causes.append(invalid(path, subset, "must be an object"))
+            continue
+        for section in ("addresses", "notReadyAddresses"):
+            for j, address in enumerate(subset.get(section) or []):
+                ip = address.get("ip") if isinstance(address, dict) else address
+                if not is_ip(ip, None):
+                    causes.append(invalid(f"{path}.{section}[{j}].ip", ip, "must be a valid IP address"))
+        for j, port in enumerate(subset.get("ports") or []):
+            port = port if isinstance(port, dict) else {}
+            causes += validate_port_number(port.get("port"), f"{path}.ports[{j}].port")
+            if port.get("protocol", "TCP") not in PROTOCOLS:
+                causes.append(unsupported(f"{path}.ports[{j}].protocol", port.get("protocol"), PROTOCOLS))
+    return causes
+
+
+ADDRESS_TYPES = ["FQDN", "IPv4", "IPv6"]
+
+
+def validate_endpointslice(doc: dict) -> list[Cause]:
+    causes = validate_metadata(doc)
+    address_type = doc.get("addressType")
+    if not address_type:
+        causes.append(required("addressType"))
+    elif address_type not in ADDRESS_TYPES:
+        causes.append(unsupported("addressType", address_type, ADDRESS_TYPES))
+    endpoints = doc.get("endpoints") or []
+    if not isinstance(endpoints, list):
+        return causes + [invalid("endpoints", endpoints, "must be a list")]
+    for i, endpoint in enumerate(endpoints):
+        addresses = endpoint.get("addresses") if isinstance(endpoint, dict) else None
+        if not addresses or not isinstance(addresses, list):
+            causes.append(required(f"endpoints[{i}].addresses"))
+            continue
+        for j, address in enumerate(addresses):
+            if address_type in ("IPv4", "IPv6") and not is_ip(address, 4 if address_type == "IPv4" else 6):
+                causes.append(invalid(f"endpoints[{i}].addresses[{j}]", address, f"must be a valid {address_type} address"))
+    for j, port in enumerate(doc.get("ports") or []):
+        port = port if isinstance(port, dict) else {}
+        if port.get("port") is not None:
+            causes += validate_port_number(port.get("port"), f"ports[{j}].port")
+    return causes
+
+
+# --- ConfigMaps and Secrets ----------------------------------------------------------------
+
+CONFIG_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+    "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+# The most a ConfigMap or Secret may hold (etcd's request limit is a little over it).
+MAX_CONFIG_BYTES = 1024 * 1024
+SECRET_TYPE_KEYS = {
+    "kubernetes.io/dockercfg": [".dockercfg"],
+    "kubernetes.io/dockerconfigjson": [".dockerconfigjson"],
+    "kubernetes.io/ssh-auth": ["ssh-privatekey"],
+    "kubernetes.io/tls": ["tls.crt", "tls.key"],
+}
+
+
+def validate_config_key(key: Any, field: str) -> list[Cause]:
+    if not isinstance(key, str) or not key:
+        return [invalid(field, key, CONFIG_KEY_MSG)]
+    causes = []
+    if len(key) > 253:
+        causes.append(invalid(field, key, "must be no more than 253 characters"))
+    if not CONFIG_KEY_RE.match(key):
+        causes.append(invalid(field, key, CONFIG_KEY_MSG))
+    if key == ".":
+        causes.append(invalid(field, key, "must not be '.'"))
+    elif key == "..":
+        causes.append(invalid(field, key, "must not be '..'"))
+    elif key.startswith(".."):
+        causes.append(invalid(field, key, "must not start with '..'"))
+    return causes
+
+
+def _data_size(values: dict, *, encoded: bool) -> int:
+    import base64
+
+    total = 0
+    for value in values.values():
+        total += len(base64.b64decode(value)) if encoded else len(value.encode())
+    return total
+
+
+def validate_configmap(doc: dict) -> list[Cause]:
+    causes = validate_metadata(doc)
+    data = doc.get("data") or {}
+    binary = doc.get("binaryData") or {}
+    for key in data:
+        causes += validate_config_key(key, f"data[{key}]")
+    for key in binary:
+        causes += validate_config_key(key, f"binaryData[{key}]")
+        if key in data:
+            causes.append(invalid(f"binaryData[{key}]", key, "duplicate of key present in data"))
+    if _data_size(data, encoded=False) + _data_size(binary, encoded=True) > MAX_CONFIG_BYTES:
+        causes.append(Cause("", f"Too long: must have at most {MAX_CONFIG_BYTES} bytes", "FieldValueTooLong"))
+    return causes
+
+
+def validate_secret(doc: dict) -> list[Cause]:
+    causes = validate_metadata(doc)
+    data = doc.get("data") or {}
+    for key in data:
+        causes += validate_config_key(key, f"data[{key}]")
+    if _data_size(data, encoded=True) > MAX_CONFIG_BYTES:
+        causes.append(Cause("data", f"Too long: must have at most {MAX_CONFIG_BYTES} bytes", "FieldValueTooLong"))
+    type_ = doc.get("type", "Opaque")
+    if not isinstance(type_, str) or not type_:
+        causes.append(required("type"))
+    for key in SECRET_TYPE_KEYS.get(type_, []):
+        if key not in data:
+            causes.append(required(f"data[{key}]"))
+    if type_ == "kubernetes.io/service-account-token" and not ((doc.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/service-account.name"):
+        causes.append(required("metadata.annotations[kubernetes.io/service-account.name]"))
+    return causes
+
+
+def validate_immutable_data(old: dict, new: dict) -> list[Cause]:
+    """An `immutable` ConfigMap or Secret keeps its data and stays immutable."""
+    if old.get("kind") not in ("ConfigMap", "Secret") or not old.get("immutable"):
+        return []
+    causes = []
+    for field in ("data", "binaryData"):
+        if (old.get(field) or {}) != (new.get(field) or {}):
+            causes.append(Cause(field, "Forbidden: field is immutable when `immutable` is set", "FieldValueForbidden"))
+    if not new.get("immutable"):
+        causes.append(Cause("immutable", "Forbidden: field is immutable when `immutable` is set", "FieldValueForbidden"))
+    return causes
+
+
+def base64_error(value: str) -> int | None:
+    """Where Go's strict base64 decoder (what the API server uses for []byte) fails, or None.
+
+    Line breaks are skipped as Go skips them; the index is into the text as sent.
+    """
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+    chars = [(i, c) for i, c in enumerate(value) if c not in "\r\n"]
+    quantum_start = 0
+    for n, (i, c) in enumerate(chars):
+        at = n % 4
+        if at == 0:
+            quantum_start = i
+        if c in alphabet:
+            continue
+        if c != "=" or at < 2:
+            return i
+        # Padding: "x=" needs "xx==", "xxx=" ends the quantum; nothing may follow.
+        rest = [ch for _, ch in chars[n + 1:]]
+        if at == 2 and rest[:1] != ["="]:
+            return chars[n + 1][0] - 1 if len(chars) > n + 1 else len(value)
+        tail = rest[1:] if at == 2 else rest
+        if tail:
+            return chars[n + (2 if at == 2 else 1)][0]
+        return None
+    if len(chars) % 4:
+        return quantum_start
+    return None
+
+
+def _decode_error(kind: str, detail: str):
+    from .errors import APIError
+
+    return APIError(400, "BadRequest", f'{kind} in version "v1" cannot be handled as a {kind}: {detail}')
+
+
+def _check_string_map(doc: dict, kind: str, field: str, go_type: str, *, base64: bool) -> None:
+    values = doc.get(field)
+    if values is None:
+        return
+    if not isinstance(values, dict):
+        raise _decode_error(kind, f"json: cannot unmarshal {_json_type(values)} into Go struct field {kind}.{field} of type map[string]{go_type}")
+    for value in values.values():
+        if not isinstance(value, str):
+            raise _decode_error(kind, f"json: cannot unmarshal {_json_type(value)} into Go struct field {kind}.{field} of type {go_type}")
+        if base64:
+            where = base64_error(value)
+            if where is not None:
+                raise _decode_error(kind, f"illegal base64 data at input byte {where}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string" if isinstance(value, str) else "null"
+
+
+def convert_secret(doc: dict) -> None:
+    """What decoding a v1 Secret does: `data` must be base64; `stringData` is written into it.
+
+    `stringData` is write-only, as in Kubernetes: it is merged (winning over `data`) and
+    never stored. Raises 400 BadRequest as the API server's decoder does.
+    """
+    import base64
+
+    _check_string_map(doc, "Secret", "data", "[]uint8", base64=True)
+    _check_string_map(doc, "Secret", "stringData", "string", base64=False)
+    string_data = doc.pop("stringData", None) or {}
+    if string_data:
+        data = doc.get("data") or {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(value.encode()).decode()
+        doc["data"] = data
+    doc.setdefault("type", "Opaque")
+
+
+def convert_configmap(doc: dict) -> None:
+    _check_string_map(doc, "ConfigMap", "data", "string", base64=False)
+    _check_string_map(doc, "ConfigMap", "binaryData", "[]uint8", base64=True)
+
+
 VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "Pod": validate_pod,
     "Deployment": validate_workload,
@@ -308,6 +705,11 @@ VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "Node": validate_node,
     "Namespace": validate_namespace,
     "Event": validate_event,
+    "Service": validate_service,
+    "Endpoints": validate_endpoints,
+    "EndpointSlice": validate_endpointslice,
+    "ConfigMap": validate_configmap,
+    "Secret": validate_secret,
 }
 
 
@@ -369,6 +771,37 @@ def default(doc: dict) -> None:
     elif kind == "Namespace":
         doc.setdefault("spec", {"finalizers": ["kubernetes"]})
         doc.setdefault("status", {"phase": "Active"})
+    elif kind == "Service":
+        default_service(doc)
+    elif kind == "Secret":
+        convert_secret(doc)
+    elif kind == "ConfigMap":
+        convert_configmap(doc)
+
+
+def default_service(doc: dict) -> None:
+    """SetDefaults_Service, and the status a new Service starts with."""
+    spec = doc.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        return
+    type_ = spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if type_ != "ExternalName":
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    if type_ in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if type_ == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    ports = spec.get("ports")
+    for port in ports if isinstance(ports, list) else []:
+        if not isinstance(port, dict):
+            continue
+        port.setdefault("protocol", "TCP")
+        if port.get("targetPort") in (None, "", 0):
+            port["targetPort"] = port.get("port")
+    status = doc.setdefault("status", {})
+    if isinstance(status, dict):
+        status.setdefault("loadBalancer", {})
 
 
 def qos_class(spec: dict) -> str:
