@@ -70,7 +70,7 @@ def bare_pod_created(pod: dict, revision: int, client: str) -> list[StepRecord]:
     ]
 
 
-def owned_pod_created(pod: dict, revision: int, *, client: str, rs: dict, deployment: dict | None, active: int) -> list[StepRecord]:
+def owned_pod_created(pod: dict, revision: int, *, client: str, rs: dict, deployment: dict | None, active: int, replacing: bool = False) -> list[StepRecord]:
     ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
     rs_name = rs["metadata"]["name"]
     want = rs["spec"].get("replicas", 1)
@@ -93,6 +93,16 @@ def owned_pod_created(pod: dict, revision: int, *, client: str, rs: dict, deploy
         stored_en = f"The API server keeps ReplicaSet {ns}/{rs_name} in etcd; the new Pod is stored at revision {revision}."
         stored_ko = f"API 서버가 레플리카셋 {ns}/{rs_name}를 etcd에 보관합니다. 새 파드는 리비전 {revision}에 저장되었습니다."
         obj1 = f"ReplicaSet {ns}/{rs_name}"
+    if replacing:
+        owner = obj1
+        asked_en = (
+            f"No client asked for this pod: a pod of ReplicaSet {rs_name} went away, and the desired state that "
+            f"{client} once asked for ({owner}, {want} replica(s)) still stands — so the controller manager replaces it (self-healing)."
+        )
+        asked_ko = (
+            f"이 파드는 클라이언트가 요청한 것이 아닙니다: 레플리카셋 {rs_name}의 파드 하나가 사라졌고, {client}에서 예전에 요청한 "
+            f"원하는 상태({owner}, 레플리카 {want}개)가 그대로이므로 컨트롤러 매니저가 대신할 파드를 만듭니다(자가 치유)."
+        )
     return [
         StepRecord(1, CLIENT, asked_en, asked_ko, actor=client, object_ref=obj1),
         StepRecord(2, API_SERVER, stored_en, stored_ko),

@@ -148,11 +148,15 @@ def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -
         if deployment_uid
         else Object.objects.filter(uid=rs["metadata"]["uid"]).values_list("client", flat=True).first()
     ) or "a client"
+    # The last status counted the pods before some went away: that many are replacements
+    # (self-healing), the rest are new because the desired count went up.
+    want = int(rs["spec"].get("replicas", 1))
+    replacements = max(0, min(want, int((rs.get("status") or {}).get("replicas", 0))) - active_count)
     for i in range(count):
         have = active_count + i
 
-        def steps(doc: dict, revision: int, have: int = have) -> list[store.StepRecord]:
-            return narration.owned_pod_created(doc, revision, client=client, rs=rs, deployment=deployment, active=have)
+        def steps(doc: dict, revision: int, have: int = have, replacing: bool = i < replacements) -> list[store.StepRecord]:
+            return narration.owned_pod_created(doc, revision, client=client, rs=rs, deployment=deployment, active=have, replacing=replacing)
 
         created = store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
         events.record(cluster, rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")

@@ -422,3 +422,21 @@ def test_a_second_worker_waits_while_the_first_is_between_reading_and_writing(wo
     assert b_waited
     assert len(active_names(cluster, rs)) == 3
     assert Change.objects.filter(cluster=cluster, kind="Pod", type=Change.ADDED).count() == 3
+
+
+def test_it_narrates_a_replacement_pod_as_self_healing_not_as_a_new_request(cluster):
+    from cluster.models import Step
+
+    rs = make_rs(cluster, replicas=2)
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+    first = owned_pods(cluster, rs)
+    store.remove(cluster, kinds.POD, "default", first[0]["metadata"]["name"], by=store.API)
+
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+
+    [replacement] = [p for p in owned_pods(cluster, rs) if p["metadata"]["uid"] not in {q["metadata"]["uid"] for q in first}]
+    step1 = Step.objects.get(pod_uid=replacement["metadata"]["uid"], number=1)
+    assert step1.text_en.startswith("No client asked for this pod") and "self-healing" in step1.text_en
+    assert "자가 치유" in step1.text_ko
+    original = Step.objects.get(pod_uid=first[1]["metadata"]["uid"], number=1)
+    assert original.text_en.startswith("kubectl asked the API server for ReplicaSet")
