@@ -282,6 +282,133 @@ EVENT_COLUMNS = [
     _col("Name", priority=1, fmt="name"),
 ]
 
+# --- services, endpoints, config ------------------------------------------------------------
+
+def _labels(selector: dict | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((selector or {}).items())) or "<none>"
+
+
+def service_external_ip(svc: dict) -> str:
+    spec, status = svc.get("spec") or {}, svc.get("status") or {}
+    type_ = spec.get("type", "ClusterIP")
+    external = list(spec.get("externalIPs") or [])
+    if type_ == "ExternalName":
+        return spec.get("externalName", "")
+    if type_ == "LoadBalancer":
+        ingress = [i.get("ip") or i.get("hostname") or "" for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+        found = [a for a in ingress if a] + external
+        return ",".join(found) if found else "<pending>"
+    return ",".join(external) if external else "<none>"
+
+
+def service_ports(svc: dict) -> str:
+    pieces = []
+    for port in (svc.get("spec") or {}).get("ports") or []:
+        protocol = port.get("protocol", "TCP")
+        if port.get("nodePort"):
+            pieces.append(f"{port.get('port')}:{port['nodePort']}/{protocol}")
+        else:
+            pieces.append(f"{port.get('port')}/{protocol}")
+    return ",".join(pieces) or "<none>"
+
+
+def service_row(svc: dict) -> list:
+    spec = svc.get("spec") or {}
+    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    return [
+        svc["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        ips[0] if ips else "<none>",
+        service_external_ip(svc),
+        service_ports(svc),
+        age(svc["metadata"].get("creationTimestamp")),
+        _labels(spec.get("selector")),
+    ]
+
+
+SERVICE_COLUMNS = [
+    _col("Name", fmt="name", description="Name must be unique within a namespace."),
+    _col("Type", description="type determines how the Service is exposed."),
+    _col("Cluster-IP", description="clusterIP is the IP address of the service and is usually assigned randomly."),
+    _col("External-IP", description="externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."),
+    _col("Port(s)", description="The list of ports that are exposed by this service."),
+    _col("Age"),
+    _col("Selector", priority=1, description="Route service traffic to pods with label keys and values matching this selector."),
+]
+
+
+def _more(items: list[str], count: int, limit: int = 3, empty: str = "<unset>") -> str:
+    text = ",".join(items[:limit])
+    if count > limit:
+        return f"{text} + {count - limit} more..."
+    return text or empty
+
+
+def endpoints_list(ep: dict) -> str:
+    """kubectl's formatEndpoints: the first three ready ip:port pairs, then a count."""
+    subsets = ep.get("subsets") or []
+    if not subsets:
+        return "<none>"
+    shown: list[str] = []
+    count = 0
+    for subset in subsets:
+        addresses = [a.get("ip", "") for a in subset.get("addresses") or []]
+        ports = subset.get("ports") or []
+        if not ports:
+            count += len(addresses)
+            shown += addresses
+            continue
+        for port in ports:
+            count += len(addresses)
+            shown += [f"[{ip}]:{port.get('port')}" if ":" in ip else f"{ip}:{port.get('port')}" for ip in addresses]
+    return _more(shown, count, empty="")
+
+
+def endpoints_row(ep: dict) -> list:
+    return [ep["metadata"]["name"], endpoints_list(ep), age(ep["metadata"].get("creationTimestamp"))]
+
+
+ENDPOINTS_COLUMNS = [
+    _col("Name", fmt="name", description="Name must be unique within a namespace."),
+    _col("Endpoints", description="The set of all endpoints is the union of all subsets."),
+    _col("Age"),
+]
+
+
+def endpointslice_row(es: dict) -> list:
+    ports = [str(p["port"]) if p.get("port") is not None else (p.get("name") or "*") for p in es.get("ports") or []]
+    addresses = [a for e in es.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [
+        es["metadata"]["name"],
+        es.get("addressType", ""),
+        _more(ports, len(ports)),
+        _more(addresses, len(addresses)),
+        age(es["metadata"].get("creationTimestamp")),
+    ]
+
+
+ENDPOINTSLICE_COLUMNS = [
+    _col("Name", fmt="name", description="Name must be unique within a namespace."),
+    _col("AddressType", description="addressType specifies the type of address carried by this EndpointSlice."),
+    _col("Ports", description="ports specifies the list of network ports exposed by each endpoint in this slice."),
+    _col("Endpoints", description="endpoints is a list of unique endpoints in this slice."),
+    _col("Age"),
+]
+
+
+def configmap_row(cm: dict) -> list:
+    return [cm["metadata"]["name"], len(cm.get("data") or {}) + len(cm.get("binaryData") or {}), age(cm["metadata"].get("creationTimestamp"))]
+
+
+CONFIGMAP_COLUMNS = [_col("Name", fmt="name", description="Name must be unique within a namespace."), _col("Data", "string"), _col("Age")]
+
+
+def secret_row(secret: dict) -> list:
+    return [secret["metadata"]["name"], secret.get("type", "Opaque"), len(secret.get("data") or {}), age(secret["metadata"].get("creationTimestamp"))]
+
+
+SECRET_COLUMNS = [_col("Name", fmt="name", description="Name must be unique within a namespace."), _col("Type"), _col("Data", "string"), _col("Age")]
+
 PRINTERS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
     "Pod": (POD_COLUMNS, pod_row),
     "Deployment": (DEPLOYMENT_COLUMNS, deployment_row),
@@ -289,6 +416,11 @@ PRINTERS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
     "Node": (NODE_COLUMNS, node_row),
     "Namespace": (NAMESPACE_COLUMNS, namespace_row),
     "Event": (EVENT_COLUMNS, event_row),
+    "Service": (SERVICE_COLUMNS, service_row),
+    "Endpoints": (ENDPOINTS_COLUMNS, endpoints_row),
+    "EndpointSlice": (ENDPOINTSLICE_COLUMNS, endpointslice_row),
+    "ConfigMap": (CONFIGMAP_COLUMNS, configmap_row),
+    "Secret": (SECRET_COLUMNS, secret_row),
 }
 
 

@@ -54,9 +54,14 @@ RESOURCES = [
         ("all",),
         (("scale", "autoscaling", "v1", "Scale", ("get", "patch", "update")), ("status", "apps", "v1", "ReplicaSet", ("get", "patch", "update"))),
     ),
+    Resource(kinds.SERVICE, tuple(VERBS_ALL), ("all",), (("status", "", "v1", "Service", ("get", "patch", "update")),)),
+    Resource(kinds.ENDPOINTS, tuple(VERBS_ALL)),
+    Resource(kinds.ENDPOINTSLICE, tuple(VERBS_ALL)),
+    Resource(kinds.CONFIGMAP, tuple(VERBS_ALL)),
+    Resource(kinds.SECRET, tuple(VERBS_ALL)),
 ]
 
-GROUPS = {"": "v1", "apps": "v1"}
+GROUPS = {"": "v1", "apps": "v1", "discovery.k8s.io": "v1"}
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 
@@ -128,9 +133,10 @@ def api_root(request: HttpRequest, cluster) -> HttpResponse:
 @api_view
 @authenticated
 def apis_root(request: HttpRequest, cluster) -> HttpResponse:
+    named = [group for group in GROUPS if group]
     if _wants_aggregated(request):
-        return _aggregated_response(["apps"])
-    return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group("apps")]})
+        return _aggregated_response(named)
+    return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(group) for group in named]})
 
 
 def _group(group: str) -> dict:
