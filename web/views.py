@@ -26,6 +26,7 @@ def page(request: HttpRequest, cluster: str = "demo") -> HttpResponse:
     """The live diagram. It sets the CSRF cookie: the speed control and the language switch
     POST with it."""
     found = Cluster.objects.filter(name=cluster).first()
+    kubeconfig = _kubeconfig_info(request, cluster) if found else None
     page_config = {
         "cluster": cluster,
         "apiBase": f"/k8s/{cluster}",
@@ -38,9 +39,30 @@ def page(request: HttpRequest, cluster: str = "demo") -> HttpResponse:
     return render(
         request,
         "podflow/cluster.html",
-        {"cluster_name": cluster, "cluster": found, "speeds": [s.value for s in Speed], "page_config": page_config},
+        {
+            "cluster_name": cluster,
+            "cluster": found,
+            "speeds": [s.value for s in Speed],
+            "page_config": page_config,
+            "kubeconfig": kubeconfig,
+        },
         status=200 if found else 404,
     )
+
+
+def _kubeconfig_info(request: HttpRequest, cluster: str) -> dict:
+    """What the page's "Use kubectl" panel shows: where to download the kubeconfig, the
+    name the browser saves it under (kubeconfig_download's Content-Disposition, which wins
+    over the link's `download` attribute) and the API server address it holds."""
+    url = reverse("cluster-kubeconfig", kwargs={"cluster": cluster})
+    # As kubeconfig_download builds it: this host, the API server's TLS port.
+    host = request.get_host().rsplit(":", 1)[0] if not request.get_host().endswith("]") else request.get_host()
+    return {
+        "url": url,
+        "absolute_url": request.build_absolute_uri(url),
+        "filename": f"kubeconfig-{cluster}.yaml",
+        "server": f"https://{host}:{settings.PODFLOW_API_PORT}/k8s/{cluster}",
+    }
 
 
 @require_GET

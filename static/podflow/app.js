@@ -5,6 +5,7 @@ import { ClusterState } from "./store.js";
 import { podView, owner, podRequests, holdsResources, parseQuantity, formatCpu, formatMemory, nodeReady } from "./k8s.js";
 import { renderDiagram, stateWord, esc, STEP_NUMBERS } from "./diagram.js";
 import { makeApi, fieldFor, ApiError } from "./api.js";
+import { RequestLog, requestRow, requestWhat, clientLabel, codeText } from "./requests.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -18,6 +19,8 @@ let pinnedUid = null; // the pod the user chose, when not following
 let lastShownUid = null;
 let freshSteps = new Set(); // step numbers of the shown pod that arrived since the last draw
 let pendingAnnouncements = [];
+// Requests that reached the API server (step 1), newest first; each lights arrow 1.
+const requestLog = new RequestLog(() => scheduleRender());
 
 function csrfToken() {
   const cookie = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("csrftoken="));
@@ -152,11 +155,17 @@ function renderDiagramPart(pod, steps, states, current) {
   const nodeNames = new Set(nodes.map((n) => n.name));
   const unscheduled = pods.filter((p) => !(p.spec && p.spec.nodeName && nodeNames.has(p.spec.nodeName))).map((p) => podModel(p, selectedId));
   const step1 = steps.get(1);
+  const latest = requestLog.latest;
   const model = {
     width: container.clientWidth,
     revision: state.revision,
     nodes,
     unscheduled,
+    // Who asked the API server last, and whether arrow 1 is lit for it.
+    client: latest
+      ? { name: clientLabel(latest.client), what: `${requestWhat(latest)} · ${codeText(latest.code, latest.verb)}` }
+      : null,
+    asking: requestLog.flashElapsed(),
     selected: pod
       ? {
         uid: pod.metadata.uid,
@@ -381,6 +390,126 @@ function handle(msg) {
   } else if (msg.type === "cluster") {
     state.applyCluster(msg);
     if (state.ready) scheduleRender();
+  } else if (msg.type === "request") {
+    requestLog.add(msg);
+    scheduleFeed();
+  }
+}
+
+// --- the API requests feed ---------------------------------------------------------
+
+let feedQueued = false;
+let feedPaused = false;
+let feedShownSeq = 0; // the newest request the list shows
+
+function scheduleFeed() {
+  if (feedQueued) return;
+  feedQueued = true;
+  requestAnimationFrame(() => {
+    feedQueued = false;
+    renderFeed();
+  });
+}
+
+// Not a live region (it would be too chatty): a list to read at one's own pace, which
+// stays still while paused and does not jump while scrolled down.
+function renderFeed() {
+  const button = $("#requests-pause");
+  const fresh = requestLog.entries.filter((e) => e.id > feedShownSeq).length;
+  if (feedPaused) {
+    $(".pause-count", button).textContent = fresh ? fmt(ngettext("%(n)s new", "%(n)s new", fresh), { n: fresh }) : "";
+    return;
+  }
+  $(".pause-count", button).textContent = "";
+  const list = $("#requests-list");
+  const scroller = $("#requests-scroll");
+  const entries = requestLog.entries;
+  if (!entries.length) return; // keep the "no requests yet" hint
+  // Scrolled down to read: keep the row at the top of the view where it is.
+  let anchor = null;
+  if (scroller.scrollTop > 0) {
+    const row = $$("li[data-id]", list).find((li) => li.offsetTop + li.offsetHeight > scroller.scrollTop);
+    if (row) anchor = { id: row.dataset.id, offset: row.offsetTop - scroller.scrollTop };
+  }
+  list.innerHTML = entries.map((e) => requestRow(e, formatClock(e.time))).join("");
+  if (anchor) {
+    const again = $(`li[data-id="${anchor.id}"]`, list);
+    if (again) scroller.scrollTop = again.offsetTop - anchor.offset;
+  }
+  feedShownSeq = entries[0].id;
+  list.dataset.count = String(entries.length);
+}
+
+function formatClock(ms) {
+  return new Date(ms).toLocaleTimeString(LANG === "ko" ? "ko-KR" : "en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function wireFeed() {
+  const button = $("#requests-pause");
+  button.addEventListener("click", () => {
+    feedPaused = !feedPaused;
+    button.setAttribute("aria-pressed", String(feedPaused));
+    $(".pause-label", button).textContent = feedPaused ? gettext("Resume") : gettext("Pause");
+    renderFeed();
+  });
+}
+
+// --- copy buttons ------------------------------------------------------------------
+
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (err) {
+      // Not allowed here: try the old way.
+    }
+  }
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.className = "copy-buffer";
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch (err) {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+function wireCopy() {
+  for (const button of $$("button[data-copy]")) {
+    button.addEventListener("click", async () => {
+      const code = document.getElementById(button.dataset.copy);
+      const text = code.textContent.trim();
+      const label = $(".copy-label", button);
+      const ok = await copyText(text);
+      button.focus({ preventScroll: true }); // the old way's text area took it
+      if (ok) {
+        label.textContent = gettext("Copied");
+        button.dataset.copied = "true";
+        announce(fmt(gettext("Copied: %(text)s"), { text }));
+      } else {
+        // No clipboard for us: select the command so that Ctrl+C (⌘C) copies it.
+        const range = document.createRange();
+        range.selectNodeContents(code);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        label.textContent = gettext("Selected: press Ctrl+C");
+        button.dataset.copied = "selected";
+        announce(gettext("The command is selected: press Ctrl+C to copy it."));
+      }
+      clearTimeout(button.copyTimer);
+      button.copyTimer = setTimeout(() => {
+        label.textContent = gettext("Copy");
+        delete button.dataset.copied;
+      }, 2500);
+    });
   }
 }
 
@@ -622,5 +751,7 @@ wireTabs();
 wireForms();
 wireSpeed();
 wireDiagram();
+wireFeed();
+wireCopy();
 document.body.dataset.app = "ready";
 connect();

@@ -174,8 +174,8 @@ function podKeyWord(key) {
 
 // --- drawing pieces --------------------------------------------------------------
 
-function component(r, id, label, { active = false, sub = null, dashed = false } = {}) {
-  const title = label.title;
+function component(r, id, label, { active = false, sub = null, dashed = false, title: ownTitle = null, extra = "" } = {}) {
+  const title = ownTitle || label.title;
   const subText = sub !== null ? sub : label.sub;
   const inner = r.w - 14;
   const room = Math.max(1, Math.floor((r.h - 12) / 15)); // lines that fit
@@ -194,7 +194,7 @@ function component(r, id, label, { active = false, sub = null, dashed = false } 
     y += 14;
   }
   const cls = `comp${active ? " comp-active" : ""}${dashed ? " comp-dashed" : ""}`;
-  return `<g class="${cls}" data-component="${esc(id)}" role="img" aria-label="${esc(title + (subText ? ": " + subText : ""))}">`
+  return `<g class="${cls}" data-component="${esc(id)}"${extra} role="img" aria-label="${esc(title + (subText ? ": " + subText : ""))}">`
     + `<rect x="${r.x}" y="${r.y}" width="${r.w}" height="${r.h}" rx="9"/>${lines.join("")}</g>`;
 }
 
@@ -247,12 +247,13 @@ function podChip(pod, r) {
     + `</g>`;
 }
 
-function arrow(n, points, state, { both = false, current = false, fresh = false, note = "", noteLeft = false, title = "", badgeAt = null } = {}) {
+function arrow(n, points, state, { both = false, current = false, fresh = false, note = "", noteLeft = false, title = "", badgeAt = null, asking = null } = {}) {
   const d = points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(" ");
   const m = badgeAt || midpoint(points);
   const marker = `url(#ah-${state === "done" ? (current ? "current" : "done") : state})`;
   const markers = `marker-end="${marker}"${both ? ` marker-start="${marker}"` : ""}`;
-  const classes = `arrow arrow-${state}${current ? " is-current" : ""}${fresh ? " is-fresh" : ""}`;
+  const lit = asking !== null && asking !== undefined;
+  const classes = `arrow arrow-${state}${current ? " is-current" : ""}${fresh ? " is-fresh" : ""}${lit ? " is-asking" : ""}`;
   const aria = `${fmt(gettext("Step %(n)s"), { n })}: ${title} (${stateWord(state)})`;
   let noteSvg = "";
   if (note) {
@@ -264,9 +265,14 @@ function arrow(n, points, state, { both = false, current = false, fresh = false,
   const badgeMark = state === "not-needed"
     ? `<path class="badge-slash" d="M${(m.x - 7).toFixed(1)} ${(m.y + 7).toFixed(1)}L${(m.x + 7).toFixed(1)} ${(m.y - 7).toFixed(1)}"/>`
     : "";
-  return `<g class="${classes}" data-step="${n}" data-state="${state}" role="img" aria-label="${esc(aria)}">`
+  // A request on its way: a pulse along the arrow, started as far in as the flash is
+  // (the diagram may be redrawn in the middle of it).
+  const ping = lit
+    ? `<path class="arrow-ping" d="${d}" pathLength="100" style="animation-delay:${-Math.round(asking)}ms"/>`
+    : "";
+  return `<g class="${classes}" data-step="${n}" data-state="${state}"${lit ? ' data-asking="true"' : ""} role="img" aria-label="${esc(aria)}">`
     + `<title>${esc(aria)}</title>`
-    + `<path class="arrow-halo" d="${d}"/>`
+    + `<path class="arrow-halo" d="${d}"/>${ping}`
     + `<path class="arrow-line" d="${d}" pathLength="100" ${markers}/>`
     + (current ? `<circle class="badge-ring" cx="${m.x.toFixed(1)}" cy="${m.y.toFixed(1)}" r="15"/>` : "")
     + `<circle class="badge" cx="${m.x.toFixed(1)}" cy="${m.y.toFixed(1)}" r="11"/>`
@@ -298,6 +304,8 @@ function chipLayout(count, x, y, w, minChip) {
  *   width, revision,
  *   nodes: [{name, ready, pods: [pod], cpu: {used, cap}, memory: {used, cap}}],
  *   unscheduled: [pod],
+ *   client: null | {name, what}: who asked the API server last, and what,
+ *   asking: null | ms into the flash of arrow 1 (a request just reached the API server),
  *   selected: null | {uid, name, node, states: {1..8: "pending"|"done"|"not-needed"}, current, fresh: Set, actor},
  * }
  * pod: {uid, name, view, selected, fresh}
@@ -366,8 +374,17 @@ export function renderDiagram(svg, model) {
   parts.push(`<g class="plane" role="group" aria-label="${esc(gettext("Master node (control plane)"))}">`
     + `<rect class="plane-box" x="${cp.x}" y="${cp.y}" width="${cp.w}" height="${cp.h}" rx="14"/>`
     + `<text class="plane-title" x="${cp.x + 14}" y="${cp.y + 24}">${esc(ellipsize(gettext("Master node · control plane"), cp.w - 28, 14, 700))}</text>`);
-  const kubectlSub = sel && sel.actor ? sel.actor : null;
-  parts.push(component(pos.client, "client", labels.client, { active: activeComps.has("client"), sub: kubectlSub, dashed: true }));
+  // The client box names whoever asked the API server last (kubectl, the Python client,
+  // this page); before any request, the selected pod's creator.
+  const asking = model.asking !== null && model.asking !== undefined;
+  const kubectlSub = model.client ? model.client.what : sel && sel.actor ? sel.actor : null;
+  parts.push(component(pos.client, "client", labels.client, {
+    active: activeComps.has("client") || asking,
+    sub: kubectlSub,
+    dashed: true,
+    title: model.client ? model.client.name : null,
+    extra: asking ? ' data-asking="true"' : "",
+  }));
   parts.push(component(pos["api-server"], "api-server", labels["api-server"], { active: activeComps.has("api-server") }));
   parts.push(component(pos.etcd, "etcd", labels.etcd, { active: activeComps.has("etcd"), sub: fmt(gettext("revision %(rev)s"), { rev: model.revision }) }));
   parts.push(component(pos["controller-manager"], "controller-manager", labels["controller-manager"], { active: activeComps.has("controller-manager") }));
@@ -448,7 +465,7 @@ export function renderDiagram(svg, model) {
     ...extra,
   });
   const api = pos["api-server"];
-  over.push(arrow(1, lineBetween(pos.client, api, 3), stateOf(1), opts(1)));
+  over.push(arrow(1, lineBetween(pos.client, api, 3), stateOf(1), opts(1, { asking: model.asking })));
   over.push(arrow(2, lineBetween(api, pos.etcd, 3), stateOf(2), opts(2)));
   over.push(arrow(3, lineBetween(pos["controller-manager"], api, 3), stateOf(3), opts(3, {
     both: true,

@@ -215,3 +215,120 @@ def test_a_korean_browser_gets_the_korean_page(browser, live_stack):
         assert not page.errors
     finally:
         context.close()
+
+
+def test_a_request_made_outside_the_page_appears_in_the_feed_and_lights_arrow_1(page, live_stack):
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http
+
+    # Arrow 1 lights up only briefly: note every time it does.
+    page.evaluate(
+        """() => {
+            window.__arrow1Lit = 0;
+            new MutationObserver(() => {
+                if (document.querySelector('#diagram-svg .arrow[data-step="1"][data-asking="true"]')) window.__arrow1Lit += 1;
+            }).observe(document.getElementById("diagram-svg"), { childList: true, subtree: true, attributes: true });
+        }"""
+    )
+    feed = page.locator("#requests-list")
+    expect(feed).to_have_attribute("aria-live", "off")
+    kubectl = "kubectl/v1.32.4 (linux/amd64)"
+    status, _ = http(live_stack.url, "GET", "/k8s/demo/api/v1/namespaces/default/pods", agent=kubectl)
+    assert status == 200
+
+    row = feed.locator('li[data-client="kubectl"][data-verb="list"]').first
+    expect(row).to_contain_text("kubectl · list pods · 200")
+    expect(row).not_to_contain_text("error")
+    page.wait_for_function("window.__arrow1Lit > 0")
+    # The client box names who asked, and what.
+    client = page.locator('#diagram-svg [data-component="client"]')
+    expect(client).to_contain_text("kubectl")
+    expect(client).to_contain_text("list pods · 200")
+
+    # An error is marked in words, not by colour alone; the newest request comes first.
+    status, _ = http(live_stack.url, "GET", "/k8s/demo/api/v1/namespaces/default/pods/no-such-pod", agent=kubectl)
+    assert status == 404
+    first = feed.locator("li").first
+    expect(first).to_contain_text("kubectl · get pods/no-such-pod · ✕ error 404 NotFound")
+    expect(first).to_have_attribute("data-code", "404")
+
+    # Pausing holds the list still (it counts what arrives meanwhile); resuming shows it.
+    pause = page.locator("#requests-pause")
+    pause.click()
+    expect(pause).to_have_attribute("aria-pressed", "true")
+    status, _ = http(live_stack.url, "GET", "/k8s/demo/apis/apps/v1/namespaces/default/deployments", agent="OpenAPI-Generator/31.0.0/python")
+    assert status == 200
+    expect(pause).to_contain_text("1 new")
+    expect(feed).not_to_contain_text("list deployments")
+    pause.click()
+    expect(pause).to_have_attribute("aria-pressed", "false")
+    expect(feed.locator("li").first).to_contain_text("Python client (kubernetes) · list deployments · 200")
+    # Never more than the last twenty, newest first.
+    for i in range(22):
+        http(live_stack.url, "GET", f"/k8s/demo/api/v1/namespaces/default/pods/burst-{i}", agent=kubectl)
+    expect(feed.locator("li").first).to_contain_text("get pods/burst-21 · ✕ error 404 NotFound")
+    expect(feed.locator("li")).to_have_count(20)
+    expect(feed.locator("li").last).to_contain_text("get pods/burst-2 ·")
+
+
+def test_the_pages_own_requests_are_in_the_feed_too(page):
+    from playwright.sync_api import expect
+
+    name = f"feed-{uuid.uuid4().hex[:6]}"
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(name)
+    form.get_by_role("button", name="Create pod").click()
+    expect(page.locator("#requests-list")).to_contain_text(f"podflow page · create pods · 201")
+
+
+def test_the_kubeconfig_link_downloads_this_clusters_kubeconfig(page, live_stack):
+    from pathlib import Path
+
+    from playwright.sync_api import expect
+
+    panel = page.locator("#use-kubectl")
+    expect(panel.get_by_role("heading", name="Use kubectl")).to_be_visible()
+    link = panel.get_by_role("link", name="Download kubeconfig")
+    expect(link).to_have_attribute("download", "kubeconfig")
+    with page.expect_download() as info:
+        link.click()
+    text = Path(info.value.path()).read_text()
+    assert "kind: Config" in text
+    server = f"{live_stack.api_url}/k8s/demo"
+    assert f"server: {server}\n" in text
+    # The page shows the same address, and the name the browser saves the file under.
+    expect(panel.locator("#kubeconfig-server")).to_have_text(server)
+    expect(panel).to_contain_text(info.value.suggested_filename)
+
+    # The commands, each with a copy button that says what it copies.
+    expect(panel.locator("#cmd-export")).to_have_text("export KUBECONFIG=$PWD/kubeconfig")
+    expect(panel.locator("#cmd-get")).to_have_text("kubectl get pods")
+    expect(panel.locator("#cmd-run")).to_have_text("kubectl run web --image=nginx")
+    expect(panel.locator("#cmd-curl")).to_have_text(f"curl -o kubeconfig {live_stack.url}/clusters/demo/kubeconfig")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    expect(panel.get_by_role("button", name="Copy export KUBECONFIG=$PWD/kubeconfig")).to_have_count(1)
+    copy = panel.locator('button[data-copy="cmd-export"]')  # its name changes to "Copied …"
+    copy.click()
+    expect(copy).to_contain_text("Copied")
+    expect(copy).to_be_focused()
+    assert page.evaluate("navigator.clipboard.readText()") == "export KUBECONFIG=$PWD/kubeconfig"
+
+
+def test_the_kubectl_panel_and_the_feed_in_korean(browser, live_stack):
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http
+
+    context, page = open_page(browser, live_stack.url, locale="ko-KR")
+    try:
+        panel = page.locator("#use-kubectl")
+        expect(panel.get_by_role("heading", name="kubectl 사용하기")).to_be_visible()
+        expect(panel.get_by_role("link", name="kubeconfig 내려받기")).to_be_visible()
+        expect(page.get_by_role("heading", name="API 요청")).to_be_visible()
+        status, _ = http(live_stack.url, "GET", "/k8s/demo/api/v1/namespaces/default/pods/nope-ko", agent="kubectl/v1.32.4 (linux/amd64)")
+        assert status == 404
+        expect(page.locator("#requests-list li").first).to_contain_text("kubectl · get pods/nope-ko · ✕ 오류 404 NotFound")
+        assert not page.errors
+    finally:
+        context.close()
