@@ -87,11 +87,22 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                     "namespace": kwargs.get("namespace") or "",
                     "name": kwargs.get("name") or "",
                     "code": response.status_code,
+                    "reason": _reason(response),
                 },
             )
         return response
 
     return wrapper
+
+
+def _reason(response: HttpResponse) -> str:
+    """The Status reason of an error answer (NotFound, AlreadyExists, Conflict ...)."""
+    if response.status_code < 400 or getattr(response, "streaming", False):
+        return ""
+    try:
+        return str(json.loads(response.content).get("reason", ""))
+    except (ValueError, AttributeError):
+        return ""
 
 
 def _kind(group: str, version: str, plural: str) -> kinds.Kind:

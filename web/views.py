@@ -60,7 +60,7 @@ def _kubeconfig_info(request: HttpRequest, cluster: str) -> dict:
     return {
         "url": url,
         "absolute_url": request.build_absolute_uri(url),
-        "filename": f"kubeconfig-{cluster}.yaml",
+        "filename": "kubeconfig",
         "server": f"https://{host}:{settings.PODFLOW_API_PORT}/k8s/{cluster}",
     }
 
@@ -78,7 +78,8 @@ def kubeconfig_download(request: HttpRequest, cluster: str) -> HttpResponse:
     host = request.get_host().rsplit(":", 1)[0] if not request.get_host().endswith("]") else request.get_host()
     server = f"https://{host}:{settings.PODFLOW_API_PORT}"
     response = HttpResponse(kubeconfig(found, server, tls.ca_pem()), content_type="application/yaml")
-    response["Content-Disposition"] = f'attachment; filename="kubeconfig-{found.name}.yaml"'
+    # Saved under the very name the commands beside the link use: export KUBECONFIG=$PWD/kubeconfig
+    response["Content-Disposition"] = 'attachment; filename="kubeconfig"'
     return response
 
 

@@ -163,7 +163,7 @@ function renderDiagramPart(pod, steps, states, current) {
     unscheduled,
     // Who asked the API server last, and whether arrow 1 is lit for it.
     client: latest
-      ? { name: clientLabel(latest.client), what: `${requestWhat(latest)} · ${codeText(latest.code, latest.verb)}` }
+      ? { name: clientLabel(latest.client), what: `${requestWhat(latest)} · ${codeText(latest.code, latest.verb, latest.reason)}` }
       : null,
     asking: requestLog.flashElapsed(),
     selected: pod

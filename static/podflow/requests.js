@@ -60,9 +60,10 @@ export function isError(code) {
 }
 
 // "200", or for an error "404 NotFound" (the caller marks it as an error in words).
-export function codeText(code, verb = "") {
+export function codeText(code, verb = "", reason = "") {
   const n = Number(code);
-  // A create of a name that is taken is AlreadyExists; other 409s are Conflicts.
+  if (reason) return `${n} ${reason}`; // the Status reason the API server answered with
+  // Without one: a create of a name that is taken is AlreadyExists; other 409s are Conflicts.
   if (n === 409 && verb === "create") return "409 AlreadyExists";
   return REASONS[n] ? `${n} ${REASONS[n]}` : String(code);
 }
@@ -86,6 +87,7 @@ export class RequestLog {
       namespace: msg.namespace || "",
       name: msg.name || "",
       code: msg.code,
+      reason: msg.reason || "",
     };
     const key = [req.client, req.verb, req.resource, req.namespace, req.name, req.code].join("\u0000");
     const top = this.entries[0];
@@ -137,8 +139,8 @@ const esc = (text) => String(text).replace(/[&<>"']/g, (c) => escapeMap[c]);
 export function requestRow(entry, timeText) {
   const err = isError(entry.code);
   const code = err
-    ? `<span class="req-code req-error"><span aria-hidden="true">✕ </span>${esc(gettext("error"))} ${esc(codeText(entry.code, entry.verb))}</span>`
-    : `<span class="req-code">${esc(codeText(entry.code, entry.verb))}</span>`;
+    ? `<span class="req-code req-error"><span aria-hidden="true">✕ </span>${esc(gettext("error"))} ${esc(codeText(entry.code, entry.verb, entry.reason))}</span>`
+    : `<span class="req-code">${esc(codeText(entry.code, entry.verb, entry.reason))}</span>`;
   const count = entry.count > 1
     ? ` <span class="req-count"><span aria-hidden="true">×${entry.count}</span><span class="visually-hidden">${esc(fmt(ngettext("(%(n)s time)", "(%(n)s times)", entry.count), { n: entry.count }))}</span></span>`
     : "";
