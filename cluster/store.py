@@ -31,6 +31,9 @@ REPLICASET_CONTROLLER = "replicaset-controller"
 GARBAGE_COLLECTOR = "garbage-collector"
 SCHEDULER = "scheduler"
 KUBELET = "kubelet"
+ENDPOINT_CONTROLLER = "endpoint-controller"
+ENDPOINTSLICE_CONTROLLER = "endpointslice-controller"
+SERVICE_CONTROLLER = "service-controller"
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 

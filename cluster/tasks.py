@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from . import kubelet, scheduler, wake
-from .controllers import deployment, garbagecollector, replicaset
+from .controllers import deployment, endpoints, garbagecollector, loadbalancer, replicaset
 from .models import Cluster
 
 log = logging.getLogger("podflow.tasks")
@@ -39,6 +39,29 @@ def collect_garbage(cluster_id: int, owner_uid: str) -> None:
     wake.started((wake.COLLECT_GARBAGE, (cluster_id, owner_uid)))
     if cluster := _cluster(cluster_id):
         garbagecollector.collect(cluster, owner_uid)
+
+
+@shared_task(name="cluster.tasks.reconcile_endpoints")
+def reconcile_endpoints(cluster_id: int, namespace: str, name: str) -> None:
+    """The endpoint and EndpointSlice controllers, for one Service."""
+    wake.started((wake.RECONCILE_ENDPOINTS, (cluster_id, namespace, name)))
+    if cluster := _cluster(cluster_id):
+        endpoints.reconcile(cluster, namespace, name)
+
+
+@shared_task(name="cluster.tasks.sync_namespace_endpoints")
+def sync_namespace_endpoints(cluster_id: int, namespace: str) -> None:
+    """A pod changed what Services may send it: every Service of its namespace, once."""
+    wake.started((wake.SYNC_NAMESPACE_ENDPOINTS, (cluster_id, namespace)))
+    if cluster := _cluster(cluster_id):
+        endpoints.reconcile_namespace(cluster, namespace)
+
+
+@shared_task(name="cluster.tasks.reconcile_loadbalancer")
+def reconcile_loadbalancer(cluster_id: int, namespace: str, name: str) -> None:
+    wake.started((wake.RECONCILE_LOADBALANCER, (cluster_id, namespace, name)))
+    if cluster := _cluster(cluster_id):
+        loadbalancer.reconcile(cluster, namespace, name)
 
 
 @shared_task(name="cluster.tasks.schedule_pod")
@@ -102,6 +125,10 @@ def resync() -> None:
                 tasks.append((wake.COLLECT_GARBAGE, (cluster.pk, ref["uid"])))
         if scheduler.pending_pods(cluster):
             tasks.append((wake.SCHEDULE_PENDING, (cluster.pk,)))
+        for namespace, name in endpoints.services_to_resync(cluster):
+            tasks.append((wake.RECONCILE_ENDPOINTS, (cluster.pk, namespace, name)))
+        for namespace, name in loadbalancer.services_to_resync(cluster):
+            tasks.append((wake.RECONCILE_LOADBALANCER, (cluster.pk, namespace, name)))
         for node, uid in kubelet.pods_needing_work(cluster):
             tasks.append((wake.SYNC_POD, (cluster.pk, node, uid)))
         wake.dispatch(tasks)

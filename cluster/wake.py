@@ -25,6 +25,9 @@ COLLECT_GARBAGE = "cluster.tasks.collect_garbage"
 SCHEDULE_POD = "cluster.tasks.schedule_pod"
 SCHEDULE_PENDING = "cluster.tasks.schedule_pending"
 SYNC_POD = "cluster.tasks.sync_pod"
+RECONCILE_ENDPOINTS = "cluster.tasks.reconcile_endpoints"
+SYNC_NAMESPACE_ENDPOINTS = "cluster.tasks.sync_namespace_endpoints"
+RECONCILE_LOADBALANCER = "cluster.tasks.reconcile_loadbalancer"
 
 QUEUES = {
     RECONCILE_DEPLOYMENT: "controller-manager",
@@ -33,6 +36,9 @@ QUEUES = {
     SCHEDULE_POD: "scheduler",
     SCHEDULE_PENDING: "scheduler",
     SYNC_POD: "kubelet",
+    RECONCILE_ENDPOINTS: "controller-manager",
+    SYNC_NAMESPACE_ENDPOINTS: "controller-manager",
+    RECONCILE_LOADBALANCER: "controller-manager",
 }
 
 
@@ -84,6 +90,10 @@ def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str
             yield (RECONCILE_DEPLOYMENT, (cluster_id, deployment))
     elif kind == "Pod":
         yield from _pod_wakes(cluster_id, old, new, deleted, by)
+        if _endpoints_may_change(old, new, deleted):
+            yield (SYNC_NAMESPACE_ENDPOINTS, (cluster_id, new["metadata"].get("namespace", "")))
+    elif kind in ("Service", "Endpoints", "EndpointSlice"):
+        yield from _service_wakes(cluster_id, type_, old, new, by)
     elif kind == "Node":
         old_spec, new_spec = (old or {}).get("spec"), new.get("spec")
         # What the scheduler's filters read: spec (cordon, taints), Ready, labels, allocatable.
@@ -93,6 +103,45 @@ def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str
             or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable")
         ):
             yield (SCHEDULE_PENDING, (cluster_id,))
+
+
+def _endpoints_may_change(old: dict | None, new: dict, deleted: bool) -> bool:
+    """What the endpoint controllers read of a pod: its IP, labels, readiness, node, phase
+    and deletion. A pod without an IP is in no Service's endpoints, before or after."""
+    old_status, new_status = (old or {}).get("status") or {}, new.get("status") or {}
+    if not old_status.get("podIP") and not new_status.get("podIP"):
+        return False
+    if old is None or deleted:
+        return True
+    return (
+        old_status.get("podIP") != new_status.get("podIP")
+        or _ready(old) != _ready(new)
+        or old_status.get("phase") != new_status.get("phase")
+        or old["metadata"].get("labels") != new["metadata"].get("labels")
+        or bool(old["metadata"].get("deletionTimestamp")) != bool(new["metadata"].get("deletionTimestamp"))
+        or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+    )
+
+
+def _service_wakes(cluster_id: int, type_: str, old: dict | None, new: dict, by: str) -> Iterable[Task]:
+    ns = new["metadata"].get("namespace", "")
+    if new["kind"] == "Service":
+        name = new["metadata"]["name"]
+        # The endpoint controllers read the spec and labels; the service controller's status
+        # writes change neither.
+        if old is None or type_ == "DELETED" or old.get("spec") != new.get("spec") or old["metadata"].get("labels") != new["metadata"].get("labels"):
+            yield (RECONCILE_ENDPOINTS, (cluster_id, ns, name))
+        lb = lambda d: ((d or {}).get("spec") or {}).get("type") == "LoadBalancer"  # noqa: E731
+        if by != store.SERVICE_CONTROLLER and (lb(old) or lb(new)):
+            yield (RECONCILE_LOADBALANCER, (cluster_id, ns, name))
+    elif new["kind"] == "Endpoints":
+        # Someone else wrote (or deleted) what the controller keeps: it puts it back.
+        if by != store.ENDPOINT_CONTROLLER:
+            yield (RECONCILE_ENDPOINTS, (cluster_id, ns, new["metadata"]["name"]))
+    else:
+        service = (new["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
+        if service and by != store.ENDPOINTSLICE_CONTROLLER:
+            yield (RECONCILE_ENDPOINTS, (cluster_id, ns, service))
 
 
 def _pod_wakes(cluster_id: int, old: dict | None, new: dict, deleted: bool, by: str) -> Iterable[Task]:
@@ -146,7 +195,7 @@ def pending_key(task: Task) -> str:
 # The controller manager's work queue coalesces wake-ups of one key that come close
 # together (a ReplicaSet hears from each of its pods as it starts): one reconcile then sees
 # them all. A real controller gets the same from its informer's queue.
-COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1}
+COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1}
 
 
 def dispatch(tasks: list[Task], *, countdown: float | None = None) -> None:

@@ -50,7 +50,8 @@ def test_a_kubelet_write_does_not_wake_the_kubelet():
     new = copy.deepcopy(old)
     new["status"]["podIP"] = "10.244.2.2"
 
-    assert wakes("MODIFIED", old, new, store.KUBELET) == set()
+    # Only the endpoint controllers hear of the new IP (they list pods by IP).
+    assert wakes("MODIFIED", old, new, store.KUBELET) == {(wake.SYNC_NAMESPACE_ENDPOINTS, (CLUSTER, "default"))}
 
 
 def test_deleting_a_bound_pod_wakes_its_kubelet():
@@ -75,7 +76,7 @@ def test_a_pod_change_the_replicaset_does_not_count_does_not_wake_it():
     new = copy.deepcopy(old)
     new["status"]["podIP"] = "10.244.1.2"
 
-    assert wakes("MODIFIED", old, new, store.KUBELET) == set()
+    assert wakes("MODIFIED", old, new, store.KUBELET) == {(wake.SYNC_NAMESPACE_ENDPOINTS, (CLUSTER, "default"))}
 
 
 def test_the_replicaset_controller_is_not_woken_by_its_own_pods():
@@ -175,3 +176,57 @@ def test_it_does_not_dispatch_when_waking_is_off(monkeypatch):
 
 def test_it_keys_a_task_by_its_name_and_arguments():
     assert wake.pending_key((wake.SYNC_POD, (CLUSTER, "node-1", "u1"))) == "podflow:queued:sync_pod:7:node-1:u1"
+
+
+def service_doc(type_: str = "ClusterIP", **spec) -> dict:
+    return {"kind": "Service", "metadata": {"name": "web", "namespace": "default", "uid": "s1"}, "spec": {"type": type_, "selector": {"app": "web"}, **spec}, "status": {"loadBalancer": {}}}
+
+
+def test_a_pod_getting_ready_wakes_the_endpoint_controllers_of_its_namespace():
+    old = doc("Pod", node="node-1", ready=False)
+    old["status"]["podIP"] = "10.244.1.2"
+    new = copy.deepcopy(old)
+    new["status"]["conditions"][0]["status"] = "True"
+
+    assert (wake.SYNC_NAMESPACE_ENDPOINTS, (CLUSTER, "default")) in wakes("MODIFIED", old, new, store.KUBELET)
+
+
+def test_a_pod_without_an_ip_does_not_wake_the_endpoint_controllers():
+    old = doc("Pod")
+    new = copy.deepcopy(old)
+    new["metadata"]["labels"] = {"app": "web"}
+
+    assert wake.SYNC_NAMESPACE_ENDPOINTS not in names(wakes("MODIFIED", old, new, store.API))
+
+
+def test_a_deleted_pod_with_an_ip_wakes_the_endpoint_controllers():
+    gone = doc("Pod", node="node-1")
+    gone["status"]["podIP"] = "10.244.1.2"
+
+    assert (wake.SYNC_NAMESPACE_ENDPOINTS, (CLUSTER, "default")) in wakes("DELETED", gone, gone, store.KUBELET)
+
+
+def test_a_service_change_wakes_its_endpoints_and_a_load_balancer_its_service_controller():
+    assert wakes("ADDED", None, service_doc(), store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web"))}
+    assert wakes("MODIFIED", service_doc(), service_doc("LoadBalancer"), store.API) == {
+        (wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web")),
+        (wake.RECONCILE_LOADBALANCER, (CLUSTER, "default", "web")),
+    }
+
+
+def test_the_service_controllers_status_write_wakes_nobody():
+    old = service_doc("LoadBalancer")
+    new = copy.deepcopy(old)
+    new["status"]["loadBalancer"] = {"ingress": [{"ip": "192.168.49.200"}]}
+
+    assert wakes("MODIFIED", old, new, store.SERVICE_CONTROLLER) == set()
+
+
+def test_endpoints_written_by_someone_else_wake_the_controller_and_its_own_writes_do_not():
+    ep = {"kind": "Endpoints", "metadata": {"name": "web", "namespace": "default", "uid": "e1"}}
+    es = {"kind": "EndpointSlice", "metadata": {"name": "web-abc", "namespace": "default", "uid": "e2", "labels": {"kubernetes.io/service-name": "web"}}}
+
+    assert wakes("DELETED", ep, ep, store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web"))}
+    assert wakes("MODIFIED", es, es, store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web"))}
+    assert wakes("MODIFIED", ep, ep, store.ENDPOINT_CONTROLLER) == set()
+    assert wakes("ADDED", None, es, store.ENDPOINTSLICE_CONTROLLER) == set()
