@@ -283,9 +283,7 @@ def mutate(
     what makes repeated reconciles free.
     """
     with locked(cluster) as outbox:
-        row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
-        if row is None or (expected_uid and row.uid != expected_uid):
-            raise not_found(kind.plural, kind.group, name)
+        row = _stored(cluster, kind, namespace, name, expected_uid)
         old = row.doc
         new = copy.deepcopy(old)
         change(new)
@@ -315,9 +313,7 @@ def mutate(
 def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
     """Start a graceful deletion: set deletionTimestamp; the kubelet finishes it."""
     with locked(cluster) as outbox:
-        row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
-        if row is None:
-            raise not_found(kind.plural, kind.group, name)
+        row = _stored(cluster, kind, namespace, name)
         old = row.doc
         if old["metadata"].get("deletionTimestamp"):
             return old
@@ -330,9 +326,7 @@ def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, 
 def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, expected_uid: str | None = None) -> dict:
     """Delete the object from the store now. Returns the last state, as stored in the log."""
     with locked(cluster) as outbox:
-        row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
-        if row is None or (expected_uid and row.uid != expected_uid):
-            raise not_found(kind.plural, kind.group, name)
+        row = _stored(cluster, kind, namespace, name, expected_uid)
         old = row.doc
         final = copy.deepcopy(old)
         revision = outbox.next_revision()
@@ -367,6 +361,14 @@ def set_speed(cluster: Cluster, speed: str) -> None:
 
 
 # --- internals --------------------------------------------------------------------------
+
+def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expected_uid: str | None = None) -> Object:
+    """The stored row, or 404 (also when it is a newer object of the same name)."""
+    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
+    if row is None or (expected_uid and row.uid != expected_uid):
+        raise not_found(kind.plural, kind.group, name)
+    return row
+
 
 def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: StepsFor | None) -> dict:
     revision = outbox.next_revision()

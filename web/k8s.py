@@ -340,16 +340,10 @@ def _delete(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, n
 def _orphan_dependents(cluster: Cluster, owner: dict) -> None:
     """`--cascade=orphan`: dependents lose their ownerReference and stay."""
     uid = owner["metadata"]["uid"]
+    from cluster.controllers.garbagecollector import release_from
+
     for dep_kind, dep_ns, dep_name in Object.objects.filter(cluster=cluster, owner_uid=uid).exclude(kind="Event").values_list("kind", "namespace", "name"):
-
-        def release(doc: dict) -> None:
-            refs = [r for r in doc["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-            if refs:
-                doc["metadata"]["ownerReferences"] = refs
-            else:
-                doc["metadata"].pop("ownerReferences", None)
-
-        store.mutate(cluster, kinds.BY_KIND[dep_kind], dep_ns, dep_name, release, by=store.GARBAGE_COLLECTOR)
+        store.mutate(cluster, kinds.BY_KIND[dep_kind], dep_ns, dep_name, release_from(uid), by=store.GARBAGE_COLLECTOR)
 
 
 # --- subresources -------------------------------------------------------------------------

@@ -6,6 +6,19 @@ from ..errors import APIError
 from ..models import Cluster, Object
 
 
+def release_from(owner_uid: str):
+    """A document edit that drops the ownerReference to `owner_uid`, keeping any others."""
+
+    def release(doc: dict) -> None:
+        refs = [r for r in doc["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid]
+        if refs:
+            doc["metadata"]["ownerReferences"] = refs
+        else:
+            doc["metadata"].pop("ownerReferences", None)
+
+    return release
+
+
 def collect(cluster: Cluster, owner_uid: str) -> int:
     """Delete the ReplicaSets and Pods whose controlling owner `owner_uid` no longer exists."""
     if Object.objects.filter(cluster=cluster, uid=owner_uid).exists():

@@ -6,6 +6,7 @@ import copy
 from .. import events, kinds, narration, pods, store
 from ..errors import APIError
 from ..models import Cluster, Object
+from .garbagecollector import release_from
 
 # Pods created per transaction: lets schedulers and kubelets write in between.
 BATCH = 50
@@ -93,15 +94,7 @@ def claim_pods(cluster: Cluster, rs: dict) -> None:
     selector = rs["spec"].get("selector")
     for pod in _owned(cluster, uid):
         if pods.is_active(pod) and not selector_matches(selector, pod["metadata"].get("labels")):
-
-            def release(doc: dict) -> None:
-                refs = [r for r in doc["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-                if refs:
-                    doc["metadata"]["ownerReferences"] = refs
-                else:
-                    doc["metadata"].pop("ownerReferences", None)
-
-            store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], release, by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
+            store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], release_from(uid), by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
     for pod in store.list_docs(cluster, kinds.POD, ns, owner_uid=""):
         if pods.is_active(pod) and _controller_of(pod) is None and selector_matches(selector, pod["metadata"].get("labels")):
 
