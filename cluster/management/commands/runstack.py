@@ -28,7 +28,9 @@ class Command(BaseCommand):
         try:
             stack.start()
             self.stdout.write(self.style.SUCCESS(f"podflow is running at {stack.url}/  (Ctrl-C stops it)"))
-            self.stdout.write(f"  health: {stack.url}/healthz   API: {stack.url}/k8s/demo/api/v1/pods")
+            self.stdout.write(f"  health: {stack.url}/healthz")
+            self.stdout.write(f"  kubectl: curl -s {stack.url}/clusters/demo/kubeconfig > kubeconfig && export KUBECONFIG=$PWD/kubeconfig")
+            self.stdout.write(f"  the Kubernetes API (TLS, bearer token): {stack.api_url}/k8s/demo")
             while not stopping:
                 dead = stack.failed()
                 if dead:
