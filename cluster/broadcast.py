@@ -93,3 +93,10 @@ def publish_request(cluster_name: str, request: dict[str, Any]) -> None:
     if not _enabled():
         return
     _get_sender().put(group_name(cluster_name), {"type": "cluster.request", "request": request})
+
+
+def publish_traffic(cluster_name: str, answers: list[dict[str, Any]]) -> None:
+    """Simulated requests to a Service and the pods that answered (not stored: not a change)."""
+    if not _enabled() or not answers:
+        return
+    _get_sender().put(group_name(cluster_name), {"type": "cluster.traffic", "answers": answers})

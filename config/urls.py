@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from web import discovery, k8s, views
+from web import discovery, k8s, podflow, views
 
 K8S = "k8s/<slug:cluster>/"
 NS = "namespaces/<str:namespace>/"
@@ -38,5 +38,10 @@ urlpatterns = [
     path(K8S + GV + "<str:plural>/<str:name>/<str:sub>", k8s.subresource),
     path(K8S + GV + "<str:plural>/<str:name>", k8s.item),
     path(K8S + GV + "<str:plural>", k8s.collection),
+    # podflow's own read endpoints (DNS names, kube-proxy's rules, simulated requests).
+    path(K8S + "podflow/v1/" + NS + "services", podflow.services_list),
+    path(K8S + "podflow/v1/" + NS + "services/<str:service>", podflow.service_detail),
+    path(K8S + "podflow/v1/" + NS + "services/<str:service>/request", podflow.service_request),
+    path(K8S + "podflow/v1/" + NS + "services/<str:service>/proxy-rules", podflow.proxy_rules),
     re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/(?P<rest>.*)$", k8s.unknown),
 ]

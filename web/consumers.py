@@ -91,6 +91,10 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         """A client's request reached the API server (not stored: it is not a change)."""
         await self.send_json({"type": "request", "revision": self.last, **message["request"]})
 
+    async def cluster_traffic(self, message: dict) -> None:
+        """Simulated requests to a Service, each with the pod that answered (not stored)."""
+        await self.send_json({"type": "traffic", "revision": self.last, "answers": message["answers"]})
+
     # --- internals ------------------------------------------------------------------
 
     async def _send_entry(self, entry: dict) -> None:

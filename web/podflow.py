@@ -1,0 +1,154 @@
+"""podflow's own read endpoints under /k8s/<cluster>/podflow/v1/: what a real cluster shows
+only from inside (DNS names, kube-proxy's rules, a request from a pod or node).
+
+They use the cluster's bearer token like the rest of the API, answer JSON, and change
+nothing: a simulated request is not a write, and it is not a request to the API server
+(so it is not announced as step 1), but the page hears of it as traffic.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from cluster import broadcast, kinds, kubeproxy, services, store
+from cluster.errors import APIError, bad_request
+from cluster.models import Cluster
+
+from .auth import resolve
+from .k8s import api_view, json_response
+
+MAX_COUNT = 100
+
+
+def _params(request: HttpRequest) -> dict[str, Any]:
+    """Query parameters, and for POST the JSON body's keys as well."""
+    params: dict[str, Any] = {k: v for k, v in request.GET.items()}
+    if request.method == "POST" and request.body:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad_request(f"the request body is not valid JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise bad_request("the request body must be a JSON object")
+        params.update({k: v for k, v in body.items() if v is not None})
+    return params
+
+
+def _text(params: dict[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise bad_request(f"{key} must be a string")
+    return str(value)
+
+
+def _methods(request: HttpRequest, *allowed: str) -> None:
+    if request.method not in allowed:
+        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+
+
+def service_info(cluster: Cluster, service: dict) -> dict:
+    """What a learner wants to know about a Service that `kubectl describe` does not say."""
+    spec, meta = service.get("spec") or {}, service["metadata"]
+    type_ = spec.get("type", "ClusterIP")
+    dns = services.dns_name(meta["namespace"], meta["name"])
+    ports = spec.get("ports") or []
+    endpoints: dict[str, list[dict]] = {"ready": [], "notReady": [], "terminating": []}
+    if ports:
+        for ep in kubeproxy.endpoints_for(cluster, service, ports[0]):
+            group = "terminating" if ep.terminating else "ready" if ep.ready else "notReady"
+            endpoints[group].append({"ip": ep.ip, "port": ep.port, "pod": ep.pod, "node": ep.node})
+    if type_ == "ExternalName":
+        answer = {"type": "CNAME", "values": [spec.get("externalName", "")]}
+    elif spec.get("clusterIP") == "None":
+        answer = {"type": "A", "values": [e["ip"] for e in endpoints["ready"]]}
+    else:
+        answer = {"type": "A", "values": [spec.get("clusterIP", "")]}
+    reach: list[str] = []
+    for port in ports:
+        if type_ not in ("ExternalName",):
+            reach.append(f"curl http://{dns}:{port.get('port')}/   (from a pod: DNS gives {', '.join(answer['values']) or 'no address yet'})")
+        if spec.get("clusterIP") not in (None, "", "None"):
+            reach.append(f"curl http://{spec['clusterIP']}:{port.get('port')}/   (from any node or pod)")
+        if port.get("nodePort"):
+            reach.append(f"curl http://<any node's IP>:{port['nodePort']}/   (from outside the cluster, e.g. curl host01:{port['nodePort']})")
+        for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+            if ingress.get("ip"):
+                reach.append(f"curl http://{ingress['ip']}:{port.get('port')}/   (the load balancer's address)")
+    return {
+        "service": meta["name"],
+        "namespace": meta["namespace"],
+        "type": type_,
+        "dns": dns,
+        "dnsAnswer": answer,
+        "clusterIP": spec.get("clusterIP"),
+        "ports": ports,
+        "selector": spec.get("selector") or {},
+        "externalIPs": spec.get("externalIPs") or [],
+        "loadBalancer": [i.get("ip") or i.get("hostname") for i in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []],
+        "endpoints": endpoints,
+        "howToReach": reach,
+    }
+
+
+@api_view
+def services_list(request: HttpRequest, cluster: str, namespace: str) -> HttpResponse:
+    _methods(request, "GET")
+    c = resolve(request, cluster)
+    return json_response({"items": [service_info(c, s) for s in store.list_docs(c, kinds.SERVICE, namespace)]})
+
+
+@api_view
+def service_detail(request: HttpRequest, cluster: str, namespace: str, service: str) -> HttpResponse:
+    _methods(request, "GET")
+    c = resolve(request, cluster)
+    return json_response(service_info(c, store.get(c, kinds.SERVICE, namespace, service)))
+
+
+@api_view
+def service_request(request: HttpRequest, cluster: str, namespace: str, service: str) -> HttpResponse:
+    """`curl` a Service: GET or POST; via, node, port, client and count from the query (or the body)."""
+    _methods(request, "GET", "POST")
+    c = resolve(request, cluster)
+    params = _params(request)
+    try:
+        count = int(params.get("count", 1))
+    except (TypeError, ValueError) as exc:
+        raise bad_request("count must be an integer") from exc
+    if not 1 <= count <= MAX_COUNT:
+        raise bad_request(f"count must be between 1 and {MAX_COUNT}")
+    doc = store.get(c, kinds.SERVICE, namespace, service)
+    options = {
+        "via": _text(params, "via"),
+        "node": _text(params, "node"),
+        "port": _text(params, "port"),
+        "client": _text(params, "client") or request.META.get("REMOTE_ADDR", ""),
+    }
+    answers = [kubeproxy.request(c, doc, **options) for _ in range(count)]
+    broadcast.publish_traffic(c.name, [a.body for a in answers])
+    if count == 1:
+        return json_response(answers[0].body, answers[0].status)
+    by_pod: dict[str, int] = {}
+    for answer in answers:
+        if answer.body.get("pod"):
+            by_pod[answer.body["pod"]] = by_pod.get(answer.body["pod"], 0) + 1
+    return json_response({"service": service, "namespace": namespace, "count": count, "byPod": by_pod, "answers": [a.body for a in answers]})
+
+
+@api_view
+def proxy_rules(request: HttpRequest, cluster: str, namespace: str, service: str) -> HttpResponse:
+    """kube-proxy's iptables rules for a Service on one node (?node=, default the first)."""
+    _methods(request, "GET")
+    c = resolve(request, cluster)
+    doc = store.get(c, kinds.SERVICE, namespace, service)
+    nodes = [n["metadata"]["name"] for n in store.list_docs(c, kinds.NODE)]
+    node = request.GET.get("node") or (nodes[0] if nodes else "")
+    if node not in nodes:
+        raise APIError(404, "NotFound", f'nodes "{node}" not found', name=node, kind="nodes")
+    lines = kubeproxy.rules(c, doc, node=node)
+    if request.GET.get("format") == "text" or request.headers.get("Accept", "").startswith("text/plain"):
+        return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    return json_response({"service": service, "namespace": namespace, "node": node, "mode": "iptables", "lines": lines})
