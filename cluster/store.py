@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from django.db import connection, transaction
 
-from . import kinds, services, validation
+from . import kinds, redact, services, validation
 from .errors import APIError, already_exists, conflict, invalid, not_found
 from .models import Change, Cluster, Object, Step
 
@@ -426,7 +426,7 @@ def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict
             "revision": revision,
             "change": type_,
             "kind": row.kind,
-            "object": new,
+            "object": redact.for_browser(new),
             "steps": [step_payload(s) for s in step_rows],
         }
     )

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from cluster import kinds, store
+from cluster import kinds, redact, store
 from cluster.models import Change, Cluster, Step
 
-STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace")
+STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace", "Service", "Endpoints", "ConfigMap", "Secret")
 # A client this far behind gets a fresh snapshot instead of a replay.
 MAX_REPLAY = 20000
 
@@ -27,8 +27,8 @@ def snapshot(cluster_name: str) -> dict | None:
     # the client keys steps by pod and number.
     revision = store.current_revision(cluster)
     objects: dict[str, list[dict]] = {}
-    for kind in (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET):
-        objects[kind.kind] = store.list_docs(cluster, kind)
+    for kind in (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET, kinds.SERVICE, kinds.ENDPOINTS, kinds.CONFIGMAP, kinds.SECRET):
+        objects[kind.kind] = [redact.for_browser(doc) for doc in store.list_docs(cluster, kind)]
     events = store.list_docs(cluster, kinds.EVENT)
     events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
     pod_uids = [p["metadata"]["uid"] for p in objects["Pod"]]
@@ -42,6 +42,10 @@ def snapshot(cluster_name: str) -> dict | None:
         "pods": objects["Pod"],
         "deployments": objects["Deployment"],
         "replicasets": objects["ReplicaSet"],
+        "services": objects["Service"],
+        "endpoints": objects["Endpoints"],
+        "configmaps": objects["ConfigMap"],
+        "secrets": objects["Secret"],
         "events": events[-200:],
         "steps": steps,
     }
@@ -67,7 +71,7 @@ def entries_since(cluster_name: str, since: int, limit: int = MAX_REPLAY) -> tup
         for step in Step.objects.filter(cluster=cluster, revision__gt=since, revision__lte=changes[-1]["revision"]).order_by("revision", "number"):
             steps_by_rev[step.revision].append(store.step_payload(step))
     return [
-        {"revision": c["revision"], "change": c["type"], "kind": c["kind"], "object": c["doc"], "steps": steps_by_rev.get(c["revision"], [])}
+        {"revision": c["revision"], "change": c["type"], "kind": c["kind"], "object": redact.for_browser(c["doc"]), "steps": steps_by_rev.get(c["revision"], [])}
         for c in changes
     ], True
 

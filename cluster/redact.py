@@ -1,0 +1,53 @@
+"""What the browser may see of an object: Secret values never leave the API.
+
+The page's stream sends every changed object; a Secret's values (base64 is an encoding,
+not a secret) are replaced there by their size. The Kubernetes API is not redacted:
+`kubectl get secret -o yaml` shows the base64 data, as a real cluster does to whoever may
+read Secrets.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _size(value: object, *, encoded: bool) -> str:
+    if not isinstance(value, str):
+        return "(redacted)"
+    if encoded:
+        try:
+            return f"({len(base64.b64decode(value))} bytes)"
+        except (binascii.Error, ValueError):
+            return "(redacted)"
+    return f"({len(value.encode())} bytes)"
+
+
+def _redact_values(doc: dict) -> None:
+    for field, encoded in (("data", True), ("stringData", False)):
+        values = doc.get(field)
+        if isinstance(values, dict):
+            doc[field] = {key: _size(value, encoded=encoded) for key, value in values.items()}
+
+
+def for_browser(doc: dict) -> dict:
+    """The object as the page may show it: a Secret with its values replaced by "(N bytes)"."""
+    if doc.get("kind") != "Secret":
+        return doc
+    safe = copy.deepcopy(doc)
+    _redact_values(safe)
+    annotations = (safe.get("metadata") or {}).get("annotations") or {}
+    if LAST_APPLIED in annotations:
+        # `kubectl apply` keeps the whole manifest, values included, in an annotation.
+        try:
+            applied = json.loads(annotations[LAST_APPLIED])
+            if not isinstance(applied, dict):
+                raise ValueError
+            _redact_values(applied)
+            annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":"))
+        except ValueError:
+            annotations[LAST_APPLIED] = "(redacted)"
+    return safe
