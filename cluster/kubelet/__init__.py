@@ -1,0 +1,110 @@
+"""The kubelet of each node, and the container runtime it drives.
+
+- `pod`: the pod worker — admit, sandbox, pull, create, start, ready; exits, restarts and
+  back-offs; probes; graceful termination. One stage at a time, level-triggered.
+- `images`: the registry (real images and tags), pull policy and pull time.
+- `workload`: what a container's command does (runs, finishes, fails).
+- `probes`: readiness and liveness, their outcome set by a pod annotation.
+- `envconfig`: env from ConfigMaps and Secrets.
+- `node`: heartbeats (node Lease and status), stopping and starting the machine.
+
+The Celery task (cluster/tasks.py) calls `run_due_stages`; the resync asks
+`pods_needing_work`.
+"""
+from __future__ import annotations
+
+from .. import kinds, store
+from ..models import Cluster, Object
+from . import memory, node as node_side
+from .images import image_ref, image_size  # noqa: F401
+from .pod import Ctx, Stage, plan, wants_attention
+
+RUNTIME = "containerd://1.7.24"
+# At instant speed a crash loop could otherwise run many stages in one transaction.
+MAX_STAGES_AT_ONCE = 60
+
+
+def _read(cluster: Cluster, node_name: str, uid: str, node: dict | None = None) -> Ctx | None:
+    """The pod, its node and its history, if this node's kubelet has work for it at all."""
+    row = Object.objects.filter(cluster=cluster, uid=uid).values_list("doc", "updated").first()
+    if row is None:
+        return None
+    pod, updated = row
+    if pod.get("kind") != "Pod" or (pod.get("spec") or {}).get("nodeName") != node_name:
+        return None
+    node = node or store.find(cluster, kinds.NODE, "", node_name)
+    if node is None or node_side.is_stopped(node):
+        return None  # no kubelet runs there
+    seen = memory.history(cluster, uid)
+    last = max([updated] + [s.at for s in seen])
+    return Ctx(cluster, pod, node, seen, store.now(), last)
+
+
+def next_stage(ctx: Ctx) -> Stage | None:
+    """What the kubelet does next for this pod, read from the pod, its node and its Events."""
+    return plan(ctx)
+
+
+def sync_pod(cluster: Cluster, node_name: str, uid: str) -> float | None:
+    """Do the next stage for one pod if it is due.
+
+    Returns None when the pod needs nothing more, 0 when a stage was done (another may be
+    due), or the seconds to wait before the next one.
+    """
+    ctx = _read(cluster, node_name, uid)
+    if ctx is None:
+        return None
+    stage = plan(ctx)
+    if stage is None:
+        return None
+    remaining = (stage.due - ctx.now).total_seconds()
+    if remaining > 0.001:
+        return remaining
+    with store.locked(cluster):
+        # Re-read under the lock: another run may have done this stage meanwhile.
+        ctx = _read(cluster, node_name, uid)
+        if ctx is not None:
+            again = plan(ctx)
+            if again is not None and again.name == stage.name and (again.due - ctx.now).total_seconds() <= 0.001:
+                again.apply(ctx)
+    return 0.0
+
+
+def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
+    """What the kubelet task runs: every stage that is due now.
+
+    Paced, that is one stage (then `sync_pod`'s wait). At instant speed every stage is due
+    at once, so they run back to back in one transaction — still one write, one revision
+    and one recorded step each, published together when it commits. Returns None when the
+    pod needs nothing more, else the seconds until its next stage (a back-off, a command
+    that runs a while, a grace period).
+    """
+    if cluster.stage_seconds > 0:
+        return sync_pod(cluster, node_name, uid)
+    with store.locked(cluster):
+        ctx = _read(cluster, node_name, uid)
+        for _ in range(MAX_STAGES_AT_ONCE):
+            if ctx is None:
+                return None
+            stage = plan(ctx)
+            if stage is None:
+                return None
+            remaining = (stage.due - store.now()).total_seconds()
+            if remaining > 0.001:
+                return remaining
+            stage.apply(ctx)
+            ctx = _read(cluster, node_name, uid, node=ctx.node)
+    return 0.001
+
+
+def pods_needing_work(cluster: Cluster) -> list[tuple[str, str]]:
+    """(node, uid) of every bound pod whose kubelet may have something to do, now or later:
+    not yet Ready, being deleted, restarting, running a command that ends, probed to fail."""
+    stopped = {n["metadata"]["name"] for n in store.list_docs(cluster, kinds.NODE) if node_side.is_stopped(n)}
+    out = []
+    for pod in store.list_docs(cluster, kinds.POD):
+        node = pod["spec"].get("nodeName")
+        if node and node not in stopped and wants_attention(pod):
+            out.append((node, pod["metadata"]["uid"]))
+    return out
+

@@ -1,0 +1,169 @@
+"""The kubelet's side of its node: heartbeats, and the machine being stopped and started.
+
+Every kubelet renews its node's Lease (coordination.k8s.io/v1, namespace kube-node-lease)
+a quarter of the node-monitor grace period apart, and rewrites its node status (the
+conditions' lastHeartbeatTime) only rarely, or when something changed — the Lease is the
+heartbeat, as in Kubernetes since 1.17. The node controller reads both.
+
+A learner can stop a node (`POST /k8s/<cluster>/podflow/v1/nodes/<name>/stop`, or
+`python manage.py node <cluster> <node> stop`): the machine goes down, its kubelet with it.
+Nothing is written about its pods — nobody is left to write it — and its heartbeats stop;
+the node controller notices. Starting it boots the machine again with a new boot ID: the
+kubelet says Starting, reports Ready, and finds its containers gone (SandboxChanged, then
+restarted as their restartPolicy says).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from django.db import transaction
+
+from .. import events, kinds, store, timing
+from ..errors import not_found
+from ..models import Cluster
+
+STOPPED = "podflow.dev/stopped"
+LEASE_NAMESPACE = "kube-node-lease"
+CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")
+READY = {
+    "MemoryPressure": ("False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    "DiskPressure": ("False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    "PIDPressure": ("False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    "Ready": ("True", "KubeletReady", "kubelet is posting ready status"),
+}
+
+
+def micro_time(moment: datetime | None = None) -> str:
+    """metav1.MicroTime, as a Lease's renewTime is written."""
+    return (moment or store.now()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_micro_time(value: str | None) -> datetime | None:
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(value or "", fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def is_stopped(node: dict | None) -> bool:
+    return bool(node) and STOPPED in ((node.get("metadata") or {}).get("annotations") or {})
+
+
+def boot_id(node: dict) -> str:
+    return ((node.get("status") or {}).get("nodeInfo") or {}).get("bootID", "")
+
+
+def lease_doc(node: dict, moment: datetime) -> dict:
+    name = node["metadata"]["name"]
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": name,
+            "namespace": LEASE_NAMESPACE,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node["metadata"]["uid"]}],
+        },
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": timing.LEASE_DURATION, "renewTime": micro_time(moment)},
+    }
+
+
+def _ready_condition(node: dict) -> dict:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond
+    return {}
+
+
+def _post_status(doc: dict, moment: str) -> None:
+    """The kubelet's node status: every condition healthy, heartbeat now."""
+    conditions = doc.setdefault("status", {}).setdefault("conditions", [])
+    by_type = {c.get("type"): c for c in conditions}
+    for type_ in CONDITIONS:
+        value, reason, message = READY[type_]
+        cond = by_type.get(type_)
+        if cond is None:
+            cond = {"type": type_, "lastTransitionTime": moment}
+            conditions.append(cond)
+        if cond.get("status") != value:
+            cond["lastTransitionTime"] = moment
+        cond.update(status=value, reason=reason, message=message, lastHeartbeatTime=moment)
+
+
+def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
+    """One beat of every running kubelet of the cluster: renew the Leases that are due, post
+    node status when it changed or is due. Returns the (node, pod uid) of pods on nodes that
+    just became Ready again, for the caller to wake."""
+    woken: list[tuple[str, str]] = []
+    now = store.now()
+    renew_every = timing.lease_renew_interval(cluster)
+    status_every = timing.node_status_interval(cluster)
+    lease_kind = kinds.BY_KIND.get("Lease")
+    with store.locked(cluster):
+        leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, LEASE_NAMESPACE)} if lease_kind else {}
+        for node in store.list_docs(cluster, kinds.NODE):
+            if is_stopped(node):
+                continue
+            name = node["metadata"]["name"]
+            if lease_kind is not None:
+                lease = leases.get(name)
+                if lease is None:
+                    store.create(cluster, lease_doc(node, now), by=store.KUBELET, namespace=LEASE_NAMESPACE)
+                else:
+                    renewed = parse_micro_time((lease.get("spec") or {}).get("renewTime"))
+                    if renewed is None or (now - renewed).total_seconds() >= renew_every * 0.8:
+                        store.mutate(
+                            cluster, lease_kind, LEASE_NAMESPACE, name,
+                            lambda d: d.setdefault("spec", {}).update(renewTime=micro_time(now), holderIdentity=name),
+                            by=store.KUBELET,
+                        )
+            ready = _ready_condition(node)
+            beat = parse_micro_time(ready.get("lastHeartbeatTime"))
+            healthy = ready.get("status") == "True" and ready.get("reason") == "KubeletReady"
+            if healthy and beat is not None and (now - beat).total_seconds() < status_every:
+                continue
+            moment = store.rfc3339(now)
+            store.mutate(cluster, kinds.NODE, "", name, lambda d: _post_status(d, moment), by=store.KUBELET)
+            if ready.get("status") != "True":
+                events.record(cluster, node, "NodeReady", f"Node {name} status is now: NodeReady", by=store.KUBELET, component="kubelet", host=name)
+                woken += [(name, p["metadata"]["uid"]) for p in store.list_docs(cluster, kinds.POD, node=name)]
+    return woken
+
+
+def stop(cluster: Cluster, name: str, *, by: str = "podflow") -> dict:
+    """Power the node off: its kubelet stops heartbeating and stops running its pods."""
+    with store.locked(cluster):
+        if store.find(cluster, kinds.NODE, "", name) is None:
+            raise not_found("nodes", "", name)
+
+        def power_off(doc: dict) -> None:
+            doc["metadata"].setdefault("annotations", {})[STOPPED] = store.rfc3339()
+
+        return store.mutate(cluster, kinds.NODE, "", name, power_off, by=by)
+
+
+def start(cluster: Cluster, name: str, *, by: str = "podflow") -> dict:
+    """Power the node on: a new boot, the kubelet starts, and reports Ready at once."""
+    from .. import wake
+
+    with store.locked(cluster):
+        node = store.find(cluster, kinds.NODE, "", name)
+        if node is None:
+            raise not_found("nodes", "", name)
+        if not is_stopped(node):
+            return node
+
+        def power_on(doc: dict) -> None:
+            doc["metadata"].get("annotations", {}).pop(STOPPED, None)
+            doc.setdefault("status", {}).setdefault("nodeInfo", {})["bootID"] = str(uuid.uuid4())
+
+        node = store.mutate(cluster, kinds.NODE, "", name, power_on, by=by)
+        events.record(cluster, node, "Starting", "Starting kubelet.", by=store.KUBELET, component="kubelet", host=name)
+        woken = heartbeat(cluster)
+        node = store.get(cluster, kinds.NODE, "", name)
+        woken += [(name, p["metadata"]["uid"]) for p in store.list_docs(cluster, kinds.POD, node=name)]
+    tasks = list(dict.fromkeys((wake.SYNC_POD, (cluster.pk, n, uid)) for n, uid in woken))
+    transaction.on_commit(lambda: wake.dispatch(tasks))
+    return node
