@@ -94,6 +94,12 @@ def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str
             yield (SYNC_NAMESPACE_ENDPOINTS, (cluster_id, new["metadata"].get("namespace", "")))
     elif kind in ("Service", "Endpoints", "EndpointSlice"):
         yield from _service_wakes(cluster_id, type_, old, new, by)
+    elif kind in ("ConfigMap", "Secret") and not deleted:
+        from . import kubelet  # late: the kubelet imports the store
+
+        # A pod in CreateContainerConfigError waits for this one: its kubelet tries again.
+        for node, pod_uid in kubelet.pods_waiting_on(cluster_id, kind, new["metadata"].get("namespace", ""), new["metadata"]["name"]):
+            yield (SYNC_POD, (cluster_id, node, pod_uid))
     elif kind == "Node":
         old_spec, new_spec = (old or {}).get("spec"), new.get("spec")
         # What the scheduler's filters read: spec (cordon, taints), Ready, labels, allocatable.

@@ -108,3 +108,21 @@ def pods_needing_work(cluster: Cluster) -> list[tuple[str, str]]:
             out.append((node, pod["metadata"]["uid"]))
     return out
 
+
+
+def pods_waiting_on(cluster_id: int, kind: str, namespace: str, name: str) -> list[tuple[str, str]]:
+    """(node, uid) of the pods in CreateContainerConfigError that read this ConfigMap or
+    Secret: their kubelet tries again when it appears or changes."""
+    from . import envconfig, status
+
+    found = []
+    rows = Object.objects.filter(cluster_id=cluster_id, kind="Pod", namespace=namespace).exclude(node_name="").values_list("node_name", "uid", "doc")
+    for node, uid, doc in rows:
+        for entry in status.statuses(doc):
+            if status.waiting_reason(entry) != "CreateContainerConfigError":
+                continue
+            container = status.spec_of(doc, entry.get("name", "")) or {}
+            if (kind, name) in envconfig.references(container):
+                found.append((node, uid))
+                break
+    return found

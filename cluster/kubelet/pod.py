@@ -112,7 +112,7 @@ def _rejection(ctx: Ctx) -> tuple[str, str]:
         ("pods", 1, used_pods, int(quantity.parse(alloc.get("pods", "110")))),
     ):
         if requested and used + requested > capacity:
-            return f"Out{resource}", f"Node didn't have enough resource: {resource}, requested: {requested}, used: {used}, capacity: {capacity}"
+            return f"OutOf{resource}", f"Node didn't have enough resource: {resource}, requested: {requested}, used: {used}, capacity: {capacity}"
     return "", ""
 
 
@@ -349,6 +349,11 @@ def _create(ctx: Ctx, names: list[str]) -> None:
         ctx.write(lambda doc: [_waiting(doc, n, "CreateContainerConfigError", e) for n, e in errors.items()])
 
 
+def _config_error(ctx: Ctx, name: str, error: str) -> None:
+    ctx.emit("Failed", f"Error: {error}", name, "Warning")
+    ctx.write(lambda doc: _waiting(doc, name, "CreateContainerConfigError", error))
+
+
 def _behaviour(ctx: Ctx, container: dict, env: dict[str, str] | None = None) -> workload.Behaviour:
     if env is None and workload.repo_of(container.get("image", "")) in workload.NEEDS_PASSWORD:
         env, _ = envconfig.resolve(ctx.cluster, ctx.pod, container)
@@ -414,8 +419,7 @@ def _restart(ctx: Ctx, name: str, *, image_done: bool = False) -> None:
             _present(ctx, c)
     env, error = envconfig.resolve(ctx.cluster, ctx.pod, c)
     if error:
-        ctx.emit("Failed", f"Error: {error}", name, "Warning")
-        ctx.write(lambda doc: _waiting(doc, name, "CreateContainerConfigError", error))
+        _config_error(ctx, name, error)
         return
     ctx.emit("Created", f"Created container: {name}", name)
     _launch(ctx, [name], {name: env})
@@ -637,9 +641,11 @@ def _waiting_stages(ctx: Ctx, c: dict, entry: dict) -> list[Stage]:
         return [Stage(f"pull:{name}", lambda x: _pull_retry(x, name), max(since + delay, ctx.next()))]
     if reason == "CreateContainerConfigError":
         env, error = envconfig.resolve(ctx.cluster, ctx.pod, c)
-        if error:
-            return []  # woken when the ConfigMap or Secret appears (cluster/wake.py)
-        return [Stage(f"create:{name}", lambda x: _restart(x, name, image_done=True), ctx.next())]
+        if not error:
+            return [Stage(f"create:{name}", lambda x: _restart(x, name, image_done=True), ctx.next())]
+        if error != (entry["state"]["waiting"] or {}).get("message"):
+            return [Stage(f"config-error:{name}", lambda x: _config_error(x, name, error), ctx.next())]
+        return []  # woken when the ConfigMap or Secret appears or changes (cluster/wake.py)
     return []
 
 

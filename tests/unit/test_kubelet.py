@@ -256,3 +256,427 @@ def test_it_runs_one_stage_at_a_time_when_paced(cluster):
     assert kubelet.run_due_stages(cluster, node, uid) == 0.0
     assert steps_of(uid)[-1] == (5, "done")  # one stage, not all of them
     assert 0 < kubelet.run_due_stages(cluster, node, uid) <= 1.0
+
+
+# --- the runtime in depth ------------------------------------------------------------------------
+
+class Clock:
+    """store.now under the test's control: time moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.moment = store.now()
+
+    def __call__(self):
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(store, "now", clock)
+    return clock
+
+
+def running_pod(cluster, name: str = "web", *, image: str = "nginx", node: str = "node-1", restart: str | None = None, command=None, args=None, annotations=None, **container) -> str:
+    """A pod bound to `node` whose container is shaped by the keyword arguments; its uid."""
+    doc = pod(name, image=image)
+    doc["spec"]["nodeName"] = node
+    if restart:
+        doc["spec"]["restartPolicy"] = restart
+    if command is not None:
+        doc["spec"]["containers"][0]["command"] = command
+    if args is not None:
+        doc["spec"]["containers"][0]["args"] = args
+    if annotations:
+        doc["metadata"]["annotations"] = annotations
+    doc["spec"]["containers"][0].update(container)
+    return store.create(cluster, doc)["metadata"]["uid"]
+
+
+def settle(cluster, node: str, uid: str) -> float | None:
+    """Run every stage due now (instant speed); the wait until the next one, or None."""
+    return kubelet.run_due_stages(cluster, node, uid)
+
+
+def container_status(cluster, name: str = "web") -> dict:
+    return current(cluster, name)["status"]["containerStatuses"][0]
+
+
+def waiting(cluster, name: str = "web") -> str:
+    return container_status(cluster, name)["state"].get("waiting", {}).get("reason", "")
+
+
+def event_messages(cluster, uid: str, reason: str | None = None) -> list[str]:
+    found = sorted(store.list_docs(cluster, kinds.EVENT, owner_uid=uid), key=lambda e: int(e["metadata"]["resourceVersion"]))
+    return [e["message"] for e in found if reason is None or e["reason"] == reason]
+
+
+def event_count(cluster, uid: str, reason: str, start: str) -> int:
+    return sum(e.get("count", 1) for e in store.list_docs(cluster, kinds.EVENT, owner_uid=uid) if e["reason"] == reason and e["message"].startswith(start))
+
+
+def status_column(cluster, name: str = "web") -> str:
+    from cluster import tables
+
+    return tables.pod_status_reason(current(cluster, name))
+
+
+def test_an_unknown_tag_fails_to_pull_then_backs_off(cluster, clock):
+    uid = running_pod(cluster, image="nginx:nope")
+
+    wait = settle(cluster, "node-1", uid)
+
+    assert waiting(cluster) == "ImagePullBackOff"
+    assert status_column(cluster) == "ImagePullBackOff"
+    [failed] = [m for m in event_messages(cluster, uid, "Failed") if m.startswith("Failed to pull")]
+    assert failed.startswith('Failed to pull image "nginx:nope": ') and failed.endswith("docker.io/library/nginx:nope: not found")
+    assert "Error: ErrImagePull" in event_messages(cluster, uid, "Failed")
+    assert "Error: ImagePullBackOff" in event_messages(cluster, uid, "Failed")
+    assert event_messages(cluster, uid, "BackOff") == ['Back-off pulling image "nginx:nope"']
+    message = container_status(cluster)["state"]["waiting"]["message"]
+    assert message.startswith('Back-off pulling image "nginx:nope": ErrImagePull: rpc error: code = NotFound')
+    assert wait == pytest.approx(0.5)  # 10 s of Kubernetes time at instant speed, floored
+    assert current(cluster)["status"]["phase"] == "Pending"
+
+
+def test_the_image_back_off_grows_and_each_retry_pulls_again(cluster, clock):
+    uid = running_pod(cluster, image="nginx:nope")
+    settle(cluster, "node-1", uid)
+    before = revision(cluster)
+
+    assert settle(cluster, "node-1", uid) == pytest.approx(0.5)  # not due: nothing written
+    assert revision(cluster) == before
+
+    waits = []
+    for _ in range(6):
+        clock.advance(settle(cluster, "node-1", uid) or 0)
+        waits.append(settle(cluster, "node-1", uid))
+    assert event_count(cluster, uid, "Failed", "Failed to pull image") == 7
+    assert event_count(cluster, uid, "Pulling", "Pulling image") == 7
+    # 10 s, 20 s, 40 s, 80 s, 160 s, then capped at 300 s; at instant speed 1/100 of that, at least 0.5 s.
+    assert waits == [pytest.approx(w) for w in (0.5, 0.5, 0.8, 1.6, 3.0, 3.0)]
+    assert waiting(cluster) == "ImagePullBackOff"
+
+
+def test_the_image_back_off_is_kubernetes_time_at_normal_speed(cluster, clock):
+    store.set_speed(cluster, Speed.NORMAL)
+    uid = running_pod(cluster, image="nginx:nope")
+    for _ in range(4):  # admit, sandbox, pull, pulled → ErrImagePull
+        clock.advance(kubelet.sync_pod(cluster, "node-1", uid) or 0)
+        assert kubelet.sync_pod(cluster, "node-1", uid) == 0.0
+    assert waiting(cluster) == "ErrImagePull"
+    assert status_column(cluster) == "ErrImagePull"
+    clock.advance(1)
+    assert kubelet.sync_pod(cluster, "node-1", uid) == 0.0
+    assert waiting(cluster) == "ImagePullBackOff"
+
+    assert kubelet.sync_pod(cluster, "node-1", uid) == pytest.approx(1.0)  # 10 s × 0.1 after the failure
+
+
+def test_an_unknown_repository_is_refused_as_docker_hub_does(cluster, clock):
+    uid = running_pod(cluster, image="no-such-image-here")
+    settle(cluster, "node-1", uid)
+
+    [failed] = [m for m in event_messages(cluster, uid, "Failed") if m.startswith("Failed to pull")]
+    assert "pull access denied, repository does not exist or may require authorization" in failed
+
+
+def test_an_invalid_image_name_is_not_pulled_at_all(cluster, clock):
+    uid = running_pod(cluster, image="Nginx")
+
+    assert settle(cluster, "node-1", uid) is None
+
+    assert waiting(cluster) == "InvalidImageName"
+    assert "Pulling" not in reasons(cluster, uid)
+    assert 'couldn\'t parse image name "Nginx": invalid reference format: repository name must be lowercase' in event_messages(cluster, uid, "InspectFailed")[0]
+
+
+def test_fixing_the_image_of_a_pod_in_back_off_starts_it(cluster, clock):
+    uid = running_pod(cluster, image="nginx:nope")
+    settle(cluster, "node-1", uid)
+
+    store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["spec"]["containers"][0].update(image="nginx:1.27"), by=store.API)
+    assert settle(cluster, "node-1", uid) is None
+
+    assert pods.is_ready(current(cluster))
+    assert container_status(cluster)["image"] == "nginx:1.27"
+    assert container_status(cluster)["restartCount"] == 0
+
+
+def test_pull_policy_never_needs_the_image_on_the_node(cluster, clock):
+    uid = running_pod(cluster, image="nginx:1.27", imagePullPolicy="Never")
+
+    assert settle(cluster, "node-1", uid) is None
+
+    assert waiting(cluster) == "ErrImageNeverPull"
+    assert event_messages(cluster, uid, "ErrImageNeverPull") == ['Container image "nginx:1.27" is not present with pull policy of Never']
+    assert "Pulling" not in reasons(cluster, uid)
+
+    other = running_pod(cluster, "other", image="nginx:1.27")  # pulls it onto node-1
+    settle(cluster, "node-1", other)
+    assert settle(cluster, "node-1", uid) is None
+    assert pods.is_ready(current(cluster))
+    assert 'Container image "nginx:1.27" already present on machine' in event_messages(cluster, uid, "Pulled")
+
+
+def test_pull_time_follows_the_size_of_the_image(cluster, clock):
+    store.set_speed(cluster, Speed.NORMAL)
+    waits = {}
+    for name, image in (("small", "busybox:1.36"), ("big", "python:3.12")):
+        uid = running_pod(cluster, name, image=image, command=["sleep", "3600"])
+        for _ in range(3):  # admit, sandbox, Pulling
+            clock.advance(kubelet.sync_pod(cluster, "node-1", uid) or 0)
+            kubelet.sync_pod(cluster, "node-1", uid)
+        waits[name] = kubelet.sync_pod(cluster, "node-1", uid)
+
+    assert waits["small"] == pytest.approx(1.0)  # one stage at least
+    assert waits["big"] == pytest.approx(370 / 40)  # 370 MB at 40 MB a stage
+
+
+def test_a_failing_command_restarts_at_once_then_backs_off(cluster, clock):
+    uid = running_pod(cluster, image="busybox", command=["sh", "-c", "exit 1"])
+
+    wait = settle(cluster, "node-1", uid)
+
+    status = container_status(cluster)
+    assert status["restartCount"] == 1
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert status["state"]["waiting"]["message"].startswith("back-off 10s restarting failed container=app pod=web_default(")
+    assert status["lastState"]["terminated"]["exitCode"] == 1 and status["lastState"]["terminated"]["reason"] == "Error"
+    assert status_column(cluster) == "CrashLoopBackOff"
+    assert current(cluster)["status"]["phase"] == "Running"
+    assert event_messages(cluster, uid, "BackOff")[0].startswith("Back-off restarting failed container app in pod web_default(")
+    assert wait == pytest.approx(0.5)
+
+    clock.advance(0.4)
+    assert settle(cluster, "node-1", uid) == pytest.approx(0.1)
+    assert container_status(cluster)["restartCount"] == 1
+    clock.advance(0.1)
+    settle(cluster, "node-1", uid)
+    status = container_status(cluster)
+    assert status["restartCount"] == 2
+    assert status["state"]["waiting"]["message"].startswith("back-off 20s restarting failed container=app")
+
+
+def test_restart_policy_never_leaves_a_finished_pod_completed(cluster, clock):
+    uid = running_pod(cluster, image="busybox", restart="Never", command=["echo", "hi"])
+
+    assert settle(cluster, "node-1", uid) is None
+
+    done = current(cluster)
+    assert done["status"]["phase"] == "Succeeded"
+    assert done["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert status_column(cluster) == "Completed"
+    assert pods.condition(done, "Ready")["reason"] == "PodCompleted"
+    assert kubelet.pods_needing_work(cluster) == []
+
+
+def test_restart_policy_never_leaves_a_failed_pod_failed(cluster, clock):
+    uid = running_pod(cluster, image="busybox", restart="Never", args=["false"])
+
+    settle(cluster, "node-1", uid)
+
+    assert current(cluster)["status"]["phase"] == "Failed"
+    assert status_column(cluster) == "Error"
+    assert container_status(cluster)["restartCount"] == 0
+
+
+def test_restart_policy_on_failure_restarts_only_a_failure(cluster, clock):
+    ok = running_pod(cluster, "ok", image="busybox", restart="OnFailure", command=["true"])
+    bad = running_pod(cluster, "bad", image="busybox", restart="OnFailure", command=["false"])
+
+    settle(cluster, "node-1", ok)
+    settle(cluster, "node-1", bad)
+
+    assert current(cluster, "ok")["status"]["phase"] == "Succeeded"
+    assert current(cluster, "bad")["status"]["phase"] == "Running"
+    assert container_status(cluster, "bad")["restartCount"] == 1
+
+
+def test_busybox_with_no_command_finishes_at_once_and_crash_loops_under_always(cluster, clock):
+    uid = running_pod(cluster, image="busybox:1.36")
+
+    settle(cluster, "node-1", uid)
+
+    status = container_status(cluster)
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    assert status["lastState"]["terminated"]["reason"] == "Completed"
+
+
+def test_sleep_runs_its_seconds_at_the_clusters_speed(cluster, clock):
+    uid = running_pod(cluster, image="busybox", restart="Never", command=["sleep", "100"])
+
+    wait = settle(cluster, "node-1", uid)
+
+    assert pods.is_ready(current(cluster))
+    assert wait == pytest.approx(1.0)  # 100 s × 0.01 at instant speed
+    clock.advance(1.0)
+    assert settle(cluster, "node-1", uid) is None
+    assert current(cluster)["status"]["phase"] == "Succeeded"
+
+
+def test_an_exec_of_a_shell_builtin_is_a_start_error(cluster, clock):
+    uid = running_pod(cluster, image="busybox", restart="Never", args=["exit", "1"])
+
+    settle(cluster, "node-1", uid)
+
+    ended = container_status(cluster)["state"]["terminated"]
+    assert ended["reason"] == "StartError" and ended["exitCode"] == 128
+    assert 'exec: "exit": executable file not found in $PATH' in ended["message"]
+    assert "Started" not in reasons(cluster, uid)
+
+
+def test_readiness_follows_the_annotation_for_a_declared_probe(cluster, clock):
+    probe = {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 10, "failureThreshold": 3}
+    uid = running_pod(cluster, readinessProbe=probe)
+    settle(cluster, "node-1", uid)
+    assert pods.is_ready(current(cluster))
+
+    store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"].setdefault("annotations", {}).update({"podflow.dev/readiness": "fail"}), by=store.API)
+    wait = settle(cluster, "node-1", uid)
+    assert wait == pytest.approx(0.3)  # failureThreshold × periodSeconds = 30 s, at instant speed
+    assert pods.is_ready(current(cluster))
+    clock.advance(0.3)
+    settle(cluster, "node-1", uid)
+
+    unready = current(cluster)
+    assert not pods.is_ready(unready)
+    assert pods.condition(unready, "Ready")["reason"] == "ContainersNotReady"
+    assert pods.condition(unready, "Ready")["message"] == "containers with unready status: [app]"
+    assert unready["status"]["phase"] == "Running"
+    assert event_messages(cluster, uid, "Unhealthy") == ["Readiness probe failed: HTTP probe failed with statuscode: 503"]
+    assert settle(cluster, "node-1", uid) is None
+
+    store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"]["annotations"].update({"podflow.dev/readiness": "pass"}), by=store.API)
+    settle(cluster, "node-1", uid)
+    assert pods.is_ready(current(cluster))
+
+
+def test_a_probe_annotation_means_nothing_without_a_declared_probe(cluster, clock):
+    uid = running_pod(cluster, annotations={"podflow.dev/readiness": "fail", "podflow.dev/liveness": "fail"})
+
+    assert settle(cluster, "node-1", uid) is None
+
+    assert pods.is_ready(current(cluster))
+    assert "Unhealthy" not in reasons(cluster, uid)
+
+
+def test_a_failing_liveness_probe_restarts_the_container(cluster, clock):
+    probe = {"tcpSocket": {"port": 80}, "periodSeconds": 5, "failureThreshold": 2}
+    uid = running_pod(cluster, livenessProbe=probe)
+    settle(cluster, "node-1", uid)
+
+    store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"].setdefault("annotations", {}).update({"podflow.dev/liveness": "fail"}), by=store.API)
+    assert settle(cluster, "node-1", uid) == pytest.approx(0.1)  # 2 × 5 s
+    clock.advance(0.1)
+    settle(cluster, "node-1", uid)
+
+    status = container_status(cluster)
+    assert status["restartCount"] == 1
+    assert "running" in status["state"]
+    assert status["lastState"]["terminated"]["reason"] == "Completed"  # nginx stops on SIGTERM
+    ip = current(cluster)["status"]["podIP"]
+    assert event_messages(cluster, uid, "Unhealthy") == [f"Liveness probe failed: dial tcp {ip}:80: connect: connection refused"]
+    assert event_messages(cluster, uid, "Killing") == ["Container app failed liveness probe, will be restarted"]
+
+
+def test_a_missing_configmap_holds_the_container_until_it_exists(cluster, clock):
+    env = [{"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}}]
+    uid = running_pod(cluster, env=env)
+
+    assert settle(cluster, "node-1", uid) is None
+
+    assert waiting(cluster) == "CreateContainerConfigError"
+    assert container_status(cluster)["state"]["waiting"]["message"] == 'configmap "settings" not found'
+    assert 'Error: configmap "settings" not found' in event_messages(cluster, uid, "Failed")
+    assert status_column(cluster) == "CreateContainerConfigError"
+    assert kubelet.pods_waiting_on(cluster.pk, "ConfigMap", "default", "settings") == [("node-1", uid)]
+
+    store.create(cluster, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"other": "x"}})
+    assert settle(cluster, "node-1", uid) is None
+    assert container_status(cluster)["state"]["waiting"]["message"] == "couldn't find key mode in ConfigMap default/settings"
+
+    store.mutate(cluster, kinds.BY_KIND["ConfigMap"], "default", "settings", lambda d: d["data"].update(mode="fast"), by=store.API)
+    settle(cluster, "node-1", uid)
+    assert pods.is_ready(current(cluster))
+    assert container_status(cluster)["restartCount"] == 0
+
+
+def test_a_missing_secret_in_env_from_holds_the_container(cluster, clock):
+    uid = running_pod(cluster, envFrom=[{"secretRef": {"name": "creds"}}, {"configMapRef": {"name": "maybe", "optional": True}}])
+
+    settle(cluster, "node-1", uid)
+    assert container_status(cluster)["state"]["waiting"]["message"] == 'secret "creds" not found'
+
+    store.create(cluster, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"}, "stringData": {"password": "s3cret"}})
+    settle(cluster, "node-1", uid)
+    assert pods.is_ready(current(cluster))
+
+
+def test_a_configmap_wakes_the_pods_waiting_for_it(cluster, clock):
+    from cluster import wake
+
+    uid = running_pod(cluster, envFrom=[{"configMapRef": {"name": "settings"}}])
+    settle(cluster, "node-1", uid)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default", "uid": "u"}}
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other", "namespace": "default", "uid": "v"}}
+
+    assert list(wake.for_change(cluster.pk, "ADDED", None, cm, store.API)) == [(wake.SYNC_POD, (cluster.pk, "node-1", uid))]
+    assert list(wake.for_change(cluster.pk, "ADDED", None, other, store.API)) == []
+
+
+def test_deleting_a_sleeping_pod_waits_the_grace_period(cluster, clock):
+    store.set_speed(cluster, Speed.NORMAL)
+    uid = running_pod(cluster, image="busybox", command=["sleep", "3600"])
+    while not pods.is_ready(current(cluster)):
+        clock.advance(kubelet.sync_pod(cluster, "node-1", uid) or 0)
+    pods.delete(cluster, "default", "web", by=store.API)
+
+    clock.advance(1)
+    assert kubelet.sync_pod(cluster, "node-1", uid) == 0.0
+    assert event_messages(cluster, uid, "Killing") == ["Stopping container app"]
+    assert "running" in container_status(cluster)["state"]  # sleep ignores SIGTERM as process 1
+
+    wait = kubelet.sync_pod(cluster, "node-1", uid)
+    assert 1.0 <= wait <= 2.0  # 30 s × 0.1 from the deletion (stamped to the second), 1 s of it gone
+    clock.advance(wait)
+    at = revision(cluster)
+    assert kubelet.sync_pod(cluster, "node-1", uid) == 0.0
+    assert current(cluster) is None
+    gone = changes_after(cluster, at)[-1]
+    assert gone.type == "DELETED" and gone.doc["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+
+
+def test_a_pod_that_does_not_fit_the_node_is_rejected_at_admission(cluster, clock):
+    uid = running_pod(cluster, resources={"requests": {"cpu": "5"}})
+
+    settle(cluster, "node-1", uid)
+
+    rejected = current(cluster)
+    assert rejected["status"]["phase"] == "Failed"
+    assert rejected["status"]["reason"] == "OutOfcpu"
+    assert rejected["status"]["message"] == "Pod was rejected: Node didn't have enough resource: cpu, requested: 5000, used: 0, capacity: 4000"
+    assert status_column(cluster) == "OutOfcpu"
+    assert not steps_of(uid) or (5, "done") not in steps_of(uid)
+
+
+def test_a_crash_looping_pod_keeps_one_event_per_message_with_a_count(cluster, clock):
+    uid = running_pod(cluster, image="busybox", command=["false"])
+    for _ in range(5):
+        clock.advance(settle(cluster, "node-1", uid) or 0)
+
+    started = [e for e in store.list_docs(cluster, kinds.EVENT, owner_uid=uid) if e["reason"] == "Started"]
+    assert len(started) == 1 and started[0]["count"] == container_status(cluster)["restartCount"] + 1
+
+
+def test_the_resync_leaves_settled_pods_alone_and_picks_up_timed_ones(cluster, clock):
+    ready = running_pod(cluster, "ready")
+    sleeper = running_pod(cluster, "sleeper", image="busybox", command=["sleep", "60"])
+    finished = running_pod(cluster, "finished", image="busybox", restart="Never")
+    for uid in (ready, sleeper, finished):
+        settle(cluster, "node-1", uid)
+
+    assert kubelet.pods_needing_work(cluster) == [("node-1", sleeper)]
