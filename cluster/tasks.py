@@ -125,7 +125,9 @@ def resync() -> None:
                 tasks.append((wake.COLLECT_GARBAGE, (cluster.pk, ref["uid"])))
         if scheduler.pending_pods(cluster):
             tasks.append((wake.SCHEDULE_PENDING, (cluster.pk,)))
-        for namespace, name in endpoints.services_to_resync(cluster):
+        for namespace in endpoints.namespaces_with_services(cluster):
+            tasks.append((wake.SYNC_NAMESPACE_ENDPOINTS, (cluster.pk, namespace)))
+        for namespace, name in endpoints.orphaned_services(cluster):
             tasks.append((wake.RECONCILE_ENDPOINTS, (cluster.pk, namespace, name)))
         for namespace, name in loadbalancer.services_to_resync(cluster):
             tasks.append((wake.RECONCILE_LOADBALANCER, (cluster.pk, namespace, name)))

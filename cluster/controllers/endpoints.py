@@ -298,13 +298,20 @@ def reconcile_namespace(cluster: Cluster, namespace: str) -> None:
             reconcile(cluster, namespace, name, namespace_pods=namespace_pods)
 
 
-def services_to_resync(cluster: Cluster) -> list[tuple[str, str]]:
-    """Every Service, and the Service of every slice this controller made (it may be gone,
-    and its Endpoints and slices with it). Endpoints alone are not enough to go by: a user
-    may write them ahead of a Service without a selector."""
-    found = set(Object.objects.filter(cluster=cluster, kind="Service").values_list("namespace", "name"))
+def namespaces_with_services(cluster: Cluster) -> list[str]:
+    """Where the resync runs a namespace pass (one pod listing for all its Services)."""
+    return sorted(set(Object.objects.filter(cluster=cluster, kind="Service").values_list("namespace", flat=True)))
+
+
+def orphaned_services(cluster: Cluster) -> list[tuple[str, str]]:
+    """Services that are gone but still have slices this controller made (a lost wake-up):
+    a pass for each removes their Endpoints and slices. Endpoints alone are not enough to go
+    by: a user may write them ahead of a Service without a selector."""
+    existing = set(Object.objects.filter(cluster=cluster, kind="Service").values_list("namespace", "name"))
+    found = set()
     for slice_doc in store.list_docs(cluster, kinds.ENDPOINTSLICE):
         labels = slice_doc["metadata"].get("labels") or {}
-        if labels.get(MANAGED_BY) == SLICE_CONTROLLER_NAME and labels.get(SERVICE_NAME):
-            found.add((slice_doc["metadata"]["namespace"], labels[SERVICE_NAME]))
+        key = (slice_doc["metadata"]["namespace"], labels.get(SERVICE_NAME, ""))
+        if labels.get(MANAGED_BY) == SLICE_CONTROLLER_NAME and key[1] and key not in existing:
+            found.add(key)
     return sorted(found)

@@ -222,3 +222,19 @@ async def test_it_refuses_a_page_from_another_origin(cluster):
     ok, _ = await communicator.connect()
 
     assert ok is False
+
+
+@run
+async def test_it_forwards_simulated_requests_to_a_service_as_traffic(cluster):
+    communicator = await connected()
+    try:
+        snapshot = await communicator.receive_json_from()
+        answer = {"service": "web", "namespace": "default", "pod": "web-1", "status": 200}
+
+        await get_channel_layer().group_send(broadcast.group_name("test"), {"type": "cluster.traffic", "answers": [answer]})
+
+        message = await communicator.receive_json_from()
+    finally:
+        await communicator.disconnect()
+
+    assert message == {"type": "traffic", "revision": snapshot["revision"], "answers": [answer]}

@@ -237,10 +237,13 @@ def test_a_namespace_pass_reconciles_every_service_there(cluster):
     assert ips(endpoints_of(cluster, "all-apps")["subsets"][0]["addresses"]) == ["10.244.1.5"]
 
 
-def test_the_resync_finds_every_service_and_the_service_of_an_orphan_slice(cluster):
+def test_the_resync_visits_each_namespace_with_services_and_the_service_of_an_orphan_slice(cluster):
+    store.create(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
     store.create(cluster, service("web"))
+    store.create(cluster, {**service("cart"), "metadata": {"name": "cart", "namespace": "shop"}})
     store.create(cluster, service("gone"))
     endpoints.reconcile(cluster, "default", "gone")
     store.remove(cluster, kinds.SERVICE, "default", "gone", by=store.API)
 
-    assert endpoints.services_to_resync(cluster) == [("default", "gone"), ("default", "web")]
+    assert endpoints.namespaces_with_services(cluster) == ["default", "shop"]
+    assert endpoints.orphaned_services(cluster) == [("default", "gone")]

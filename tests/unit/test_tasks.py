@@ -62,3 +62,23 @@ def test_a_task_for_a_cluster_that_is_gone_does_nothing(db, dispatched):
     tasks.sync_pod(999, "node-1", "uid")
 
     assert dispatched == []
+
+
+def test_the_resync_wakes_the_endpoint_controllers_and_the_service_controller(cluster, dispatched):
+    store.create(cluster, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "LoadBalancer", "selector": {"app": "shop"}, "ports": [{"port": 80}]}})
+
+    tasks.resync()
+
+    [(sent, _)] = dispatched
+    assert (wake.SYNC_NAMESPACE_ENDPOINTS, (cluster.pk, "default")) in sent
+    assert (wake.RECONCILE_LOADBALANCER, (cluster.pk, "default", "shop")) in sent
+
+
+def test_the_endpoints_task_writes_a_services_endpoints(cluster, dispatched):
+    store.create(cluster, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+
+    tasks.reconcile_endpoints(cluster.pk, "default", "web")
+    tasks.sync_namespace_endpoints(cluster.pk, "default")
+    tasks.reconcile_loadbalancer(cluster.pk, "default", "web")
+
+    assert store.find(cluster, kinds.ENDPOINTS, "default", "web") is not None
