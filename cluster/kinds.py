@@ -29,7 +29,8 @@ ENDPOINTS = Kind("Endpoints", "", "v1", "endpoints", True, ("ep",))
 ENDPOINTSLICE = Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", True)
 CONFIGMAP = Kind("ConfigMap", "", "v1", "configmaps", True, ("cm",))
 SECRET = Kind("Secret", "", "v1", "secrets", True)
+LEASE = Kind("Lease", "coordination.k8s.io", "v1", "leases", True)
 
-ALL = (NAMESPACE, NODE, POD, EVENT, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS, ENDPOINTSLICE, CONFIGMAP, SECRET)
+ALL = (NAMESPACE, NODE, POD, EVENT, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS, ENDPOINTSLICE, CONFIGMAP, SECRET, LEASE)
 BY_KIND = {k.kind: k for k in ALL}
 BY_PLURAL = {(k.group, k.plural): k for k in ALL}

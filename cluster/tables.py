@@ -409,6 +409,12 @@ def secret_row(secret: dict) -> list:
 
 SECRET_COLUMNS = [_col("Name", fmt="name", description="Name must be unique within a namespace."), _col("Type"), _col("Data", "string"), _col("Age")]
 
+def lease_row(lease: dict) -> list:
+    return [lease["metadata"]["name"], (lease.get("spec") or {}).get("holderIdentity") or "", age(lease["metadata"].get("creationTimestamp"))]
+
+
+LEASE_COLUMNS = [_col("Name", fmt="name"), _col("Holder", description="Name of the Lease holder"), _col("Age")]
+
 PRINTERS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
     "Pod": (POD_COLUMNS, pod_row),
     "Deployment": (DEPLOYMENT_COLUMNS, deployment_row),
@@ -421,6 +427,7 @@ PRINTERS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
     "EndpointSlice": (ENDPOINTSLICE_COLUMNS, endpointslice_row),
     "ConfigMap": (CONFIGMAP_COLUMNS, configmap_row),
     "Secret": (SECRET_COLUMNS, secret_row),
+    "Lease": (LEASE_COLUMNS, lease_row),
 }
 
 

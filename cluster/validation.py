@@ -698,6 +698,18 @@ def convert_configmap(doc: dict) -> None:
     _check_string_map(doc, "ConfigMap", "binaryData", "[]uint8", base64=True)
 
 
+def validate_lease(doc: dict) -> list[Cause]:
+    causes = validate_metadata(doc)
+    spec = doc.get("spec")
+    if spec is not None and not isinstance(spec, dict):
+        causes.append(invalid("spec", spec, "must be an object"))
+    elif isinstance(spec, dict):
+        duration = spec.get("leaseDurationSeconds")
+        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0):
+            causes.append(invalid("spec.leaseDurationSeconds", duration, "must be greater than 0"))
+    return causes
+
+
 VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "Pod": validate_pod,
     "Deployment": validate_workload,
@@ -710,6 +722,7 @@ VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "EndpointSlice": validate_endpointslice,
     "ConfigMap": validate_configmap,
     "Secret": validate_secret,
+    "Lease": validate_lease,
 }
 
 

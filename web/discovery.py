@@ -59,9 +59,10 @@ RESOURCES = [
     Resource(kinds.ENDPOINTSLICE, tuple(VERBS_ALL)),
     Resource(kinds.CONFIGMAP, tuple(VERBS_ALL)),
     Resource(kinds.SECRET, tuple(VERBS_ALL)),
+    Resource(kinds.LEASE, tuple(VERBS_ALL)),
 ]
 
-GROUPS = {"": "v1", "apps": "v1", "discovery.k8s.io": "v1"}
+GROUPS = {"": "v1", "apps": "v1", "discovery.k8s.io": "v1", "coordination.k8s.io": "v1"}
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 

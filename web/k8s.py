@@ -21,8 +21,8 @@ from .auth import resolve
 
 log = logging.getLogger("podflow.api")
 
-CREATABLE = {"Pod", "Deployment", "ReplicaSet", "Namespace", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret"}
-DELETABLE = {"Pod", "Deployment", "ReplicaSet", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret"}
+CREATABLE = {"Pod", "Deployment", "ReplicaSet", "Namespace", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "Lease"}
+DELETABLE = {"Pod", "Deployment", "ReplicaSet", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "Lease"}
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 PATCH_TYPES = (
     "application/strategic-merge-patch+json",
