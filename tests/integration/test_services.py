@@ -113,6 +113,11 @@ def test_a_node_port_service_spreads_requests_over_the_four_pods_and_follows_the
     status, info = http(live_stack.url, "GET", f"{PODFLOW}/web4")
     assert info["dns"] == "web4.default.svc.cluster.local" and len(info["endpoints"]["ready"]) == 4
 
+    # The Service goes, and its Endpoints and EndpointSlices with it.
+    assert kubectl("delete", "svc", "web4").stdout.strip() == 'service "web4" deleted'
+    wait_until(lambda: kubectl("get", "endpoints", "web4", check=False).returncode == 1, 30, "the endpoints of web4 to go", interval=0.3)
+    wait_until(lambda: "No resources found" in kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web4").stderr, 30, "the slices of web4 to go", interval=0.3)
+
 
 def test_a_given_node_port_in_use_is_refused_and_a_service_with_no_ready_pod_answers_503(kubectl, live_stack):
     manifest = {
@@ -171,3 +176,26 @@ def test_configmaps_and_secrets_are_created_listed_and_read_back(kubectl):
     bad = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"}, "data": {"password": "not base64!"}}
     refused = kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
     assert refused.returncode == 1 and "illegal base64 data at input byte 3" in refused.stderr
+
+
+def test_the_python_client_reads_services_endpoints_slices_and_writes_config(kubectl):
+    kubernetes = pytest.importorskip("kubernetes")
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=str(kubectl.kubeconfig))
+    core, discovery = client.CoreV1Api(api), client.DiscoveryV1Api(api)
+    core.create_namespaced_service("default", client.V1Service(
+        metadata=client.V1ObjectMeta(name="pysvc"),
+        spec=client.V1ServiceSpec(selector={"app": "pysvc"}, ports=[client.V1ServicePort(port=8080, target_port=80)]),
+    ))
+    created = core.read_namespaced_service("pysvc", "default")
+    assert created.spec.cluster_ip.startswith("10.") and created.spec.ports[0].target_port == 80
+    wait_until(lambda: discovery.list_namespaced_endpoint_slice("default", label_selector="kubernetes.io/service-name=pysvc").items, 30, "pysvc's slice")
+    [es] = discovery.list_namespaced_endpoint_slice("default", label_selector="kubernetes.io/service-name=pysvc").items
+    assert es.address_type == "IPv4" and es.endpoints == []
+    assert core.read_namespaced_endpoints("pysvc", "default").subsets is None
+
+    core.create_namespaced_config_map("default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="pycm"), data={"a": "1"}))
+    core.create_namespaced_secret("default", client.V1Secret(metadata=client.V1ObjectMeta(name="pysecret"), string_data={"token": "abc"}))
+    assert core.read_namespaced_config_map("pycm", "default").data == {"a": "1"}
+    assert core.read_namespaced_secret("pysecret", "default").data == {"token": base64.b64encode(b"abc").decode()}
