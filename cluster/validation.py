@@ -438,7 +438,7 @@ def _validate_service_ports(spec: dict, type_: str, headless: bool) -> list[Caus
             causes.append(required(f"{path}.name"))
         elif name:
             causes += validate_name(name, f"{path}.name", label=True)
-            if name in names:
+            if isinstance(name, str) and name in names:
                 causes.append(Cause(f"{path}.name", f"Duplicate value: {_show(name)}", "FieldValueDuplicate"))
             names.add(name if isinstance(name, str) else "")
         number = port.get("port")
@@ -449,6 +449,7 @@ def _validate_service_ports(spec: dict, type_: str, headless: bool) -> list[Caus
         protocol = port.get("protocol", "TCP")
         if protocol not in PROTOCOLS:
             causes.append(unsupported(f"{path}.protocol", protocol, PROTOCOLS))
+            protocol = _show(protocol)  # hashable, for the duplicate checks below
         target = port.get("targetPort")
         if _is_int(target):
             causes += validate_port_number(target, f"{path}.targetPort")
@@ -591,6 +592,7 @@ def validate_secret(doc: dict) -> list[Cause]:
     type_ = doc.get("type", "Opaque")
     if not isinstance(type_, str) or not type_:
         causes.append(required("type"))
+        type_ = ""
     for key in SECRET_TYPE_KEYS.get(type_, []):
         if key not in data:
             causes.append(required(f"data[{key}]"))
@@ -600,10 +602,14 @@ def validate_secret(doc: dict) -> list[Cause]:
 
 
 def validate_immutable_data(old: dict, new: dict) -> list[Cause]:
-    """An `immutable` ConfigMap or Secret keeps its data and stays immutable."""
-    if old.get("kind") not in ("ConfigMap", "Secret") or not old.get("immutable"):
+    """A Secret keeps its type; an `immutable` ConfigMap or Secret keeps its data and stays immutable."""
+    if old.get("kind") not in ("ConfigMap", "Secret"):
         return []
     causes = []
+    if old.get("kind") == "Secret" and new.get("type") != old.get("type"):
+        causes.append(invalid("type", new.get("type"), "field is immutable"))
+    if not old.get("immutable"):
+        return causes
     for field in ("data", "binaryData"):
         if (old.get(field) or {}) != (new.get(field) or {}):
             causes.append(Cause(field, "Forbidden: field is immutable when `immutable` is set", "FieldValueForbidden"))
@@ -690,7 +696,8 @@ def convert_secret(doc: dict) -> None:
         for key, value in string_data.items():
             data[key] = base64.b64encode(value.encode()).decode()
         doc["data"] = data
-    doc.setdefault("type", "Opaque")
+    if not doc.get("type"):
+        doc["type"] = "Opaque"
 
 
 def convert_configmap(doc: dict) -> None:
@@ -771,12 +778,47 @@ def default_workload(doc: dict) -> None:
         spec.pop("revisionHistoryLimit", None)
 
 
+# The DefaultTolerationSeconds admission plugin: every pod tolerates a not-ready or
+# unreachable node for 300 s, then the taint eviction controller moves it.
+DEFAULT_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+]
+
+
+def default_pod_tolerations(spec: dict) -> None:
+    tolerations = spec.get("tolerations")
+    if tolerations is not None and not isinstance(tolerations, list):
+        return  # validation reports it
+    present = [t for t in tolerations or [] if isinstance(t, dict)]
+    missing = [
+        d for d in DEFAULT_TOLERATIONS
+        if not any(t.get("key") in (d["key"], "", None) and t.get("effect") in ("NoExecute", "", None) for t in present)
+    ]
+    if missing:
+        spec["tolerations"] = list(tolerations or []) + [dict(d) for d in missing]
+
+
+def default_requests_from_limits(spec: dict) -> None:
+    """A container with a limit and no request requests its limit (SetDefaults_Pod)."""
+    for container in spec.get("containers") or []:
+        resources = container.get("resources") if isinstance(container, dict) else None
+        if not isinstance(resources, dict) or not isinstance(resources.get("limits"), dict):
+            continue
+        requests = resources.setdefault("requests", {})
+        if isinstance(requests, dict):
+            for name, value in resources["limits"].items():
+                requests.setdefault(name, value)
+
+
 def default(doc: dict) -> None:
     kind = doc.get("kind")
     if kind == "Pod":
         spec = doc.setdefault("spec", {})
         default_pod_spec(spec)
         if isinstance(spec, dict) and isinstance(spec.get("containers", []), list):
+            default_requests_from_limits(spec)
+            default_pod_tolerations(spec)
             doc.setdefault("status", {"phase": "Pending", "qosClass": qos_class(spec)})
     elif kind in ("Deployment", "ReplicaSet"):
         default_workload(doc)
