@@ -55,6 +55,16 @@ def _ports(doc: dict | None) -> list[dict]:
     return [p for p in ports if isinstance(p, dict)] if isinstance(ports, list) else []
 
 
+def _name(port: dict) -> str:
+    name = port.get("name", "")
+    return name if isinstance(name, str) else ""
+
+
+def _node_port(port: dict) -> int | None:
+    value = port.get("nodePort")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value else None
+
+
 # --- update: keep what was allocated, drop what the new type does not use -------------------
 
 def prepare_update(old: dict, new: dict) -> None:
@@ -71,11 +81,11 @@ def prepare_update(old: dict, new: dict) -> None:
             if key not in spec and key in old_spec:
                 spec[key] = old_spec[key]
     if needs_node_ports(old) and needs_node_ports(new):
-        old_by_name = {p.get("name", ""): p.get("nodePort") for p in _ports(old)}
-        used = {p.get("nodePort") for p in _ports(new) if p.get("nodePort")}
+        old_by_name = {_name(p): _node_port(p) for p in _ports(old)}
+        used = {_node_port(p) for p in _ports(new) if _node_port(p)}
         for port in _ports(new):
             if not port.get("nodePort"):
-                known = old_by_name.get(port.get("name", ""))
+                known = old_by_name.get(_name(port))
                 if known and known not in used:
                     port["nodePort"] = known
                     used.add(known)
@@ -88,9 +98,9 @@ def prepare_update(old: dict, new: dict) -> None:
             for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"):
                 spec.pop(key, None)
     if needs_node_ports(old) and not needs_node_ports(new):
-        old_by_name = {p.get("name", ""): p.get("nodePort") for p in _ports(old)}
+        old_by_name = {_name(p): _node_port(p) for p in _ports(old)}
         for port in _ports(new):
-            if port.get("nodePort") and port.get("nodePort") == old_by_name.get(port.get("name", "")):
+            if _node_port(port) and _node_port(port) == old_by_name.get(_name(port)):
                 del port["nodePort"]
     if not needs_health_check_port(new) and spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort"):
         spec.pop("healthCheckNodePort", None)

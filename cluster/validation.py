@@ -383,6 +383,14 @@ def validate_service(doc: dict) -> list[Cause]:
         if cluster_ip or spec.get("clusterIPs"):
             causes.append(Cause("spec.clusterIPs", "Forbidden: may not be set for ExternalName services", "FieldValueForbidden"))
     else:
+        cluster_ips = spec.get("clusterIPs")
+        if cluster_ips is not None and (not isinstance(cluster_ips, list) or not all(isinstance(ip, str) for ip in cluster_ips) or len(cluster_ips) > 2):
+            causes.append(invalid("spec.clusterIPs", cluster_ips, "must be a list of at most two IP addresses"))
+        elif cluster_ips and cluster_ip and cluster_ips[0] != cluster_ip:
+            causes.append(invalid("spec.clusterIPs[0]", cluster_ips[0], "must match `clusterIP` when both are specified"))
+        elif cluster_ips and not cluster_ip:
+            cluster_ip = cluster_ips[0]
+            headless = cluster_ip == "None"
         if not isinstance(cluster_ip, str) or (cluster_ip and not headless and not is_ip(cluster_ip, None)):
             causes.append(invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
         if headless and type_ in ("NodePort", "LoadBalancer"):
@@ -473,22 +481,29 @@ def _validate_service_ports(spec: dict, type_: str, headless: bool) -> list[Caus
     return causes
 
 
+def _items(value: Any, field: str, causes: list[Cause]) -> list:
+    """A list field's entries; anything else is reported and read as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        causes.append(invalid(field, value, "must be a list"))
+        return []
+    return value
+
+
 def validate_endpoints(doc: dict) -> list[Cause]:
     causes = validate_metadata(doc)
-    subsets = doc.get("subsets") or []
-    if not isinstance(subsets, list):
-        return causes + [invalid("subsets", subsets, "must be a list")]
-    for i, subset in enumerate(subsets):
+    for i, subset in enumerate(_items(doc.get("subsets"), "subsets", causes)):
         path = f"subsets[{i}]"
         if not isinstance(subset, dict):
             causes.append(invalid(path, subset, "must be an object"))
             continue
         for section in ("addresses", "notReadyAddresses"):
-            for j, address in enumerate(subset.get(section) or []):
+            for j, address in enumerate(_items(subset.get(section), f"{path}.{section}", causes)):
                 ip = address.get("ip") if isinstance(address, dict) else address
                 if not is_ip(ip, None):
                     causes.append(invalid(f"{path}.{section}[{j}].ip", ip, "must be a valid IP address"))
-        for j, port in enumerate(subset.get("ports") or []):
+        for j, port in enumerate(_items(subset.get("ports"), f"{path}.ports", causes)):
             port = port if isinstance(port, dict) else {}
             causes += validate_port_number(port.get("port"), f"{path}.ports[{j}].port")
             if port.get("protocol", "TCP") not in PROTOCOLS:
@@ -506,10 +521,7 @@ def validate_endpointslice(doc: dict) -> list[Cause]:
         causes.append(required("addressType"))
     elif address_type not in ADDRESS_TYPES:
         causes.append(unsupported("addressType", address_type, ADDRESS_TYPES))
-    endpoints = doc.get("endpoints") or []
-    if not isinstance(endpoints, list):
-        return causes + [invalid("endpoints", endpoints, "must be a list")]
-    for i, endpoint in enumerate(endpoints):
+    for i, endpoint in enumerate(_items(doc.get("endpoints"), "endpoints", causes)):
         addresses = endpoint.get("addresses") if isinstance(endpoint, dict) else None
         if not addresses or not isinstance(addresses, list):
             causes.append(required(f"endpoints[{i}].addresses"))
@@ -517,7 +529,9 @@ def validate_endpointslice(doc: dict) -> list[Cause]:
         for j, address in enumerate(addresses):
             if address_type in ("IPv4", "IPv6") and not is_ip(address, 4 if address_type == "IPv4" else 6):
                 causes.append(invalid(f"endpoints[{i}].addresses[{j}]", address, f"must be a valid {address_type} address"))
-    for j, port in enumerate(doc.get("ports") or []):
+        if not isinstance(endpoint.get("conditions", {}), dict):
+            causes.append(invalid(f"endpoints[{i}].conditions", endpoint.get("conditions"), "must be an object"))
+    for j, port in enumerate(_items(doc.get("ports"), "ports", causes)):
         port = port if isinstance(port, dict) else {}
         if port.get("port") is not None:
             causes += validate_port_number(port.get("port"), f"ports[{j}].port")
