@@ -129,6 +129,10 @@ def _endpoints_may_change(old: dict | None, new: dict, deleted: bool) -> bool:
     )
 
 
+def _load_balancer(doc: dict | None) -> bool:
+    return ((doc or {}).get("spec") or {}).get("type") == "LoadBalancer"
+
+
 def _service_wakes(cluster_id: int, type_: str, old: dict | None, new: dict, by: str) -> Iterable[Task]:
     ns = new["metadata"].get("namespace", "")
     if new["kind"] == "Service":
@@ -137,8 +141,7 @@ def _service_wakes(cluster_id: int, type_: str, old: dict | None, new: dict, by:
         # writes change neither.
         if old is None or type_ == "DELETED" or old.get("spec") != new.get("spec") or old["metadata"].get("labels") != new["metadata"].get("labels"):
             yield (RECONCILE_ENDPOINTS, (cluster_id, ns, name))
-        lb = lambda d: ((d or {}).get("spec") or {}).get("type") == "LoadBalancer"  # noqa: E731
-        if by != store.SERVICE_CONTROLLER and (lb(old) or lb(new)):
+        if by != store.SERVICE_CONTROLLER and (_load_balancer(old) or _load_balancer(new)):
             yield (RECONCILE_LOADBALANCER, (cluster_id, ns, name))
     elif new["kind"] == "Endpoints":
         # Someone else wrote (or deleted) what the controller keeps: it puts it back.
