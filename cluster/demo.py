@@ -1,9 +1,17 @@
-"""Making clusters: the demo cluster has three worker nodes, node-1 to node-3, Ready."""
+"""Making clusters: the demo cluster has three worker nodes, node-1 to node-3, Ready.
+
+Each node joins as a real one does: its kubelet registers the Node, creates its Lease in
+kube-node-lease (the heartbeat the node controller watches) and reports Ready.
+"""
 from __future__ import annotations
+
+import hashlib
+import uuid
 
 from django.db import IntegrityError
 
 from . import events, kinds, store
+from .kubelet import node as kubelet_node
 from .models import Cluster, Speed
 
 NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -45,6 +53,9 @@ def node_doc(index: int, *, cpu: str = "4", memory: str = "8Gi", pods: str = "11
                 "architecture": "amd64",
                 "osImage": "Debian GNU/Linux 12 (bookworm)",
                 "kernelVersion": "6.1.0",
+                "machineID": hashlib.md5(name.encode()).hexdigest(),
+                "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, name)),
+                "bootID": str(uuid.uuid4()),
             },
             "images": [],
         },
@@ -66,6 +77,7 @@ def ensure_cluster(name: str, *, nodes: int = 3, speed: str = Speed.NORMAL) -> t
         for i in range(1, nodes + 1):
             node = store.create(cluster, node_doc(i), by="podflow")
             name = node["metadata"]["name"]
+            store.create(cluster, kubelet_node.lease_doc(node, store.now()), by=store.KUBELET, namespace=kubelet_node.LEASE_NAMESPACE)
             # What a joining node's kubelet and the node controller report about it.
             for reason, message, component in (
                 ("Starting", "Starting kubelet.", "kubelet"),

@@ -134,3 +134,27 @@ def resync() -> None:
         for node, uid in kubelet.pods_needing_work(cluster):
             tasks.append((wake.SYNC_POD, (cluster.pk, node, uid)))
         wake.dispatch(tasks)
+
+
+@shared_task(name="cluster.tasks.heartbeat")
+def heartbeat() -> None:
+    """Every running kubelet renews its node Lease, and now and then posts node status."""
+    for cluster in Cluster.objects.all():
+        try:
+            woken = kubelet.heartbeat(cluster)
+        except Exception:  # one cluster's trouble must not stop the others' heartbeats
+            log.exception("heartbeat of cluster %s failed", cluster.name)
+            continue
+        wake.dispatch([(wake.SYNC_POD, (cluster.pk, node, uid)) for node, uid in woken])
+
+
+@shared_task(name="cluster.tasks.monitor_nodes")
+def monitor_nodes() -> None:
+    """The node lifecycle controller's pass (--node-monitor-period) over every cluster."""
+    from .controllers import node
+
+    for cluster in Cluster.objects.all():
+        try:
+            node.reconcile(cluster)
+        except Exception:
+            log.exception("node monitor of cluster %s failed", cluster.name)

@@ -132,6 +132,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "resync": {"task": "cluster.tasks.resync", "schedule": float(os.environ.get("PODFLOW_RESYNC_SECONDS", "5")), "options": {"queue": "controller-manager"}},
+    # Kubelets renew their node Leases; the node controller watches them (cluster/timing.py).
+    "heartbeat": {"task": "cluster.tasks.heartbeat", "schedule": float(os.environ.get("PODFLOW_HEARTBEAT_SECONDS", "1")), "options": {"queue": "kubelet", "expires": 5}},
+    "node-monitor": {"task": "cluster.tasks.monitor_nodes", "schedule": float(os.environ.get("PODFLOW_NODE_MONITOR_SECONDS", "1")), "options": {"queue": "controller-manager", "expires": 5}},
 }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"

@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from web import discovery, k8s, podflow, views
+from web import discovery, k8s, nodes, podflow, views
 
 K8S = "k8s/<slug:cluster>/"
 NS = "namespaces/<str:namespace>/"
@@ -43,5 +43,7 @@ urlpatterns = [
     path(K8S + "podflow/v1/" + NS + "services/<str:service>", podflow.service_detail),
     path(K8S + "podflow/v1/" + NS + "services/<str:service>/request", podflow.service_request),
     path(K8S + "podflow/v1/" + NS + "services/<str:service>/proxy-rules", podflow.proxy_rules),
+    # podflow's power switch for a worker node (its kubelet stops heartbeating).
+    path(K8S + "podflow/v1/nodes/<str:name>/<str:action>", nodes.power),
     re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/(?P<rest>.*)$", k8s.unknown),
 ]

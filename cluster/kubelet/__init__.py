@@ -126,3 +126,8 @@ def pods_waiting_on(cluster_id: int, kind: str, namespace: str, name: str) -> li
                 found.append((node, uid))
                 break
     return found
+
+
+def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
+    """Every running kubelet of the cluster renews its Lease (see kubelet/node.py)."""
+    return node_side.heartbeat(cluster)
