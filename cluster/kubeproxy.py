@@ -272,6 +272,8 @@ def request(
         ingress = [i.get("ip") for i in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [] if i.get("ip")]
         if type_ != "LoadBalancer" or not ingress:
             return Answer(400 if type_ != "LoadBalancer" else 503, {**base, "status": 400 if type_ != "LoadBalancer" else 503, "error": f"Service {meta['name']} has no load balancer address" + ("" if type_ == "LoadBalancer" else f" (it is of type {type_})")})
+        if not nodes:
+            return Answer(503, {**base, "status": 503, "error": "the cluster has no nodes to send the request to"})
         # The cloud's load balancer spreads connections over the nodes' node port.
         node_doc = node_doc if node else rng.choice(nodes)
         base["via"] = f"loadBalancer {ingress[0]}:{svc_port['port']} → nodePort {svc_port.get('nodePort')} on {node_doc['metadata']['name']}"

@@ -191,3 +191,18 @@ def test_a_service_without_ready_endpoints_is_rejected_in_the_filter_table(clust
     assert f'-A KUBE-SERVICES -d {svc["spec"]["clusterIP"]}/32 -p tcp -m comment --comment "default/web has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable' in lines
     assert '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/web has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 30080 -j REJECT --reject-with icmp-port-unreachable' in lines
     assert not any("KUBE-SEP-" in line for line in lines)
+
+
+def test_a_load_balancer_request_enters_through_a_nodes_node_port(cluster):
+    store.create(cluster, {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80, "nodePort": 30090}]},
+    })
+    store.mutate(cluster, kinds.SERVICE, "default", "web", lambda d: d["status"].update(loadBalancer={"ingress": [{"ip": "192.168.49.200"}]}), by=store.SERVICE_CONTROLLER)
+    svc = store.get(cluster, kinds.SERVICE, "default", "web")
+    four_pods(cluster, ready=(True,))
+
+    answer = kubeproxy.request(cluster, svc, via="loadBalancer", node="node-3")
+
+    assert answer.body["via"] == "loadBalancer 192.168.49.200:80 → nodePort 30090 on node-3"
+    assert (answer.status, answer.body["pod"], answer.body["url"]) == (200, "web-0", "http://192.168.49.200:80/")
