@@ -66,7 +66,8 @@ def test_it_prints_errors_as_a_real_cluster_does(kubectl):
 
 
 def test_it_describes_a_pod_with_its_events(kubectl):
-    kubectl("run", "described", "--image=busybox:1.36")
+    # busybox exits at once without a command, as a real one does: give it one that runs.
+    kubectl("run", "described", "--image=busybox:1.36", "--", "sleep", "3600")
     _ready(kubectl, "described")
     out = kubectl("describe", "pod", "described").stdout
     assert "Name:" in out and "described" in out
