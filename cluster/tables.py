@@ -96,25 +96,35 @@ def pod_status_reason(pod: dict) -> str:
         elif state.get("terminated"):
             term = state["terminated"]
             reason = f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode', 0)}"
-        elif "running" in state and cs.get("ready") and reason != "Running":
-            reason = "Running"
-    if status.get("phase") == "Running" and any("running" in (cs.get("state") or {}) for cs in status.get("containerStatuses") or []):
-        reason = "Running"
-    if pod["metadata"].get("deletionTimestamp"):
-        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    # Back to Running (or NotReady) if a container that finished sits beside one still running.
+    has_running = any("running" in (cs.get("state") or {}) and cs.get("ready") for cs in status.get("containerStatuses") or [])
+    if reason == "Completed" and has_running:
+        reason = "Running" if pods.is_ready(pod) else "NotReady"
+    if pod["metadata"].get("deletionTimestamp") and status.get("reason") == "NodeLost":
+        reason = "Unknown"
+    elif pod["metadata"].get("deletionTimestamp") and status.get("phase") not in ("Succeeded", "Failed"):
+        reason = "Terminating"
     return reason
+
+
+def pod_restarts(pod: dict) -> int | str:
+    """RESTARTS: the count, and how long ago the last restart was ("3 (12s ago)")."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
+    finished = [((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") for cs in statuses]
+    last = max((f for f in finished if _parse_time(f)), default=None)
+    return f"{restarts} ({age(last)} ago)" if restarts and last else restarts
 
 
 def pod_row(pod: dict) -> list:
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     total = len(pod["spec"].get("containers", []))
     ready = sum(1 for cs in statuses if cs.get("ready"))
-    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
     return [
         pod["metadata"]["name"],
         f"{ready}/{total}",
         pod_status_reason(pod),
-        restarts,
+        pod_restarts(pod),
         age(pod["metadata"].get("creationTimestamp")),
         _none((pod.get("status") or {}).get("podIP")),
         _none(pod["spec"].get("nodeName")),

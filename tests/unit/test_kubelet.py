@@ -680,3 +680,19 @@ def test_the_resync_leaves_settled_pods_alone_and_picks_up_timed_ones(cluster, c
         settle(cluster, "node-1", uid)
 
     assert kubelet.pods_needing_work(cluster) == [("node-1", sleeper)]
+
+
+def test_kubectls_status_names_the_crash_looping_container_of_a_pod_that_also_runs_one(cluster, clock):
+    from cluster import tables
+
+    doc = pod("web")
+    doc["spec"]["nodeName"] = "node-1"
+    doc["spec"]["containers"].append({"name": "sidecar", "image": "busybox", "command": ["false"]})
+    uid = store.create(cluster, doc)["metadata"]["uid"]
+
+    settle(cluster, "node-1", uid)
+
+    row = tables.pod_row(current(cluster))
+    assert row[1:3] == ["1/2", "CrashLoopBackOff"]
+    assert row[3].startswith("1 (") and row[3].endswith(" ago)")
+    assert current(cluster)["status"]["phase"] == "Running"
