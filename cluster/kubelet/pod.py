@@ -93,10 +93,13 @@ def _waiting(doc: dict, name: str, reason: str, message: str = "") -> None:
 def _requests_on_node(ctx: Ctx) -> tuple[int, int, int]:
     """(millicores, bytes, pods) the admitted pods on the node take, this one aside."""
     cpu = memory_ = count = 0
-    rows = Object.objects.filter(cluster=ctx.cluster, kind="Pod", node_name=ctx.host).exclude(uid=ctx.pod["metadata"]["uid"]).values_list("doc", flat=True)
-    for doc in rows:
-        if (doc.get("status") or {}).get("hostIP") and not pods.is_terminal(doc):
-            c, m = pods.requests(doc)
+    rows = (
+        Object.objects.filter(cluster=ctx.cluster, kind="Pod", node_name=ctx.host).exclude(uid=ctx.pod["metadata"]["uid"])
+        .values_list("doc__status__hostIP", "doc__status__phase", "doc__spec__containers")
+    )
+    for host_ip, phase, containers in rows:
+        if host_ip and phase not in ("Succeeded", "Failed"):
+            c, m = pods.requests({"spec": {"containers": containers or []}})
             cpu, memory_, count = cpu + c, memory_ + m, count + 1
     return cpu, memory_, count
 

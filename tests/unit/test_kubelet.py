@@ -696,3 +696,14 @@ def test_kubectls_status_names_the_crash_looping_container_of_a_pod_that_also_ru
     assert row[1:3] == ["1/2", "CrashLoopBackOff"]
     assert row[3].startswith("1 (") and row[3].endswith(" ago)")
     assert current(cluster)["status"]["phase"] == "Running"
+
+
+def test_admission_counts_what_the_pods_already_admitted_request(cluster, clock):
+    done = running_pod(cluster, "done", image="busybox", restart="Never", resources={"requests": {"cpu": "1"}})
+    settle(cluster, "node-1", done)
+    assert current(cluster, "done")["status"]["phase"] == "Succeeded"  # holds nothing any more
+    for name, cpu in (("first", "3"), ("second", "1"), ("third", "1")):
+        settle(cluster, "node-1", running_pod(cluster, name, resources={"requests": {"cpu": cpu}}))
+
+    assert [current(cluster, n)["status"]["phase"] for n in ("first", "second", "third")] == ["Running", "Running", "Failed"]
+    assert current(cluster, "third")["status"]["message"].endswith("cpu, requested: 1000, used: 4000, capacity: 4000")
