@@ -93,7 +93,11 @@ def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
             if remaining > 0.001:
                 return remaining
             stage.apply(ctx)
-            ctx = _read(cluster, node_name, uid, node=ctx.node)
+            if ctx.removed:
+                return None
+            # Nobody else writes while we hold the lock: what the stage wrote is what is stored
+            # (ctx keeps the pod, node and events it wrote), so the next decision needs no read.
+            ctx.now = ctx.last = store.now()
     return 0.001
 
 

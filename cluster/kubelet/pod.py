@@ -35,6 +35,7 @@ class Ctx:
     seen: list[Seen]
     now: datetime
     last: datetime  # the pod's (or one of its Events') last write
+    removed: bool = False  # the pod is gone from the store
 
     @property
     def host(self) -> str:
@@ -546,6 +547,7 @@ def _kill(ctx: Ctx) -> None:
 
 
 def _forget(ctx: Ctx) -> None:
+    ctx.removed = True
     store.remove(ctx.cluster, kinds.POD, ctx.pod["metadata"]["namespace"], ctx.pod["metadata"]["name"], by=store.KUBELET, expected_uid=ctx.pod["metadata"]["uid"])
 
 
