@@ -139,7 +139,7 @@ def stop(cluster: Cluster, name: str, *, by: str = "podflow") -> dict:
             raise not_found("nodes", "", name)
 
         def power_off(doc: dict) -> None:
-            doc["metadata"].setdefault("annotations", {})[STOPPED] = store.rfc3339()
+            doc["metadata"].setdefault("annotations", {}).setdefault(STOPPED, store.rfc3339())
 
         return store.mutate(cluster, kinds.NODE, "", name, power_off, by=by)
 

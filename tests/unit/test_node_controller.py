@@ -249,6 +249,9 @@ def test_a_stopped_node_runs_nothing_and_a_started_one_restarts_its_containers(c
     uid = web["metadata"]["uid"]
     kubelet_node.stop(cluster, "node-2")
     assert kubelet_node.is_stopped(node(cluster))
+    at = revision(cluster)
+    kubelet_node.stop(cluster, "node-2")
+    assert revision(cluster) == at  # stopping a stopped node changes nothing
     store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"].setdefault("labels", {}).update(x="y"), by=store.API)
     assert kubelet.run_due_stages(cluster, "node-2", uid) is None
     assert ("node-2", uid) not in kubelet.pods_needing_work(cluster)
