@@ -673,7 +673,7 @@ def _running_stages(ctx: Ctx, c: dict, entry: dict) -> list[Stage]:
     readiness = probes.declared(c, probes.READINESS)
     if readiness and probes.failing(ctx.pod, c, probes.READINESS):
         last_start = memory.latest(ctx.seen, name, ("Started",))
-        reported = memory.latest(ctx.seen, name, ("Unhealthy",), about="Readiness probe failed", after=0)
+        reported = memory.latest(ctx.seen, name, ("Unhealthy",), about="Readiness probe failed")
         if entry.get("ready") or reported is None or (last_start is not None and reported.rv < last_start.rv):
             due = max(ctx.after(ctx.last, probes.time_to_fail(readiness)), ctx.next())
             found.append(Stage(f"unready:{name}", lambda x: _unready(x, name), due))

@@ -345,3 +345,21 @@ def test_the_grace_period_follows_the_speed(cluster):
     store.set_speed(cluster, Speed.SLOW)
     assert timing.node_monitor_grace(cluster) == pytest.approx(12.0)
     assert timing.lease_renew_interval(cluster) == pytest.approx(3.0)
+
+
+def test_the_beat_tasks_heartbeat_and_monitor_every_cluster(cluster, clock, monkeypatch):
+    from cluster import tasks, wake
+
+    sent: list = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks_, countdown=None: sent.extend(tasks_))
+    web = running_on(cluster, "web")
+    for _ in range(int(timing.node_monitor_grace(cluster)) + 1):
+        clock.advance(1)
+    tasks.monitor_nodes()
+    assert ready(cluster)["status"] == "Unknown"
+
+    tasks.heartbeat()
+    tasks.monitor_nodes()
+
+    assert ready(cluster)["status"] == "True" and taints(cluster) == []
+    assert (wake.SYNC_POD, (cluster.pk, "node-2", web["metadata"]["uid"])) in sent
