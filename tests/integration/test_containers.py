@@ -178,6 +178,9 @@ def test_deleting_a_pod_that_ignores_sigterm_takes_its_grace_period(kube):
     kube("run", "sleeper", "--image=busybox", "--", "sleep", "3600")
     wait_until(lambda: row(kube, "sleeper")[2] == "Running", 30, "sleeper to run")
 
-    kube("delete", "pod", "sleeper", "--wait=false")
+    # 1000 s of Kubernetes time is 10 s at instant speed: long enough to watch it terminate.
+    kube("delete", "pod", "sleeper", "--grace-period=1000", "--wait=false")
     assert row(kube, "sleeper")[2] == "Terminating"
+    wait_until(lambda: "Stopping container sleeper" in kube("describe", "pod", "sleeper").stdout, 10, "the Killing event")
+    assert row(kube, "sleeper")[2] == "Terminating"  # sleep ignores SIGTERM: it waits out the grace period
     wait_until(lambda: kube("get", "pod", "sleeper", check=False).returncode == 1, 30, "sleeper to go after its grace period")
