@@ -319,3 +319,18 @@ def test_it_answers_a_watch_from_before_the_compacted_log_with_410_expired(live_
     assert event["type"] == "ERROR"
     assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
     assert event["object"]["message"].startswith("too old resource version: 1 (")
+
+
+def test_it_orphans_the_replicasets_and_pods_of_a_deployment_deleted_with_cascade_orphan(kubectl):
+    kubectl("create", "deployment", "orph", "--image=nginx", "--replicas=2")
+    _deployment_ready(kubectl, "orph", 2)
+
+    out = kubectl("delete", "deployment", "orph", "--cascade=orphan")
+
+    assert out.stdout.strip() == 'deployment.apps "orph" deleted'
+    rs = json.loads(kubectl("get", "rs", "-l", "app=orph", "-o", "json").stdout)["items"]
+    assert len(rs) == 1 and not rs[0]["metadata"].get("ownerReferences")
+    pods = json.loads(kubectl("get", "pods", "-l", "app=orph", "-o", "json").stdout)["items"]
+    assert len(pods) == 2 and all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in pods)
+    kubectl("delete", "rs", rs[0]["metadata"]["name"])  # now the ReplicaSet's own cascade takes the pods
+    wait_until(lambda: not json.loads(kubectl("get", "pods", "-l", "app=orph", "-o", "json").stdout)["items"], 30, "the pods to go with their ReplicaSet")
