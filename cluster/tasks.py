@@ -116,13 +116,14 @@ def resync() -> None:
     for cluster in Cluster.objects.all():
         store.compact(cluster, settings.PODFLOW_CHANGE_LOG_KEEP)
         tasks: list[wake.Task] = []
-        for doc in store.list_docs(cluster, kinds.DEPLOYMENT):
-            tasks.append((wake.RECONCILE_DEPLOYMENT, (cluster.pk, doc["metadata"]["uid"])))
-        for doc in store.list_docs(cluster, kinds.REPLICASET):
-            tasks.append((wake.RECONCILE_REPLICASET, (cluster.pk, doc["metadata"]["uid"])))
-            owners = [r for r in doc["metadata"].get("ownerReferences") or [] if r.get("controller")]
-            for ref in owners:
-                tasks.append((wake.COLLECT_GARBAGE, (cluster.pk, ref["uid"])))
+        # Only what is not converged: a resync over every object of every cluster would
+        # cost more than the work it guards (a class runs thirty clusters).
+        for uid in deployment.unconverged(cluster):
+            tasks.append((wake.RECONCILE_DEPLOYMENT, (cluster.pk, uid)))
+        for uid in replicaset.unconverged(cluster):
+            tasks.append((wake.RECONCILE_REPLICASET, (cluster.pk, uid)))
+        for uid in garbagecollector.missing_owners(cluster):
+            tasks.append((wake.COLLECT_GARBAGE, (cluster.pk, uid)))
         if scheduler.pending_pods(cluster):
             tasks.append((wake.SCHEDULE_PENDING, (cluster.pk,)))
         for namespace in endpoints.namespaces_with_services(cluster):
@@ -133,7 +134,7 @@ def resync() -> None:
             tasks.append((wake.RECONCILE_LOADBALANCER, (cluster.pk, namespace, name)))
         for node, uid in kubelet.pods_needing_work(cluster):
             tasks.append((wake.SYNC_POD, (cluster.pk, node, uid)))
-        wake.dispatch(tasks)
+        wake.dispatch(tasks, unless_delayed=True)
 
 
 @shared_task(name="cluster.tasks.heartbeat")

@@ -207,10 +207,18 @@ def pending_key(task: Task) -> str:
 COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1}
 
 
-def dispatch(tasks: list[Task], *, countdown: float | None = None) -> None:
+# A task's countdown waits unacknowledged in the worker; Redis hands such a task to a worker
+# again once the broker's visibility timeout passes, so longer waits are taken in steps
+# (the task re-reads state and waits again).
+MAX_COUNTDOWN = 60.0
+
+
+def dispatch(tasks: list[Task], *, countdown: float | None = None, unless_delayed: bool = False) -> None:
     """Queue each task unless the same key is already queued and not started.
 
     `countdown` delays them all; without it each waits its kind's coalescing time.
+    `unless_delayed` (the resync) also skips a key whose delayed run is already pending:
+    that run re-reads state when it fires, so the resync has nothing to add.
     """
     if not getattr(settings, "PODFLOW_WAKE", True) or not tasks:
         return
@@ -218,14 +226,19 @@ def dispatch(tasks: list[Task], *, countdown: float | None = None) -> None:
 
     try:
         client = _redis_client()
+        if unless_delayed:
+            pipe = client.pipeline(transaction=False)
+            for task in tasks:
+                pipe.exists(_delayed_key(task))
+            tasks = [task for task, delayed in zip(tasks, pipe.execute()) if not delayed]
         pipe = client.pipeline(transaction=False)
-        delays = [countdown if countdown is not None else COALESCE_SECONDS.get(name, 0.0) for name, _ in tasks]
+        delays = [min(countdown if countdown is not None else COALESCE_SECONDS.get(name, 0.0), MAX_COUNTDOWN) for name, _ in tasks]
         for task, delay in zip(tasks, delays):
             if delay <= 0:
                 pipe.set(pending_key(task), 1, nx=True, ex=15)
             else:
                 # One delayed run per key is enough: it re-reads state when it fires.
-                pipe.set(pending_key(task).replace(":queued:", ":delayed:", 1), 1, nx=True, ex=int(delay) + 2)
+                pipe.set(_delayed_key(task), 1, nx=True, ex=int(delay) + 2)
         fresh = pipe.execute()
         for (name, args), delay, is_new in zip(tasks, delays, fresh):
             if is_new:
@@ -234,12 +247,15 @@ def dispatch(tasks: list[Task], *, countdown: float | None = None) -> None:
         log.exception("could not wake %d component task(s)", len(tasks))
 
 
+def _delayed_key(task: Task) -> str:
+    return pending_key(task).replace(":queued:", ":delayed:", 1)
+
+
 def started(task: Task) -> None:
     """Called first thing by a task, so writes after this point queue it again."""
     if not getattr(settings, "PODFLOW_WAKE", True):
         return
     try:
-        key = pending_key(task)
-        _redis_client().delete(key, key.replace(":queued:", ":delayed:", 1))
+        _redis_client().delete(pending_key(task), _delayed_key(task))
     except Exception:
         log.exception("could not clear the queued mark of %s", task)

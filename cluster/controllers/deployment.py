@@ -740,3 +740,32 @@ def _scaled(cluster: Cluster, deployment: dict, rs_name: str, before: int, after
         cluster, deployment, "ScalingReplicaSet", f"Scaled {direction} replica set {rs_name} from {before} to {after}",
         by=store.DEPLOYMENT_CONTROLLER, component="deployment-controller",
     )
+
+
+def unconverged(cluster: Cluster) -> list[str]:
+    """Uids of the Deployments still rolling out, scaling, paused mid-way, or whose status
+    does not add up to their ReplicaSets' (a lost wake-up): what the resync must wake."""
+    from collections import defaultdict
+
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    sets = Object.objects.filter(cluster=cluster, kind="ReplicaSet").exclude(owner_uid="")
+    for owner, status in sets.values_list("owner_uid", "doc__status"):
+        status = status or {}
+        for i, key in enumerate(("replicas", "readyReplicas", "availableReplicas")):
+            totals[owner][i] += int(status.get(key) or 0)
+    out = []
+    rows = Object.objects.filter(cluster=cluster, kind="Deployment").values_list("uid", "doc__spec__replicas", "doc__metadata__generation", "doc__status")
+    for uid, want, generation, status in rows:
+        status = status or {}
+        want = 1 if want is None else want
+        have = [int(status.get(k) or 0) for k in ("replicas", "readyReplicas", "availableReplicas")]
+        settled = (
+            status.get("observedGeneration") == generation
+            and have == totals[uid]
+            and have[0] == want
+            and int(status.get("updatedReplicas") or 0) == want
+            and have[2] == want
+        )
+        if not settled:
+            out.append(uid)
+    return out

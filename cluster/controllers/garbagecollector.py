@@ -35,3 +35,12 @@ def collect(cluster: Cluster, owner_uid: str) -> int:
         except APIError:
             pass  # deleted meanwhile by someone else
     return deleted
+
+
+def missing_owners(cluster: Cluster) -> list[str]:
+    """Uids named as controlling owner by a ReplicaSet or Pod that no longer exist."""
+    owners = set(Object.objects.filter(cluster=cluster, kind__in=["ReplicaSet", "Pod"]).exclude(owner_uid="").values_list("owner_uid", flat=True))
+    if not owners:
+        return []
+    existing = set(Object.objects.filter(cluster=cluster, uid__in=owners).values_list("uid", flat=True))
+    return sorted(owners - existing)

@@ -13,7 +13,7 @@ from .manifests import deployment, pod
 def dispatched(monkeypatch) -> list[tuple[list, float]]:
     """What the tasks ask to wake (dispatch is off in the unit settings)."""
     sent: list[tuple[list, float]] = []
-    monkeypatch.setattr(wake, "dispatch", lambda tasks_, countdown=0.0: sent.append((list(tasks_), countdown)))
+    monkeypatch.setattr(wake, "dispatch", lambda tasks_, countdown=0.0, unless_delayed=False: sent.append((list(tasks_), countdown)))
     return sent
 
 
@@ -55,6 +55,24 @@ def test_the_resync_wakes_everything_not_yet_converged(cluster, dispatched):
     assert (wake.SCHEDULE_PENDING, (cluster.pk,)) in sent
     assert (wake.SYNC_POD, (cluster.pk, node, uid)) in sent
     assert waiting["metadata"]["uid"] in scheduler.pending_pods(cluster)
+
+
+def test_the_resync_leaves_converged_deployments_and_replicasets_alone(cluster, dispatched):
+    from cluster.controllers import deployment as deployment_controller, replicaset as replicaset_controller
+
+    dep = store.create(cluster, deployment("calm", replicas=0))
+    deployment_controller.reconcile(cluster, dep["metadata"]["uid"])
+    [rs] = store.list_docs(cluster, kinds.REPLICASET)
+    replicaset_controller.reconcile(cluster, rs["metadata"]["uid"])
+    deployment_controller.reconcile(cluster, dep["metadata"]["uid"])
+
+    tasks.resync()
+
+    [(sent, _)] = dispatched
+    assert not [t for t in sent if t[0] in (wake.RECONCILE_DEPLOYMENT, wake.RECONCILE_REPLICASET, wake.COLLECT_GARBAGE)]
+    store.mutate(cluster, kinds.REPLICASET, "default", rs["metadata"]["name"], lambda d: d["status"].__setitem__("replicas", 3), by=store.API)
+    tasks.resync()
+    assert (wake.RECONCILE_REPLICASET, (cluster.pk, rs["metadata"]["uid"])) in dispatched[-1][0]  # a status that lies is resynced
 
 
 def test_a_task_for_a_cluster_that_is_gone_does_nothing(db, dispatched):
