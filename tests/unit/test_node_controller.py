@@ -339,9 +339,9 @@ def test_pods_get_the_default_tolerations_and_requests_from_limits(cluster):
 
 
 def test_the_grace_period_follows_the_speed(cluster):
-    assert timing.node_monitor_grace(cluster) == 4.0  # instant: the floor
+    assert timing.node_monitor_grace(cluster) == 8.0  # instant: the floor
     store.set_speed(cluster, Speed.NORMAL)
-    assert timing.node_monitor_grace(cluster) == 4.0  # 40 s × 0.1
+    assert timing.node_monitor_grace(cluster) == 8.0  # 40 s × 0.1 = 4 s, below the floor
     store.set_speed(cluster, Speed.SLOW)
     assert timing.node_monitor_grace(cluster) == pytest.approx(12.0)
     assert timing.lease_renew_interval(cluster) == pytest.approx(3.0)
