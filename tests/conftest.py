@@ -14,6 +14,32 @@ def cluster(db):
     return created
 
 
+class Clock:
+    """store.now under the test's control: time moves only when the test says so."""
+
+    def __init__(self) -> None:
+        from cluster import store
+
+        self.moment = store.now()
+
+    def __call__(self):
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    from cluster import store
+
+    clock = Clock()
+    monkeypatch.setattr(store, "now", clock)
+    return clock
+
+
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory):
     """The real product: redis-server, daphne, one Celery worker per role, beat.

@@ -132,8 +132,13 @@ def _body(request: HttpRequest) -> dict:
         return patch.parse_apply_body(request.body)
     if content_type not in ("application/json", "", "*/*", "text/plain"):
         raise APIError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, {PROTOBUF}')
+    return json_object(request.body)
+
+
+def json_object(raw: bytes) -> dict:
+    """A request body that must be one JSON object, or 400."""
     try:
-        body = json.loads(request.body)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):

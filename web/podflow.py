@@ -7,7 +7,6 @@ nothing: a simulated request is not a write, and it is not a request to the API 
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +16,7 @@ from cluster.errors import APIError, bad_request
 from cluster.models import Cluster
 
 from .auth import resolve
-from .k8s import api_view, json_response
+from .k8s import api_view, json_object, json_response
 
 MAX_COUNT = 100
 
@@ -26,12 +25,7 @@ def _params(request: HttpRequest) -> dict[str, Any]:
     """Query parameters, and for POST the JSON body's keys as well."""
     params: dict[str, Any] = {k: v for k, v in request.GET.items()}
     if request.method == "POST" and request.body:
-        try:
-            body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request(f"the request body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise bad_request("the request body must be a JSON object")
+        body = json_object(request.body)
         params.update({k: v for k, v in body.items() if v is not None})
     return params
 

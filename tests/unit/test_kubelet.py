@@ -260,24 +260,6 @@ def test_it_runs_one_stage_at_a_time_when_paced(cluster):
 
 # --- the runtime in depth ------------------------------------------------------------------------
 
-class Clock:
-    """store.now under the test's control: time moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.moment = store.now()
-
-    def __call__(self):
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(store, "now", clock)
-    return clock
 
 
 def running_pod(cluster, name: str = "web", *, image: str = "nginx", node: str = "node-1", restart: str | None = None, command=None, args=None, annotations=None, **container) -> str:

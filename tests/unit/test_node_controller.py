@@ -1,7 +1,6 @@
 """The node controller and the kubelet's heartbeats, one reconcile at a time, on a controlled clock."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 
@@ -16,22 +15,6 @@ from .manifests import pod, replicaset as rs_manifest, revision
 UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.moment = store.now()
-
-    def __call__(self):
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(store, "now", clock)
-    return clock
 
 
 def node(cluster, name: str = "node-2") -> dict:
