@@ -11,11 +11,11 @@ export class ApiError extends Error {
   }
 }
 
-async function call(method, url, body, extraHeaders = {}) {
-  const headers = { Accept: "application/json", ...CLIENT_HEADER, ...extraHeaders };
+async function call(method, url, body, extraHeaders = {}, { contentType = "application/json", text = false } = {}) {
+  const headers = { Accept: text ? "text/plain" : "application/json", ...CLIENT_HEADER, ...extraHeaders };
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
+    headers["Content-Type"] = contentType;
     init.body = JSON.stringify(body);
   }
   let response;
@@ -24,6 +24,7 @@ async function call(method, url, body, extraHeaders = {}) {
   } catch (err) {
     throw new ApiError(0, { message: gettext("Could not reach the server. Is podflow still running?") });
   }
+  if (text && response.ok) return response.text();
   let data = null;
   try {
     data = await response.json();
@@ -31,6 +32,10 @@ async function call(method, url, body, extraHeaders = {}) {
     data = null;
   }
   if (!response.ok) {
+    // A simulated request that no pod could answer (503) is an answer, not a failure.
+    if (data && data.kind !== "Status" && data.status === response.status && (data.error || data.service)) {
+      throw new ApiError(response.status, { message: data.error || "", answer: data });
+    }
     throw new ApiError(response.status, data && data.kind === "Status" ? data : { message: fmt(gettext("The server answered %(code)s."), { code: response.status }) });
   }
   return data;
@@ -40,16 +45,21 @@ async function call(method, url, body, extraHeaders = {}) {
 // server does); the page gets it from the server that rendered it.
 export function makeApi(base, speedUrl, csrfToken, token = "") {
   const auth = token ? { Authorization: `Bearer ${token}` } : {};
-  const k8s = (method, url, body) => call(method, url, body, auth);
+  const k8s = (method, url, body, options) => call(method, url, body, auth, options);
   const ns = `${base}/api/v1/namespaces/default`;
   const apps = `${base}/apis/apps/v1/namespaces/default`;
+  const podflow = `${base}/podflow/v1`;
+  const nsOf = (namespace) => `${base}/api/v1/namespaces/${encodeURIComponent(namespace || "default")}`;
+  const appsOf = (namespace) => `${base}/apis/apps/v1/namespaces/${encodeURIComponent(namespace || "default")}`;
+  const svcOf = (namespace, name) => `${podflow}/namespaces/${encodeURIComponent(namespace || "default")}/services/${encodeURIComponent(name)}`;
   return {
-    createPod({ name, image, cpu, memory }) {
+    createPod({ name, image, cpu, memory, probes = false }) {
       const requests = {};
       if (cpu) requests.cpu = cpu;
       if (memory) requests.memory = memory;
       const container = { name, image };
       if (Object.keys(requests).length) container.resources = { requests };
+      if (probes) Object.assign(container, probeSpec());
       return k8s("POST", `${ns}/pods`, {
         apiVersion: "v1",
         kind: "Pod",
@@ -57,7 +67,9 @@ export function makeApi(base, speedUrl, csrfToken, token = "") {
         spec: { containers: [container] },
       });
     },
-    createDeployment({ name, image, replicas }) {
+    createDeployment({ name, image, replicas, probes = false }) {
+      const container = { name, image };
+      if (probes) Object.assign(container, probeSpec());
       return k8s("POST", `${apps}/deployments`, {
         apiVersion: "apps/v1",
         kind: "Deployment",
@@ -67,7 +79,7 @@ export function makeApi(base, speedUrl, csrfToken, token = "") {
           selector: { matchLabels: { app: name } },
           template: {
             metadata: { labels: { app: name } },
-            spec: { containers: [{ name, image }] },
+            spec: { containers: [container] },
           },
         },
       });
@@ -78,10 +90,69 @@ export function makeApi(base, speedUrl, csrfToken, token = "") {
     deleteDeployment(name) {
       return k8s("DELETE", `${apps}/deployments/${encodeURIComponent(name)}`);
     },
+    // kubectl expose deployment NAME --type=TYPE --port=PORT [--target-port] (plus a chosen node port).
+    createService({ name, namespace, selector, type, port, targetPort, nodePort }) {
+      const p = { protocol: "TCP", port, targetPort: targetPort || port };
+      if (nodePort && type !== "ClusterIP") p.nodePort = nodePort;
+      return k8s("POST", `${nsOf(namespace)}/services`, {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name, labels: { ...selector } },
+        spec: { type, selector, ports: [p] },
+      });
+    },
+    deleteService(namespace, name) {
+      return k8s("DELETE", `${nsOf(namespace)}/services/${encodeURIComponent(name)}`);
+    },
+    // As kubectl annotate --overwrite: a merge patch of metadata.annotations.
+    annotatePod(namespace, name, annotations) {
+      return k8s("PATCH", `${nsOf(namespace)}/pods/${encodeURIComponent(name)}`, { metadata: { annotations } }, { contentType: "application/merge-patch+json" });
+    },
+    // As kubectl scale: a merge patch of the scale subresource.
+    scaleDeployment(namespace, name, replicas) {
+      return k8s("PATCH", `${appsOf(namespace)}/deployments/${encodeURIComponent(name)}/scale`, { spec: { replicas } }, { contentType: "application/merge-patch+json" });
+    },
+    // As kubectl set image: a strategic merge patch keyed by the container's name.
+    setImage(namespace, name, container, image) {
+      return k8s("PATCH", `${appsOf(namespace)}/deployments/${encodeURIComponent(name)}`, {
+        spec: { template: { spec: { "$setElementOrder/containers": [{ name: container }], containers: [{ name: container, image }] } } },
+      }, { contentType: "application/strategic-merge-patch+json" });
+    },
+    // As kubectl rollout undo --to-revision: a JSON patch putting the ReplicaSet's template
+    // (without its pod-template-hash label) and annotations back on the Deployment.
+    rollback(namespace, name, template, annotations) {
+      return k8s("PATCH", `${appsOf(namespace)}/deployments/${encodeURIComponent(name)}`, [
+        { op: "replace", path: "/spec/template", value: template },
+        { op: "replace", path: "/metadata/annotations", value: annotations },
+      ], { contentType: "application/json-patch+json" });
+    },
+    deleteDeploymentIn(namespace, name) {
+      return k8s("DELETE", `${appsOf(namespace)}/deployments/${encodeURIComponent(name)}`);
+    },
+    // podflow's own endpoints: a simulated curl, kube-proxy's rules, a node's power switch.
+    serviceRequest(namespace, name, { via, node, count }) {
+      const body = { count };
+      if (via) body.via = via;
+      if (node) body.node = node;
+      return k8s("POST", `${svcOf(namespace, name)}/request`, body);
+    },
+    proxyRules(namespace, name, node) {
+      return k8s("GET", `${svcOf(namespace, name)}/proxy-rules?node=${encodeURIComponent(node)}&format=text`, undefined, { text: true });
+    },
+    nodePower(name, action) {
+      return k8s("POST", `${podflow}/nodes/${encodeURIComponent(name)}/${action}`);
+    },
     setSpeed(speed) {
       return call("POST", speedUrl, { speed }, { "X-CSRFToken": csrfToken() });
     },
   };
+}
+
+// Readiness and liveness probes as a learner would write them for nginx: whether they pass
+// is the pod's podflow.dev/readiness and podflow.dev/liveness annotations' to say.
+function probeSpec() {
+  const check = { httpGet: { path: "/", port: 80 }, periodSeconds: 5, failureThreshold: 3 };
+  return { readinessProbe: { ...check }, livenessProbe: { ...check, httpGet: { path: "/", port: 80 } } };
 }
 
 // Which form field a Status cause's field path belongs to.
@@ -92,5 +163,8 @@ export function fieldFor(path) {
   if (/requests\[cpu\]|requests\.cpu/.test(path)) return "cpu";
   if (/requests\[memory\]|requests\.memory/.test(path)) return "memory";
   if (path === "spec.replicas") return "replicas";
+  if (/^spec\.ports\[\d+\]\.nodePort$/.test(path)) return "nodePort";
+  if (/^spec\.ports\[\d+\]\.port$/.test(path)) return "port";
+  if (/^spec\.ports\[\d+\]\.targetPort$/.test(path)) return "targetPort";
   return null;
 }

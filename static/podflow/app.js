@@ -2,10 +2,15 @@
 // diagram, a step log, a pod table and forms that talk to the Kubernetes-shaped API.
 import { gettext, ngettext, fmt, stepText, LANG } from "./i18n.js";
 import { ClusterState } from "./store.js";
-import { podView, owner, podRequests, holdsResources, parseQuantity, formatCpu, formatMemory, nodeReady } from "./k8s.js";
+import { podView, owner, podRequests, holdsResources, parseQuantity, formatCpu, formatMemory, nodeView } from "./k8s.js";
 import { renderDiagram, stateWord, esc, STEP_NUMBERS } from "./diagram.js";
-import { makeApi, fieldFor, ApiError } from "./api.js";
+import { makeApi, ApiError } from "./api.js";
+import { clearFieldErrors, showResult, showError, busy } from "./forms.js";
 import { RequestLog, requestRow, requestWhat, clientLabel, codeText } from "./requests.js";
+import { ServicesPanel } from "./services.js";
+import { DeploymentsPanel } from "./workloads.js";
+import { NodesPanel } from "./nodes.js";
+import { PodInfo } from "./podinfo.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -21,6 +26,12 @@ let freshSteps = new Set(); // step numbers of the shown pod that arrived since 
 let pendingAnnouncements = [];
 // Requests that reached the API server (step 1), newest first; each lights arrow 1.
 const requestLog = new RequestLog(() => scheduleRender());
+// The panels of issue 4's scenes: Services and their traffic, rollouts, node failures, and
+// the selected pod's scheduling and containers.
+const services = new ServicesPanel({ state, api, announce, onMarks: () => scheduleRender() });
+const deployments = new DeploymentsPanel({ state, api, announce });
+const nodesPanel = new NodesPanel({ state, api, announce, rerender: () => scheduleRender() });
+const podInfo = new PodInfo({ api, announce });
 
 function csrfToken() {
   const cookie = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("csrftoken="));
@@ -106,7 +117,10 @@ function render() {
   keepingFocus(() => {
     renderDiagramPart(pod, steps, states, current);
     renderPodTable(uid);
-    renderDeployments();
+    nodesPanel.render();
+    services.render();
+    deployments.render();
+    podInfo.render(pod);
   });
   renderStepLog(pod, steps, states, current);
   renderEvents(pod);
@@ -126,6 +140,7 @@ function podModel(pod, selectedId) {
     name: pod.metadata.name,
     view: podView(pod),
     selected: pod.metadata.uid === selectedId,
+    hits: services.hitsFor(pod),
   };
 }
 
@@ -144,9 +159,11 @@ function renderDiagramPart(pod, steps, states, current) {
       memory += r.memory;
     }
     const alloc = (node.status && node.status.allocatable) || {};
+    const view = nodeView(node);
     return {
       name: node.metadata.name,
-      ready: nodeReady(node),
+      ready: view.ready,
+      view,
       pods: on.map((p) => podModel(p, selectedId)),
       cpu: { used: formatCpu(cpu), cap: formatCpu(parseQuantity(alloc.cpu)) },
       memory: { used: formatMemory(memory), cap: formatMemory(parseQuantity(alloc.memory)) },
@@ -251,7 +268,7 @@ function renderPodTable(selectedId) {
   const pods = state.sortedPods();
   $("#pod-count").textContent = String(pods.length);
   if (!pods.length) {
-    body.innerHTML = `<tr><td colspan="5" class="muted">${esc(gettext("No pods in the cluster yet."))}</td></tr>`;
+    body.innerHTML = `<tr><td colspan="6" class="muted">${esc(gettext("No pods in the cluster yet."))}</td></tr>`;
   } else {
     body.innerHTML = pods.map((pod) => {
       const v = podView(pod);
@@ -265,6 +282,7 @@ function renderPodTable(selectedId) {
         + `<td>${esc(v.node || "—")}</td>`
         + `<td><span class="pill pill-${v.key}">${esc(v.word)}</span></td>`
         + `<td>${esc(v.readyText)}</td>`
+        + `<td data-restarts="${v.restarts}">${v.restarts}</td>`
         + `<td><button type="button" class="btn btn-small btn-danger delete-pod" data-name="${esc(pod.metadata.name)}" data-focus-key="delete:${esc(uid)}"`
         + ` aria-label="${esc(fmt(gettext("Delete pod %(name)s"), { name: pod.metadata.name }))}"${pod.metadata.deletionTimestamp ? " disabled" : ""}>${esc(gettext("Delete"))}</button></td>`
         + `</tr>`;
@@ -276,23 +294,6 @@ function renderPodTable(selectedId) {
     names.innerHTML = options;
     names.dataset.options = options;
   }
-}
-
-function renderDeployments() {
-  const list = $("#deployments-list");
-  const deps = [...state.deployments.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-  if (!deps.length) {
-    list.innerHTML = `<li class="muted">${esc(gettext("No deployments yet."))}</li>`;
-    return;
-  }
-  list.innerHTML = deps.map((d) => {
-    const want = (d.spec && d.spec.replicas) ?? 1;
-    const ready = (d.status && d.status.readyReplicas) || 0;
-    const name = d.metadata.name;
-    return `<li><span class="mono">${esc(name)}</span> <span class="dep-ready">${esc(fmt(gettext("%(ready)s of %(want)s ready"), { ready, want }))}</span>`
-      + ` <button type="button" class="btn btn-small btn-danger delete-deployment" data-name="${esc(name)}" data-focus-key="deldep:${esc(d.metadata.uid)}"`
-      + ` aria-label="${esc(fmt(gettext("Delete deployment %(name)s"), { name }))}">${esc(gettext("Delete"))}</button></li>`;
-  }).join("");
 }
 
 let speedPending = false; // the user's choice is on its way: do not undo it meanwhile
@@ -393,6 +394,8 @@ function handle(msg) {
   } else if (msg.type === "request") {
     requestLog.add(msg);
     scheduleFeed();
+  } else if (msg.type === "traffic") {
+    services.take(msg.answers, "stream");
   }
 }
 
@@ -515,44 +518,6 @@ function wireCopy() {
 
 // --- forms -----------------------------------------------------------------------
 
-function clearFieldErrors(form) {
-  for (const input of $$("[aria-invalid]", form)) input.removeAttribute("aria-invalid");
-}
-
-function showResult(form, kind, html) {
-  const out = $(".form-status", form);
-  out.dataset.kind = kind;
-  out.innerHTML = html;
-  out.hidden = !html;
-}
-
-function showError(form, err) {
-  const body = err instanceof ApiError ? err.body || {} : { message: String(err) };
-  const causes = (body.details && body.details.causes) || [];
-  const code = err instanceof ApiError && err.status ? `${err.status}${body.reason ? " " + body.reason : ""}` : "";
-  let html = `<p class="err-lead"><span aria-hidden="true">✕ </span>`;
-  html += code ? esc(fmt(gettext("The API server refused it (%(code)s)."), { code })) : esc(gettext("That did not work."));
-  html += "</p>";
-  if (causes.length) {
-    html += `<ul class="err-causes">${causes.map((c) => `<li><code>${esc(c.field || "")}</code>: ${esc(c.message || "")}</li>`).join("")}</ul>`;
-    html += `<details class="err-full"><summary>${esc(gettext("The API server's full message"))}</summary><p>${esc(body.message || "")}</p></details>`;
-  } else if (body.message) {
-    html += `<p class="err-message">${esc(body.message)}</p>`;
-  }
-  showResult(form, "error", html);
-  for (const c of causes) {
-    const field = fieldFor(c.field);
-    const input = field && form.elements[field];
-    if (input) input.setAttribute("aria-invalid", "true");
-  }
-}
-
-function busy(form, on) {
-  const button = $("button[type=submit]", form);
-  if (button) button.disabled = on;
-  form.setAttribute("aria-busy", on ? "true" : "false");
-}
-
 function suggestName(prefix) {
   let i = 1;
   while (state.podByName(`${prefix}-${i}`) || [...state.deployments.values()].some((d) => d.metadata.name === `${prefix}-${i}`)) i += 1;
@@ -584,6 +549,7 @@ function wireForms() {
         image: f.image.value.trim(),
         cpu: f.cpu.value.trim(),
         memory: f.memory.value.trim(),
+        probes: f.probes.checked,
       });
       followNewest();
       showResult(podForm, "ok", `<p>${esc(fmt(gettext("Pod %(name)s was accepted by the API server. Watch its eight steps."), { name: created.metadata.name }))}</p>`);
@@ -604,7 +570,7 @@ function wireForms() {
     const name = f.name.value.trim();
     busy(depForm, true);
     try {
-      const created = await api.createDeployment({ name, image: f.image.value.trim(), replicas: Number.isNaN(replicas) ? 1 : replicas });
+      const created = await api.createDeployment({ name, image: f.image.value.trim(), replicas: Number.isNaN(replicas) ? 1 : replicas, probes: f.probes.checked });
       followNewest();
       showResult(depForm, "ok", `<p>${esc(fmt(ngettext(
         "Deployment %(name)s stored. The controller manager will create %(n)s pod through a ReplicaSet.",
@@ -631,16 +597,61 @@ function wireForms() {
     if (!target) return;
     if (target.classList.contains("delete-pod")) {
       await deletePod(delForm, target.dataset.name);
-    } else if (target.classList.contains("delete-deployment")) {
-      const name = target.dataset.name;
-      try {
-        await api.deleteDeployment(name);
-        showResult(depForm, "ok", `<p>${esc(fmt(gettext("Deployment %(name)s deleted; the garbage collector removes its ReplicaSet and pods."), { name }))}</p>`);
-      } catch (err) {
-        showError(depForm, err);
-      }
     } else if (target.classList.contains("select-pod")) {
       pin(target.dataset.uid);
+    }
+  });
+}
+
+// kubectl expose deployment NAME --type=TYPE --port=PORT: a Service selecting the
+// deployment's pods by the labels its selector names.
+function wireExpose() {
+  const form = $("#expose-form");
+  const nodePortField = () => form.elements.nodePort.closest("label");
+  const syncType = () => {
+    const clusterIP = form.elements.type.value === "ClusterIP";
+    nodePortField().hidden = clusterIP;
+    $("#expose-nodeport-hint").hidden = clusterIP;
+  };
+  form.elements.type.addEventListener("change", syncType);
+  syncType();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    const f = form.elements;
+    const key = f.deployment.value;
+    const [namespace, name] = key.split("/");
+    const dep = key ? state.find("deployments", namespace, name) : null;
+    if (!dep) {
+      showError(form, new ApiError(0, { message: gettext("Create a deployment first, then expose it.") }));
+      return;
+    }
+    const selector = (dep.spec && dep.spec.selector && dep.spec.selector.matchLabels) || {};
+    if (!Object.keys(selector).length) {
+      showError(form, new ApiError(0, { message: gettext("This deployment's selector has no matchLabels, which a Service needs.") }));
+      return;
+    }
+    const port = parseInt(f.port.value, 10);
+    const nodePort = f.nodePort.value.trim() ? parseInt(f.nodePort.value, 10) : null;
+    if (Number.isNaN(port)) {
+      f.port.setAttribute("aria-invalid", "true");
+      showError(form, new ApiError(0, { message: gettext("Type a port number, such as 80.") }));
+      return;
+    }
+    busy(form, true);
+    try {
+      const created = await api.createService({ name, namespace, selector, type: f.type.value, port, targetPort: port, nodePort });
+      const svcPort = ((created.spec && created.spec.ports) || [])[0] || {};
+      const text = svcPort.nodePort
+        ? fmt(gettext("Service %(name)s created: cluster IP %(ip)s, node port %(nodePort)s. The endpoint controller lists its ready pods; send it requests in Services."), { name, ip: created.spec.clusterIP, nodePort: svcPort.nodePort })
+        : fmt(gettext("Service %(name)s created: cluster IP %(ip)s. The endpoint controller lists its ready pods; send it requests in Services."), { name, ip: created.spec.clusterIP });
+      showResult(form, "ok", `<p>${esc(text)}</p>`);
+      services.choose(`${namespace}/${name}`);
+      scheduleRender();
+    } catch (err) {
+      showError(form, err);
+    } finally {
+      busy(form, false);
     }
   });
 }
@@ -749,6 +760,7 @@ function wireTabs() {
 
 wireTabs();
 wireForms();
+wireExpose();
 wireSpeed();
 wireDiagram();
 wireFeed();

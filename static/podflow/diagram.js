@@ -1,12 +1,12 @@
 // The live diagram: the master node's components, the worker nodes with their pods, and
 // the eight numbered arrows of the selected pod. Drawn as one inline SVG, laid out for
 // the width it is given, so its text is always at its real size.
-import { gettext, fmt } from "./i18n.js";
+import { gettext, ngettext, fmt } from "./i18n.js";
 
 const PAD = 10;
 const COMP_H = 60;
 const CHIP_H = 50;
-const CHIP_GAP = 8;
+const CHIP_GAP = 10;
 const NODE_COMP_H = 58;
 export const STEP_NUMBERS = [1, 2, 3, 4, 5, 6, 7, 8];
 
@@ -172,6 +172,15 @@ function podKeyWord(key) {
   }[key] || "";
 }
 
+// One line on what is wrong with a node, or "" when nothing is.
+function nodeNote(view) {
+  const bits = [];
+  if (view.stopped) bits.push(view.ready ? gettext("machine stopped; not noticed yet") : gettext("machine stopped · no heartbeats"));
+  else if (!view.ready) bits.push(view.message || gettext("not ready"));
+  if (view.unschedulable && !bits.length) bits.push(gettext("cordoned: no new pods"));
+  return bits.join(" · ");
+}
+
 // --- drawing pieces --------------------------------------------------------------
 
 function component(r, id, label, { active = false, sub = null, dashed = false, title: ownTitle = null, extra = "" } = {}) {
@@ -225,18 +234,33 @@ function podIcon(key, x, y) {
 function podChip(pod, r) {
   const v = pod.view;
   const name = ellipsizeMiddle(pod.name, r.w - 36, 12, 650, true);
-  const status = ellipsize(`${v.word} · ${v.readyText}`, r.w - 34, 11.5);
-  const label = fmt(gettext("Pod %(name)s: %(status)s, %(ready)s containers ready (%(meaning)s)"), {
+  const restarts = v.restarts ? ` · ↻${v.restarts}` : "";
+  const status = ellipsize(`${v.word} · ${v.evicted ? gettext("evicted") : v.readyText}${restarts}`, r.w - 34, 11.5);
+  let label = fmt(gettext("Pod %(name)s: %(status)s, %(ready)s containers ready (%(meaning)s)"), {
     name: pod.name,
     status: v.word,
     ready: v.readyText,
     meaning: podKeyWord(v.key),
   }) + (v.node ? " " + fmt(gettext("on %(node)s"), { node: v.node }) : "") + (v.reason ? `. ${v.reason}` : "");
+  if (v.restarts) label += ". " + fmt(ngettext("Restarted %(n)s time", "Restarted %(n)s times", v.restarts), { n: v.restarts });
+  let hit = "";
+  if (pod.hits) {
+    // This pod answered requests to a Service just now: say so in words on the chip.
+    label += ". " + fmt(gettext("Answered %(n)s of the last %(total)s requests to Service %(service)s"), { n: pod.hits.count, total: pod.hits.total, service: pod.hits.service });
+    const tag = fmt(gettext("answered ×%(n)s"), { n: pod.hits.count });
+    const tw = Math.min(r.w - 20, textWidth(tag, 10.5, 700) + 14);
+    const tx = r.x + r.w - tw - 6;
+    const flash = pod.hits.elapsed !== null && pod.hits.elapsed !== undefined
+      ? `<rect class="pod-hit-flash" x="${r.x - 2}" y="${r.y - 2}" width="${r.w + 4}" height="${r.h + 4}" rx="10" style="animation-delay:${-Math.round(pod.hits.elapsed)}ms"/>`
+      : "";
+    hit = `${flash}<g class="pod-hit" aria-hidden="true"><rect x="${tx}" y="${r.y - 8}" width="${tw}" height="16" rx="8"/>`
+      + `<text x="${tx + tw / 2}" y="${r.y + 3.8}">${esc(ellipsize(tag, tw - 8, 10.5, 700))}</text></g>`;
+  }
   const ring = pod.selected
     ? `<rect class="pod-selected-ring" x="${r.x - 3.5}" y="${r.y - 3.5}" width="${r.w + 7}" height="${r.h + 7}" rx="11"/>`
     : "";
-  return `<g class="pod pod-${v.key}${pod.selected ? " is-selected" : ""}${pod.fresh ? " is-fresh" : ""}" data-uid="${esc(pod.uid)}" data-pod-name="${esc(pod.name)}"`
-    + ` data-phase="${esc(v.word)}" data-ready="${v.ready}" data-focus-key="pod:${esc(pod.uid)}"`
+  return `<g class="pod pod-${v.key}${pod.selected ? " is-selected" : ""}${pod.fresh ? " is-fresh" : ""}${pod.hits ? " is-hit" : ""}" data-uid="${esc(pod.uid)}" data-pod-name="${esc(pod.name)}"`
+    + ` data-phase="${esc(v.word)}" data-ready="${v.ready}" data-restarts="${v.restarts || 0}"${pod.hits ? ` data-answered="${pod.hits.count}"` : ""} data-focus-key="pod:${esc(pod.uid)}"`
     + ` role="button" tabindex="0" aria-pressed="${pod.selected}" aria-label="${esc(label)}">`
     + `<title>${esc(label)}</title>${ring}`
     + `<rect class="pod-focus" x="${r.x - 6}" y="${r.y - 6}" width="${r.w + 12}" height="${r.h + 12}" rx="13"/>`
@@ -244,7 +268,7 @@ function podChip(pod, r) {
     + `<g class="pod-icon">${podIcon(v.key, r.x + 9, r.y + 9)}</g>`
     + `<text class="pod-name" x="${r.x + 30}" y="${r.y + 21}">${esc(name)}</text>`
     + `<text class="pod-status" x="${r.x + 30}" y="${r.y + 39}">${esc(status)}</text>`
-    + `</g>`;
+    + `${hit}</g>`;
 }
 
 function arrow(n, points, state, { both = false, current = false, fresh = false, note = "", noteLeft = false, title = "", badgeAt = null, asking = null } = {}) {
@@ -281,7 +305,10 @@ function arrow(n, points, state, { both = false, current = false, fresh = false,
 
 function defs() {
   const marker = (id) => `<marker id="ah-${id}" class="ah ah-${id}" viewBox="0 0 10 10" refX="8.5" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z"/></marker>`;
-  return `<defs>${["pending", "done", "current", "not-needed"].map(marker).join("")}</defs>`;
+  // Diagonal hatching for a node that is not Ready: a shape, not only a colour.
+  const hatch = `<pattern id="hatch-notready" patternUnits="userSpaceOnUse" width="9" height="9" patternTransform="rotate(45)">`
+    + `<rect class="hatch-bg" width="9" height="9"/><path class="hatch-line" d="M0 0V9"/></pattern>`;
+  return `<defs>${["pending", "done", "current", "not-needed"].map(marker).join("")}${hatch}</defs>`;
 }
 
 // --- layout ----------------------------------------------------------------------
@@ -302,13 +329,13 @@ function chipLayout(count, x, y, w, minChip) {
 /**
  * model: {
  *   width, revision,
- *   nodes: [{name, ready, pods: [pod], cpu: {used, cap}, memory: {used, cap}}],
+ *   nodes: [{name, ready, view (k8s.nodeView), pods: [pod], cpu: {used, cap}, memory: {used, cap}}],
  *   unscheduled: [pod],
  *   client: null | {name, what}: who asked the API server last, and what,
  *   asking: null | ms into the flash of arrow 1 (a request just reached the API server),
  *   selected: null | {uid, name, node, states: {1..8: "pending"|"done"|"not-needed"}, current, fresh: Set, actor},
  * }
- * pod: {uid, name, view, selected, fresh}
+ * pod: {uid, name, view, selected, fresh, hits: null | {count, total, service, elapsed}}
  */
 export function renderDiagram(svg, model) {
   const W = Math.max(300, Math.floor(model.width));
@@ -417,30 +444,56 @@ export function renderDiagram(svg, model) {
   const nodePos = {};
   // Right-aligned, away from where arrow 5 comes down into a node's kubelet.
   parts.push(`<text class="workers-title" x="${W - PAD - gutter - 2}" y="${workerTop - 10}">${esc(gettext("Worker nodes"))}</text>`);
+  const MAX_TAINT_LINES = 3;
+  const taintLines = (view) => Math.min(view.taints.length, MAX_TAINT_LINES);
   for (let start = 0; start < nodeLayouts.length; start += nodeCols) {
     const rowItems = nodeLayouts.slice(start, start + nodeCols);
     const podsH = Math.max(CHIP_H, ...rowItems.map((it) => it.lay.height));
-    const nodeH = 34 + NODE_COMP_H + 44 + podsH + 34;
+    // Room for a line saying what is wrong with a node, and for its taints, when a node
+    // of the row needs it (nodes of a row keep one height).
+    const headH = 34 + (rowItems.some((it) => nodeNote(it.node.view)) ? 17 : 0);
+    const footH = 34 + 15 * Math.max(0, ...rowItems.map((it) => taintLines(it.node.view)));
+    const nodeH = headH + NODE_COMP_H + 44 + podsH + footH;
     rowItems.forEach((it, i) => {
       const nx = PAD + i * (nodeW + nodeGap);
       const box = { x: nx, y, w: nodeW, h: nodeH };
       const node = it.node;
+      const view = node.view;
       const isSelNode = sel && sel.node === node.name;
       const compW = (nodeW - 24 - 40) / 2;
-      const kubelet = { x: nx + 12, y: y + 34, w: compW, h: NODE_COMP_H };
-      const runtime = { x: nx + 12 + compW + 40, y: y + 34, w: compW, h: NODE_COMP_H };
-      const podsTop = y + 34 + NODE_COMP_H + 44;
+      const kubelet = { x: nx + 12, y: y + headH, w: compW, h: NODE_COMP_H };
+      const runtime = { x: nx + 12 + compW + 40, y: y + headH, w: compW, h: NODE_COMP_H };
+      const podsTop = y + headH + NODE_COMP_H + 44;
       nodePos[node.name] = { box, kubelet, runtime, pods: {} };
-      const readyWord = node.ready ? gettext("Ready") : gettext("NotReady");
+      const readyWord = view.word === "Ready" ? gettext("Ready") : view.word === "NotReady" ? gettext("NotReady") : gettext("Unknown");
+      const stateText = (view.ready ? "✓ " : "✕ ") + readyWord + (view.unschedulable ? ` · ${gettext("SchedulingDisabled")}` : "");
       const usage = fmt(gettext("requests: CPU %(cpu)s/%(cpucap)s · memory %(mem)s/%(memcap)s"), {
         cpu: node.cpu.used, cpucap: node.cpu.cap, mem: node.memory.used, memcap: node.memory.cap,
       });
-      parts.push(`<g class="node${isSelNode ? " is-selected-node" : ""}${node.ready ? "" : " node-notready"}" data-node="${esc(node.name)}" role="group" aria-label="${esc(fmt(gettext("Worker node %(name)s, %(state)s, %(count)s pods"), { name: node.name, state: readyWord, count: node.pods.length }))}">`
+      const note = nodeNote(view);
+      let aria = fmt(gettext("Worker node %(name)s, %(state)s, %(count)s pods"), { name: node.name, state: readyWord, count: node.pods.length });
+      if (note) aria += `. ${note}`;
+      if (view.taints.length) aria += `. ${fmt(gettext("Taints: %(taints)s"), { taints: view.taints.join(", ") })}`;
+      let taintSvg = "";
+      const shown = view.taints.length > MAX_TAINT_LINES ? view.taints.slice(0, MAX_TAINT_LINES - 1) : view.taints;
+      // The well-known prefix goes (it is in the label and the nodes table): "unreachable:NoExecute".
+      const lines = shown.map((t) => `${gettext("taint")} ${t.replace(/^node\.kubernetes\.io\//, "")}`);
+      if (view.taints.length > MAX_TAINT_LINES) lines.push(fmt(gettext("+%(n)s more taints"), { n: view.taints.length - shown.length }));
+      lines.forEach((line, k) => {
+        taintSvg += `<text class="node-taint" x="${nx + 12}" y="${y + nodeH - 30 - (lines.length - 1 - k) * 15}">${esc(ellipsizeMiddle(line, nodeW - 24, 11, 600, true))}</text>`;
+      });
+      parts.push(`<g class="node${isSelNode ? " is-selected-node" : ""}${view.ready ? "" : " node-notready"}${view.stopped ? " node-stopped" : ""}" data-node="${esc(node.name)}" data-status="${esc(view.kubectlWord)}"${view.stopped ? ' data-stopped="true"' : ""} role="group" aria-label="${esc(aria)}">`
         + `<rect class="node-box" x="${box.x}" y="${box.y}" width="${box.w}" height="${box.h}" rx="12"/>`
         + `<text class="node-title" x="${nx + 12}" y="${y + 22}">${esc(node.name)}</text>`
-        + `<text class="node-state" x="${nx + nodeW - 12}" y="${y + 22}">${node.ready ? "✓ " : "✕ "}${esc(readyWord)}</text>`
+        + `<text class="node-state" x="${nx + nodeW - 12}" y="${y + 22}">${esc(ellipsize(stateText, nodeW - 24 - textWidth(node.name, 14, 700, true) - 10, 12, 600))}</text>`
+        + (note ? `<text class="node-note" x="${nx + 12}" y="${y + 40}">${esc(ellipsize(note, nodeW - 24, 11.5, 600))}</text>` : "")
+        + taintSvg
         + `<text class="node-usage" x="${nx + 12}" y="${y + nodeH - 12}">${esc(ellipsize(usage, nodeW - 24, 11))}</text>`);
-      parts.push(component(kubelet, "kubelet", labels.kubelet, { active: isSelNode && activeComps.has("kubelet") }));
+      parts.push(component(kubelet, "kubelet", labels.kubelet, {
+        active: isSelNode && activeComps.has("kubelet"),
+        sub: view.stopped ? gettext("stopped with its machine") : null,
+        dashed: view.stopped,
+      }));
       parts.push(component(runtime, "container-runtime", labels["container-runtime"], { active: isSelNode && activeComps.has("container-runtime") }));
       if (!node.pods.length) {
         parts.push(`<text class="node-empty" x="${nx + nodeW / 2}" y="${podsTop + CHIP_H / 2 + 4}">${esc(gettext("no pods"))}</text>`);

@@ -7,6 +7,10 @@ const KINDS = {
   Deployment: "deployments",
   ReplicaSet: "replicasets",
   Event: "events",
+  Service: "services",
+  Endpoints: "endpoints",
+  ConfigMap: "configmaps",
+  Secret: "secrets", // values already redacted by the server: "(N bytes)"
 };
 const MAX_EVENTS = 400;
 
@@ -20,6 +24,10 @@ export class ClusterState {
     this.deployments = new Map();
     this.replicasets = new Map();
     this.events = new Map();
+    this.services = new Map();
+    this.endpoints = new Map();
+    this.configmaps = new Map();
+    this.secrets = new Map();
     this.steps = new Map(); // pod uid -> Map(number -> step)
     this.createdAt = new Map(); // pod uid -> revision it was first seen at (for "newest")
     this.ready = false; // a snapshot has arrived
@@ -32,6 +40,8 @@ export class ClusterState {
     for (const [field, list] of [
       ["pods", msg.pods], ["nodes", msg.nodes], ["deployments", msg.deployments],
       ["replicasets", msg.replicasets], ["events", msg.events],
+      ["services", msg.services], ["endpoints", msg.endpoints],
+      ["configmaps", msg.configmaps], ["secrets", msg.secrets],
     ]) {
       const map = new Map();
       for (const obj of list || []) map.set(obj.metadata.uid, obj);
@@ -119,6 +129,16 @@ export class ClusterState {
 
   sortedPods() {
     return [...this.pods.values()].sort((a, b) => (this.createdAt.get(a.metadata.uid) || 0) - (this.createdAt.get(b.metadata.uid) || 0));
+  }
+
+  // Objects of a kind sorted by namespace and name.
+  sorted(field) {
+    return [...this[field].values()].sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`, "en", { numeric: true }));
+  }
+
+  find(field, namespace, name) {
+    for (const obj of this[field].values()) if (obj.metadata.name === name && (obj.metadata.namespace || "") === (namespace || "")) return obj;
+    return null;
   }
 
   eventsFor(uid, limit = 12) {
