@@ -12,7 +12,7 @@ from django.db import IntegrityError
 
 from . import events, kinds, store
 from .kubelet import node as kubelet_node
-from .models import Cluster, Speed
+from .models import NODE_SIZES, Cluster, NodeSize, Speed
 
 NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -68,14 +68,22 @@ def ensure_cluster(name: str, *, nodes: int = 3, speed: str = Speed.NORMAL) -> t
     if cluster is not None:
         return cluster, False
     try:
-        cluster = Cluster.objects.create(name=name, speed=speed)
+        cluster = Cluster.objects.create(name=name, speed=speed, node_count=nodes)
     except IntegrityError:
         return Cluster.objects.get(name=name), False
+    populate(cluster)
+    return cluster, True
+
+
+def populate(cluster: Cluster) -> None:
+    """What a new cluster holds: its namespaces, and `node_count` nodes of `node_size` that
+    join as real ones do. A sandbox's reset calls this again after emptying it."""
+    cpu, memory = NODE_SIZES[NodeSize(cluster.node_size)]
     with store.locked(cluster):
         for ns in NAMESPACES:
             store.create(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, by="podflow")
-        for i in range(1, nodes + 1):
-            node = store.create(cluster, node_doc(i), by="podflow")
+        for i in range(1, cluster.node_count + 1):
+            node = store.create(cluster, node_doc(i, cpu=cpu, memory=memory), by="podflow")
             name = node["metadata"]["name"]
             store.create(cluster, kubelet_node.lease_doc(node, store.now()), by=store.KUBELET, namespace=kubelet_node.LEASE_NAMESPACE)
             # What a joining node's kubelet and the node controller report about it.
@@ -86,4 +94,3 @@ def ensure_cluster(name: str, *, nodes: int = 3, speed: str = Speed.NORMAL) -> t
                 ("RegisteredNode", f"Node {name} event: Registered Node {name} in Controller", "node-controller"),
             ):
                 events.record(cluster, node, reason, message, by="podflow", component=component, host=name if component == "kubelet" else "")
-    return cluster, True

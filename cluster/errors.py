@@ -24,6 +24,10 @@ class APIError(Exception):
     kind: str = ""
     group: str = ""
     causes: list[Cause] = field(default_factory=list)
+    # 429: how long the client should wait, in the Status and as the Retry-After header.
+    retry_after_seconds: int = 0
+    # HTTP headers the answer carries beside the Status body.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.message
@@ -38,6 +42,8 @@ class APIError(Exception):
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = [c.as_dict() for c in self.causes]
+        if self.retry_after_seconds:
+            details["retryAfterSeconds"] = self.retry_after_seconds
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",

@@ -68,3 +68,44 @@ def reasons_for(cluster: Cluster, uid: str) -> list[str]:
     # Only the reason is read out of each document (the kubelet asks at every stage).
     rows = Object.objects.filter(cluster=cluster, kind="Event", owner_uid=uid).order_by("resource_version")
     return [reason or "" for reason in rows.values_list("doc__reason", flat=True)]
+
+
+# How Kubernetes' event aggregator marks an Event that stands for several similar ones.
+COMBINED = "(combined from similar events): "
+
+
+def record_aggregated(
+    cluster: Cluster,
+    about: dict,
+    reason: str,
+    message: str,
+    *,
+    by: str,
+    component: str,
+    host: str = "",
+    type_: str = "Normal",
+) -> dict:
+    """Record an Event, or count it on the one already recorded about the same object for
+    the same reason, as client-go's EventCorrelator does.
+
+    For a component that fails the same way at every sync (a ReplicaSet over its quota):
+    one Event whose `count` and `lastTimestamp` grow, not a row per try. A message that
+    differs (each try names a new pod) replaces the old one, marked as combined.
+    """
+    previous = (
+        Object.objects.filter(cluster=cluster, kind="Event", owner_uid=about["metadata"]["uid"])
+        .filter(doc__reason=reason, doc__type=type_, doc__source__component=component)
+        .order_by("-resource_version")
+        .values_list("namespace", "name")
+        .first()
+    )
+    if previous is None:
+        return record(cluster, about, reason, message, by=by, component=component, host=host, type_=type_)
+
+    def bump(doc: dict) -> None:
+        doc["count"] = int(doc.get("count") or 1) + 1
+        doc["lastTimestamp"] = store.rfc3339()
+        if doc.get("message") != message:
+            doc["message"] = COMBINED + message
+
+    return store.mutate(cluster, kinds.EVENT, previous[0], previous[1], bump, by=by)

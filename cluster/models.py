@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 
@@ -23,8 +24,23 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+class NodeSize(models.TextChoices):
+    SMALL = "small", "small"
+    MEDIUM = "medium", "medium"
+    LARGE = "large", "large"
+
+
+# What each node of a sandbox has to give (cpu, memory), by the size chosen for it.
+NODE_SIZES = {NodeSize.SMALL: ("2", "4Gi"), NodeSize.MEDIUM: ("4", "8Gi"), NodeSize.LARGE: ("8", "16Gi")}
+
+
 class Cluster(models.Model):
-    """A sandbox: its own objects, its own revision (etcd's), its own speed."""
+    """A sandbox: its own objects, its own revision (etcd's), its own speed, its owner.
+
+    The owner is an account, or before anyone signs in, the browser session's learner id
+    (`learner`); a cluster with neither (such as `demo`) opens to staff and the command line
+    only. Who may open a cluster is decided in one place: web/access.py.
+    """
 
     name = models.SlugField(max_length=63, unique=True)
     # The bearer token of the cluster's kubeconfig: it opens this cluster's API and no other.
@@ -32,6 +48,13 @@ class Cluster(models.Model):
     revision = models.BigIntegerField(default=0)
     speed = models.CharField(max_length=10, choices=Speed.choices, default=Speed.NORMAL)
     created = models.DateTimeField(auto_now_add=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="sandboxes")
+    learner = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    # What a reset brings back: this many nodes of this size.
+    node_count = models.PositiveSmallIntegerField(default=3)
+    node_size = models.CharField(max_length=10, choices=NodeSize.choices, default=NodeSize.MEDIUM)
+    # When its owner last used it (page, API, stream); idle anonymous sandboxes expire.
+    last_active = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return self.name

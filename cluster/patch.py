@@ -50,8 +50,15 @@ SUPPORTED_TYPES = (JSON_PATCH, MERGE, STRATEGIC_MERGE, APPLY)
 
 MAX_JSON_PATCH_OPERATIONS = 10000  # the apiserver's limit, answered with 413
 # Server-side apply bodies are YAML, whose aliases can make a small body expand into a
-# huge document: past this many values after expansion the body is refused.
+# huge document: past this many values after expansion the body is refused. A 3 MiB body
+# (the apiserver's size limit) cannot spell out many more values than this without aliases.
 MAX_APPLY_VALUES = 1_000_000
+# How deeply a request body (JSON or YAML) may nest. Kubernetes objects stay under ~20
+# levels (a pod template's affinity terms are the deepest podflow serves); 100 leaves room
+# for anything real, while everything that walks a body afterwards (the JSON decoder,
+# merging, validation, json.dumps: a few frames per level each) stays far below Python's
+# recursion limit of 1000. cluster/protobuf.py refuses deeper messages at the same depth.
+MAX_NESTING_DEPTH = 100
 
 _DIRECTIVE = "$patch"
 _RETAIN_KEYS = "$retainKeys"
@@ -191,26 +198,99 @@ def _body_text(body: bytes | str | bytearray | memoryview | None) -> str:
         raise _bad_request(f"error decoding patch: the body is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
 
 
+class BodyRefused(ValueError):
+    """Well-formed JSON or YAML that the API server still will not read (too deep, a number
+    out of range, a NUL character, too many aliases)."""
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if math.isinf(value):
-        raise ValueError(f"number {text} is out of range")
+        raise BodyRefused(f"number {_cut(text)} is out of range")
+    return value
+
+
+def _int64(text: str) -> int:
+    # Every integer field of a Kubernetes object is at most 64 bits (Go's int64); a longer
+    # number would only reach a controller as a count it cannot act on (replicas: 10**30).
+    # Too many digits is refused before converting (Python's own limit, 4,300 digits,
+    # would answer with a less helpful message).
+    value = int(text) if len(text.lstrip("-")) <= 19 else None
+    if value is None or not -(2**63) <= value < 2**63:
+        raise BodyRefused(f"number {_cut(text)} is out of range (64-bit integers only)")
     return value
 
 
 def _no_constants(name: str) -> Any:
-    raise ValueError(f"invalid value {name}")
+    raise BodyRefused(f"invalid value {name}")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def check_json_depth(text: str) -> None:
+    """Refuse JSON text that nests deeper than MAX_NESTING_DEPTH, before it is decoded.
+
+    json.loads recurses once per level, so 10,000 `[` end in RecursionError deep inside
+    the decoder. This counts the brackets outside strings instead: for valid JSON it finds
+    the decoder's depth, for invalid JSON at least the depth the decoder would reach before
+    failing.
+    """
+    if text.count("[") + text.count("{") <= MAX_NESTING_DEPTH:
+        return  # the usual case, at C speed: too few brackets to nest that deep
+    depth = 0
+    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                raise BodyRefused(f"the body is nested more than {MAX_NESTING_DEPTH} levels deep")
+        else:
+            depth -= 1
+
+
+def loads_json(text: str) -> Any:
+    """A JSON request body as the API server reads it, or ValueError (BodyRefused for
+    well-formed JSON that is refused anyway).
+
+    Bounded nesting, finite numbers, 64-bit integers, no NUL characters; lone UTF-16
+    surrogates become U+FFFD as Go's decoder makes them.
+    """
+    check_json_depth(text)
+    value = json.loads(text, parse_float=_finite_float, parse_int=_int64, parse_constant=_no_constants)
+    if "\\u" in text:  # surrogates and NULs can only arrive escaped: raw ones are invalid JSON
+        _refuse_nul(value)
+        if _has_lone_surrogate(value):
+            value = _replace_surrogates(value)
+    return value
+
+
+def _refuse_nul(value: Any) -> None:
+    """PostgreSQL's jsonb cannot store U+0000: there, an object holding one would fail
+    inside the write (a 500). It is refused up front as a bad request, on every database."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise BodyRefused("strings may not contain NUL (U+0000) characters")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _decode_json(body: bytes | str) -> Any:
     text = _body_text(body)
     try:
-        value = json.loads(text, parse_float=_finite_float, parse_constant=_no_constants)
+        return loads_json(text)
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise _bad_request(f"error decoding patch: {exc}") from None
-    if "\\u" in text and _has_lone_surrogate(value):
-        value = _replace_surrogates(value)
-    return value
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -240,7 +320,46 @@ def _replace_surrogates(value: Any) -> Any:
 
 
 class _ApplyLoader(yaml.SafeLoader):
-    """YAML as Kubernetes reads it into unstructured data: timestamps stay strings."""
+    """YAML as Kubernetes reads it into unstructured data: timestamps stay strings, and the
+    document's depth and alias expansion are bounded while it is composed, before any data
+    is built.
+
+    Aliases are allowed (manifests do reuse a block of labels or env with `&`/`*`), but
+    every node knows how many values it stands for once its aliases are expanded, so a
+    "billion laughs" body (or a `<<` merge-key chain, which the constructor would really
+    copy) is refused after reading a few lines, as sigs.k8s.io/yaml refuses "excessive
+    aliasing". Aliases count, not anchors: a document without aliases is bounded by the
+    body's size already.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        self._expanded: dict[int, int] = {}  # id(node) -> values it stands for, once complete
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._expanded:  # an alias inside its own anchor
+                raise BodyRefused("the document refers to itself")
+            self._aliases += 1
+            return node
+        self._depth += 1
+        if self._depth > MAX_NESTING_DEPTH:
+            raise BodyRefused(f"the document is nested more than {MAX_NESTING_DEPTH} levels deep")
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._expanded[id(item)] for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._expanded[id(k)] + self._expanded[id(v)] for k, v in node.value)
+        else:
+            size = 1
+        if self._aliases and size > MAX_APPLY_VALUES:
+            raise BodyRefused("the document is too large once its aliases are expanded")
+        self._expanded[id(node)] = size
+        return node
 
 
 _ApplyLoader.yaml_implicit_resolvers = {
@@ -256,8 +375,10 @@ def _load_apply_config(body: bytes | str) -> dict:
     parsed = False
     if stripped.startswith("{"):
         try:
-            document = json.loads(stripped, parse_float=_finite_float, parse_constant=_no_constants)
+            document = loads_json(stripped)
             parsed = True
+        except BodyRefused as exc:
+            raise _bad_request(f"error decoding JSON: {exc}") from None
         except ValueError:
             parsed = False  # not JSON after all: YAML gets its turn
     if not parsed:
@@ -265,7 +386,7 @@ def _load_apply_config(body: bytes | str) -> dict:
             document = yaml.load(text, Loader=_ApplyLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as exc:
             raise _bad_request(f"error decoding YAML: {_one_line(str(exc))}") from None
-        except (ValueError, TypeError) as exc:  # e.g. a constructor refusing a value
+        except (ValueError, TypeError) as exc:  # e.g. a constructor refusing a value, BodyRefused
             raise _bad_request(f"error decoding YAML: {_one_line(str(exc))}") from None
     if document is None:
         document = {}
@@ -311,7 +432,15 @@ def _to_json_data(value: Any, budget: list[int], active: set[int]) -> Any:
         items = [_to_json_data(item, budget, active) for item in value]
         active.discard(id(value))
         return items
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise _bad_request("error decoding YAML: a number is out of range (64-bit integers only)")
+        return value
+    if isinstance(value, str):
+        if "\x00" in value:  # see _refuse_nul
+            raise _bad_request("error decoding YAML: strings may not contain NUL (U+0000) characters")
         return value
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
@@ -328,6 +457,8 @@ def _to_json_data(value: Any, budget: list[int], active: set[int]) -> Any:
 
 def _yaml_key(key: Any) -> str:
     if isinstance(key, str):
+        if "\x00" in key:  # see _refuse_nul
+            raise _bad_request("error decoding YAML: strings may not contain NUL (U+0000) characters")
         return key
     if isinstance(key, bool):
         return "true" if key else "false"

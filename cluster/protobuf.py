@@ -984,7 +984,12 @@ def _signed(value: int, bits: int) -> int:
 
 def _text(data: bytes) -> str:
     # Go strings may hold any bytes; encoding/json writes invalid UTF-8 as U+FFFD.
-    return data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8", errors="replace")
+    if "\x00" in text:
+        # PostgreSQL's jsonb cannot store U+0000: refused as the JSON and YAML readers
+        # refuse it (cluster.patch._refuse_nul), rather than failing inside the write.
+        raise _Malformed("strings may not contain NUL (U+0000) characters")
+    return text
 
 
 def _iter_fields(buf: bytes, start: int, end: int):

@@ -111,6 +111,13 @@ class Stack:
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], env=self._env(), cwd=settings.BASE_DIR, check=True, stdout=subprocess.DEVNULL if self.quiet else None)
 
+    def kubeconfig(self, cluster: str = "demo", server: str | None = None) -> str:
+        """The cluster's kubeconfig as `python manage.py kubeconfig` prints it for the shell
+        (the page serves it only to the cluster's owner)."""
+        args = [sys.executable, "manage.py", "kubeconfig", cluster, "--server", server or self.api_url]
+        done = subprocess.run(args, env=self._env(), cwd=settings.BASE_DIR, check=True, capture_output=True, text=True, timeout=60)
+        return done.stdout
+
     def start_workers(self, roles: tuple[str, ...] = ROLES) -> None:
         groups = [(role, [role]) for role in roles] if self.worker_per_role else [("worker", list(roles))]
         for name, queues in groups:

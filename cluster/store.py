@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from django.db import connection, transaction
 
-from . import kinds, redact, services, validation
+from . import kinds, quota, redact, services, validation
 from .errors import APIError, already_exists, conflict, invalid, not_found
 from .models import Change, Cluster, Object, Step
 
@@ -195,6 +195,9 @@ def create(
             raise not_found("namespaces", "", namespace)
         if not meta.get("name"):
             meta["name"] = _generate_name(cluster, kind, namespace, meta["generateName"])
+        # Admission, as in the real API server: after naming, before storage (so a full
+        # sandbox answers a duplicate name with the quota's 403, as Kubernetes does).
+        quota.admit_create(cluster, kind, meta["name"])
         if Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=meta["name"]).exists():
             raise already_exists(kind.plural, kind.group, meta["name"])
         services.allocate(cluster, doc)  # a Service's cluster IP and node ports, or 422
@@ -334,6 +337,22 @@ def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by:
         row.delete()
         _record(outbox, Change.DELETED, row, old, final, by, None, revision=revision)
         return final
+
+
+def remove_all(cluster: Cluster, *, by: str) -> int:
+    """Delete every object of the cluster now, each at its own revision with its DELETED
+    change, and forget the step log: a sandbox's reset. Open watches and streams see every
+    deletion; the revision keeps increasing. Returns how many objects were removed."""
+    with locked(cluster) as outbox:
+        rows = list(Object.objects.filter(cluster=cluster).order_by("id"))
+        for row in rows:
+            final = copy.deepcopy(row.doc)
+            revision = outbox.next_revision()
+            final["metadata"]["resourceVersion"] = str(revision)
+            _record(outbox, Change.DELETED, row, row.doc, final, by, None, revision=revision)
+        Object.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        Step.objects.filter(cluster=cluster).delete()
+        return len(rows)
 
 
 def compact(cluster: Cluster, keep: int) -> int:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.contrib.sessions.backends.db import SessionStore
 
-from . import kubelet, scheduler, wake
+from . import kubelet, sandbox, scheduler, wake
 from .controllers import deployment, endpoints, garbagecollector, loadbalancer, replicaset
 from .models import Cluster
 
@@ -159,3 +160,11 @@ def monitor_nodes() -> None:
             node.reconcile(cluster)
         except Exception:
             log.exception("node monitor of cluster %s failed", cluster.name)
+
+
+@shared_task(name="cluster.tasks.expire_sandboxes")
+def expire_sandboxes() -> None:
+    """Remove anonymous sandboxes nobody has used for PODFLOW_SANDBOX_IDLE_HOURS, and the
+    sessions that have ended (what `manage.py clearsessions` does)."""
+    sandbox.expire()
+    SessionStore.clear_expired()

@@ -82,6 +82,9 @@ def validate_labels(labels: Any, field: str) -> list[Cause]:
         return [invalid(field, labels, "labels must be a map of string keys to string values")]
     causes = []
     for key, value in labels.items():
+        if not isinstance(key, str):
+            causes.append(invalid(field, key, "label keys must be strings"))
+            continue
         name = key.rsplit("/", 1)[-1]
         if not LABEL_NAME_RE.match(name) or len(name) > 63:
             causes.append(invalid(field, key, "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"))
@@ -172,7 +175,9 @@ def validate_scheduling(spec: dict, field: str) -> list[Cause]:
             causes.append(invalid(path, tol, "must be an object"))
             continue
         key, op, value, effect = (tol.get(k) or "" for k in ("key", "operator", "value", "effect"))
-        if key:
+        if key and not isinstance(key, str):
+            causes.append(invalid(f"{path}.key", key, "must be a string"))
+        elif key:
             causes += validate_labels({key: ""}, f"{path}.key")
         elif op != "Exists":
             causes.append(invalid(f"{path}.operator", op, 'operator must be Exists when `key` is empty, which means "match all values and all keys"'))
@@ -475,7 +480,9 @@ def _validate_service_ports(spec: dict, type_: str, headless: bool) -> list[Caus
                 causes.append(Cause(f"{path}.nodePort", f"Duplicate value: {node_port}", "FieldValueDuplicate"))
             node_ports.add((node_port, protocol))
         key = (number, protocol)
-        if _is_int(number) and key in seen:
+        if not isinstance(protocol, str) or not _is_int(number):
+            continue  # reported above; not a key to compare
+        if key in seen:
             causes.append(Cause(path, f"Duplicate value: {_show({'port': number, 'protocol': protocol})}", "FieldValueDuplicate"))
         seen.add(key)
     return causes

@@ -1,5 +1,7 @@
 """podflow settings: one file, driven by the environment.
 
+DEBUG         1 (the default: development) or 0 (production: see the block at the end)
+SECRET_KEY    required with DEBUG=0; ALLOWED_HOSTS too (comma-separated)
 DATABASE_URL  sqlite:///path (default var/podflow.sqlite3) or postgres://user:pw@host:port/db
 REDIS_URL     redis://127.0.0.1:6379/0 by default; broker, channel layer and work-queue dedupe
 """
@@ -9,17 +11,57 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PODFLOW_VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "podflow-dev-only-not-secret")
-DEBUG = os.environ.get("DEBUG", "0") == "1"
-ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+# Development by default, as Django's startproject: `make run`, `make test` and
+# `manage.py kubeconfig demo` work with no setup. Production is DEBUG=0.
+DEBUG = os.environ.get("DEBUG", "1") == "1"
+
+_DEV_SECRET_KEY = "podflow-dev-only-not-secret"
+_MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or _DEV_SECRET_KEY
+# With DEBUG=0 the key signs sessions and kubeconfig links for real: a missing, published
+# or guessable one refuses to start rather than run insecurely (the bounds are Django's
+# own security.W009 check).
+if not DEBUG and (
+    SECRET_KEY == _DEV_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure-")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    raise ImproperlyConfigured(
+        "DEBUG=0 needs SECRET_KEY in the environment: at least 50 characters, at least 5 "
+        f"different ones, not the development default. Make one with: {_MAKE_A_KEY}"
+    )
+
+
+def _csv(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+ALLOWED_HOSTS = _csv("ALLOWED_HOSTS") or (["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else [])
+if not ALLOWED_HOSTS:
+    # No default in production: the names the site is reached by are the operator's to say.
+    raise ImproperlyConfigured("DEBUG=0 needs ALLOWED_HOSTS in the environment, e.g. ALLOWED_HOSTS=podflow.example.org")
+# Origins (scheme://host[:port]) allowed to POST the page's forms from elsewhere.
+CSRF_TRUSTED_ORIGINS = _csv("CSRF_TRUSTED_ORIGINS")
+
+# kube-apiserver refuses request bodies over 3 MiB with 413 (its MaxRequestBodyBytes);
+# web/k8s.py answers the same from this setting. It is also Django's own limit (2.5 MB
+# by default, which would refuse a body a real API server accepts), so the page's forms
+# are held to it too.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
 
 INSTALLED_APPS = [
     "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
     "cluster",
@@ -32,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -51,6 +95,8 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
             ],
         },
     },
@@ -135,9 +181,38 @@ CELERY_BEAT_SCHEDULE = {
     # Kubelets renew their node Leases; the node controller watches them (cluster/timing.py).
     "heartbeat": {"task": "cluster.tasks.heartbeat", "schedule": float(os.environ.get("PODFLOW_HEARTBEAT_SECONDS", "1")), "options": {"queue": "kubelet", "expires": 5}},
     "node-monitor": {"task": "cluster.tasks.monitor_nodes", "schedule": float(os.environ.get("PODFLOW_NODE_MONITOR_SECONDS", "1")), "options": {"queue": "controller-manager", "expires": 5}},
+    "expire-sandboxes": {"task": "cluster.tasks.expire_sandboxes", "schedule": float(os.environ.get("PODFLOW_EXPIRE_SECONDS", "600")), "options": {"queue": "controller-manager", "expires": 60}},
 }
 
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Sessions live in the database: an anonymous learner's sandbox belongs to the session,
+# and signing out must end it (a signed-cookie session could be replayed).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = int(os.environ.get("PODFLOW_SESSION_SECONDS", str(14 * 24 * 3600)))
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# Shared by every server process: sign-in attempt counters (web/accounts.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+    }
+}
+
+# --- Sandboxes: every learner a cluster of their own (cluster/sandbox.py, web/access.py) ---
+PODFLOW_QUOTA_SANDBOXES = int(os.environ.get("PODFLOW_QUOTA_SANDBOXES", "5"))
+# Sandboxes made by visits to / per client address per hour (a class shares one address).
+PODFLOW_SANDBOXES_PER_ADDRESS_PER_HOUR = int(os.environ.get("PODFLOW_SANDBOXES_PER_ADDRESS_PER_HOUR", "200"))
+# Anonymous sandboxes nobody used for this long are removed by the periodic task.
+PODFLOW_SANDBOX_IDLE_HOURS = float(os.environ.get("PODFLOW_SANDBOX_IDLE_HOURS", "24"))
+# How long the signed kubeconfig link the page shows for curl stays valid.
+PODFLOW_KUBECONFIG_LINK_SECONDS = int(os.environ.get("PODFLOW_KUBECONFIG_LINK_SECONDS", "900"))
+# Failed sign-ins allowed per window, per account name and per client address.
+PODFLOW_SIGNIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PODFLOW_SIGNIN_FAILURES_PER_ACCOUNT", "5"))
+PODFLOW_SIGNIN_FAILURES_PER_IP = int(os.environ.get("PODFLOW_SIGNIN_FAILURES_PER_IP", "20"))
+PODFLOW_SIGNIN_WINDOW_SECONDS = int(os.environ.get("PODFLOW_SIGNIN_WINDOW_SECONDS", "900"))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ko", "한국어")]
@@ -162,3 +237,54 @@ LOGGING = {
         "channels_redis": {"level": "INFO"},
     },
 }
+
+# --- Sandbox quotas ---
+# Per cluster (cluster/quota.py). Objects and pods are counted at create (Events are not:
+# the components write them and Kubernetes expires them); over either, 403 Forbidden in
+# ResourceQuota's words.
+PODFLOW_QUOTA_OBJECTS = int(os.environ.get("PODFLOW_QUOTA_OBJECTS", "2000"))
+PODFLOW_QUOTA_PODS = int(os.environ.get("PODFLOW_QUOTA_PODS", "300"))
+# Clients' HTTP writes (POST, PUT, PATCH, DELETE), a token bucket per cluster: a burst of
+# WRITE_BURST at once, refilled at WRITES_PER_SECOND; beyond it 429 with Retry-After.
+PODFLOW_QUOTA_WRITES_PER_SECOND = float(os.environ.get("PODFLOW_QUOTA_WRITES_PER_SECOND", "50"))
+PODFLOW_QUOTA_WRITE_BURST = int(os.environ.get("PODFLOW_QUOTA_WRITE_BURST", "50"))
+# Where the buckets live: "redis" (REDIS_URL, shared by every server process) or "memory"
+# (this process only: the unit tests).
+PODFLOW_RATE_LIMIT_BACKEND = os.environ.get("PODFLOW_RATE_LIMIT_BACKEND", "redis")
+
+
+# --- Production (DEBUG=0) ---
+# SECRET_KEY and ALLOWED_HOSTS are checked at the top of the file. Each setting below can
+# be turned by the environment variable of the same name (1 or 0, or seconds).
+def _flag(name: str, default: bool) -> bool:
+    return os.environ.get(name, "1" if default else "0") == "1"
+
+
+# Both modes (Django's defaults, said out loud): no MIME sniffing, no framing at all (the
+# page has no reason to be embedded), the Referer only to this site.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Plain-HTTP requests are redirected to HTTPS. The Kubernetes API's own TLS port
+    # (daphne's ssl: endpoint, cluster/stack.py) is secure already: daphne reports
+    # scope["scheme"] == "https" there, so kubectl is never redirected. /healthz stays
+    # answerable over plain HTTP for load balancers' and orchestrators' probes.
+    SECURE_SSL_REDIRECT = _flag("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading puts the domain into browsers' built-in HTTPS-only list, which is hard to
+    # leave: a decision for the domain's owner, not a default. Opt in with
+    # SECURE_HSTS_PRELOAD=1; until then Django's reminder (security.W021) is silenced.
+    SECURE_HSTS_PRELOAD = _flag("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "security.W021"]
+    # Behind a TLS-terminating proxy (which must set X-Forwarded-Proto and be the only way
+    # to the plain-HTTP port), trust its word that the client used HTTPS. Off by default:
+    # where clients reach the plain port themselves, they could claim HTTPS with the header.
+    if _flag("PODFLOW_BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

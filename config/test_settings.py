@@ -15,3 +15,9 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 PODFLOW_WAKE = False
 PODFLOW_BROADCAST = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+PODFLOW_RATE_LIMIT_BACKEND = "memory"
+# Unit tests write their TLS files (the kubeconfig's CA) to a directory of their own.
+import tempfile as _tempfile  # noqa: E402
+
+VAR_DIR = Path(_tempfile.mkdtemp(prefix="podflow-unit-"))

@@ -1,17 +1,28 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from web import discovery, k8s, nodes, podflow, views
+from web import accounts, discovery, k8s, nodes, podflow, sandboxes, views
 
 K8S = "k8s/<slug:cluster>/"
 NS = "namespaces/<str:namespace>/"
 GV = "apis/<str:group>/<str:version>/"
 
 urlpatterns = [
-    path("", views.page, name="home"),
+    path("", views.home, name="home"),
+    # Every route under clusters/<cluster>/ asks web/access.py who may open it
+    # (tests/unit/test_sealed.py walks these patterns).
     path("clusters/<slug:cluster>/", views.page, name="cluster"),
     path("clusters/<slug:cluster>/speed", views.set_speed, name="cluster-speed"),
     path("clusters/<slug:cluster>/kubeconfig", views.kubeconfig_download, name="cluster-kubeconfig"),
+    path("clusters/<slug:cluster>/reset", sandboxes.reset, name="cluster-reset"),
+    path("clusters/<slug:cluster>/delete", sandboxes.delete, name="cluster-delete"),
+    path("sandboxes/new", sandboxes.new, name="sandbox-new"),
+    path("accounts/login/", accounts.SignInView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["web"]), name="javascript-catalog"),
@@ -43,6 +54,8 @@ urlpatterns = [
     path(K8S + "podflow/v1/" + NS + "services/<str:service>", podflow.service_detail),
     path(K8S + "podflow/v1/" + NS + "services/<str:service>/request", podflow.service_request),
     path(K8S + "podflow/v1/" + NS + "services/<str:service>/proxy-rules", podflow.proxy_rules),
+    # podflow's speed setting of the cluster (time is a setting).
+    path(K8S + "podflow/v1/speed", views.api_speed, name="api-speed"),
     # podflow's power switch for a worker node (its kubelet stops heartbeating).
     path(K8S + "podflow/v1/nodes/<str:name>/<str:action>", nodes.power),
     re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/(?P<rest>.*)$", k8s.unknown),

@@ -7,6 +7,15 @@ from cluster.demo import ensure_cluster
 from cluster.models import Speed
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with no attempt counted (the unit tests' cache is in-process)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def cluster(db):
     """A fresh demo-like cluster: namespaces and three Ready nodes, instant speed."""
@@ -72,6 +81,9 @@ def live_stack(tmp_path_factory):
         stack.stop()
         _print_logs(var)
         raise
+    from tests import livehelpers
+
+    livehelpers.kubeconfig_sources[stack.url] = stack.kubeconfig
     yield stack
     stack.stop()
 
@@ -84,17 +96,15 @@ def _print_logs(var: Path) -> None:
 
 @pytest.fixture(scope="session")
 def kubectl(live_stack, tmp_path_factory):
-    """Run the real kubectl against the live stack, with the kubeconfig the page offers."""
+    """Run the real kubectl against the live stack, with demo's kubeconfig from `manage.py kubeconfig`."""
     import shutil
     import subprocess
-    import urllib.request
 
     if shutil.which("kubectl") is None:
         pytest.skip("no kubectl on PATH")
     home = tmp_path_factory.mktemp("kubectl")
     config = home / "kubeconfig"
-    with urllib.request.urlopen(live_stack.url + "/clusters/demo/kubeconfig", timeout=10) as response:
-        config.write_bytes(response.read())
+    config.write_text(live_stack.kubeconfig("demo"))
 
     def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(home)}

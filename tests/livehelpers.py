@@ -11,14 +11,16 @@ from websockets.sync.client import connect
 
 
 _tokens: dict[tuple[str, str], str] = {}
+# How to get a cluster's kubeconfig for a stack at a base URL: the live_stack fixture
+# registers its Stack.kubeconfig (manage.py kubeconfig, as a learner at the shell would).
+kubeconfig_sources: dict[str, Callable[[str], str]] = {}
 
 
 def token_for(base: str, cluster: str) -> str:
-    """The cluster's bearer token, from the kubeconfig the page offers for download."""
+    """The cluster's bearer token, from its kubeconfig."""
     key = (base, cluster)
     if key not in _tokens:
-        with urllib.request.urlopen(f"{base}/clusters/{cluster}/kubeconfig", timeout=10) as response:
-            text = response.read().decode()
+        text = kubeconfig_sources[base](cluster)
         _tokens[key] = next(line.split()[-1] for line in text.splitlines() if line.strip().startswith("token:"))
     return _tokens[key]
 
@@ -77,7 +79,9 @@ class Stream:
 
     def __init__(self, base: str, cluster: str = "demo", since: int | None = None) -> None:
         ws_url = base.replace("http://", "ws://") + f"/ws/clusters/{cluster}/" + (f"?since={since}" if since is not None else "")
-        self.ws = connect(ws_url, origin=base, max_size=None, open_timeout=10).__enter__()
+        # Scripts follow a cluster with its bearer token, as kubectl sends it.
+        headers = {"Authorization": "Bearer " + token_for(base, cluster)}
+        self.ws = connect(ws_url, origin=base, additional_headers=headers, max_size=None, open_timeout=10).__enter__()
         self.messages: list[dict] = []
 
     def __enter__(self) -> "Stream":

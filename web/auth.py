@@ -1,4 +1,5 @@
-"""Bearer tokens for the Kubernetes API: each cluster's kubeconfig opens that cluster only."""
+"""Credentials for the Kubernetes API: a cluster's bearer token opens that cluster only; the
+owner's browser session opens it for the page."""
 from __future__ import annotations
 
 import hmac
@@ -6,9 +7,13 @@ from functools import wraps
 from typing import Any, Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
+from cluster import quota, sandbox
 from cluster.errors import APIError
 from cluster.models import Cluster
+
+from . import access
 
 
 def bearer_token(request: HttpRequest) -> str:
@@ -18,16 +23,30 @@ def bearer_token(request: HttpRequest) -> str:
 
 
 def resolve(request: HttpRequest, cluster_name: str) -> Cluster:
-    """The cluster named in the URL, if the request's token opens it.
+    """The cluster named in the URL, if the request may use it.
 
-    401 without a valid token (as a real API server answers an anonymous request it does
-    not allow), 403 with a token that belongs to another cluster.
+    Two credentials open a cluster's API: its bearer token (kubectl, the Python client,
+    scripts), or the owner's browser session (the page, web/access.py decides), whose
+    writes must carry the CSRF token. 401 without a valid credential (as a real API server
+    answers an anonymous request it does not allow); 403 with a token that belongs to
+    another cluster. A session that may not open the cluster counts as no credential, so
+    nothing says whether a cluster of that name exists.
     """
+    cluster = _open(request, cluster_name)
+    request.podflow_cluster = cluster
+    sandbox.touch(cluster)
+    # A client's write past the sandbox's rate is refused here, before the view writes.
+    if request.method not in SAFE_METHODS:
+        quota.admit_write(cluster)
+    return cluster
+
+
+def _open(request: HttpRequest, cluster_name: str) -> Cluster:
     token = bearer_token(request)
     if not token:
-        raise APIError(401, "Unauthorized", "Unauthorized")
+        return _by_session(request, cluster_name)
     cluster = Cluster.objects.filter(name=cluster_name).first()
-    if cluster is not None and hmac.compare_digest(cluster.token, token):
+    if cluster is not None and hmac.compare_digest(cluster.token.encode(), token.encode("utf-8", "surrogateescape")):
         return cluster
     owner = Cluster.objects.filter(token=token).values_list("name", flat=True).first()
     if owner is None:
@@ -39,6 +58,32 @@ def resolve(request: HttpRequest, cluster_name: str) -> Cluster:
         "Forbidden",
         f'forbidden: User "podflow:{owner}" cannot access cluster "{cluster_name}": its token opens cluster "{owner}" only',
     )
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _by_session(request: HttpRequest, cluster_name: str) -> Cluster:
+    cluster = access.cluster_for(request, cluster_name)
+    if cluster is None:
+        raise APIError(401, "Unauthorized", "Unauthorized")
+    if request.method not in SAFE_METHODS:
+        # The API views are CSRF-exempt for bearer tokens, as the Kubernetes API is; a
+        # cookie is sent by the browser on its own, so a cookie-borne write must prove it
+        # comes from our page.
+        rejected = CsrfViewMiddleware(_no_response).process_view(request, _csrf_protected, (), {})
+        if rejected is not None:
+            raise APIError(403, "Forbidden", "forbidden: CSRF verification failed: send the csrftoken cookie's value in the X-CSRFToken header")
+    return cluster
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    return HttpResponse()
+
+
+def _csrf_protected(request: HttpRequest) -> HttpResponse:
+    """A stand-in view that is not CSRF-exempt, so the middleware checks the request."""
+    return HttpResponse()
 
 
 def authenticated(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -15,9 +15,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cluster import broadcast
 
-from . import stream
+from . import access, stream
 
 POLL_SECONDS = 2.0
+CLOSE_FORBIDDEN = 4403  # may not follow this cluster (or it does not exist)
+CLOSE_GONE = 4404  # the cluster was deleted
 
 
 class ClusterConsumer(AsyncJsonWebsocketConsumer):
@@ -27,9 +29,18 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.cluster_name = self.scope["url_route"]["kwargs"]["cluster"]
         self.lock = asyncio.Lock()
         self.poller: asyncio.Task | None = None
-        info = await database_sync_to_async(stream.current)(self.cluster_name)
+        # Who may follow: the cluster's bearer token or its owner's session (web/access.py).
+        # Anyone else is closed with 4403 before any message, whether or not it exists.
+        allowed = await database_sync_to_async(access.cluster_for_scope)(self.scope, self.cluster_name)
+        if allowed is None:
+            await self.accept()
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.cluster_id = allowed.pk
+        info = await database_sync_to_async(stream.current)(self.cluster_id)
         if info is None:
-            await self.close(code=4404)
+            await self.accept()
+            await self.close(code=CLOSE_GONE)
             return
         self.group = broadcast.group_name(self.cluster_name)
         # Join before reading, so nothing committed after the read can slip past.
@@ -83,9 +94,11 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                 await self._send_entry(entry)
 
     async def cluster_settings(self, message: dict) -> None:
-        info = await database_sync_to_async(stream.current)(self.cluster_name)
+        info = await database_sync_to_async(stream.current)(self.cluster_id)
         if info:
             await self.send_json({"type": "cluster", "revision": self.last, "cluster": info})
+        else:
+            await self.close(code=CLOSE_GONE)
 
     async def cluster_request(self, message: dict) -> None:
         """A client's request reached the API server (not stored: it is not a change)."""
@@ -102,15 +115,15 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.last = entry["revision"]
 
     async def _send_snapshot(self) -> None:
-        snap = await database_sync_to_async(stream.snapshot)(self.cluster_name)
+        snap = await database_sync_to_async(stream.snapshot)(self.cluster_id)
         if snap is None:
-            await self.close(code=4404)
+            await self.close(code=CLOSE_GONE)
             return
         self.last = snap["revision"]
         await self.send_json(snap)
 
     async def _backfill(self) -> bool:
-        entries, complete = await database_sync_to_async(stream.entries_since)(self.cluster_name, self.last)
+        entries, complete = await database_sync_to_async(stream.entries_since)(self.cluster_id, self.last)
         if not complete:
             return False
         for entry in entries:
@@ -123,8 +136,11 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         the gap, so every few seconds compare with the cluster's revision."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            info = await database_sync_to_async(stream.current)(self.cluster_name)
-            if info and info["revision"] > self.last:
+            info = await database_sync_to_async(stream.current)(self.cluster_id)
+            if info is None:
+                await self.close(code=CLOSE_GONE)
+                return
+            if info["revision"] > self.last:
                 async with self.lock:
                     if not await self._backfill():
                         await self._send_snapshot()

@@ -10,12 +10,15 @@ import logging
 from functools import wraps
 from typing import Any, Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from cluster import broadcast, kinds, narration, pods, selectors, store, tables
 from cluster.errors import APIError, bad_request, conflict, not_found
 from cluster.models import Cluster, Object
+from cluster.patch import BodyRefused, loads_json
 
 from .auth import resolve
 
@@ -37,7 +40,10 @@ def json_response(body: Any, status: int = 200) -> HttpResponse:
 
 
 def status_response(err: APIError) -> HttpResponse:
-    return json_response(err.status(), err.code)
+    response = json_response(err.status(), err.code)
+    for name, value in err.headers.items():  # Retry-After on a 429
+        response[name] = value
+    return response
 
 
 def client_of(request: HttpRequest) -> str:
@@ -69,17 +75,24 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
+            check_body_size(request)
             response = view(request, *args, **kwargs)
         except APIError as err:
             response = status_response(err)
+        except RequestDataTooBig:  # check_body_size answers first; this is a safety net
+            response = status_response(too_large())
+        except SuspiciousOperation as exc:  # e.g. too many form fields: Django's own 400
+            response = status_response(bad_request(f"the request was refused: {exc}"))
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.path)
             response = status_response(APIError(500, "InternalError", "an internal error occurred; see the server log"))
-        cluster = kwargs.get("cluster")
+        # Announced only on the stream of a cluster the request was allowed to open: a
+        # stranger's knocking is not shown to the owner's page (nor does it say who knocked).
+        opened = getattr(request, "podflow_cluster", None)
         plural = kwargs.get("plural")
-        if isinstance(cluster, str) and plural and response.status_code != 401:
+        if opened is not None and plural:
             broadcast.publish_request(
-                cluster,
+                opened.name,
                 {
                     "client": client_of(request),
                     "verb": _verb(request, kwargs.get("name")),
@@ -93,6 +106,35 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         return response
 
     return wrapper
+
+
+def too_large() -> APIError:
+    return APIError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE}")
+
+
+def check_body_size(request: HttpRequest) -> None:
+    """413 for a body over the limit (kube-apiserver's 3 MiB, DATA_UPLOAD_MAX_MEMORY_SIZE).
+
+    The declared Content-Length is checked before anything is read; a chunked body has
+    none, so the length of what arrived is checked as well (Django measures its buffered
+    ASGI body before reading it, and raises RequestDataTooBig over the same limit).
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(declared)
+    except ValueError:
+        raise bad_request(f"invalid Content-Length {declared[:40]!r}") from None
+    if length > limit:
+        raise too_large()
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise too_large() from None
+    if len(body) > limit:
+        raise too_large()
 
 
 def _reason(response: HttpResponse) -> str:
@@ -138,9 +180,14 @@ def _body(request: HttpRequest) -> dict:
 def json_object(raw: bytes) -> dict:
     """A request body that must be one JSON object, or 400."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(f"the request body is not valid JSON: {exc}") from exc
+        # UTF-8 only, as the API server reads JSON (json.loads would also guess UTF-16/32).
+        body = loads_json(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"the request body is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
+    except BodyRefused as exc:
+        raise bad_request(f"the request body is refused: {exc}") from None
+    except ValueError as exc:
+        raise bad_request(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object")
     return body
@@ -163,9 +210,8 @@ def _ns_of(kind: kinds.Kind, namespace: str | None) -> str:
 
 @api_view
 def version(request: HttpRequest, cluster: str) -> HttpResponse:
-    # Public, as on a real API server: kubectl's dispatcher asks before it authenticates.
-    if not Cluster.objects.filter(name=cluster).exists():
-        raise APIError(404, "NotFound", f'cluster "{cluster}" not found')
+    # Public, as on a real API server (system:public-info-viewer): the same answer for
+    # every name, so it tells nobody whether a cluster exists.
     return json_response(
         {
             "major": "1",

@@ -18,8 +18,15 @@ def cluster_info(cluster: Cluster) -> dict:
     return {"name": cluster.name, "speed": cluster.speed, "revision": cluster.revision}
 
 
-def snapshot(cluster_name: str) -> dict | None:
-    cluster = Cluster.objects.filter(name=cluster_name).first()
+def _find(ref: str | int) -> Cluster | None:
+    """A cluster by name, or by id: a follower holds the id it was allowed to open, so a
+    sandbox deleted and made again under the same name is not followed by mistake."""
+    found = Cluster.objects.filter(pk=ref) if isinstance(ref, int) else Cluster.objects.filter(name=ref)
+    return found.first()
+
+
+def snapshot(cluster_name: str | int) -> dict | None:
+    cluster = _find(cluster_name)
     if cluster is None:
         return None
     # Read the revision first: every object read after it is at least this new. Entries
@@ -51,9 +58,9 @@ def snapshot(cluster_name: str) -> dict | None:
     }
 
 
-def entries_since(cluster_name: str, since: int, limit: int = MAX_REPLAY) -> tuple[list[dict], bool]:
+def entries_since(cluster_name: str | int, since: int, limit: int = MAX_REPLAY) -> tuple[list[dict], bool]:
     """Entries after `since` in revision order, and whether they are complete."""
-    cluster = Cluster.objects.filter(name=cluster_name).first()
+    cluster = _find(cluster_name)
     if cluster is None:
         return [], True
     changes = list(
@@ -76,6 +83,6 @@ def entries_since(cluster_name: str, since: int, limit: int = MAX_REPLAY) -> tup
     ], True
 
 
-def current(cluster_name: str) -> dict | None:
-    cluster = Cluster.objects.filter(name=cluster_name).first()
+def current(cluster_name: str | int) -> dict | None:
+    cluster = _find(cluster_name)
     return cluster_info(cluster) if cluster else None

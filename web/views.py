@@ -1,102 +1,155 @@
-"""The page, the health check and the page's small settings endpoint."""
+"""The page, its kubeconfig, the health check and the page's small settings endpoint."""
 from __future__ import annotations
 
-import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from cluster import store
+from cluster import sandbox, store, tls
+from cluster.errors import APIError, bad_request
 from cluster.models import Cluster, Speed
 
-from .k8s import api_view, json_response
-from cluster.errors import APIError, bad_request
+from . import access, limits, sandboxes
+from .auth import kubeconfig, resolve
+from .k8s import api_view, check_body_size, json_object, json_response
 
 ROLES = ("controller-manager", "scheduler", "kubelet")
 
 
 @require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: this browser's (or account's) sandbox, made on the first visit."""
+    who = access.principal(request)
+    mine = sandbox.owned_by(user=request.user, learner=who.learner).order_by("-last_active", "-created").first()
+    if mine is None:
+        # A client that keeps no cookie would make a sandbox at every visit: new sandboxes
+        # are counted per address (a class behind one router shares one).
+        key = f"podflow:sandboxes:ip:{limits.client_address(request)}"
+        wait = limits.wait_seconds(key, settings.PODFLOW_SANDBOXES_PER_ADDRESS_PER_HOUR)
+        if wait:
+            response = render(request, "podflow/cluster.html", {"cluster_name": "", "cluster": None, "too_many_sandboxes": True}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        mine, _ = sandbox.create(user=request.user, learner=access.learner_id(request))
+        limits.count(key, 3600)
+    return redirect("cluster", cluster=mine.name)
+
+
+@require_GET
 @ensure_csrf_cookie
-def page(request: HttpRequest, cluster: str = "demo") -> HttpResponse:
-    """The live diagram. It sets the CSRF cookie: the speed control and the language switch
-    POST with it."""
-    found = Cluster.objects.filter(name=cluster).first()
-    kubeconfig = _kubeconfig_info(request, cluster) if found else None
+def page(request: HttpRequest, cluster: str) -> HttpResponse:
+    """The live diagram of one cluster, for those who may open it (web/access.py); 404 to
+    anyone else, as for a cluster that does not exist. It sets the CSRF cookie: the page's
+    forms and its API calls POST with it."""
+    found = access.cluster_for(request, cluster)
+    if found is None:
+        return render(request, "podflow/cluster.html", {"cluster_name": cluster, "cluster": None}, status=404)
+    sandbox.touch(found)
     page_config = {
-        "cluster": cluster,
-        "apiBase": f"/k8s/{cluster}",
-        "speedUrl": reverse("cluster-speed", kwargs={"cluster": cluster}),
-        "speed": found.speed if found else "",
-        # The page is this cluster's own client: its forms call the API with the same
-        # bearer token the cluster's kubeconfig (downloadable here) holds.
-        "token": found.token if found else "",
+        "cluster": found.name,
+        "apiBase": f"/k8s/{found.name}",
+        "speedUrl": reverse("cluster-speed", kwargs={"cluster": found.name}),
+        "speed": found.speed,
     }
     return render(
         request,
         "podflow/cluster.html",
         {
-            "cluster_name": cluster,
+            "cluster_name": found.name,
             "cluster": found,
             "speeds": [s.value for s in Speed],
             "page_config": page_config,
-            "kubeconfig": kubeconfig,
+            "kubeconfig": _kubeconfig_info(request, found),
+            **sandboxes.page_context(request, found),
         },
-        status=200 if found else 404,
     )
 
 
-def _kubeconfig_info(request: HttpRequest, cluster: str) -> dict:
-    """What the page's "Use kubectl" panel shows: where to download the kubeconfig, the
+def _api_host(request: HttpRequest) -> str:
+    """This host without its port: the API server's TLS port is another."""
+    host = request.get_host()
+    return host if host.endswith("]") else host.rsplit(":", 1)[0]
+
+
+def _kubeconfig_info(request: HttpRequest, cluster: Cluster) -> dict:
+    """What the page's "Use kubectl" panel shows: where to download the kubeconfig (the
+    link opens with the session; the curl command carries a signed key that expires), the
     name the browser saves it under (kubeconfig_download's Content-Disposition, which wins
     over the link's `download` attribute) and the API server address it holds."""
-    url = reverse("cluster-kubeconfig", kwargs={"cluster": cluster})
-    # As kubeconfig_download builds it: this host, the API server's TLS port.
-    host = request.get_host().rsplit(":", 1)[0] if not request.get_host().endswith("]") else request.get_host()
+    url = reverse("cluster-kubeconfig", kwargs={"cluster": cluster.name})
+    signed = f"{url}?{urlencode({'key': access.kubeconfig_key(cluster)})}"
     return {
         "url": url,
-        "absolute_url": request.build_absolute_uri(url),
+        "absolute_url": request.build_absolute_uri(signed),
+        "link_minutes": settings.PODFLOW_KUBECONFIG_LINK_SECONDS // 60,
         "filename": "kubeconfig",
-        "server": f"https://{host}:{settings.PODFLOW_API_PORT}/k8s/{cluster}",
+        "server": f"https://{_api_host(request)}:{settings.PODFLOW_API_PORT}/k8s/{cluster.name}",
     }
 
 
 @require_GET
 def kubeconfig_download(request: HttpRequest, cluster: str) -> HttpResponse:
-    """The cluster's kubeconfig as a file, for `KUBECONFIG=./kubeconfig kubectl get pods`."""
-    from .auth import kubeconfig
-
-    found = Cluster.objects.filter(name=cluster).first()
+    """The cluster's kubeconfig as a file, for `KUBECONFIG=./kubeconfig kubectl get pods`:
+    to its owner's session, or with the page's signed key (for curl). 404 to anyone else."""
+    found = access.cluster_for(request, cluster)
+    if found is None:
+        candidate = Cluster.objects.filter(name=cluster).first()
+        key = request.GET.get("key", "")
+        if candidate is not None and key and access.kubeconfig_key_opens(key, candidate):
+            found = candidate
     if found is None:
         return HttpResponse(f'cluster "{cluster}" not found\n', status=404, content_type="text/plain")
-    from cluster import tls
-
-    host = request.get_host().rsplit(":", 1)[0] if not request.get_host().endswith("]") else request.get_host()
-    server = f"https://{host}:{settings.PODFLOW_API_PORT}"
-    response = HttpResponse(kubeconfig(found, server, tls.ca_pem()), content_type="application/yaml")
+    server = f"https://{_api_host(request)}:{settings.PODFLOW_API_PORT}"
+    # The CA that daphne serves the TLS port with (made here if this process is first).
+    response = HttpResponse(kubeconfig(found, server, tls.ensure()[0].read_bytes()), content_type="application/yaml")
     # Saved under the very name the commands beside the link use: export KUBECONFIG=$PWD/kubeconfig
     response["Content-Disposition"] = 'attachment; filename="kubeconfig"'
+    response["Cache-Control"] = "no-store"
     return response
 
 
-@require_POST
-@api_view
-def set_speed(request: HttpRequest, cluster: str) -> HttpResponse:
-    found = Cluster.objects.filter(name=cluster).first()
-    if found is None:
-        raise APIError(404, "NotFound", f'cluster "{cluster}" not found')
+def _speed_in(body: bytes) -> str:
+    """The speed a request body asks for, or 400."""
     try:
-        speed = json.loads(request.body or b"{}").get("speed")
-    except (ValueError, AttributeError) as exc:
-        raise bad_request("send JSON like {\"speed\": \"normal\"}") from exc
+        speed = json_object(body or b"{}").get("speed")
+    except APIError as exc:
+        raise bad_request('send JSON like {"speed": "normal"}') from exc
     if speed not in Speed.values:
         raise bad_request(f"speed must be one of {', '.join(Speed.values)}")
+    return speed
+
+
+@require_POST
+def set_speed(request: HttpRequest, cluster: str) -> HttpResponse:
+    """The page's speed switch: the session's own cluster, CSRF-checked by the middleware."""
+    found = access.cluster_for(request, cluster)
+    if found is None:
+        return json_response(APIError(404, "NotFound", f'cluster "{cluster}" not found').status(), 404)
+    try:
+        check_body_size(request)  # 413 as a Status, as the API answers, not Django's 400 page
+        speed = _speed_in(request.body)
+    except APIError as err:
+        return json_response(err.status(), err.code)
     store.set_speed(found, speed)
     return json_response({"name": found.name, "speed": speed})
+
+
+@api_view
+def api_speed(request: HttpRequest, cluster: str) -> HttpResponse:
+    """`/k8s/<cluster>/podflow/v1/speed`: the cluster's speed for scripts and the benchmark,
+    with the bearer token (GET reads it; PUT or POST {"speed": ...} sets it)."""
+    found = resolve(request, cluster)
+    if request.method in ("PUT", "POST"):
+        store.set_speed(found, _speed_in(request.body))
+    elif request.method != "GET":
+        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+    return json_response({"name": found.name, "speed": found.speed})
 
 
 def _check_database() -> str | None:

@@ -10,6 +10,9 @@ from .garbagecollector import release_from
 
 # Pods created per transaction: lets schedulers and kubelets write in between.
 BATCH = 50
+# The status condition Kubernetes sets while pods cannot be created (or deleted).
+REPLICA_FAILURE = "ReplicaFailure"
+FAILED_CREATE = "FailedCreate"
 
 
 def owner_reference(owner: dict) -> dict:
@@ -116,9 +119,12 @@ def reconcile(cluster: Cluster, uid: str) -> None:
             active = [p for p in owned if pods.is_active(p)]
             want = int(rs["spec"].get("replicas", 1))
             diff = want - len(active)
+            failure: APIError | None = None
             if diff > 0:
-                _create_pods(cluster, rs, active_count=len(active), count=min(diff, BATCH))
-                if diff > BATCH:
+                failure = _create_pods(cluster, rs, active_count=len(active), count=min(diff, BATCH))
+                # Refused: no next batch now. The status says why, and the resync (or the
+                # next change to its pods) tries again; no wake-up of its own, no hot loop.
+                if diff > BATCH and failure is None:
                     continue
             elif diff < 0:
                 surplus = sorted(active, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
@@ -129,11 +135,13 @@ def reconcile(cluster: Cluster, uid: str) -> None:
                         events.record(cluster, rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
                     except APIError:
                         pass  # already gone: that is what we wanted
-            _write_status(cluster, rs)
+            _write_status(cluster, rs, failure)
             return
 
 
-def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -> None:
+def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -> APIError | None:
+    """Create up to `count` pods; stop at the first the API server refuses (a quota) and
+    return that refusal, as the real controller's slowStartBatch stops."""
     deployment_uid = next((r["uid"] for r in rs["metadata"].get("ownerReferences") or [] if r.get("kind") == "Deployment"), "")
     deployment = store.by_uid(cluster, deployment_uid) if deployment_uid else None
     client = (
@@ -151,11 +159,21 @@ def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -
         def steps(doc: dict, revision: int, have: int = have, replacing: bool = i < replacements) -> list[store.StepRecord]:
             return narration.owned_pod_created(doc, revision, client=client, rs=rs, deployment=deployment, active=have, replacing=replacing)
 
-        created = store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
+        try:
+            created = store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
+        except APIError as refused:
+            # podControl.CreatePods' words; aggregated, so a sandbox left at its quota
+            # gets one Event whose count grows at each retry.
+            events.record_aggregated(
+                cluster, rs, FAILED_CREATE, f"Error creating: {refused.message}",
+                by=store.REPLICASET_CONTROLLER, component="replicaset-controller", type_="Warning",
+            )
+            return refused
         events.record(cluster, rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
+    return None
 
 
-def _write_status(cluster: Cluster, rs: dict) -> None:
+def _write_status(cluster: Cluster, rs: dict, failure: APIError | None = None) -> None:
     owned = _owned(cluster, rs["metadata"]["uid"])
     active = [p for p in owned if pods.is_active(p)]
     ready = sum(1 for p in active if pods.is_ready(p))
@@ -170,9 +188,24 @@ def _write_status(cluster: Cluster, rs: dict) -> None:
     }
 
     def apply(doc: dict) -> None:
-        doc["status"] = status
+        conditions = _with_replica_failure((doc.get("status") or {}).get("conditions") or [], failure)
+        doc["status"] = {**status, "conditions": conditions} if conditions else status
 
     store.mutate(cluster, kinds.REPLICASET, rs["metadata"]["namespace"], rs["metadata"]["name"], apply, by=store.REPLICASET_CONTROLLER)
+
+
+def _with_replica_failure(conditions: list[dict], failure: APIError | None) -> list[dict]:
+    """calculateStatus' rule: a failed pass adds ReplicaFailure (keeping the first one's
+    time and message while failures go on); a pass without failure removes it."""
+    present = any(c.get("type") == REPLICA_FAILURE for c in conditions)
+    if failure is not None and not present:
+        return [
+            *conditions,
+            {"type": REPLICA_FAILURE, "status": "True", "lastTransitionTime": store.rfc3339(), "reason": FAILED_CREATE, "message": failure.message},
+        ]
+    if failure is None and present:
+        return [c for c in conditions if c.get("type") != REPLICA_FAILURE]
+    return conditions
 
 
 def unconverged(cluster: Cluster) -> list[str]:

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import urllib.request
 
 import pytest
 
@@ -27,8 +26,7 @@ def kube(live_stack, tmp_path_factory):
     live_stack.manage("democluster", "--name", CLUSTER, "--speed", "instant")
     home = tmp_path_factory.mktemp("kube-containers")
     config = home / "kubeconfig"
-    with urllib.request.urlopen(f"{live_stack.url}/clusters/{CLUSTER}/kubeconfig", timeout=10) as response:
-        config.write_bytes(response.read())
+    config.write_text(live_stack.kubeconfig(CLUSTER))
 
     def run(*args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "KUBECONFIG": str(config), "HOME": str(home)}

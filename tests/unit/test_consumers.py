@@ -10,6 +10,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from cluster import broadcast, narration, store
+from cluster.models import Cluster
 from config.asgi import application
 from web import stream
 
@@ -51,8 +52,15 @@ async def publish(*entries: dict) -> None:
     await get_channel_layer().group_send(broadcast.group_name("test"), {"type": "cluster.entries", "entries": list(entries)})
 
 
+@database_sync_to_async
+def token_of(name: str) -> str:
+    return Cluster.objects.get(name=name).token
+
+
 async def connected(path: str = "/ws/clusters/test/") -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
+    """A follower with the cluster's bearer token, as scripts and the benchmark follow."""
+    bearer = [(b"authorization", f"Bearer {await token_of(path.split('/')[3])}".encode())]
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN + bearer)
     ok, code = await communicator.connect()
     assert ok, code
     return communicator
@@ -207,12 +215,13 @@ async def test_it_forwards_a_settings_change(cluster):
 
 
 @run
-async def test_it_closes_the_stream_of_a_cluster_that_does_not_exist(cluster):
+async def test_it_closes_the_stream_of_a_cluster_that_does_not_exist_as_one_it_may_not_open(cluster):
     communicator = WebsocketCommunicator(application, "/ws/clusters/nope/", headers=ORIGIN)
 
-    ok, code = await communicator.connect()
+    await communicator.connect()
+    first = await communicator.receive_output(timeout=2)
 
-    assert (ok, code) == (False, 4404)
+    assert first == {"type": "websocket.close", "code": 4403}
 
 
 @run

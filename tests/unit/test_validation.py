@@ -199,3 +199,18 @@ def test_it_defaults_a_deployment_strategy_and_history(cluster):
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
     assert (spec["revisionHistoryLimit"], spec["progressDeadlineSeconds"]) == (10, 600)
     assert created["metadata"]["generation"] == 1
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx"}], "tolerations": [{"key": 5, "operator": "Exists"}]}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "nginx"}], "tolerations": [{"key": ["a"], "operator": "Exists"}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": {"name": "x"}}, {"port": {"name": "x"}}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80, "protocol": ["TCP"]}, {"port": 80, "protocol": ["TCP"]}]}},
+    ],
+)
+def test_it_reports_values_of_the_wrong_type_as_causes_not_errors(cluster, doc):
+    status = refused(cluster, doc)
+
+    assert status["code"] in (400, 422), status

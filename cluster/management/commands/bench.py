@@ -35,6 +35,9 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from cluster.models import Cluster
+from cluster.stack import Stack
+
 USER_AGENT = "podflow-bench"
 IMAGE = "nginx"
 TARGET_P50_MS = 50.0
@@ -97,9 +100,10 @@ class StreamRecorder:
     time.perf_counter (the clock the HTTP side uses too).
     """
 
-    def __init__(self, ws_url: str, origin: str) -> None:
+    def __init__(self, ws_url: str, origin: str, token: str) -> None:
         self.ws_url = ws_url
         self.origin = origin
+        self.token = token  # the stream opens to the cluster's bearer token
         self.cond = threading.Condition()
         self.start_revision: int | None = None  # the snapshot's (or, with ?since=, that)
         self.cluster_info: dict = {}  # name, speed, revision, as the snapshot had them
@@ -144,6 +148,7 @@ class StreamRecorder:
         async with connect(
             self.ws_url,
             origin=self.origin,
+            additional_headers={"Authorization": f"Bearer {self.token}"},
             user_agent_header=USER_AGENT,
             max_size=None,
             max_queue=None,
@@ -284,9 +289,10 @@ class Command(BaseCommand):
         parser.add_argument("--replicas", type=int, default=300, help="replicas of the deployment for (b) (default 300)")
         parser.add_argument("--url", default="", help="a running podflow (http://host:port); default: start our own stack")
         parser.add_argument("--cluster", default="", help="cluster to use (default: bench on our own stack, demo with --url)")
+        parser.add_argument("--token", default="", help="the cluster's bearer token with --url (default: read from this database)")
         parser.add_argument("--warmup", type=int, default=3, help="bare pods made before (a) and not timed (default 3)")
 
-    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, **options):
+    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, token: str, **options):
         began = time.monotonic()
         stack = None
         tmp: tempfile.TemporaryDirectory | None = None
@@ -306,6 +312,7 @@ class Command(BaseCommand):
                 where = f"our own stack at {base} (Redis {redis_url}, {database_note})"
             self.stdout.write(f"podflow bench: cluster {cluster!r} on {where}")
             client = Http(base)
+            client.token = token or (self._token_of(stack, cluster) if stack else "")
             vendor = self._prepare(client, base, cluster)
             env_line = (
                 f"machine: {os.cpu_count()} cores (os.cpu_count()), Python {platform.python_version()}, "
@@ -371,14 +378,20 @@ class Command(BaseCommand):
         if status != 200:
             self.stderr.write(f"warning: /healthz answers {status}: {json.dumps(health)[:300]}")
         vendor = ((health or {}).get("parts") or {}).get("database", {}).get("vendor", "unknown") if isinstance(health, dict) else "unknown"
-        # The cluster's kubeconfig holds the bearer token its API asks for (if it asks).
-        status, kubeconfig = client.request("GET", f"/clusters/{cluster}/kubeconfig")
-        if status == 200 and isinstance(kubeconfig, str):
-            client.token = next((line.split(":", 1)[1].strip() for line in kubeconfig.splitlines() if line.strip().startswith("token:")), "")
+        # The cluster's bearer token (as its kubeconfig holds it) opens its API and stream.
+        if not client.token:
+            found = Cluster.objects.filter(name=cluster).first()
+            if found is None:
+                raise CommandError(f"cluster {cluster!r} is not in this database: pass --token (the token: line of its kubeconfig)")
+            client.token = found.token
         return vendor
 
+    def _token_of(self, stack: Stack, cluster: str) -> str:
+        kubeconfig = stack.kubeconfig(cluster)
+        return next(line.split(":", 1)[1].strip() for line in kubeconfig.splitlines() if line.strip().startswith("token:"))
+
     def _set_speed(self, client: Http, cluster: str, speed: str) -> None:
-        status, body = client.request("POST", f"/clusters/{cluster}/speed", {"speed": speed})
+        status, body = client.request("PUT", f"/k8s/{cluster}/podflow/v1/speed", {"speed": speed})
         if status != 200:
             raise CommandError(f"could not set cluster {cluster!r} to {speed} speed: {status} {body}")
 
@@ -404,7 +417,7 @@ class Command(BaseCommand):
         deployments_path = f"/k8s/{cluster}/apis/apps/v1/namespaces/default/deployments"
         deployment = f"benchdep-{run}"
         results = Results()
-        stream = StreamRecorder(ws_url, origin=base).start()
+        stream = StreamRecorder(ws_url, origin=base, token=client.token).start()
         speed_before = stream.cluster_info.get("speed", "instant")
         try:
             self._set_speed(client, cluster, "instant")
@@ -572,7 +585,7 @@ class Command(BaseCommand):
             "changes": len(live_revisions),
         }
         # Replay the same revisions from the change log and compare.
-        replay = StreamRecorder(ws_url + f"?since={start}", origin=base)
+        replay = StreamRecorder(ws_url + f"?since={start}", origin=base, token=client.token)
         try:
             replay.start()
             caught_up = replay.wait(lambda: (replay.last or 0) >= target or replay.snapshots > 0, 60)

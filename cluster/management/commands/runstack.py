@@ -29,8 +29,9 @@ class Command(BaseCommand):
             stack.start()
             self.stdout.write(self.style.SUCCESS(f"podflow is running at {stack.url}/  (Ctrl-C stops it)"))
             self.stdout.write(f"  health: {stack.url}/healthz")
-            self.stdout.write(f"  kubectl: curl -s {stack.url}/clusters/demo/kubeconfig > kubeconfig && export KUBECONFIG=$PWD/kubeconfig")
-            self.stdout.write(f"  the Kubernetes API (TLS, bearer token): {stack.api_url}/k8s/demo")
+            self.stdout.write("  each browser that opens the page gets a sandbox cluster of its own, and its kubeconfig from the page")
+            self.stdout.write("  kubectl on the shared demo cluster: python manage.py kubeconfig demo > kubeconfig && export KUBECONFIG=$PWD/kubeconfig")
+            self.stdout.write(f"  the Kubernetes API (TLS, bearer token): {stack.api_url}/k8s/<cluster>")
             while not stopping:
                 dead = stack.failed()
                 if dead:

@@ -1,0 +1,256 @@
+"""Sealed sandboxes: every door that names a cluster opens only to its owner (and staff).
+
+The walk over the URL conf tries every route that takes a cluster with learner A's
+credentials against learner B's sandbox, so a new route cannot forget to ask.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from cluster.models import Change, Cluster, Object
+from config.asgi import application
+from web.routing import websocket_urlpatterns
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# A value for every URL parameter a route under a cluster may take. A new parameter name
+# fails test_every_cluster_route_is_walked until it has one here.
+EXAMPLES = {
+    "plural": "pods",
+    "namespace": "default",
+    "name": "web",
+    "sub": "status",
+    "group": "apps",
+    "version": "v1",
+    "service": "web",
+    "action": "stop",
+    "gv": "api/v1",
+    "rest": "anything/at/all",
+}
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Public as on a real API server, and the same for every name (checked below).
+PUBLIC = {"k8s/<slug:cluster>/version"}
+DENIED = {401, 403, 404}
+
+
+def _routes(patterns, prefix: str = "") -> list[str]:
+    """Every route of the URL conf as text (path() routes and re_path() regexes)."""
+    out = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            out += _routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            out.append(prefix + str(p.pattern))
+    return out
+
+
+def _concrete(route: str, cluster: str) -> str:
+    """A URL for the route, with the cluster and example values filled in."""
+    def value(name: str) -> str:
+        if name == "cluster":
+            return cluster
+        assert name in EXAMPLES, f"route {route!r} takes <{name}>: add an example value to EXAMPLES"
+        return EXAMPLES[name]
+
+    if route.startswith("^"):
+        url = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: value(m.group(1)), route.strip("^$"))
+    else:
+        url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: value(m.group(1)), route)
+    return "/" + url
+
+
+def _cluster_routes() -> list[str]:
+    return [r for r in _routes(get_resolver().url_patterns) if "cluster>" in r]
+
+
+def learner() -> tuple[Client, Cluster]:
+    """A new browser: it opens / and lands in a sandbox of its own."""
+    client = Client()
+    response = client.get("/")
+    assert response.status_code == 302, response
+    name = response["Location"].strip("/").split("/")[-1]
+    return client, Cluster.objects.get(name=name)
+
+
+def footprint(cluster: Cluster) -> tuple:
+    cluster.refresh_from_db()
+    return cluster.revision, Object.objects.filter(cluster=cluster).count(), Change.objects.filter(cluster=cluster).count(), cluster.speed
+
+
+def test_it_gives_each_new_browser_a_sandbox_of_its_own_with_three_ready_nodes():
+    a, sandbox_a = learner()
+    b, sandbox_b = learner()
+
+    assert sandbox_a.name != sandbox_b.name
+    nodes = Object.objects.filter(cluster=sandbox_a, kind="Node")
+    assert nodes.count() == 3
+    assert all(any(c["type"] == "Ready" and c["status"] == "True" for c in n.doc["status"]["conditions"]) for n in nodes)
+    # Opening / again returns to the same sandbox.
+    assert a.get("/")["Location"] == f"/clusters/{sandbox_a.name}/"
+    assert a.get(f"/clusters/{sandbox_a.name}/").status_code == 200
+
+
+def test_every_cluster_route_is_walked():
+    routes = _cluster_routes()
+    assert any(r.startswith("clusters/") for r in routes)
+    assert any(r.startswith("k8s/") or r.startswith("^k8s/") for r in routes)
+    for route in routes:
+        _concrete(route, "b")  # fails on a parameter without an example
+
+
+def test_learner_a_cannot_open_any_route_of_learner_bs_sandbox():
+    a, sandbox_a = learner()
+    _, sandbox_b = learner()
+    before = footprint(sandbox_b)
+    tried = 0
+    for route in _cluster_routes():
+        url = _concrete(route, sandbox_b.name)
+        if route in PUBLIC:
+            assert a.get(url).content == a.get(_concrete(route, "no-such-sandbox")).content
+            continue
+        for method in METHODS:
+            # A's session (with A's CSRF token, so only ownership can refuse it) ...
+            response = a.generic(method, url, b"{}", content_type="application/json", HTTP_X_CSRFTOKEN=a.cookies.get("csrftoken").value if a.cookies.get("csrftoken") else "")
+            assert response.status_code in DENIED | {405}, (method, url, response.status_code, response.content[:300])
+            assert sandbox_b.name.encode() not in response.content or response.status_code == 404, (method, url, response.content[:300])
+            # ... and A's bearer token.
+            response = Client().generic(method, url, b"{}", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {sandbox_a.token}")
+            assert response.status_code in DENIED | {405}, (method, url, response.status_code, response.content[:300])
+            tried += 1
+    assert tried >= 5 * 20
+    assert footprint(sandbox_b) == before
+
+
+def test_the_page_and_kubeconfig_of_anothers_sandbox_are_404_as_if_it_did_not_exist():
+    a, _ = learner()
+    _, sandbox_b = learner()
+
+    for url in (f"/clusters/{sandbox_b.name}/", f"/clusters/{sandbox_b.name}/kubeconfig"):
+        theirs = a.get(url)
+        nobody = a.get(url.replace(sandbox_b.name, "no-such-sandbox"))
+        assert theirs.status_code == nobody.status_code == 404
+        assert sandbox_b.token.encode() not in theirs.content
+
+
+def test_the_page_holds_no_token_and_its_kubeconfig_does():
+    a, sandbox_a = learner()
+
+    page = a.get(f"/clusters/{sandbox_a.name}/")
+    kubeconfig = a.get(f"/clusters/{sandbox_a.name}/kubeconfig")
+
+    assert sandbox_a.token.encode() not in page.content
+    assert kubeconfig.status_code == 200
+    assert f"token: {sandbox_a.token}".encode() in kubeconfig.content
+
+
+def test_the_signed_kubeconfig_link_opens_for_curl_but_not_for_another_sandbox():
+    a, sandbox_a = learner()
+    _, sandbox_b = learner()
+    page = a.get(f"/clusters/{sandbox_a.name}/").content.decode()
+    link = re.search(r"/clusters/[-\w]+/kubeconfig\?key=[^\"<\s]+", page).group(0).replace("&amp;", "&")
+
+    assert Client().get(link).status_code == 200
+    key = link.split("key=", 1)[1]
+    assert Client().get(f"/clusters/{sandbox_b.name}/kubeconfig?key={key}").status_code == 404
+    assert Client().get(f"/clusters/{sandbox_a.name}/kubeconfig?key=forged").status_code == 404
+
+
+def test_staff_can_open_any_sandbox():
+    _, sandbox_b = learner()
+    User.objects.create_user("teacher", password="a long enough password", is_staff=True)
+    staff = Client()
+    assert staff.login(username="teacher", password="a long enough password")
+
+    assert staff.get(f"/clusters/{sandbox_b.name}/").status_code == 200
+    assert staff.get(f"/clusters/{sandbox_b.name}/kubeconfig").status_code == 200
+    assert staff.get(f"/k8s/{sandbox_b.name}/api/v1/namespaces/default/pods").status_code == 200
+
+
+def test_the_page_writes_with_its_session_only_with_the_csrf_token():
+    browser = Client(enforce_csrf_checks=True)
+    name = browser.get("/")["Location"].strip("/").split("/")[-1]
+    sandbox = Cluster.objects.get(name=name)
+    browser.get(f"/clusters/{name}/")  # sets the csrftoken cookie
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}
+    before = footprint(sandbox)
+
+    refused = browser.post(f"/k8s/{name}/api/v1/namespaces/default/pods", pod, content_type="application/json")
+    slow = browser.post(f"/clusters/{name}/speed", {"speed": "slow"}, content_type="application/json")
+
+    assert refused.status_code == 403 and refused.json()["reason"] == "Forbidden"
+    assert slow.status_code == 403
+    assert footprint(sandbox) == before
+    token = browser.cookies["csrftoken"].value
+    made = browser.post(f"/k8s/{name}/api/v1/namespaces/default/pods", pod, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert made.status_code == 201, made.content
+    assert browser.post(f"/clusters/{name}/speed", {"speed": "slow"}, content_type="application/json", HTTP_X_CSRFTOKEN=token).status_code == 200
+
+
+def test_reads_with_the_session_need_no_csrf_token_and_strangers_get_401():
+    a, sandbox_a = learner()
+
+    assert a.get(f"/k8s/{sandbox_a.name}/api/v1/namespaces/default/pods").status_code == 200
+    assert Client().get(f"/k8s/{sandbox_a.name}/api/v1/namespaces/default/pods").status_code == 401
+
+
+# --- the websocket ----------------------------------------------------------------------
+
+def _follow(path: str, headers: list[tuple[bytes, bytes]]) -> dict:
+    """Connect and return the first thing the server sends (a message or a close)."""
+    async def run() -> dict:
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        if not connected:
+            return {"type": "websocket.close", "refused": True}
+        try:
+            return await communicator.receive_output(timeout=5)
+        finally:
+            await communicator.disconnect()
+
+    return async_to_sync(run)()
+
+
+def _cookie_header(client: Client) -> tuple[bytes, bytes]:
+    return (b"cookie", "; ".join(f"{k}={v.value}" for k, v in client.cookies.items()).encode())
+
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+def test_the_stream_opens_to_its_owners_session_and_closes_4403_to_anyone_else():
+    a, sandbox_a = learner()
+    b, sandbox_b = learner()
+    routes = [str(p.pattern) for p in websocket_urlpatterns]
+    assert routes, "no websocket routes?"
+    for route in routes:
+        mine = _follow(_concrete(route, sandbox_a.name), [ORIGIN, _cookie_header(a)])
+        theirs = _follow(_concrete(route, sandbox_b.name), [ORIGIN, _cookie_header(a)])
+        token = _follow(_concrete(route, sandbox_b.name), [ORIGIN, (b"authorization", f"Bearer {sandbox_a.token}".encode())])
+        nobody = _follow(_concrete(route, sandbox_b.name), [ORIGIN])
+
+        assert mine["type"] == "websocket.send" and '"snapshot"' in mine["text"]
+        for refused in (theirs, token, nobody):
+            assert refused == {"type": "websocket.close", "code": 4403}
+
+
+def test_the_stream_opens_to_the_clusters_bearer_token():
+    _, sandbox = learner()
+
+    first = _follow(f"/ws/clusters/{sandbox.name}/", [ORIGIN, (b"authorization", f"Bearer {sandbox.token}".encode())])
+
+    assert first["type"] == "websocket.send" and '"snapshot"' in first["text"]
+
+
+def test_a_foreign_origin_is_refused_even_with_the_owners_cookie():
+    a, sandbox_a = learner()
+
+    refused = _follow(f"/ws/clusters/{sandbox_a.name}/", [(b"origin", b"http://evil.example"), _cookie_header(a)])
+
+    assert refused.get("refused") or refused.get("code") == 403
