@@ -2,6 +2,7 @@
 import { gettext, fmt } from "./i18n.js";
 
 const CLIENT_HEADER = { "X-Podflow-Client": "podflow-page" };
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -41,11 +42,11 @@ async function call(method, url, body, extraHeaders = {}, { contentType = "appli
   return data;
 }
 
-// token: the cluster's bearer token, which the Kubernetes API asks for (as a real API
-// server does); the page gets it from the server that rendered it.
-export function makeApi(base, speedUrl, csrfToken, token = "") {
-  const auth = token ? { Authorization: `Bearer ${token}` } : {};
-  const k8s = (method, url, body, options) => call(method, url, body, auth, options);
+// The page calls the Kubernetes API as its signed-in (or anonymous) owner: the session
+// cookie says who, and every write carries the CSRF token, as Django asks of a form.
+// (kubectl uses the kubeconfig's bearer token instead.)
+export function makeApi(base, speedUrl, csrfToken) {
+  const k8s = (method, url, body, options) => call(method, url, body, SAFE.has(method) ? {} : { "X-CSRFToken": csrfToken() }, options);
   const ns = `${base}/api/v1/namespaces/default`;
   const apps = `${base}/apis/apps/v1/namespaces/default`;
   const podflow = `${base}/podflow/v1`;

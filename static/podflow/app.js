@@ -11,13 +11,14 @@ import { ServicesPanel } from "./services.js";
 import { DeploymentsPanel } from "./workloads.js";
 import { NodesPanel } from "./nodes.js";
 import { PodInfo } from "./podinfo.js";
+import { SandboxPanel } from "./sandboxes.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 const state = new ClusterState(config.cluster);
-const api = makeApi(config.apiBase, config.speedUrl, csrfToken, config.token);
+const api = makeApi(config.apiBase, config.speedUrl, csrfToken);
 
 let follow = true; // select the newest pod automatically
 let pinnedUid = null; // the pod the user chose, when not following
@@ -32,6 +33,8 @@ const services = new ServicesPanel({ state, api, announce, onMarks: () => schedu
 const deployments = new DeploymentsPanel({ state, api, announce });
 const nodesPanel = new NodesPanel({ state, api, announce, rerender: () => scheduleRender() });
 const podInfo = new PodInfo({ api, announce });
+// This learner's sandboxes: new, reset and delete (a reset shows as deletions on the stream).
+new SandboxPanel({ csrfToken });
 
 function csrfToken() {
   const cookie = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("csrftoken="));
@@ -358,8 +361,9 @@ function connect() {
     clearInterval(pingTimer);
     if (socket !== ws) return;
     socket = null;
-    if (event.code === 4404) {
-      setConnection("down", gettext("This cluster does not exist."));
+    // The server will not open this cluster for us: trying again would not help.
+    if (event.code === 4403 || event.code === 4404) {
+      closedForGood(event.code);
       return;
     }
     retries += 1;
@@ -368,6 +372,22 @@ function connect() {
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(connect, delay);
   });
+}
+
+function closedForGood(code) {
+  const text = code === 4403
+    ? gettext("You may not open this sandbox: it belongs to another browser or account. Sign in with the account that owns it.")
+    : gettext("This sandbox was deleted. Its diagram no longer changes.");
+  setConnection("down", code === 4403 ? gettext("Not allowed") : gettext("Sandbox deleted"));
+  const status = $("#sandbox-status");
+  if (status) {
+    const home = $("#sandboxes").dataset.home || "/";
+    status.dataset.kind = "error";
+    status.innerHTML = `<p><span class="err-lead"><span aria-hidden="true">✕ </span>${esc(text)}</span> <a href="${esc(home)}">${esc(gettext("Go to your sandbox"))}</a></p>`;
+    status.hidden = false; // a live region: read out
+  } else {
+    announce(text);
+  }
 }
 
 function noteFresh(steps) {

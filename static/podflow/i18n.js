@@ -14,7 +14,7 @@ export function ngettext(singular, plural, count) {
 
 // fmt("Step %(n)s", {n: 3}) -> "Step 3"
 export function fmt(text, values) {
-  return text.replace(/%\(([a-z_]+)\)s/g, (whole, key) => (key in values ? String(values[key]) : whole));
+  return text.replace(/%\(([A-Za-z_][A-Za-z0-9_]*)\)s/g, (whole, key) => (key in values ? String(values[key]) : whole));
 }
 
 // The narration of a step in the page's language (the server sends both).

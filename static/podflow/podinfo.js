@@ -109,17 +109,20 @@ export class PodInfo {
     }).join("");
     const cols = r.nodes.length + 1;
     let rows = `<tr class="group"><th scope="rowgroup" colspan="${cols}">${esc(gettext("Filters: may the pod run there?"))}</th></tr>`;
+    const cell = (value, span, all) => {
+      const every = all ? ` <span class="f-all">${esc(fmt(gettext("(all %(n)s nodes)"), { n: r.nodes.length }))}</span>` : "";
+      const colspan = span > 1 ? ` colspan="${span}"` : "";
+      if (value === undefined) return `<td class="f-skip" data-result="skipped"${colspan}><span aria-hidden="true">– </span>${esc(gettext("not checked"))}${every}</td>`;
+      if (value === "passed") return `<td class="f-pass" data-result="passed"${colspan}><span aria-hidden="true">✓ </span>${esc(gettext("passed"))}${every}</td>`;
+      // Kubernetes' words, with places to break after "/" and ",".
+      const words = esc(value).replace(/([/,])/g, "$1<wbr>");
+      return `<td class="f-fail" data-result="failed"${colspan}><span aria-hidden="true">✕ </span><span class="visually-hidden">${esc(gettext("failed:"))} </span><span lang="en">${words}</span>${every}</td>`;
+    };
     for (const plugin of r.filterPlugins) {
-      const cells = r.nodes.map((n) => {
-        const results = r.filters[n] || {};
-        if (!(plugin in results)) {
-          return `<td class="f-skip" data-result="skipped"><span aria-hidden="true">– </span>${esc(gettext("not checked"))}</td>`;
-        }
-        const v = results[plugin];
-        return v === "passed"
-          ? `<td class="f-pass" data-result="passed"><span aria-hidden="true">✓ </span>${esc(gettext("passed"))}</td>`
-          : `<td class="f-fail" data-result="failed"><span aria-hidden="true">✕ </span><span class="visually-hidden">${esc(gettext("failed:"))} </span><span lang="en">${esc(v)}</span></td>`;
-      }).join("");
+      const values = r.nodes.map((n) => (r.filters[n] || {})[plugin]);
+      // The same answer on every node is said once, across the row.
+      const same = values.length > 1 && values.every((v) => v === values[0]);
+      const cells = same ? cell(values[0], values.length, true) : values.map((v) => cell(v, 1, false)).join("");
       rows += `<tr><th scope="row"><span class="mono">${camel(plugin)}</span><span class="plugin-help">${esc(pluginHelp(plugin))}</span></th>${cells}</tr>`;
     }
     if (r.scorePlugins.length) {

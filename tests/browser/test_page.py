@@ -1,72 +1,28 @@
 """The page in a real browser: Debian's chromium driven by Playwright, against the real stack.
 
-The demo cluster runs at instant speed, so a pod goes through its eight steps in moments;
-every wait is on a condition with a timeout.
+Each test is a new learner in a sandbox of its own (tests/browser/pages.py), at instant
+speed, so a pod goes through its eight steps in moments; every wait is on a condition with
+a timeout.
 """
 from __future__ import annotations
 
-import json
-import os
+import re
 import uuid
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-STEPS_TIMEOUT = 30_000  # ms: the whole pod lifecycle, Celery hops included
+from .pages import STEPS_TIMEOUT, api_of, close_page, needs_chromium, open_page, page_config, sandbox_of
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser(live_stack):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(browser, base_url: str, *, locale: str = "en-US"):
-    from playwright.sync_api import expect
-
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800}, reduced_motion="reduce")
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.goto(base_url + "/")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
-    # The snapshot has been drawn: the diagram shows the demo cluster's worker nodes.
-    expect(page.locator('#diagram-svg .node[data-node="node-1"]')).to_be_visible(timeout=15_000)
-    return context, page
-
-
-@pytest.fixture
-def page(browser, live_stack):
-    context, page = open_page(browser, live_stack.url)
-    yield page
-    errors = list(page.errors)
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def page_config(page) -> dict:
-    return json.loads(page.locator("#podflow-config").text_content())
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 def test_it_shows_the_eight_steps_of_a_pod_created_with_the_form(page):
     from playwright.sync_api import expect
+
+    # A fresh anonymous learner's own sandbox: nobody signed in, no pod yet.
+    expect(page.locator(".account")).to_contain_text("Sign in")
+    expect(page.locator("#sandbox-list li.is-current")).to_have_attribute("data-sandbox", sandbox_of(page))
+    expect(page.locator("#pod-count")).to_have_text("0")
 
     name = f"browser-{uuid.uuid4().hex[:6]}"
     form = page.locator("#pod-form")
@@ -132,12 +88,12 @@ def test_a_bad_name_shows_the_api_servers_error_beside_the_form_and_creates_noth
     expect(form.locator("input[name=name]")).to_have_attribute("aria-invalid", "true")
 
     expect(page.locator('#diagram-svg .pod[data-pod-name="Bad_Name"]')).to_have_count(0)
-    config = page_config(page)
-    answer = page.request.get(
-        f"{live_stack.url}{config['apiBase']}/api/v1/namespaces/default/pods/Bad_Name",
-        headers={"Authorization": f"Bearer {config['token']}"},
-    )
-    assert answer.status == 404, answer.text()
+    from tests.livehelpers import http
+
+    assert page_config(page)["apiBase"] == api_of(page)
+    assert "token" not in page_config(page)  # the page's calls go with its session cookie
+    status, body = http(live_stack.url, "GET", f"{api_of(page)}/api/v1/namespaces/default/pods/Bad_Name")
+    assert status == 404, body
 
 
 def test_deleting_a_pod_with_its_button_removes_it(page):
@@ -214,7 +170,7 @@ def test_a_korean_browser_gets_the_korean_page(browser, live_stack):
         expect(page.locator("#diagram-svg .workers-title")).to_have_text("워커 노드")
         assert not page.errors
     finally:
-        context.close()
+        close_page(context, page)
 
 
 def test_a_request_made_outside_the_page_appears_in_the_feed_and_lights_arrow_1(page, live_stack):
@@ -234,7 +190,7 @@ def test_a_request_made_outside_the_page_appears_in_the_feed_and_lights_arrow_1(
     feed = page.locator("#requests-list")
     expect(feed).to_have_attribute("aria-live", "off")
     kubectl = "kubectl/v1.32.4 (linux/amd64)"
-    status, _ = http(live_stack.url, "GET", "/k8s/demo/api/v1/namespaces/default/pods", agent=kubectl)
+    status, _ = http(live_stack.url, "GET", f"{api_of(page)}/api/v1/namespaces/default/pods", agent=kubectl)
     assert status == 200
 
     row = feed.locator('li[data-client="kubectl"][data-verb="list"]').first
@@ -247,7 +203,7 @@ def test_a_request_made_outside_the_page_appears_in_the_feed_and_lights_arrow_1(
     expect(client).to_contain_text("list pods · 200")
 
     # An error is marked in words, not by colour alone; the newest request comes first.
-    status, _ = http(live_stack.url, "GET", "/k8s/demo/api/v1/namespaces/default/pods/no-such-pod", agent=kubectl)
+    status, _ = http(live_stack.url, "GET", f"{api_of(page)}/api/v1/namespaces/default/pods/no-such-pod", agent=kubectl)
     assert status == 404
     first = feed.locator("li").first
     expect(first).to_contain_text("kubectl · get pods/no-such-pod · ✕ error 404 NotFound")
@@ -257,7 +213,7 @@ def test_a_request_made_outside_the_page_appears_in_the_feed_and_lights_arrow_1(
     pause = page.locator("#requests-pause")
     pause.click()
     expect(pause).to_have_attribute("aria-pressed", "true")
-    status, _ = http(live_stack.url, "GET", "/k8s/demo/apis/apps/v1/namespaces/default/deployments", agent="OpenAPI-Generator/31.0.0/python")
+    status, _ = http(live_stack.url, "GET", f"{api_of(page)}/apis/apps/v1/namespaces/default/deployments", agent="OpenAPI-Generator/31.0.0/python")
     assert status == 200
     expect(pause).to_contain_text("1 new")
     expect(feed).not_to_contain_text("list deployments")
@@ -266,7 +222,7 @@ def test_a_request_made_outside_the_page_appears_in_the_feed_and_lights_arrow_1(
     expect(feed.locator("li").first).to_contain_text("Python client (kubernetes) · list deployments · 200")
     # Never more than the last twenty, newest first.
     for i in range(22):
-        http(live_stack.url, "GET", f"/k8s/demo/api/v1/namespaces/default/pods/burst-{i}", agent=kubectl)
+        http(live_stack.url, "GET", f"{api_of(page)}/api/v1/namespaces/default/pods/burst-{i}", agent=kubectl)
     expect(feed.locator("li").first).to_contain_text("get pods/burst-21 · ✕ error 404 NotFound")
     expect(feed.locator("li")).to_have_count(20)
     expect(feed.locator("li").last).to_contain_text("get pods/burst-2 ·")
@@ -283,6 +239,8 @@ def test_the_pages_own_requests_are_in_the_feed_too(page):
 
 
 def test_the_kubeconfig_link_downloads_this_clusters_kubeconfig(page, live_stack):
+    import urllib.error
+    import urllib.request
     from pathlib import Path
 
     from playwright.sync_api import expect
@@ -295,7 +253,8 @@ def test_the_kubeconfig_link_downloads_this_clusters_kubeconfig(page, live_stack
         link.click()
     text = Path(info.value.path()).read_text()
     assert "kind: Config" in text
-    server = f"{live_stack.api_url}/k8s/demo"
+    cluster = sandbox_of(page)
+    server = f"{live_stack.api_url}/k8s/{cluster}"
     assert f"server: {server}\n" in text
     # The page shows the same address, and the name the browser saves the file under.
     expect(panel.locator("#kubeconfig-server")).to_have_text(server)
@@ -305,7 +264,16 @@ def test_the_kubeconfig_link_downloads_this_clusters_kubeconfig(page, live_stack
     expect(panel.locator("#cmd-export")).to_have_text("export KUBECONFIG=$PWD/kubeconfig")
     expect(panel.locator("#cmd-get")).to_have_text("kubectl get pods")
     expect(panel.locator("#cmd-run")).to_have_text("kubectl run web --image=nginx")
-    expect(panel.locator("#cmd-curl")).to_have_text(f"curl -o kubeconfig {live_stack.url}/clusters/demo/kubeconfig")
+    # The curl command carries a signed key, for a terminal that has no session; it expires.
+    expect(panel.locator("#cmd-curl")).to_have_text(re.compile(rf"^curl -o kubeconfig {re.escape(live_stack.url)}/clusters/{cluster}/kubeconfig\?key=\S+$"))
+    expect(panel.locator("#curl-expiry")).to_contain_text("works for 15 minutes")
+    expect(panel.locator("#curl-expiry")).to_contain_text("reload the page for a new one")
+    signed = panel.locator("#cmd-curl .tok-url").text_content()
+    with urllib.request.urlopen(signed, timeout=10) as response:  # no cookie: the key opens it
+        assert f"server: {server}\n" in response.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{live_stack.url}/clusters/{cluster}/kubeconfig", timeout=10)
+    assert refused.value.code == 404
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     expect(panel.get_by_role("button", name="Copy export KUBECONFIG=$PWD/kubeconfig")).to_have_count(1)
     copy = panel.locator('button[data-copy="cmd-export"]')  # its name changes to "Copied …"
@@ -326,9 +294,265 @@ def test_the_kubectl_panel_and_the_feed_in_korean(browser, live_stack):
         expect(panel.get_by_role("heading", name="kubectl 사용하기")).to_be_visible()
         expect(panel.get_by_role("link", name="kubeconfig 내려받기")).to_be_visible()
         expect(page.get_by_role("heading", name="API 요청")).to_be_visible()
-        status, _ = http(live_stack.url, "GET", "/k8s/demo/api/v1/namespaces/default/pods/nope-ko", agent="kubectl/v1.32.4 (linux/amd64)")
+        status, _ = http(live_stack.url, "GET", f"{api_of(page)}/api/v1/namespaces/default/pods/nope-ko", agent="kubectl/v1.32.4 (linux/amd64)")
         assert status == 404
         expect(page.locator("#requests-list li").first).to_contain_text("kubectl · get pods/nope-ko · ✕ 오류 404 NotFound")
+        expect(panel.locator("#curl-expiry")).to_contain_text("15분")
         assert not page.errors
     finally:
-        context.close()
+        close_page(context, page)
+
+
+# --- issue 4's scenes ---------------------------------------------------------------------
+
+def make_deployment(live_stack, page, name: str, replicas: int, image: str = "nginx:1.27") -> None:
+    from tests.livehelpers import deployment_manifest, http
+
+    status, body = http(live_stack.url, "POST", f"{api_of(page)}/apis/apps/v1/namespaces/default/deployments", deployment_manifest(name, replicas, image))
+    assert status == 201, body
+
+
+def delete_deployment(live_stack, page, name: str) -> None:
+    from tests.livehelpers import http
+
+    http(live_stack.url, "DELETE", f"{api_of(page)}/apis/apps/v1/namespaces/default/deployments/{name}")
+
+
+def test_a_service_made_with_the_expose_form_answers_requests_from_several_pods(page, live_stack):
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http
+
+    name = f"svc-{uuid.uuid4().hex[:6]}"
+    make_deployment(live_stack, page, name, 4)
+    try:
+        card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
+        expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+
+        page.get_by_role("tab", name="Expose a deployment").click()
+        form = page.locator("#expose-form")
+        form.locator("select[name=deployment]").select_option(f"default/{name}")
+        form.locator("select[name=type]").select_option("NodePort")
+        form.get_by_role("button", name="Create Service").click()
+        expect(form.locator(".form-status")).to_have_attribute("data-kind", "ok")
+        expect(form.locator(".form-status")).to_contain_text("node port 3")
+
+        # The Service is listed, chosen, and its four ready pods are its endpoints.
+        row = page.locator(f'#services-body tr[data-service="default/{name}"]')
+        expect(row).to_contain_text("NodePort")
+        expect(row).to_contain_text("4 ready", timeout=STEPS_TIMEOUT)
+        expect(page.locator("#service-detail-heading")).to_contain_text(f"default/{name}")
+        expect(page.locator("#service-facts")).to_contain_text(f"{name}.default.svc.cluster.local")
+        expect(page.locator("#service-endpoints li.endpoint:not(.is-notready)")).to_have_count(4)
+
+        # Ten requests through node-2's node port, as curl node-2:<nodePort> would send them.
+        request = page.locator("#request-form")
+        request.locator("select[name=via]").select_option("nodePort")
+        request.locator("select[name=node]").select_option("node-2")
+        request.locator('label:has(input[name=count][value="10"])').click()
+        expect(page.locator("#request-command")).to_contain_text("curl -s node-2:3")
+        request.get_by_role("button", name="Send").click()
+        answers = page.locator("#answers-list li")
+        expect(answers).to_have_count(10)
+        expect(page.locator("#request-status")).to_contain_text("10 requests sent")
+        expect(answers.first).to_contain_text("nodePort")
+        expect(answers.first).to_contain_text("on node-2")
+        pods = set(answers.evaluate_all("items => items.map(li => li.dataset.pod)"))
+        assert len(pods) >= 2 and all(p.startswith(name) for p in pods), pods
+        expect(page.locator("#answers-summary")).to_contain_text("different pods")
+        # The answering pods are marked in the diagram, in words.
+        page.wait_for_function("document.querySelectorAll('#diagram-svg .pod[data-answered]').length >= 2")
+        expect(page.locator("#diagram-svg .pod[data-answered] .pod-hit").first).to_contain_text("answered ×")
+
+        # kube-proxy's rules for the Service on a node.
+        page.locator("#proxy-rules summary").click()
+        page.locator("#rules-node").select_option("node-1")
+        expect(page.locator("#rules-text")).to_contain_text("KUBE-SVC-")
+        expect(page.locator("#rules-text")).to_contain_text(f"default/{name}")
+        expect(page.locator("#rules-text")).to_have_attribute("data-node", "node-1")
+    finally:
+        http(live_stack.url, "DELETE", f"{api_of(page)}/api/v1/namespaces/default/services/{name}")
+        delete_deployment(live_stack, page, name)
+
+
+def test_the_scheduler_table_shows_the_winning_node_and_why_a_pod_waits(page, live_stack):
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http, pod_manifest
+
+    name = f"sched-{uuid.uuid4().hex[:6]}"
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(name)
+    form.get_by_role("button", name="Create pod").click()
+    chip = page.locator(f'#diagram-svg .node .pod[data-pod-name="{name}"]')
+    expect(chip).to_have_count(1, timeout=STEPS_TIMEOUT)
+    chip.click()
+    node = page.locator(f'#diagram-svg .node:has(.pod[data-pod-name="{name}"])').get_attribute("data-node")
+    verdict = page.locator("#scheduling .sched-verdict.is-chosen")
+    expect(verdict).to_have_attribute("data-selected", node)
+    expect(verdict).to_contain_text(f"Chosen: {node}.")
+    table = page.locator("#scheduling .sched-table")
+    expect(table.locator("thead th.is-chosen")).to_contain_text(node)
+    expect(table.locator("tbody")).to_contain_text("NodeResourcesFit")
+    expect(table.locator("tr.total td.is-chosen")).to_contain_text("★")
+    expect(table.locator(f'tr.outcome td[data-node="{node}"]')).to_contain_text("chosen")
+
+    # A pod no node accepts: Kubernetes' FailedScheduling words, and the refusing filter.
+    waiting = f"nowhere-{uuid.uuid4().hex[:6]}"
+    manifest = pod_manifest(waiting)
+    manifest["spec"]["nodeSelector"] = {"disk": "floppy"}
+    status, body = http(live_stack.url, "POST", f"{api_of(page)}/api/v1/namespaces/default/pods", manifest)
+    assert status == 201, body
+    try:
+        page.locator(f'#diagram-svg .pod[data-pod-name="{waiting}"]').click()
+        why = page.locator("#scheduling .sched-verdict.is-unschedulable")
+        expect(why).to_contain_text("No node fits this pod", timeout=STEPS_TIMEOUT)
+        expect(why.locator(".k8s-words")).to_contain_text("nodes are available")
+        expect(why.locator(".k8s-words")).to_contain_text("didn't match Pod's node affinity/selector")
+        expect(page.locator('#scheduling .sched-table td[data-result="failed"]').first).to_contain_text("didn't match")
+    finally:
+        http(live_stack.url, "DELETE", f"{api_of(page)}/api/v1/namespaces/default/pods/{waiting}")
+
+
+def test_set_image_with_the_form_makes_a_new_replicaset_and_roll_back_returns(page, live_stack):
+    from playwright.sync_api import expect
+
+    name = f"roll-{uuid.uuid4().hex[:6]}"
+    make_deployment(live_stack, page, name, 2, image="nginx:1.27")
+    try:
+        card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
+        expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+        expect(card.locator(".tag-revision")).to_have_attribute("data-revision", "1")
+        expect(card.locator(".rs-table tbody tr")).to_have_count(1)
+        first_hash = card.locator(".rs-table tbody tr").first.get_attribute("data-hash")
+
+        image = card.get_by_label(f"New image for container app of {name}")
+        expect(image).to_have_value("nginx:1.27")
+        image.fill("nginx:1.26")
+        card.get_by_role("button", name="Set image").click()
+        expect(card.locator(".form-status")).to_have_attribute("data-kind", "ok")
+        # A new ReplicaSet, with its own pod-template-hash, is revision 2 and takes over.
+        expect(card.locator(".rs-table tbody tr")).to_have_count(2, timeout=STEPS_TIMEOUT)
+        expect(card.locator(".tag-revision")).to_have_attribute("data-revision", "2", timeout=STEPS_TIMEOUT)
+        current = card.locator(".rs-table tbody tr.is-current")
+        expect(current).to_have_attribute("data-revision", "2")
+        expect(current).to_contain_text("nginx:1.26")
+        assert current.get_attribute("data-hash") != first_hash
+        expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+        expect(current).to_contain_text("2 of 2 ready")
+
+        # Roll back to revision 1: its ReplicaSet comes back as revision 3.
+        card.get_by_role("button", name=f"Roll {name} back to revision 1 (nginx:1.27)").click()
+        expect(card.locator(".tag-revision")).to_have_attribute("data-revision", "3", timeout=STEPS_TIMEOUT)
+        expect(card.locator(".rs-table tbody tr.is-current")).to_have_attribute("data-hash", first_hash)
+        expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+
+        # Scale, as kubectl scale does.
+        card.get_by_label(f"Replicas of {name}").fill("3")
+        card.get_by_role("button", name="Scale").click()
+        expect(card.locator(".dep-counts")).to_contain_text("ready 3", timeout=STEPS_TIMEOUT)
+    finally:
+        delete_deployment(live_stack, page, name)
+
+
+def test_a_failing_readiness_probe_set_on_the_page_makes_the_pod_not_ready(page):
+    from playwright.sync_api import expect
+
+    name = f"probe-{uuid.uuid4().hex[:6]}"
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=probes]").check()
+    form.get_by_role("button", name="Create pod").click()
+    chip = page.locator(f'#diagram-svg .node .pod[data-pod-name="{name}"]')
+    expect(chip).to_have_attribute("data-ready", "true", timeout=STEPS_TIMEOUT)
+    chip.click()
+    readiness = page.locator('#containers .probe[data-probe="readiness"]')
+    expect(readiness).to_contain_text("httpGet :80/")
+    readiness.get_by_label("fails").check()
+    expect(page.locator("#probe-status")).to_contain_text(f"The readiness probe of {name} now fails")
+    expect(readiness).to_have_attribute("data-setting", "fail", timeout=STEPS_TIMEOUT)
+    expect(readiness).to_contain_text(f"kubectl annotate pod {name} podflow.dev/readiness=fail --overwrite")
+    expect(chip).to_have_attribute("data-ready", "false", timeout=STEPS_TIMEOUT)
+    expect(chip).to_have_attribute("data-phase", "Running")
+    readiness.get_by_label("passes").check()
+    expect(chip).to_have_attribute("data-ready", "true", timeout=STEPS_TIMEOUT)
+
+
+def test_a_pod_that_cannot_pull_its_image_says_so_in_words(page, live_stack):
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http, pod_manifest
+
+    name = f"nope-{uuid.uuid4().hex[:6]}"
+    status, body = http(live_stack.url, "POST", f"{api_of(page)}/api/v1/namespaces/default/pods", pod_manifest(name, image="nginx:nope"))
+    assert status == 201, body
+    try:
+        chip = page.locator(f'#diagram-svg .node .pod[data-pod-name="{name}"]')
+        expect(chip).to_have_attribute("data-phase", re.compile("ErrImagePull|ImagePullBackOff"), timeout=STEPS_TIMEOUT)
+        chip.click()
+        state = page.locator("#containers .c-state")
+        expect(state).to_contain_text(re.compile("Waiting: (ErrImagePull|ImagePullBackOff)"))
+        expect(page.locator("#containers")).to_contain_text("nginx:nope")
+        expect(page.locator(f'#pods-body tr:has-text("{name}")')).to_contain_text(re.compile("ErrImagePull|ImagePullBackOff"))
+    finally:
+        http(live_stack.url, "DELETE", f"{api_of(page)}/api/v1/namespaces/default/pods/{name}")
+
+
+def test_the_new_panels_in_korean(browser, live_stack):
+    from playwright.sync_api import expect
+
+    context, page = open_page(browser, live_stack.url, locale="ko-KR")
+    try:
+        expect(page.get_by_role("heading", name="서비스", exact=False).first).to_be_visible()
+        expect(page.locator("#deployments-heading")).to_contain_text("디플로이먼트와 롤아웃")
+        expect(page.locator("#scheduling-heading")).to_have_text("왜 이 노드일까? 스케줄러의 판단")
+        expect(page.get_by_role("button", name="node-1 끄기")).to_be_visible()
+        expect(page.get_by_role("tab", name="디플로이먼트 노출하기")).to_be_visible()
+        assert not page.errors
+    finally:
+        close_page(context, page)
+
+
+def test_stopping_a_node_makes_it_notready_and_its_pods_move(page, live_stack):
+    """node-3 of this test's own sandbox is down for a while; it is started again."""
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http
+
+    name = f"move-{uuid.uuid4().hex[:6]}"
+    make_deployment(live_stack, page, name, 6)
+    node3 = page.locator('#diagram-svg .node[data-node="node-3"]')
+    try:
+        card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
+        expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+        # The scheduler spreads six pods over three empty-enough nodes.
+        on_node3 = node3.locator(f'.pod[data-pod-name^="{name}-"]')
+        expect(on_node3.first).to_be_visible()
+        moving = on_node3.first.get_attribute("data-pod-name")
+
+        page.get_by_role("button", name="Stop node-3").click()
+        expect(page.locator("#nodes-status")).to_contain_text("node-3 is switched off")
+        row = page.locator('#nodes-body tr[data-node="node-3"]')
+        expect(row).to_have_attribute("data-stopped", "true")
+        # After the grace period: NotReady in words and shape, tainted unreachable.
+        expect(node3).to_have_attribute("data-status", "NotReady", timeout=60_000)
+        expect(node3).to_have_class(re.compile("node-notready"))
+        expect(node3.locator(".node-state")).to_contain_text("NotReady")
+        expect(node3.locator(".node-note")).to_contain_text("machine stopped")
+        expect(node3.locator(".node-taint").first).to_contain_text("unreachable")
+        expect(row).to_contain_text("node.kubernetes.io/unreachable")
+        expect(row).to_contain_text("NotReady")
+        # After the pods' toleration: evicted, and the ReplicaSet makes new ones elsewhere.
+        expect(page.locator(f'#diagram-svg .pod[data-pod-name="{moving}"]')).to_contain_text("evicted", timeout=60_000)
+        elsewhere = page.locator(f'#diagram-svg .node:not([data-node="node-3"]) .pod[data-pod-name^="{name}-"][data-ready="true"]')
+        expect(elsewhere).to_have_count(6, timeout=60_000)
+
+        page.get_by_role("button", name="Start node-3").click()
+        expect(node3).to_have_attribute("data-status", "Ready", timeout=60_000)
+        expect(row).not_to_have_attribute("data-stopped", "true")
+        # The old pods end once its kubelet is back.
+        expect(page.locator(f'#diagram-svg .pod[data-pod-name="{moving}"]')).to_have_count(0, timeout=60_000)
+    finally:
+        http(live_stack.url, "POST", f"{api_of(page)}/podflow/v1/nodes/node-3/start")
+        delete_deployment(live_stack, page, name)
+        expect(node3).to_have_attribute("data-status", "Ready", timeout=60_000)
