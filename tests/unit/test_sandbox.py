@@ -191,3 +191,17 @@ def test_a_client_that_keeps_no_cookie_cannot_make_sandboxes_without_end():
     assert codes == [302, 302, 302, 429]
     assert elsewhere.status_code == 302
     assert Cluster.objects.count() == 4
+
+
+def test_staff_see_every_sandbox_in_the_admin_and_learners_do_not():
+    mine = open_home(Client())
+    User.objects.create_user("teacher", password=PASSWORD, is_staff=True, is_superuser=True)
+    staff, learner = Client(), Client()
+    staff.login(username="teacher", password=PASSWORD)
+    User.objects.create_user("jun", password=PASSWORD)
+    learner.login(username="jun", password=PASSWORD)
+
+    listing = staff.get("/admin/cluster/cluster/")
+
+    assert listing.status_code == 200 and mine.name in listing.content.decode()
+    assert learner.get("/admin/cluster/cluster/").status_code == 302
