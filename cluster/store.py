@@ -438,8 +438,13 @@ def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict
                     time=moment,
                 )
             )
-        # A step happens once per pod: a late duplicate reconcile records nothing more.
-        Step.objects.bulk_create(step_rows, ignore_conflicts=True)
+        # A step happens once per pod: a late duplicate reconcile (or a pod Ready again
+        # after a spell of not Ready) records nothing more, and publishes nothing more —
+        # what is streamed must be what the step log holds.
+        if step_rows:
+            done = set(Step.objects.filter(pod_uid=step_rows[0].pod_uid, number__in=[s.number for s in step_rows]).values_list("number", flat=True))
+            step_rows = [s for s in step_rows if s.number not in done]
+            Step.objects.bulk_create(step_rows, ignore_conflicts=True)
     outbox.entries.append(
         {
             "revision": revision,

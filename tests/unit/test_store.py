@@ -5,7 +5,7 @@ import pytest
 
 from cluster import kinds, store
 from cluster.errors import APIError
-from cluster.models import Change, Object
+from cluster.models import Change, Object, Step
 
 from .manifests import changes_after, counts, deployment, pod, revision
 
@@ -271,3 +271,19 @@ def test_it_compacts_the_change_log_to_the_last_revisions_and_keeps_live_pods_st
     assert list(Change.objects.filter(cluster=cluster).values_list("revision", flat=True)) == [current]
     assert Step.objects.filter(pod_uid=live["metadata"]["uid"]).count() == 3
     assert not Step.objects.filter(pod_uid=gone["metadata"]["uid"]).exists()
+
+
+def test_a_step_recorded_again_is_neither_stored_nor_published_twice(cluster):
+    from cluster import narration
+
+    made = store.create(cluster, pod("twice"))
+    published = []
+    for attempt in range(2):  # Ready, then (after a spell of not Ready) Ready again
+        with store.locked(cluster) as outbox:
+            current = store.get(cluster, kinds.POD, "default", "twice")
+            current["metadata"].setdefault("labels", {})["attempt"] = str(attempt)
+            store.update(cluster, current, by=store.KUBELET, steps=lambda doc, rev: [narration.ready(doc, "node-1")])
+            published.append([s["number"] for entry in outbox.entries for s in entry["steps"]])
+
+    assert published == [[8], []]
+    assert Step.objects.filter(pod_uid=made["metadata"]["uid"], number=8).count() == 1
