@@ -11,6 +11,7 @@ import uuid
 from django.db import IntegrityError
 
 from . import events, kinds, store
+from .controllers import ingress
 from .kubelet import node as kubelet_node
 from .models import NODE_SIZES, Cluster, NodeSize, Speed
 
@@ -76,12 +77,15 @@ def ensure_cluster(name: str, *, nodes: int = 3, speed: str = Speed.NORMAL) -> t
 
 
 def populate(cluster: Cluster) -> None:
-    """What a new cluster holds: its namespaces, and `node_count` nodes of `node_size` that
-    join as real ones do. A sandbox's reset calls this again after emptying it."""
+    """What a new cluster holds: its namespaces, the default IngressClass, and `node_count`
+    nodes of `node_size` that join as real ones do. A sandbox's reset calls this again after
+    emptying it."""
     cpu, memory = NODE_SIZES[NodeSize(cluster.node_size)]
     with store.locked(cluster):
         for ns in NAMESPACES:
             store.create(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, by="podflow")
+        # The class of podflow's ingress controller, the default (as an ingress-nginx install makes it).
+        store.create(cluster, ingress.default_class(), by="podflow")
         for i in range(1, cluster.node_count + 1):
             node = store.create(cluster, node_doc(i, cpu=cpu, memory=memory), by="podflow")
             name = node["metadata"]["name"]

@@ -91,3 +91,13 @@ def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> APIError:
 
 def bad_request(message: str) -> APIError:
     return APIError(400, "BadRequest", message)
+
+
+def conflict_because(plural: str, group: str, name: str, why: str) -> APIError:
+    """409 Conflict with the storage layer's reason (a failed delete precondition)."""
+    return APIError(409, "Conflict", f'Operation cannot be fulfilled on {resource_name(plural, group)} "{name}": {why}', name=name, kind=plural, group=group)
+
+
+def forbidden(plural: str, group: str, name: str, why: str, causes: list[Cause] | None = None) -> APIError:
+    """403 Forbidden as admission words it: `pods "web" is forbidden: <why>`."""
+    return APIError(403, "Forbidden", f'{resource_name(plural, group)} "{name}" is forbidden: {why}', name=name, kind=plural, group=group, causes=causes or [])

@@ -33,6 +33,7 @@ def record(
     host: str = "",
     type_: str = "Normal",
     field_path: str = "",
+    annotations: dict[str, str] | None = None,
 ) -> dict:
     """Write one Event about `about` (a pod, node, ReplicaSet or Deployment)."""
     moment = store.rfc3339()
@@ -60,6 +61,8 @@ def record(
         "reportingComponent": component,
         "reportingInstance": host,
     }
+    if annotations:
+        doc["metadata"]["annotations"] = dict(annotations)
     return store.create(cluster, doc, by=by, namespace=namespace)
 
 

@@ -30,7 +30,9 @@ ENDPOINTSLICE = Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices"
 CONFIGMAP = Kind("ConfigMap", "", "v1", "configmaps", True, ("cm",))
 SECRET = Kind("Secret", "", "v1", "secrets", True)
 LEASE = Kind("Lease", "coordination.k8s.io", "v1", "leases", True)
+INGRESS = Kind("Ingress", "networking.k8s.io", "v1", "ingresses", True, ("ing",))
+INGRESSCLASS = Kind("IngressClass", "networking.k8s.io", "v1", "ingressclasses", False)
 
-ALL = (NAMESPACE, NODE, POD, EVENT, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS, ENDPOINTSLICE, CONFIGMAP, SECRET, LEASE)
+ALL = (NAMESPACE, NODE, POD, EVENT, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS, ENDPOINTSLICE, CONFIGMAP, SECRET, LEASE, INGRESS, INGRESSCLASS)
 BY_KIND = {k.kind: k for k in ALL}
 BY_PLURAL = {(k.group, k.plural): k for k in ALL}

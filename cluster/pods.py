@@ -66,15 +66,10 @@ def requests(pod: dict, *, non_zero: bool = False) -> tuple[int, int]:
 
 
 def delete(cluster: Cluster, namespace: str, name: str, *, by: str, grace_seconds: int | None = None) -> dict:
-    """Delete a pod as the API server does.
+    """Delete a pod as the API server does (store.delete has the pod's grace rules).
 
     A pod whose kubelet has started it goes Terminating (deletionTimestamp) and the kubelet
     removes it once its containers have stopped. A pod no kubelet has touched yet, or a
     deletion with grace 0 (`--grace-period=0 --force`), is removed at once.
     """
-    pod = store.get(cluster, kinds.POD, namespace, name)
-    grace = pod["spec"].get("terminationGracePeriodSeconds", 30) if grace_seconds is None else grace_seconds
-    started = bool((pod.get("status") or {}).get("hostIP"))
-    if grace <= 0 or not started or is_terminal(pod):
-        return store.remove(cluster, kinds.POD, namespace, name, by=by)
-    return store.mark_deleted(cluster, kinds.POD, namespace, name, by=by, grace_seconds=grace)
+    return store.delete(cluster, kinds.POD, namespace, name, by=by, options=store.DeleteOptions(grace_seconds=grace_seconds))

@@ -838,6 +838,85 @@ message ScopedResourceSelectorRequirement
 message ResourceQuotaStatus
   1 hard map<Quantity>
   2 used map<Quantity>
+
+message TypedLocalObjectReference
+  1 apiGroup string ptr
+  2 kind string req
+  3 name string req
+
+# ---- k8s.io/api/networking/v1 ----
+message Ingress
+  1 metadata ObjectMeta
+  2 spec IngressSpec
+  3 status IngressStatus
+
+message IngressSpec
+  4 ingressClassName string ptr
+  1 defaultBackend IngressBackend
+  2 tls []IngressTLS
+  3 rules []IngressRule
+
+message IngressBackend
+  4 service IngressServiceBackend
+  3 resource TypedLocalObjectReference
+
+message IngressServiceBackend
+  1 name string req
+  2 port ServiceBackendPort
+
+message ServiceBackendPort
+  1 name string
+  2 number int32
+
+message IngressTLS
+  1 hosts []string
+  2 secretName string
+
+message IngressRule
+  1 host string
+  2 ingressRuleValue IngressRuleValue inline
+
+message IngressRuleValue
+  1 http HTTPIngressRuleValue
+
+message HTTPIngressRuleValue
+  1 paths []HTTPIngressPath
+
+message HTTPIngressPath
+  1 path string
+  3 pathType string ptr
+  2 backend IngressBackend
+
+message IngressStatus
+  1 loadBalancer IngressLoadBalancerStatus
+
+message IngressLoadBalancerStatus
+  1 ingress []IngressLoadBalancerIngress
+
+message IngressLoadBalancerIngress
+  1 ip string
+  2 hostname string
+  4 ports []IngressPortStatus
+
+message IngressPortStatus
+  1 port int32 req
+  2 protocol string req
+  3 error string ptr
+
+message IngressClass
+  1 metadata ObjectMeta
+  2 spec IngressClassSpec
+
+message IngressClassSpec
+  1 controller string
+  2 parameters IngressClassParametersReference
+
+message IngressClassParametersReference
+  1 apiGroup string ptr
+  2 kind string req
+  3 name string req
+  4 scope string ptr
+  5 namespace string ptr
 """
 
 # Top-level kinds: (apiVersion, kind) -> message.
@@ -853,6 +932,8 @@ KINDS: dict[tuple[str, str], str] = {
     ("apps/v1", "ReplicaSet"): "ReplicaSet",
     ("batch/v1", "Job"): "Job",
     ("batch/v1", "CronJob"): "CronJob",
+    ("networking.k8s.io/v1", "Ingress"): "Ingress",
+    ("networking.k8s.io/v1", "IngressClass"): "IngressClass",
 }
 
 _SCALARS = {"string", "bytes", "int32", "int64", "bool"}

@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterator
 
 from django.db import connection, transaction
 
-from . import kinds, quota, redact, services, validation
-from .errors import APIError, already_exists, conflict, invalid, not_found
+from . import ingressclasses, kinds, quota, redact, services, validation
+from .errors import APIError, Cause, already_exists, conflict, conflict_because, forbidden, invalid, not_found
 from .models import Change, Cluster, Object, Step
 
 # Who is writing: decides which components a write wakes, so that a component is not
@@ -34,8 +34,21 @@ KUBELET = "kubelet"
 ENDPOINT_CONTROLLER = "endpoint-controller"
 ENDPOINTSLICE_CONTROLLER = "endpointslice-controller"
 SERVICE_CONTROLLER = "service-controller"
+NAMESPACE_CONTROLLER = "namespace-controller"
+
+# The finalizers the API server and the garbage collector own (metav1.FinalizerOrphanDependents,
+# FinalizerDeleteDependents), and the namespace controller's (FinalizerKubernetes, in spec).
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+NAMESPACE_FINALIZER = "kubernetes"
+PROPAGATION_POLICIES = ("Background", "Foreground", "Orphan")
+# NamespaceLifecycle's immortal namespaces: no one may delete them.
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+INGRESS_CONTROLLER = "ingress-controller"
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# Kinds whose strategy sets metadata.generation to 1 and bumps it when the spec changes.
+GENERATION_KINDS = ("Deployment", "ReplicaSet", "Ingress", "IngressClass")
 
 
 def now() -> datetime:
@@ -178,23 +191,24 @@ def create(
         if body_ns and body_ns != namespace:
             raise APIError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
     validation.default(doc)
-    causes = validation.VALIDATORS[kind.kind](doc)
+    ingressclasses.admit_create(cluster, doc)  # DefaultIngressClass: mutating admission, before validation
+    causes = validation.VALIDATORS[kind.kind](doc) + _finalizer_causes(None, doc)
     if causes:
         raise invalid(kind.kind, kind.group, _display_name(doc), causes)
     meta = doc["metadata"]
-    for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"):
+    for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
         meta.pop(server_owned, None)
     if kind.namespaced:
         meta["namespace"] = namespace
     else:
         meta.pop("namespace", None)
+    if kind.kind == "Namespace":
+        _namespace_prepare_for_create(doc)
     with locked(cluster) as outbox:
-        # Clients may name any namespace; the components write only beside objects that
-        # already live in one, so their writes skip the look-up.
-        if kind.namespaced and by == API and not Object.objects.filter(cluster=cluster, kind="Namespace", name=namespace).exists():
-            raise not_found("namespaces", "", namespace)
         if not meta.get("name"):
             meta["name"] = _generate_name(cluster, kind, namespace, meta["generateName"])
+        if kind.namespaced:
+            _admit_in_namespace(cluster, kind, namespace, meta["name"], by)
         # Admission, as in the real API server: after naming, before storage (so a full
         # sandbox answers a duplicate name with the quota's 403, as Kubernetes does).
         quota.admit_create(cluster, kind, meta["name"])
@@ -203,7 +217,7 @@ def create(
         services.allocate(cluster, doc)  # a Service's cluster IP and node ports, or 422
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = rfc3339()
-        if kind.kind in ("Deployment", "ReplicaSet"):
+        if kind.kind in GENERATION_KINDS:
             meta["generation"] = 1
         revision = outbox.next_revision()
         meta["resourceVersion"] = str(revision)
@@ -260,10 +274,15 @@ def update(cluster: Cluster, doc: dict, *, by: str = API, subresource: str = "",
                 stored["status"] = new.get("status", {})
                 return
             keep_status = stored.get("status")
+            keep_finalizers = (stored.get("spec") or {}).get("finalizers") if kind.kind == "Namespace" else None
             stored.clear()
             stored.update(new)
             if keep_status is not None:
                 stored["status"] = keep_status
+            if keep_finalizers is not None:
+                # A namespace's spec.finalizers change only through its finalize subresource.
+                spec = stored.get("spec") if isinstance(stored.get("spec"), dict) else {}
+                stored["spec"] = {**spec, "finalizers": keep_finalizers}
 
         return mutate(cluster, kind, current["metadata"].get("namespace", ""), current["metadata"]["name"], replace, by=by, steps=steps, validate=True)
 
@@ -293,7 +312,7 @@ def mutate(
         # Identity and server-owned metadata cannot be changed by a write.
         new["apiVersion"], new["kind"] = kind.api_version, kind.kind
         new_meta = new.setdefault("metadata", {})
-        for fixed in ("name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp"):
+        for fixed in ("name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             if fixed in old["metadata"]:
                 new_meta[fixed] = old["metadata"][fixed]
             else:
@@ -301,15 +320,18 @@ def mutate(
         if validate:
             services.prepare_update(old, new)  # keeps what was allocated, drops what the type no longer uses
             validation.default(new)
-            causes = validation.VALIDATORS[kind.kind](new) + validation.validate_immutable_data(old, new)
+            causes = validation.VALIDATORS[kind.kind](new) + validation.validate_immutable_data(old, new) + _finalizer_causes(old, new)
             if causes:
                 raise invalid(kind.kind, kind.group, name, causes)
             services.allocate(cluster, new, old)
         # Compared after defaulting: re-sending the manifest as applied changes nothing.
         if new == old:
             return old
-        if kind.kind in ("Deployment", "ReplicaSet") and new.get("spec") != old.get("spec"):
+        if kind.kind in GENERATION_KINDS and new.get("spec") != old.get("spec"):
             new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        if _finalized(new):
+            # The write that removes the last finalizer of an object being deleted deletes it.
+            return _remove_row(outbox, row, old, new, by)
         return _save(outbox, row, old, new, by, steps)
 
 
@@ -326,17 +348,115 @@ def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, 
         return _save(outbox, row, old, new, by, None)
 
 
+@dataclass(frozen=True)
+class DeleteOptions:
+    """metav1.DeleteOptions: what a client may say about one deletion."""
+
+    grace_seconds: int | None = None
+    propagation: str | None = None  # Orphan, Background or Foreground
+    orphan_dependents: bool | None = None  # the old spelling of propagationPolicy
+    uid: str | None = None  # preconditions
+    resource_version: str | None = None
+    dry_run: bool = False
+
+
+def delete(
+    cluster: Cluster,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    *,
+    by: str,
+    options: DeleteOptions = DeleteOptions(),
+    expected_uid: str | None = None,
+) -> dict:
+    """Delete as the API server's registry does, in one transaction.
+
+    Preconditions are checked; the propagation policy becomes the `orphan` or
+    `foregroundDeletion` finalizer; deletionTimestamp and deletionGracePeriodSeconds are set.
+    The object goes at once unless a grace period (pods) or a finalizer keeps it, Terminating.
+    A second delete may shorten a pod's grace period, never lengthen it. Returns the object
+    as stored, or its last state when it was removed.
+    """
+    with locked(cluster) as outbox:
+        row = _stored(cluster, kind, namespace, name, expected_uid)
+        old = row.doc
+        _check_preconditions(kind, old, options)
+        if kind.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
+            raise forbidden(kind.plural, kind.group, name, "this namespace may not be deleted")
+        new = copy.deepcopy(old)
+        meta = new["metadata"]
+        finalizers = _gc_finalizers(list(meta.get("finalizers") or []), options)
+        if finalizers:
+            meta["finalizers"] = finalizers
+        else:
+            meta.pop("finalizers", None)
+        grace = _grace_seconds(new, options)
+        if meta.get("deletionTimestamp"):
+            if options.grace_seconds is not None and grace < int(meta.get("deletionGracePeriodSeconds") or 0):
+                meta["deletionGracePeriodSeconds"] = grace
+        else:
+            meta["deletionTimestamp"] = rfc3339()
+            meta["deletionGracePeriodSeconds"] = grace
+            if kind.kind == "Namespace":
+                new.setdefault("status", {})["phase"] = "Terminating"
+        if options.dry_run:
+            return new
+        if _finalized(new):
+            return _remove_row(outbox, row, old, old, by)
+        if new == old:
+            return old
+        return _save(outbox, row, old, new, by, None)
+
+
+def _check_preconditions(kind: kinds.Kind, doc: dict, options: DeleteOptions) -> None:
+    meta = doc["metadata"]
+    for label, wanted, actual in (("UID", options.uid, meta["uid"]), ("ResourceVersion", options.resource_version, meta["resourceVersion"])):
+        if wanted is not None and str(wanted) != actual:
+            raise conflict_because(kind.plural, kind.group, meta["name"], f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {actual}")
+
+
+def _gc_finalizers(finalizers: list[str], options: DeleteOptions) -> list[str]:
+    """deletionFinalizersForGarbageCollection: the policy asked for, as a finalizer.
+
+    Without a policy the object keeps what an earlier delete asked (every kind podflow
+    serves defaults to Background, which needs no finalizer).
+    """
+    policy = options.propagation
+    if policy is None and options.orphan_dependents is not None:
+        policy = "Orphan" if options.orphan_dependents else "Background"
+    if policy is None:
+        return finalizers
+    kept = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if policy == "Orphan":
+        kept.append(ORPHAN_FINALIZER)
+    elif policy == "Foreground":
+        kept.append(FOREGROUND_FINALIZER)
+    return kept
+
+
+def _grace_seconds(doc: dict, options: DeleteOptions) -> int:
+    """The pod strategy's CheckGracefulTermination; other kinds have no grace period.
+
+    A pod no kubelet has started, or one that has finished, goes at once: nothing runs
+    that could be stopped gracefully.
+    """
+    if doc.get("kind") != "Pod":
+        return 0
+    spec, status = doc.get("spec") or {}, doc.get("status") or {}
+    grace = options.grace_seconds if options.grace_seconds is not None else spec.get("terminationGracePeriodSeconds", 30)
+    if not isinstance(grace, int) or isinstance(grace, bool):
+        grace = 30
+    if not status.get("hostIP") or status.get("phase") in ("Succeeded", "Failed"):
+        return 0
+    return 1 if grace < 0 else grace
+
+
 def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, expected_uid: str | None = None) -> dict:
     """Delete the object from the store now. Returns the last state, as stored in the log."""
     with locked(cluster) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
-        old = row.doc
-        final = copy.deepcopy(old)
-        revision = outbox.next_revision()
-        final["metadata"]["resourceVersion"] = str(revision)
-        row.delete()
-        _record(outbox, Change.DELETED, row, old, final, by, None, revision=revision)
-        return final
+        return _remove_row(outbox, row, row.doc, row.doc, by)
 
 
 def remove_all(cluster: Cluster, *, by: str) -> int:
@@ -387,6 +507,86 @@ def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expec
     if row is None or (expected_uid and row.uid != expected_uid):
         raise not_found(kind.plural, kind.group, name)
     return row
+
+
+def _remove_row(outbox: Outbox, row: Object, old: dict, last: dict, by: str) -> dict:
+    """Remove the row; the DELETED change carries the object's last state."""
+    final = copy.deepcopy(last)
+    revision = outbox.next_revision()
+    final["metadata"]["resourceVersion"] = str(revision)
+    row.delete()
+    _record(outbox, Change.DELETED, row, old, final, by, None, revision=revision)
+    return final
+
+
+def _finalized(doc: dict) -> bool:
+    """Being deleted, with no finalizer left and no grace period running: it may go."""
+    meta = doc["metadata"]
+    if not meta.get("deletionTimestamp") or meta.get("finalizers") or meta.get("deletionGracePeriodSeconds"):
+        return False
+    return not (doc.get("kind") == "Namespace" and (doc.get("spec") or {}).get("finalizers"))
+
+
+# Finalizers every API server knows; any other must be a qualified name (example.com/hold).
+_STANDARD_FINALIZERS = (ORPHAN_FINALIZER, FOREGROUND_FINALIZER, NAMESPACE_FINALIZER)
+
+
+def _finalizer_causes(old: dict | None, new: dict) -> list[Cause]:
+    """ValidateFinalizers, and ValidateObjectMetaUpdate's rule that an object being
+    deleted may lose finalizers but not gain them."""
+    meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+    finalizers = meta.get("finalizers")
+    if finalizers is None:
+        return []
+    if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
+        return [validation.invalid("metadata.finalizers", finalizers, "must be a list of strings")]
+    causes = [
+        validation.invalid("metadata.finalizers", f, "name is neither a standard finalizer name nor is it fully qualified")
+        for f in finalizers
+        if f not in _STANDARD_FINALIZERS and "/" not in f
+    ]
+    if ORPHAN_FINALIZER in finalizers and FOREGROUND_FINALIZER in finalizers:
+        causes.append(validation.invalid("metadata.finalizers", FOREGROUND_FINALIZER, "finalizer foregroundDeletion and orphan cannot be both set"))
+    if old is None or not old["metadata"].get("deletionTimestamp"):
+        return causes
+    before = set(old["metadata"].get("finalizers") or [])
+    added = [f for f in finalizers if f not in before]
+    if added:
+        shown = ", ".join(f'"{f}"' for f in added)
+        causes.append(Cause("metadata.finalizers", f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{shown}}}", "FieldValueForbidden"))
+    return causes
+
+
+def _namespace_prepare_for_create(doc: dict) -> None:
+    """The namespace strategy's PrepareForCreate: Active, and held by the `kubernetes`
+    finalizer until the namespace controller has emptied it."""
+    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    finalizers = spec.get("finalizers") if isinstance(spec.get("finalizers"), list) else []
+    if NAMESPACE_FINALIZER not in finalizers:
+        finalizers = [*finalizers, NAMESPACE_FINALIZER]
+    doc["spec"] = {**spec, "finalizers": finalizers}
+    doc["status"] = {"phase": "Active"}
+
+
+def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, by: str) -> None:
+    """NamespaceLifecycle admission: the namespace must exist and not be terminating.
+
+    The components write only beside objects that already live in a namespace, so a
+    missing one is checked for clients only. Events the components write stay allowed in
+    a terminating namespace: the kubelet keeps its memory of a pod's stages in them, and
+    needs it to finish stopping the pods the namespace controller deletes.
+    """
+    found = list(Object.objects.filter(cluster=cluster, kind="Namespace", name=namespace).values_list("doc__metadata__deletionTimestamp", flat=True)[:1])
+    if not found:
+        if by == API:
+            raise not_found("namespaces", "", namespace)
+        return
+    if found[0] and not (kind.kind == "Event" and by != API):
+        raise forbidden(
+            kind.plural, kind.group, name,
+            f"unable to create new content in namespace {namespace} because it is being terminated",
+            [Cause("metadata.namespace", f"namespace {namespace} is being terminated", "NamespaceTerminating")],
+        )
 
 
 def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: StepsFor | None) -> dict:

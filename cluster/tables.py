@@ -425,6 +425,78 @@ def lease_row(lease: dict) -> list:
 
 LEASE_COLUMNS = [_col("Name", fmt="name"), _col("Holder", description="Name of the Lease holder"), _col("Age")]
 
+# --- ingresses ------------------------------------------------------------------------------
+
+LOAD_BALANCER_WIDTH = 16  # the printer clips ADDRESS to this when not wide
+
+
+def ingress_hosts(ingress: dict) -> str:
+    """formatHosts: the first three hosts, "+ N more...", or * when no rule names one."""
+    rules = [r for r in ((ingress.get("spec") or {}).get("rules") or []) if isinstance(r, dict)]
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        more = more or len(hosts) == 3
+        if not more and rule.get("host"):
+            hosts.append(str(rule["host"]))
+    if not hosts:
+        return "*"
+    text = ",".join(hosts)
+    return f"{text} + {len(rules) - 3} more..." if more else text
+
+
+def ingress_address(ingress: dict, *, wide: bool = False) -> str:
+    """The load balancer's addresses, sorted and de-duplicated as kubectl's set does."""
+    points = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    found = sorted({p.get("ip") or p.get("hostname") for p in points if isinstance(p, dict) and (p.get("ip") or p.get("hostname"))})
+    text = ",".join(found)
+    if not wide and len(text) > LOAD_BALANCER_WIDTH:
+        text = text[: LOAD_BALANCER_WIDTH - 3] + "..."
+    return text
+
+
+def ingress_row(ingress: dict) -> list:
+    spec = ingress.get("spec") or {}
+    return [
+        ingress["metadata"]["name"],
+        spec.get("ingressClassName") or "<none>",
+        ingress_hosts(ingress),
+        # kube-apiserver prints its Tables wide (GenerateOptions{Wide: true}): never clipped.
+        ingress_address(ingress, wide=True),
+        "80, 443" if spec.get("tls") else "80",
+        age(ingress["metadata"].get("creationTimestamp")),
+    ]
+
+
+INGRESS_COLUMNS = [
+    _col("Name", fmt="name", description="Name must be unique within a namespace."),
+    _col("Class", description="The name of the IngressClass resource that should be used for additional configuration"),
+    _col("Hosts", description="Hosts that incoming requests are matched against before the ingress rule"),
+    _col("Address", description="Address is a list containing ingress points for the load-balancer"),
+    _col("Ports", description="Ports of TLS configurations that open"),
+    _col("Age"),
+]
+
+
+def ingressclass_row(ingress_class: dict) -> list:
+    spec = ingress_class.get("spec") or {}
+    name = ingress_class["metadata"]["name"]
+    if (ingress_class["metadata"].get("annotations") or {}).get("ingressclass.kubernetes.io/is-default-class") == "true":
+        name += " (default)"
+    parameters = "<none>"
+    if isinstance(spec.get("parameters"), dict):
+        ref = spec["parameters"]
+        parameters = str(ref.get("kind", "")) + (f".{ref['apiGroup']}" if ref.get("apiGroup") else "") + f"/{ref.get('name', '')}"
+    return [name, spec.get("controller", ""), parameters, age(ingress_class["metadata"].get("creationTimestamp"))]
+
+
+INGRESSCLASS_COLUMNS = [
+    _col("Name", fmt="name"),
+    _col("Controller"),
+    _col("Parameters"),
+    _col("Age"),
+]
+
 PRINTERS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
     "Pod": (POD_COLUMNS, pod_row),
     "Deployment": (DEPLOYMENT_COLUMNS, deployment_row),
@@ -438,6 +510,8 @@ PRINTERS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
     "ConfigMap": (CONFIGMAP_COLUMNS, configmap_row),
     "Secret": (SECRET_COLUMNS, secret_row),
     "Lease": (LEASE_COLUMNS, lease_row),
+    "Ingress": (INGRESS_COLUMNS, ingress_row),
+    "IngressClass": (INGRESSCLASS_COLUMNS, ingressclass_row),
 }
 
 

@@ -11,7 +11,8 @@ from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
 from . import kubelet, sandbox, scheduler, wake
-from .controllers import deployment, endpoints, garbagecollector, loadbalancer, replicaset
+from .controllers import deployment, endpoints, garbagecollector, ingress, loadbalancer, replicaset
+from .controllers import namespace as namespace_controller
 from .models import Cluster
 
 log = logging.getLogger("podflow.tasks")
@@ -42,6 +43,13 @@ def collect_garbage(cluster_id: int, owner_uid: str) -> None:
         garbagecollector.collect(cluster, owner_uid)
 
 
+@shared_task(name="cluster.tasks.reconcile_namespace")
+def reconcile_namespace(cluster_id: int, name: str) -> None:
+    wake.started((wake.RECONCILE_NAMESPACE, (cluster_id, name)))
+    if cluster := _cluster(cluster_id):
+        namespace_controller.reconcile(cluster, name)
+
+
 @shared_task(name="cluster.tasks.reconcile_endpoints")
 def reconcile_endpoints(cluster_id: int, namespace: str, name: str) -> None:
     """The endpoint and EndpointSlice controllers, for one Service."""
@@ -63,6 +71,21 @@ def reconcile_loadbalancer(cluster_id: int, namespace: str, name: str) -> None:
     wake.started((wake.RECONCILE_LOADBALANCER, (cluster_id, namespace, name)))
     if cluster := _cluster(cluster_id):
         loadbalancer.reconcile(cluster, namespace, name)
+
+
+@shared_task(name="cluster.tasks.reconcile_ingress")
+def reconcile_ingress(cluster_id: int, namespace: str, name: str) -> None:
+    wake.started((wake.RECONCILE_INGRESS, (cluster_id, namespace, name)))
+    if cluster := _cluster(cluster_id):
+        ingress.reconcile(cluster, namespace, name)
+
+
+@shared_task(name="cluster.tasks.sync_ingresses")
+def sync_ingresses(cluster_id: int, namespace: str, service: str) -> None:
+    """The ingress controller over several Ingresses: all ("" namespace), or those naming a Service."""
+    wake.started((wake.SYNC_INGRESSES, (cluster_id, namespace, service)))
+    if cluster := _cluster(cluster_id):
+        ingress.sync_all(cluster, namespace, service)
 
 
 @shared_task(name="cluster.tasks.schedule_pod")
@@ -123,8 +146,10 @@ def resync() -> None:
             tasks.append((wake.RECONCILE_DEPLOYMENT, (cluster.pk, uid)))
         for uid in replicaset.unconverged(cluster):
             tasks.append((wake.RECONCILE_REPLICASET, (cluster.pk, uid)))
-        for uid in garbagecollector.missing_owners(cluster):
+        for uid in garbagecollector.missing_owners(cluster) + garbagecollector.waiting_owners(cluster):
             tasks.append((wake.COLLECT_GARBAGE, (cluster.pk, uid)))
+        for name in namespace_controller.terminating(cluster):
+            tasks.append((wake.RECONCILE_NAMESPACE, (cluster.pk, name)))
         if scheduler.pending_pods(cluster):
             tasks.append((wake.SCHEDULE_PENDING, (cluster.pk,)))
         for namespace in endpoints.namespaces_with_services(cluster):
@@ -133,6 +158,8 @@ def resync() -> None:
             tasks.append((wake.RECONCILE_ENDPOINTS, (cluster.pk, namespace, name)))
         for namespace, name in loadbalancer.services_to_resync(cluster):
             tasks.append((wake.RECONCILE_LOADBALANCER, (cluster.pk, namespace, name)))
+        for namespace, name in ingress.ingresses_to_resync(cluster):
+            tasks.append((wake.RECONCILE_INGRESS, (cluster.pk, namespace, name)))
         for node, uid in kubelet.pods_needing_work(cluster):
             tasks.append((wake.SYNC_POD, (cluster.pk, node, uid)))
         wake.dispatch(tasks, unless_delayed=True)

@@ -545,6 +545,221 @@ def validate_endpointslice(doc: dict) -> list[Cause]:
     return causes
 
 
+# --- Ingresses and IngressClasses (networking.k8s.io/v1) ----------------------------------
+
+PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
+INVALID_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
+INVALID_PATH_SUFFIXES = ("/..", "/.")
+WILDCARD_SUBDOMAIN_RE = re.compile(r"^\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+WILDCARD_MSG = (
+    "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist "
+    "of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. "
+    "'*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+HTTP_PATH_RE = re.compile(r"^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$")
+
+
+def _subdomain_messages(value: str) -> list[str]:
+    """IsDNS1123Subdomain, or IsWildcardDNS1123Subdomain for a value with a '*' (as Ingress hosts are read)."""
+    messages = []
+    if len(value) > 253:
+        messages.append("must be no more than 253 characters")
+    if "*" in value:
+        if not WILDCARD_SUBDOMAIN_RE.match(value):
+            messages.append(WILDCARD_MSG)
+    elif not DNS1123_SUBDOMAIN_RE.match(value):
+        messages.append(SUBDOMAIN_MSG)
+    return messages
+
+
+def _validate_ingress_backend(backend: Any, field: str) -> list[Cause]:
+    """validateIngressBackend: a Service (name and exactly one of port name or number) or a resource."""
+    if not isinstance(backend, dict):
+        return [invalid(field, backend, "must be an object")]
+    service, resource = backend.get("service"), backend.get("resource")
+    if service is not None and resource is not None:
+        return [invalid(field, "", "cannot set both resource and service backends")]
+    if resource is not None:
+        return _validate_typed_reference(resource, f"{field}.resource")
+    if service is None:
+        return [invalid(field, "", "resource or service backend is required")]
+    if not isinstance(service, dict):
+        return [invalid(f"{field}.service", service, "must be an object")]
+    causes: list[Cause] = []
+    name = service.get("name")
+    if name in (None, ""):
+        causes.append(required(f"{field}.service.name"))
+    elif not isinstance(name, str):
+        causes.append(invalid(f"{field}.service.name", name, "must be a string"))
+    else:
+        if not DNS1035_LABEL_RE.match(name):
+            causes.append(invalid(f"{field}.service.name", name, DNS1035_MSG))
+        if len(name) > 63:
+            causes.append(invalid(f"{field}.service.name", name, "must be no more than 63 characters"))
+    port = service.get("port")
+    if port is not None and not isinstance(port, dict):
+        return causes + [invalid(f"{field}.service.port", port, "must be an object")]
+    port_name, number = (port or {}).get("name") or "", (port or {}).get("number") or 0
+    if port_name and number:
+        causes.append(invalid(field, "", "cannot set both port name & port number"))
+    elif port_name:
+        causes += validate_port_name(port_name, f"{field}.service.port.name")
+    elif number:
+        causes += validate_port_number(number, f"{field}.service.port.number")
+    else:
+        causes.append(Cause(field, "Required value: port name or number is required", "FieldValueRequired"))
+    return causes
+
+
+def _validate_typed_reference(ref: Any, field: str) -> list[Cause]:
+    """validateIngressTypedLocalObjectReference: kind and name required (a resource backend, a class's parameters)."""
+    if not isinstance(ref, dict):
+        return [invalid(field, ref, "must be an object")]
+    causes: list[Cause] = []
+    group = ref.get("apiGroup")
+    if group is not None:
+        if not isinstance(group, str) or not DNS1123_SUBDOMAIN_RE.match(group) or len(group) > 253:
+            causes.append(invalid(f"{field}.apiGroup", group, SUBDOMAIN_MSG))
+    for key in ("kind", "name"):
+        value = ref.get(key)
+        if value in (None, ""):
+            causes.append(Cause(f"{field}.{key}", f"Required value: {key} is required", "FieldValueRequired"))
+        elif not isinstance(value, str) or value in (".", "..") or "/" in value or "%" in value:
+            causes.append(invalid(f"{field}.{key}", value, "may not be '.' or '..' and may not contain '/' or '%'"))
+    return causes
+
+
+def _validate_ingress_path(path: Any, field: str) -> list[Cause]:
+    if not isinstance(path, dict):
+        return [invalid(field, path, "must be an object")]
+    path_type = path.get("pathType")
+    if path_type in (None, ""):
+        return [Cause(f"{field}.pathType", "Required value: pathType must be specified", "FieldValueRequired")]
+    value = path.get("path", "")
+    if not isinstance(value, str):
+        return [invalid(f"{field}.path", value, "must be a string")]
+    causes: list[Cause] = []
+    if path_type in ("Exact", "Prefix"):
+        if not value.startswith("/"):
+            causes.append(invalid(f"{field}.path", value, "must be an absolute path"))
+        for sequence in INVALID_PATH_SEQUENCES if value else ():
+            if sequence in value:
+                causes.append(invalid(f"{field}.path", value, f"must not contain '{sequence}'"))
+        for suffix in INVALID_PATH_SUFFIXES if value else ():
+            if value.endswith(suffix):
+                causes.append(invalid(f"{field}.path", value, f"cannot end with '{suffix}'"))
+    elif path_type == "ImplementationSpecific":
+        if value and not value.startswith("/"):
+            causes.append(invalid(f"{field}.path", value, "must be an absolute path"))
+    else:
+        causes.append(unsupported(f"{field}.pathType", path_type, PATH_TYPES))
+    return causes + _validate_ingress_backend(path.get("backend"), f"{field}.backend")
+
+
+def validate_ingress(doc: dict) -> list[Cause]:
+    """ValidateIngressCreate / ValidateIngressUpdate of networking/v1, with Kubernetes' messages."""
+    causes = validate_metadata(doc)
+    spec = {} if doc.get("spec") is None else doc["spec"]  # both kinds' specs are optional structs
+    if not isinstance(spec, dict):
+        return causes + [invalid("spec", spec, "must be an object")]
+    rules = spec.get("rules")
+    default_backend = spec.get("defaultBackend")
+    if not rules and default_backend is None:
+        shown = "[]networking.IngressRule(nil)" if rules is None else "[]networking.IngressRule{}"
+        causes.append(Cause("spec", f"Invalid value: {shown}: either `defaultBackend` or `rules` must be specified"))
+    if default_backend is not None:
+        causes += _validate_ingress_backend(default_backend, "spec.defaultBackend")
+    for i, rule in enumerate(_items(rules, "spec.rules", causes)):
+        path = f"spec.rules[{i}]"
+        if not isinstance(rule, dict):
+            causes.append(invalid(path, rule, "must be an object"))
+            continue
+        host = rule.get("host") or ""
+        if not isinstance(host, str):
+            causes.append(invalid(f"{path}.host", host, "must be a string"))
+        elif host:
+            if is_ip(host, None):
+                causes.append(invalid(f"{path}.host", host, "must be a DNS name, not an IP address"))
+            causes += [invalid(f"{path}.host", host, message) for message in _subdomain_messages(host)]
+        http = rule.get("http")
+        if http is None:
+            continue
+        if not isinstance(http, dict):
+            causes.append(invalid(f"{path}.http", http, "must be an object"))
+            continue
+        paths = _items(http.get("paths"), f"{path}.http.paths", causes)
+        if not paths:
+            causes.append(required(f"{path}.http.paths"))
+        for j, entry in enumerate(paths):
+            causes += _validate_ingress_path(entry, f"{path}.http.paths[{j}]")
+    for i, tls in enumerate(_items(spec.get("tls"), "spec.tls", causes)):
+        if not isinstance(tls, dict):
+            causes.append(invalid(f"spec.tls[{i}]", tls, "must be an object"))
+            continue
+        for j, host in enumerate(_items(tls.get("hosts"), f"spec.tls[{i}].hosts", causes)):
+            if not isinstance(host, str):
+                causes.append(invalid(f"spec.tls[{i}].hosts[{j}]", host, "must be a string"))
+                continue
+            causes += [invalid(f"spec.tls[{i}].hosts[{j}]", host, message) for message in _subdomain_messages(host)]
+        secret = tls.get("secretName")
+        if secret not in (None, ""):
+            causes += validate_name(secret, f"spec.tls[{i}].secretName")
+    class_name = spec.get("ingressClassName")
+    if class_name is not None:
+        causes += validate_name(class_name, "spec.ingressClassName")
+    return causes
+
+
+def validate_ingressclass(doc: dict) -> list[Cause]:
+    causes = validate_metadata(doc)
+    spec = {} if doc.get("spec") is None else doc["spec"]  # both kinds' specs are optional structs
+    if not isinstance(spec, dict):
+        return causes + [invalid("spec", spec, "must be an object")]
+    controller = spec.get("controller")
+    if controller in (None, ""):
+        causes.append(required("spec.controller"))
+    elif not isinstance(controller, str):
+        causes.append(invalid("spec.controller", controller, "must be a string"))
+    else:
+        if len(controller) > 250:
+            causes.append(Cause("spec.controller", "Too long: may not be more than 250 bytes", "FieldValueTooLong"))
+        domain, _, rest = controller.partition("/")
+        if not domain or not rest:
+            causes.append(invalid("spec.controller", controller, 'must be a domain-prefixed path (such as "acme.io/foo")'))
+        else:
+            if not DNS1123_SUBDOMAIN_RE.match(domain) or len(domain) > 253:
+                causes.append(invalid("spec.controller", domain, SUBDOMAIN_MSG))
+            if not HTTP_PATH_RE.match(rest):
+                causes.append(invalid("spec.controller", rest, "must be a valid path (regex used for validation is '[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')"))
+    parameters = spec.get("parameters")
+    if parameters is not None:
+        causes += _validate_typed_reference(parameters, "spec.parameters")
+        scope = parameters.get("scope") if isinstance(parameters, dict) else None
+        namespace = parameters.get("namespace") if isinstance(parameters, dict) else None
+        if scope not in (None, "Cluster", "Namespace"):
+            causes.append(unsupported("spec.parameters.scope", scope, ["Cluster", "Namespace"]))
+        elif scope == "Namespace" and not namespace:
+            causes.append(Cause("spec.parameters.namespace", "Required value: `parameters.scope` is set to 'Namespace'", "FieldValueRequired"))
+        elif scope == "Cluster" and namespace:
+            causes.append(Cause("spec.parameters.namespace", "Forbidden: `parameters.scope` is set to 'Cluster'", "FieldValueForbidden"))
+    return causes
+
+
+def default_ingress(doc: dict) -> None:
+    """networking/v1 has no field defaults for an Ingress; its strategy starts a new one with an
+    empty status (PrepareForCreate), so `status.loadBalancer` is there to be filled."""
+    status = doc.setdefault("status", {})
+    if isinstance(status, dict):
+        status.setdefault("loadBalancer", {})
+
+
+def default_ingressclass(doc: dict) -> None:
+    """SetDefaults_IngressClass: parameters without a scope are cluster-scoped."""
+    parameters = (doc.get("spec") or {}).get("parameters") if isinstance(doc.get("spec"), dict) else None
+    if isinstance(parameters, dict):
+        parameters.setdefault("scope", "Cluster")
+
+
 # --- ConfigMaps and Secrets ----------------------------------------------------------------
 
 CONFIG_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -623,7 +838,12 @@ def validate_secret(doc: dict) -> list[Cause]:
 
 
 def validate_immutable_data(old: dict, new: dict) -> list[Cause]:
-    """A Secret keeps its type; an `immutable` ConfigMap or Secret keeps its data and stays immutable."""
+    """A Secret keeps its type; an `immutable` ConfigMap or Secret keeps its data and stays immutable;
+    an IngressClass keeps its controller (ValidateIngressClassUpdate)."""
+    if old.get("kind") == "IngressClass":
+        before = (old.get("spec") or {}).get("controller")
+        after = new["spec"].get("controller") if isinstance(new.get("spec"), dict) else None
+        return [] if before == after else [invalid("spec.controller", after, "field is immutable")]
     if old.get("kind") not in ("ConfigMap", "Secret"):
         return []
     causes = []
@@ -751,6 +971,8 @@ VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "ConfigMap": validate_configmap,
     "Secret": validate_secret,
     "Lease": validate_lease,
+    "Ingress": validate_ingress,
+    "IngressClass": validate_ingressclass,
 }
 
 
@@ -853,6 +1075,10 @@ def default(doc: dict) -> None:
         convert_secret(doc)
     elif kind == "ConfigMap":
         convert_configmap(doc)
+    elif kind == "Ingress":
+        default_ingress(doc)
+    elif kind == "IngressClass":
+        default_ingressclass(doc)
 
 
 def default_service(doc: dict) -> None:

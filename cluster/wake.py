@@ -28,6 +28,9 @@ SYNC_POD = "cluster.tasks.sync_pod"
 RECONCILE_ENDPOINTS = "cluster.tasks.reconcile_endpoints"
 SYNC_NAMESPACE_ENDPOINTS = "cluster.tasks.sync_namespace_endpoints"
 RECONCILE_LOADBALANCER = "cluster.tasks.reconcile_loadbalancer"
+RECONCILE_NAMESPACE = "cluster.tasks.reconcile_namespace"
+RECONCILE_INGRESS = "cluster.tasks.reconcile_ingress"
+SYNC_INGRESSES = "cluster.tasks.sync_ingresses"
 
 QUEUES = {
     RECONCILE_DEPLOYMENT: "controller-manager",
@@ -39,6 +42,9 @@ QUEUES = {
     RECONCILE_ENDPOINTS: "controller-manager",
     SYNC_NAMESPACE_ENDPOINTS: "controller-manager",
     RECONCILE_LOADBALANCER: "controller-manager",
+    RECONCILE_NAMESPACE: "controller-manager",
+    RECONCILE_INGRESS: "controller-manager",
+    SYNC_INGRESSES: "controller-manager",
 }
 
 
@@ -75,6 +81,7 @@ def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str
     kind = new.get("kind")
     uid = new["metadata"]["uid"]
     deleted = type_ == "DELETED"
+    yield from _deletion_wakes(cluster_id, type_, new, by)
     if kind == "Deployment":
         if deleted:
             yield (COLLECT_GARBAGE, (cluster_id, uid))
@@ -94,6 +101,13 @@ def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str
             yield (SYNC_NAMESPACE_ENDPOINTS, (cluster_id, new["metadata"].get("namespace", "")))
     elif kind in ("Service", "Endpoints", "EndpointSlice"):
         yield from _service_wakes(cluster_id, type_, old, new, by)
+        yield from _ingress_backend_wakes(cluster_id, type_, old, new)
+    elif kind == "Ingress":
+        # Its own status writes do not wake the ingress controller; anyone else's do.
+        if not deleted and by != store.INGRESS_CONTROLLER:
+            yield (RECONCILE_INGRESS, (cluster_id, new["metadata"].get("namespace", ""), new["metadata"]["name"]))
+    elif kind == "IngressClass":
+        yield (SYNC_INGRESSES, (cluster_id, "", ""))  # which Ingresses are the controller's may have changed
     elif kind in ("ConfigMap", "Secret") and not deleted:
         from . import kubelet  # late: the kubelet imports the store
 
@@ -109,6 +123,48 @@ def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str
             or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable")
         ):
             yield (SCHEDULE_PENDING, (cluster_id,))
+        if deleted or old is None or _node_ready(old) != _node_ready(new):
+            yield (SYNC_INGRESSES, (cluster_id, "", ""))  # the Ingresses' addresses are the Ready nodes'
+
+
+def _ingress_backend_wakes(cluster_id: int, type_: str, old: dict | None, new: dict) -> Iterable[Task]:
+    """A Service an Ingress may name came, went or changed its ports, or its Endpoints went
+    from no ready address to some (or back): the controller looks at the Ingresses that name it.
+    Keyed by Service, so which Ingresses those are is read after commit, by the task."""
+    ns, name = new["metadata"].get("namespace", ""), new["metadata"]["name"]
+    if new["kind"] == "Service":
+        if old is None or type_ == "DELETED" or (old.get("spec") or {}).get("ports") != (new.get("spec") or {}).get("ports"):
+            yield (SYNC_INGRESSES, (cluster_id, ns, name))
+    elif new["kind"] == "Endpoints":
+        if old is None or type_ == "DELETED" or _has_ready_address(old) != _has_ready_address(new):
+            yield (SYNC_INGRESSES, (cluster_id, ns, name))
+
+
+def _has_ready_address(endpoints: dict | None) -> bool:
+    return any(subset.get("addresses") for subset in (endpoints or {}).get("subsets") or [] if isinstance(subset, dict))
+
+
+def _deletion_wakes(cluster_id: int, type_: str, new: dict, by: str) -> Iterable[Task]:
+    """The garbage collector and the namespace controller, which watch every kind."""
+    meta = new["metadata"]
+    deleted = type_ == "DELETED"
+    namespace = meta.get("namespace") or ""
+    if deleted and namespace and namespace not in store.IMMORTAL_NAMESPACES:
+        yield (RECONCILE_NAMESPACE, (cluster_id, namespace))  # it may be terminating, and now empty
+    if new.get("kind") == "Namespace" and not deleted and meta.get("deletionTimestamp") and by != store.NAMESPACE_CONTROLLER:
+        yield (RECONCILE_NAMESPACE, (cluster_id, meta["name"]))
+    if new.get("kind") == "Event":
+        return  # an Event names the object it is about; it owns nothing and nothing owns it
+    if deleted:
+        # The owners of what the components make; a client's ownerReferences to any other
+        # kind are collected by the resync (missing_owners).
+        if new.get("kind") in ("Deployment", "ReplicaSet", "Service"):
+            yield (COLLECT_GARBAGE, (cluster_id, meta["uid"]))  # its dependents may be left
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("blockOwnerDeletion") and ref.get("uid"):
+                yield (COLLECT_GARBAGE, (cluster_id, ref["uid"]))  # an owner deleted in the foreground may wait for it
+    elif meta.get("deletionTimestamp") and {store.ORPHAN_FINALIZER, store.FOREGROUND_FINALIZER} & set(meta.get("finalizers") or []):
+        yield (COLLECT_GARBAGE, (cluster_id, meta["uid"]))
 
 
 def _endpoints_may_change(old: dict | None, new: dict, deleted: bool) -> bool:
@@ -204,8 +260,9 @@ def pending_key(task: Task) -> str:
 # The controller manager's work queue coalesces wake-ups of one key that come close
 # together (a ReplicaSet hears from each of its pods as it starts): one reconcile then sees
 # them all. A real controller gets the same from its informer's queue.
-COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1}
+COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1, SYNC_INGRESSES: 0.1}
 
+COALESCE_SECONDS[RECONCILE_NAMESPACE] = 0.1  # a namespace hears of every object that leaves it
 
 # A task's countdown waits unacknowledged in the worker; Redis hands such a task to a worker
 # again once the broker's visibility timeout passes, so longer waits are taken in steps

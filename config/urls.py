@@ -54,6 +54,7 @@ urlpatterns = [
     path(K8S + "podflow/v1/" + NS + "services/<str:service>", podflow.service_detail),
     path(K8S + "podflow/v1/" + NS + "services/<str:service>/request", podflow.service_request),
     path(K8S + "podflow/v1/" + NS + "services/<str:service>/proxy-rules", podflow.proxy_rules),
+    path(K8S + "podflow/v1/" + NS + "ingresses/<str:ingress>/request", podflow.ingress_request),
     # podflow's speed setting of the cluster (time is a setting).
     path(K8S + "podflow/v1/speed", views.api_speed, name="api-speed"),
     # podflow's power switch for a worker node (its kubelet stops heartbeating).

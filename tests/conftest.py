@@ -84,6 +84,8 @@ def live_stack(tmp_path_factory):
     from tests import livehelpers
 
     livehelpers.kubeconfig_sources[stack.url] = stack.kubeconfig
+    # Every worker answers before the first test (they boot after daphne's port opens).
+    livehelpers.wait_until(lambda: livehelpers.http(stack.url, "GET", "/healthz")[0] == 200, 90, "every worker role to answer /healthz", interval=0.5)
     yield stack
     stack.stop()
 

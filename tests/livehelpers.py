@@ -115,8 +115,8 @@ class Stream:
     def steps_for(self, pod_name: str) -> list[dict]:
         found = []
         for m in self.messages:
-            if m.get("type") == "snapshot":
-                found += [s for s in m["steps"] if s["pod"] == pod_name]
+            if m.get("type") in ("snapshot", "snapshot-part"):
+                found += [s for s in m.get("steps", []) if s["pod"] == pod_name]
             elif m.get("type") == "change":
                 found += [s for s in m["steps"] if s["pod"] == pod_name]
         return found

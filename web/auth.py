@@ -44,6 +44,7 @@ def resolve(request: HttpRequest, cluster_name: str) -> Cluster:
 def _open(request: HttpRequest, cluster_name: str) -> Cluster:
     token = bearer_token(request)
     if not token:
+        request.podflow_via_session = True
         return _by_session(request, cluster_name)
     cluster = Cluster.objects.filter(name=cluster_name).first()
     if cluster is not None and hmac.compare_digest(cluster.token.encode(), token.encode("utf-8", "surrogateescape")):

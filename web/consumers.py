@@ -67,11 +67,25 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             return None
         return since if since >= 0 else None
 
+    async def __call__(self, scope, receive, send) -> None:
+        """However the consumer ends — a clean close, a crash in a handler, a cancelled
+        task — it leaves the cluster's group, so no message is sent to a client long gone."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._leave()
+
     async def disconnect(self, code: int) -> None:
-        if self.poller:
-            self.poller.cancel()
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._leave()
+
+    async def _leave(self) -> None:
+        poller = getattr(self, "poller", None)
+        if poller:
+            poller.cancel()
+        group = getattr(self, "group", None)
+        if group and self.channel_layer is not None:
+            self.group = None
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
@@ -115,12 +129,15 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.last = entry["revision"]
 
     async def _send_snapshot(self) -> None:
-        snap = await database_sync_to_async(stream.snapshot)(self.cluster_id)
-        if snap is None:
+        """The snapshot in bounded frames (web/stream.py): the first says how many parts
+        follow; nothing else is sent between them (the caller holds the lock)."""
+        frames = await database_sync_to_async(stream.snapshot_frames)(self.cluster_id)
+        if frames is None:
             await self.close(code=CLOSE_GONE)
             return
-        self.last = snap["revision"]
-        await self.send_json(snap)
+        self.last = frames[0]["revision"]
+        for frame in frames:
+            await self.send_json(frame)
 
     async def _backfill(self) -> bool:
         entries, complete = await database_sync_to_async(stream.entries_since)(self.cluster_id, self.last)

@@ -29,7 +29,7 @@ class Resource:
 
 
 RESOURCES = [
-    Resource(kinds.NAMESPACE, ("create", "delete", "get", "list", "patch", "update", "watch"), subresources=(("status", "", "v1", "Namespace", ("get", "patch", "update")),)),
+    Resource(kinds.NAMESPACE, ("create", "delete", "get", "list", "patch", "update", "watch"), subresources=(("finalize", "", "v1", "Namespace", ("update",)), ("status", "", "v1", "Namespace", ("get", "patch", "update")))),
     Resource(kinds.NODE, ("get", "list", "patch", "update", "watch"), subresources=(("status", "", "v1", "Node", ("get", "patch", "update")),)),
     Resource(
         kinds.POD,
@@ -60,9 +60,12 @@ RESOURCES = [
     Resource(kinds.CONFIGMAP, tuple(VERBS_ALL)),
     Resource(kinds.SECRET, tuple(VERBS_ALL)),
     Resource(kinds.LEASE, tuple(VERBS_ALL)),
+    # Not in the category "all": `kubectl get all` leaves Ingresses out, as on a real cluster.
+    Resource(kinds.INGRESS, tuple(VERBS_ALL), subresources=(("status", "networking.k8s.io", "v1", "Ingress", ("get", "patch", "update")),)),
+    Resource(kinds.INGRESSCLASS, tuple(VERBS_ALL)),
 ]
 
-GROUPS = {"": "v1", "apps": "v1", "discovery.k8s.io": "v1", "coordination.k8s.io": "v1"}
+GROUPS = {"": "v1", "apps": "v1", "discovery.k8s.io": "v1", "coordination.k8s.io": "v1", "networking.k8s.io": "v1"}
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 

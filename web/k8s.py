@@ -16,16 +16,19 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from cluster import broadcast, kinds, narration, pods, selectors, store, tables
-from cluster.errors import APIError, bad_request, conflict, not_found
-from cluster.models import Cluster, Object
+from cluster.errors import APIError, Cause, bad_request, conflict, not_found
+from cluster.models import Cluster
 from cluster.patch import BodyRefused, loads_json
 
 from .auth import resolve
 
 log = logging.getLogger("podflow.api")
 
-CREATABLE = {"Pod", "Deployment", "ReplicaSet", "Namespace", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "Lease"}
-DELETABLE = {"Pod", "Deployment", "ReplicaSet", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "Lease"}
+CREATABLE = {"Pod", "Deployment", "ReplicaSet", "Namespace", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "Lease", "Ingress", "IngressClass"}
+DELETABLE = {"Pod", "Deployment", "ReplicaSet", "Event", "Service", "Endpoints", "EndpointSlice", "ConfigMap", "Secret", "Lease", "Ingress", "IngressClass"}
+DELETABLE.add("Namespace")
+# deletecollection: every deletable kind but namespaces, as on a Kubernetes 1.32 API server.
+COLLECTION_DELETABLE = DELETABLE - {"Namespace"}
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 PATCH_TYPES = (
     "application/strategic-merge-patch+json",
@@ -47,8 +50,15 @@ def status_response(err: APIError) -> HttpResponse:
 
 
 def client_of(request: HttpRequest) -> str:
-    explicit = request.headers.get("X-Podflow-Client", "")
-    return narration.client_name(explicit or request.headers.get("User-Agent", ""))
+    """Who the diagram says asked (step 1): the page when the owner's session made the
+    request, otherwise the client its User-Agent names (kubectl, the Python client, curl).
+    No header of the caller's choosing can make a request pass for the page."""
+    page = narration.client_name("podflow-page")
+    if getattr(request, "podflow_via_session", False):
+        return page
+    agent = request.headers.get("User-Agent", "")
+    named = narration.client_name(agent)
+    return named if named != page else f"{agent.split(' ', 1)[0][:60]} (not the page)"
 
 
 def flag(request: HttpRequest, name: str) -> bool:
@@ -232,6 +242,9 @@ def version(request: HttpRequest, cluster: str) -> HttpResponse:
 @api_view
 def collection(request: HttpRequest, cluster: str, plural: str, namespace: str | None = None, group: str = "", version: str = "v1") -> HttpResponse:
     c = resolve(request, cluster)
+    if not group and namespace is not None and plural in NAMESPACE_SUBRESOURCES:
+        # /api/v1/namespaces/<name>/status has the shape of a namespaced collection's URL.
+        return _subresource(request, c, kinds.NAMESPACE, "", namespace, plural)
     kind = _kind(group, version, plural)
     if namespace is not None and not kind.namespaced:
         raise APIError(404, "NotFound", f"the server could not find the requested resource ({plural} is not namespaced)")
@@ -245,6 +258,10 @@ def collection(request: HttpRequest, cluster: str, plural: str, namespace: str |
         if kind.namespaced and namespace is None:
             raise APIError(405, "MethodNotAllowed", f"create {kind.plural} in a namespace: POST .../namespaces/<ns>/{kind.plural}")
         return _create(request, c, kind, namespace or "", _object_body(request, kind))
+    if request.method == "DELETE":
+        if kind.kind not in COLLECTION_DELETABLE or (kind.namespaced and namespace is None):
+            raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource (DELETE {kind.plural})")
+        return _delete_collection(request, c, kind, namespace)
     raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
 
 
@@ -266,10 +283,31 @@ def _matcher(request: HttpRequest) -> Callable[[dict], bool]:
 def _list(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: str | None) -> HttpResponse:
     matches = _matcher(request)
     revision = store.current_revision(cluster)
+    _not_from_the_future(request, revision)
     items = [doc for doc in store.list_docs(cluster, kind, namespace) if matches(doc)]
     if tables.wants_table(request.headers.get("Accept", "")):
         return json_response(tables.table(kind.kind, items, str(revision), include_object=request.GET.get("includeObject", "Metadata")))
     return json_response({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": {"resourceVersion": str(revision)}, "items": items})
+
+
+def _not_from_the_future(request: HttpRequest, current: int) -> None:
+    """A list or watch from a resourceVersion this cluster has not reached is answered at
+    once, as the API server's watch cache answers it: 504 "Too large resource version",
+    with a cause clients recognise and a hint to retry."""
+    raw = request.GET.get("resourceVersion", "")
+    try:
+        wanted = int(raw) if raw else 0
+    except ValueError as exc:
+        raise bad_request(f"invalid resourceVersion: {raw!r}") from exc
+    if wanted > current:
+        raise APIError(
+            504,
+            "Timeout",
+            f"Too large resource version: {wanted}, current: {current}",
+            causes=[Cause("", "Too large resource version", "ResourceVersionTooLarge")],
+            retry_after_seconds=1,
+            headers={"Retry-After": "1"},
+        )
 
 
 def _watch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: str | None) -> HttpResponse:
@@ -284,6 +322,7 @@ def _watch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: 
         start = int(raw_rv) if raw_rv not in ("", "0") else None
     except ValueError as exc:
         raise bad_request(f"invalid resourceVersion or timeoutSeconds: {exc}") from exc
+    _not_from_the_future(request, store.current_revision(cluster))
     initial: list[bytes] = []
     if start is None:
         # No resourceVersion (or 0): start with the current state as ADDED events.
@@ -371,30 +410,63 @@ def _patch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, na
 def _delete(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str) -> HttpResponse:
     if kind.kind not in DELETABLE:
         raise APIError(405, "MethodNotAllowed", f"delete is not supported on {kind.plural} in podflow")
-    options = _body(request) if request.body else {}
-    grace = request.GET.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+    return json_response(store.delete(cluster, kind, ns, name, by=store.API, options=_delete_options(request)))
+
+
+def _delete_collection(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: str | None) -> HttpResponse:
+    """DELETE on a collection: each matching object deleted as a single delete would be.
+
+    One transaction: an item that refuses (a precondition) leaves every item as it was.
+    The answer is the list of what was matched, as the API server's DeleteCollection
+    returns it.
+    """
+    matches = _matcher(request)
+    options = _delete_options(request)
+    with store.locked(cluster):
+        items = [doc for doc in store.list_docs(cluster, kind, namespace) if matches(doc)]
+        for doc in items:
+            meta = doc["metadata"]
+            store.delete(cluster, kind, meta.get("namespace", ""), meta["name"], by=store.API, options=options, expected_uid=meta["uid"])
+    revision = store.current_revision(cluster)
+    return json_response({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": {"resourceVersion": str(revision)}, "items": items})
+
+
+def _delete_options(request: HttpRequest) -> store.DeleteOptions:
+    """DeleteOptions from the body and the query (the query wins, as in the API server)."""
+    body = _body(request) if request.body else {}
+
+    def pick(key: str) -> Any:
+        return request.GET[key] if key in request.GET else body.get(key)
+
+    grace = pick("gracePeriodSeconds")
+    if isinstance(grace, (bool, float)):  # JSON true or 1.5: Python's int() would take them
+        raise bad_request(f"gracePeriodSeconds must be an integer, not {grace!r}")
     try:
-        grace_seconds = int(grace) if grace is not None else None
+        grace_seconds = None if grace is None else int(grace)
     except (TypeError, ValueError) as exc:
         raise bad_request(f"gracePeriodSeconds must be an integer, not {grace!r}") from exc
-    policy = request.GET.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
-    if policy not in ("Background", "Foreground", "Orphan"):
+    policy = pick("propagationPolicy")
+    if policy is not None and policy not in store.PROPAGATION_POLICIES:
         raise APIError(422, "Invalid", f'propagationPolicy: Unsupported value: "{policy}": supported values: "Background", "Foreground", "Orphan"')
-    current = store.get(cluster, kind, ns, name)
-    if policy == "Orphan":
-        _orphan_dependents(cluster, current)
-    if kind.kind == "Pod":
-        return json_response(pods.delete(cluster, ns, name, by=store.API, grace_seconds=grace_seconds))
-    return json_response(store.remove(cluster, kind, ns, name, by=store.API))
-
-
-def _orphan_dependents(cluster: Cluster, owner: dict) -> None:
-    """`--cascade=orphan`: dependents lose their ownerReference and stay."""
-    uid = owner["metadata"]["uid"]
-    from cluster.controllers.garbagecollector import release_from
-
-    for dep_kind, dep_ns, dep_name in Object.objects.filter(cluster=cluster, owner_uid=uid).exclude(kind="Event").values_list("kind", "namespace", "name"):
-        store.mutate(cluster, kinds.BY_KIND[dep_kind], dep_ns, dep_name, release_from(uid), by=store.GARBAGE_COLLECTOR)
+    orphan = pick("orphanDependents")
+    if isinstance(orphan, str):
+        orphan = {"true": True, "false": False}.get(orphan.lower(), orphan)
+    if orphan is not None and not isinstance(orphan, bool):
+        raise bad_request(f"orphanDependents must be a boolean, not {orphan!r}")
+    if policy is not None and orphan is not None:
+        raise APIError(422, "Invalid", f'propagationPolicy: Invalid value: "{policy}": orphanDependents and deletionPropagation cannot be both set')
+    preconditions = body.get("preconditions") or {}
+    if not isinstance(preconditions, dict) or any(v is not None and not isinstance(v, str) for v in preconditions.values()):
+        raise bad_request("preconditions must be an object of strings (uid, resourceVersion)")
+    dry_run = request.GET.get("dryRun") == "All" or body.get("dryRun") == ["All"]
+    return store.DeleteOptions(
+        grace_seconds=grace_seconds,
+        propagation=policy,
+        orphan_dependents=orphan,
+        uid=preconditions.get("uid"),
+        resource_version=preconditions.get("resourceVersion"),
+        dry_run=dry_run,
+    )
 
 
 # --- subresources -------------------------------------------------------------------------
@@ -403,7 +475,14 @@ def _orphan_dependents(cluster: Cluster, owner: dict) -> None:
 def subresource(request: HttpRequest, cluster: str, plural: str, name: str, sub: str, namespace: str | None = None, group: str = "", version: str = "v1") -> HttpResponse:
     c = resolve(request, cluster)
     kind = _kind(group, version, plural)
-    ns = _ns_of(kind, namespace)
+    return _subresource(request, c, kind, _ns_of(kind, namespace), name, sub)
+
+
+NAMESPACE_SUBRESOURCES = ("status", "finalize")
+
+
+def _subresource(request: HttpRequest, c: Cluster, kind: kinds.Kind, ns: str, name: str, sub: str) -> HttpResponse:
+    plural = kind.plural
     if sub == "status":
         if request.method == "GET":
             return json_response(store.get(c, kind, ns, name))
@@ -417,6 +496,9 @@ def subresource(request: HttpRequest, cluster: str, plural: str, name: str, sub:
         return _log(request, c, ns, name)
     elif sub == "binding" and kind.kind == "Pod" and request.method == "POST":
         return _binding(request, c, ns, name)
+    elif sub == "finalize" and kind.kind == "Namespace":
+        if request.method == "PUT":
+            return _finalize(request, c, name)
     else:
         raise APIError(404, "NotFound", f"the server could not find the requested resource ({plural}/{sub})")
     raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method} {plural}/{sub})")
@@ -434,7 +516,25 @@ def scale_of(doc: dict) -> dict:
     }
 
 
+def _finalize(request: HttpRequest, cluster: Cluster, name: str) -> HttpResponse:
+    """PUT namespaces/<name>/finalize: the one way to change a namespace's spec.finalizers.
+    Emptied on a namespace being deleted, it lets the namespace go."""
+    body = _object_body(request, kinds.NAMESPACE)
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    finalizers = spec.get("finalizers") or []
+    if not isinstance(finalizers, list) or not all(isinstance(f, str) and f for f in finalizers):
+        from cluster.errors import Cause, invalid
+
+        raise invalid("Namespace", "", name, [Cause("spec.finalizers", f"Invalid value: {json.dumps(finalizers)}: must be a list of names")])
+    current = store.get(cluster, kinds.NAMESPACE, "", name)
+    return json_response(
+        store.mutate(cluster, kinds.NAMESPACE, "", name, lambda d: d.setdefault("spec", {}).__setitem__("finalizers", list(finalizers)), by=store.API, expected_uid=current["metadata"]["uid"])
+    )
+
+
 def _scale(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, name: str) -> HttpResponse:
+    if request.method not in ("GET", "PUT", "PATCH"):
+        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method} {kind.plural}/scale)")
     if request.method == "GET":
         return json_response(scale_of(store.get(cluster, kind, ns, name)))
     with store.locked(cluster):

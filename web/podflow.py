@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from cluster import broadcast, kinds, kubeproxy, services, store
+from cluster.controllers import ingress as ingress_controller
 from cluster.errors import APIError, bad_request
 from cluster.models import Cluster
 
@@ -37,6 +38,24 @@ def _text(params: dict[str, Any], key: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise bad_request(f"{key} must be a string")
     return str(value)
+
+
+def _count(params: dict[str, Any]) -> int:
+    try:
+        count = int(params.get("count", 1))
+    except (TypeError, ValueError) as exc:
+        raise bad_request("count must be an integer") from exc
+    if not 1 <= count <= MAX_COUNT:
+        raise bad_request(f"count must be between 1 and {MAX_COUNT}")
+    return count
+
+
+def _by_pod(answers: list[kubeproxy.Answer]) -> dict[str, int]:
+    by_pod: dict[str, int] = {}
+    for answer in answers:
+        if answer.body.get("pod"):
+            by_pod[answer.body["pod"]] = by_pod.get(answer.body["pod"], 0) + 1
+    return by_pod
 
 
 def _methods(request: HttpRequest, *allowed: str) -> None:
@@ -108,12 +127,7 @@ def service_request(request: HttpRequest, cluster: str, namespace: str, service:
     _methods(request, "GET", "POST")
     c = resolve(request, cluster)
     params = _params(request)
-    try:
-        count = int(params.get("count", 1))
-    except (TypeError, ValueError) as exc:
-        raise bad_request("count must be an integer") from exc
-    if not 1 <= count <= MAX_COUNT:
-        raise bad_request(f"count must be between 1 and {MAX_COUNT}")
+    count = _count(params)
     doc = store.get(c, kinds.SERVICE, namespace, service)
     options = {
         "via": _text(params, "via"),
@@ -125,11 +139,31 @@ def service_request(request: HttpRequest, cluster: str, namespace: str, service:
     broadcast.publish_traffic(c.name, [a.body for a in answers])
     if count == 1:
         return json_response(answers[0].body, answers[0].status)
-    by_pod: dict[str, int] = {}
+    return json_response({"service": service, "namespace": namespace, "count": count, "byPod": _by_pod(answers), "answers": [a.body for a in answers]})
+
+
+@api_view
+def ingress_request(request: HttpRequest, cluster: str, namespace: str, ingress: str) -> HttpResponse:
+    """`curl` through an Ingress: GET or POST; host, path and count from the query (or the body).
+
+    Answered as the ingress controller routes it: which rule and path matched, the Service
+    and port, and the ready pod that answered; 404 from the controller's default backend when
+    nothing matches, 503 when the Service has no ready endpoints.
+    """
+    _methods(request, "GET", "POST")
+    c = resolve(request, cluster)
+    params = _params(request)
+    count = _count(params)
+    doc = store.get(c, kinds.INGRESS, namespace, ingress)
+    host, path = _text(params, "host"), _text(params, "path")
+    answers = [ingress_controller.request(c, doc, host=host, path=path) for _ in range(count)]
+    broadcast.publish_traffic(c.name, [a.body for a in answers])
+    if count == 1:
+        return json_response(answers[0].body, answers[0].status)
+    by_status: dict[str, int] = {}
     for answer in answers:
-        if answer.body.get("pod"):
-            by_pod[answer.body["pod"]] = by_pod.get(answer.body["pod"], 0) + 1
-    return json_response({"service": service, "namespace": namespace, "count": count, "byPod": by_pod, "answers": [a.body for a in answers]})
+        by_status[str(answer.status)] = by_status.get(str(answer.status), 0) + 1
+    return json_response({"ingress": ingress, "namespace": namespace, "count": count, "byPod": _by_pod(answers), "byStatus": by_status, "answers": [a.body for a in answers]})
 
 
 @api_view

@@ -4,12 +4,13 @@ Both read the change log and the step log, never Redis (invariant 7).
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from cluster import kinds, redact, store
 from cluster.models import Change, Cluster, Step
 
-STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace", "Service", "Endpoints", "ConfigMap", "Secret")
+STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace", "Service", "Endpoints", "ConfigMap", "Secret", "Ingress", "IngressClass")
 # A client this far behind gets a fresh snapshot instead of a replay.
 MAX_REPLAY = 20000
 
@@ -34,7 +35,7 @@ def snapshot(cluster_name: str | int) -> dict | None:
     # the client keys steps by pod and number.
     revision = store.current_revision(cluster)
     objects: dict[str, list[dict]] = {}
-    for kind in (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET, kinds.SERVICE, kinds.ENDPOINTS, kinds.CONFIGMAP, kinds.SECRET):
+    for kind in (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET, kinds.SERVICE, kinds.ENDPOINTS, kinds.CONFIGMAP, kinds.SECRET, kinds.INGRESS, kinds.INGRESSCLASS):
         objects[kind.kind] = [redact.for_browser(doc) for doc in store.list_docs(cluster, kind)]
     events = store.list_docs(cluster, kinds.EVENT)
     events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
@@ -53,9 +54,48 @@ def snapshot(cluster_name: str | int) -> dict | None:
         "endpoints": objects["Endpoints"],
         "configmaps": objects["ConfigMap"],
         "secrets": objects["Secret"],
+        "ingresses": objects["Ingress"],
+        "ingressclasses": objects["IngressClass"],
         "events": events[-200:],
         "steps": steps,
     }
+
+
+# A snapshot goes out in frames of at most about this many bytes: daphne refuses a frame
+# over 1 MiB and closes the socket, so a cluster of 1,000 pods must not be one message.
+FRAME_BYTES = 256 * 1024
+SNAPSHOT_LISTS = ("nodes", "deployments", "replicasets", "services", "endpoints", "configmaps", "secrets", "ingresses", "ingressclasses", "pods", "events", "steps")
+
+
+def snapshot_frames(cluster_name: str | int, frame_bytes: int = FRAME_BYTES) -> list[dict] | None:
+    """The snapshot as the messages that carry it: a `snapshot` with the cluster and as many
+    objects as fit, saying how many `snapshot-part` messages follow with the rest (each
+    with its `part` number). The client applies the snapshot when it has every part."""
+    snap = snapshot(cluster_name)
+    return None if snap is None else split_snapshot(snap, frame_bytes)
+
+
+def split_snapshot(snap: dict, frame_bytes: int) -> list[dict]:
+    first = {k: v for k, v in snap.items() if k not in SNAPSHOT_LISTS}
+    first.update({k: [] for k in SNAPSHOT_LISTS})
+    frames = [first]
+    current, size = first, _bytes(first)
+    for key in SNAPSHOT_LISTS:
+        for item in snap.get(key, []):
+            n = _bytes(item) + 2
+            if size + n > frame_bytes and size > 200:
+                current = {"type": "snapshot-part", "revision": snap["revision"], "part": len(frames)}
+                frames.append(current)
+                size = _bytes(current)
+            current.setdefault(key, []).append(item)
+            size += n
+    first["parts"] = len(frames) - 1
+    return frames
+
+
+def _bytes(value: object) -> int:
+    # As send_json writes it (json.dumps' default separators), in UTF-8.
+    return len(json.dumps(value).encode())
 
 
 def entries_since(cluster_name: str | int, since: int, limit: int = MAX_REPLAY) -> tuple[list[dict], bool]:

@@ -1,6 +1,7 @@
 """The page, its kubeconfig, the health check and the page's small settings endpoint."""
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from .auth import kubeconfig, resolve
 from .k8s import api_view, check_body_size, json_object, json_response
 
 ROLES = ("controller-manager", "scheduler", "kubelet")
+MIN_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT = 1.0, 10.0
 
 
 @require_GET
@@ -180,6 +182,16 @@ def _worker_queues(timeout: float) -> dict[str, list[str]]:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    # How long to wait for the workers to answer: a number of seconds, kept between 1 (a
+    # worker busy with a task answers the broadcast only after it; less reports live
+    # workers as down) and 10.
+    try:
+        timeout = float(request.GET.get("timeout", "1.0"))
+    except ValueError:
+        timeout = float("nan")
+    if not math.isfinite(timeout):
+        return JsonResponse({"status": "bad request", "error": "timeout must be a number of seconds, e.g. ?timeout=1.5"}, status=400)
+    timeout = min(max(timeout, MIN_HEALTH_TIMEOUT), MAX_HEALTH_TIMEOUT)
     parts: dict[str, dict] = {}
     db_error = _check_database()
     parts["database"] = {"ok": db_error is None, "vendor": connection.vendor, **({"error": db_error} if db_error else {})}
@@ -188,7 +200,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     workers: dict[str, list[str]] = {}
     if redis_error is None:
         try:
-            workers = _worker_queues(float(request.GET.get("timeout", "1.0")))
+            workers = _worker_queues(timeout)
         except Exception as exc:
             parts["redis"] = {"ok": False, "error": f"broker: {exc}"}
     for role in ROLES:

@@ -548,16 +548,23 @@ def _kill(ctx: Ctx) -> None:
 
 def _forget(ctx: Ctx) -> None:
     ctx.removed = True
-    store.remove(ctx.cluster, kinds.POD, ctx.pod["metadata"]["namespace"], ctx.pod["metadata"]["name"], by=store.KUBELET, expected_uid=ctx.pod["metadata"]["uid"])
+    # As the real kubelet's status manager: a delete with grace 0. A pod that still has
+    # finalizers stays (Terminating, grace 0) until they are removed; the kubelet is done.
+    store.delete(
+        ctx.cluster, kinds.POD, ctx.pod["metadata"]["namespace"], ctx.pod["metadata"]["name"],
+        by=store.KUBELET, options=store.DeleteOptions(grace_seconds=0), expected_uid=ctx.pod["metadata"]["uid"],
+    )
 
 
-def _deleting(ctx: Ctx) -> Stage:
+def _deleting(ctx: Ctx) -> Stage | None:
     pod = ctx.pod
     lost = set(_lost(ctx))
     running = [s["name"] for s in status.statuses(pod) if status.state_name(s) == "running" and s["name"] not in lost]
     signalled = {s.container for s in ctx.seen if s.reason == "Killing" and s.message == f"Stopping container {s.container}"}
     grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
     to_stop = [n for n in running if n not in signalled]
+    if not running and pod["metadata"].get("deletionGracePeriodSeconds") == 0 and pod["metadata"].get("finalizers"):
+        return None  # stopped and deleted with grace 0: only its finalizers keep it
     if to_stop:
         return Stage("stop", lambda c: _stop(c, to_stop), ctx.next())
     if running:

@@ -41,3 +41,17 @@ def test_it_still_brings_a_pod_to_ready_after_the_kubelet_worker_is_killed_mid_c
     pod = wait_until(lambda: (p := http(live_stack.url, "GET", PODS + "/survivor")[1]) and is_ready(p) and p, 60, "the pod to become Ready after the restart")
     assert pod["status"]["phase"] == "Running"
     wait_until(lambda: _health(live_stack.url)[0] == 200, 20, "healthz to be 200 again")
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "0.0001"])
+def test_health_with_a_tiny_or_negative_timeout_still_finds_the_running_workers(live_stack, timeout):
+    status, body = http(live_stack.url, "GET", f"/healthz?timeout={timeout}")
+
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("timeout", ["abc", "nan", "inf"])
+def test_health_refuses_a_timeout_that_is_not_a_number(live_stack, timeout):
+    status, body = http(live_stack.url, "GET", f"/healthz?timeout={timeout}")
+
+    assert status == 400 and "timeout" in body["error"]

@@ -247,3 +247,45 @@ async def test_it_forwards_simulated_requests_to_a_service_as_traffic(cluster):
         await communicator.disconnect()
 
     assert message == {"type": "traffic", "revision": snapshot["revision"], "answers": [answer]}
+
+
+@database_sync_to_async
+def fill(cluster, count: int) -> None:
+    with store.locked(cluster):
+        for i in range(count):
+            store.create(cluster, pod(f"many-{i}"))
+
+
+@run
+async def test_it_sends_a_large_clusters_snapshot_in_parts_and_then_the_changes(cluster):
+    await fill(cluster, 600)
+    communicator = await connected()
+    try:
+        first = await communicator.receive_json_from(timeout=10)
+        parts = [await communicator.receive_json_from(timeout=10) for _ in range(first["parts"])]
+        await create_pods(cluster, "after")
+        change = await communicator.receive_json_from(timeout=5)  # the poller backfills it
+    finally:
+        await communicator.disconnect()
+
+    assert first["type"] == "snapshot" and first["parts"] >= 1
+    assert {p["type"] for p in parts} == {"snapshot-part"}
+    names = {p["metadata"]["name"] for frame in [first, *parts] for p in frame.get("pods", [])}
+    assert len(names) == 600
+    assert change["type"] == "change" and change["object"]["metadata"]["name"] == "after"
+
+
+@run
+async def test_a_consumer_that_crashes_leaves_its_group(cluster):
+    layer = get_channel_layer()
+    group = broadcast.group_name("test")
+    communicator = await connected()
+    await communicator.receive_json_from()  # the snapshot
+    assert len(layer.groups.get(group, {})) == 1
+
+    # A message the consumer cannot handle makes it fail.
+    await layer.group_send(group, {"type": "cluster.entries", "entries": [{"no": "revision"}]})
+    with pytest.raises(KeyError):
+        await communicator.wait(timeout=5)
+
+    assert not layer.groups.get(group)

@@ -276,3 +276,17 @@ def test_it_answers_version_as_kubernetes_1_32(api):
     body = api.get("/k8s/test/version").json()
 
     assert (body["major"], body["minor"]) == ("1", "32")
+
+
+@pytest.mark.parametrize("watch", ["", "&watch=true"])
+def test_a_list_or_watch_from_a_resource_version_not_reached_yet_answers_at_once(cluster, watch):
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {cluster.token}")
+    future = cluster.revision + 1000
+
+    response = client.get(f"/k8s/test/api/v1/namespaces/default/pods?resourceVersion={future}{watch}")
+
+    assert response.status_code == 504
+    body = response.json()
+    assert body["reason"] == "Timeout" and body["message"] == f"Too large resource version: {future}, current: {cluster.revision}"
+    assert body["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge"
+    assert response["Retry-After"] == "1"

@@ -179,6 +179,22 @@ def test_it_stops_a_terminating_pod_then_removes_it(cluster):
     assert kubelet.sync_pod(cluster, node, uid) is None
 
 
+def test_it_stops_a_terminating_pod_with_a_finalizer_and_leaves_it_to_its_finalizer(cluster):
+    created, node = bound_pod(cluster)
+    uid = created["metadata"]["uid"]
+    run_until_done(cluster, node, uid)
+    store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"].update(finalizers=["podflow.dev/hold"]), by=store.API)
+    pods.delete(cluster, "default", "web", by=store.API)
+
+    run_until_done(cluster, node, uid)
+
+    held = current(cluster)
+    assert held["metadata"]["deletionGracePeriodSeconds"] == 0  # the kubelet's own delete, with grace 0
+    at = revision(cluster)
+    assert kubelet.sync_pod(cluster, node, uid) is None
+    assert revision(cluster) == at
+
+
 def test_it_ignores_a_pod_bound_to_another_node(cluster):
     created, node = bound_pod(cluster)
     other = next(n for n in ("node-1", "node-2", "node-3") if n != node)

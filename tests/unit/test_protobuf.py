@@ -397,7 +397,7 @@ def test_envelope_without_kind():
 @pytest.mark.parametrize("api_version,kind", [
     ("apps/v1", "DaemonSet"),
     ("apps/v1beta1", "Deployment"),
-    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
     ("v1", "Deployment"),
 ])
 def test_unknown_kind_is_415(api_version, kind):

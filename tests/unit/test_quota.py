@@ -116,9 +116,9 @@ def test_it_names_both_quotas_when_a_pod_exceeds_both(cluster, settings):
 
 
 def test_it_counts_namespaces_nodes_and_leases_but_not_events(cluster, settings):
-    # The fixture's namespaces, nodes and their Leases fill the quota exactly.
+    # The fixture's namespaces, nodes and their Leases (and the default IngressClass) fill the quota exactly.
     settings.PODFLOW_QUOTA_OBJECTS = objects_in(cluster)
-    assert Object.objects.filter(cluster=cluster, kind__in=["Namespace", "Node", "Lease"]).count() == objects_in(cluster)
+    assert Object.objects.filter(cluster=cluster, kind__in=["Namespace", "Node", "Lease", "IngressClass"]).count() == objects_in(cluster)
     node = store.get(cluster, kinds.NODE, "", "node-1")
 
     for i in range(20):

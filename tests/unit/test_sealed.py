@@ -30,6 +30,7 @@ EXAMPLES = {
     "group": "apps",
     "version": "v1",
     "service": "web",
+    "ingress": "web",
     "action": "stop",
     "gv": "api/v1",
     "rest": "anything/at/all",
@@ -254,3 +255,17 @@ def test_a_foreign_origin_is_refused_even_with_the_owners_cookie():
     refused = _follow(f"/ws/clusters/{sandbox_a.name}/", [(b"origin", b"http://evil.example"), _cookie_header(a)])
 
     assert refused.get("refused") or refused.get("code") == 403
+
+
+def test_only_the_owners_session_is_announced_as_the_page():
+    from web.k8s import client_of
+
+    a, sandbox_a = learner()
+    page = a.get(f"/k8s/{sandbox_a.name}/api/v1/namespaces/default/pods").wsgi_request
+    pretending = Client().get(
+        f"/k8s/{sandbox_a.name}/api/v1/namespaces/default/pods",
+        HTTP_AUTHORIZATION=f"Bearer {sandbox_a.token}", HTTP_USER_AGENT="podflow-page", HTTP_X_PODFLOW_CLIENT="podflow-page",
+    ).wsgi_request
+
+    assert client_of(page) == "podflow page"
+    assert client_of(pretending) == "podflow-page (not the page)"

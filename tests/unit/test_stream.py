@@ -58,3 +58,47 @@ def test_it_knows_nothing_of_a_cluster_that_does_not_exist(db):
     assert stream.snapshot("nope") is None
     assert stream.current("nope") is None
     assert stream.entries_since("nope", 0) == ([], True)
+
+
+MIB = 1024 * 1024
+
+
+def many_pods(cluster, count: int) -> None:
+    with store.locked(cluster):
+        for i in range(count):
+            bare(cluster, f"web-{i}")
+
+
+def test_a_snapshot_of_a_thousand_pods_goes_out_in_frames_far_below_a_mebibyte(cluster):
+    many_pods(cluster, 1000)
+
+    frames = stream.snapshot_frames("test")
+
+    assert frames[0]["type"] == "snapshot" and frames[0]["parts"] == len(frames) - 1 >= 3
+    assert [f["part"] for f in frames[1:]] == list(range(1, len(frames)))
+    assert all(stream._bytes(f) <= stream.FRAME_BYTES for f in frames)
+    pods = [p["metadata"]["name"] for f in frames for p in f.get("pods", [])]
+    steps = [s for f in frames for s in f.get("steps", [])]
+    assert sorted(pods) == sorted(f"web-{i}" for i in range(1000))
+    assert len(steps) == len(stream.snapshot("test")["steps"])
+
+
+def test_an_object_too_large_for_the_browser_is_sent_summarised_and_the_api_keeps_it_whole(cluster):
+    manifest = pod("heavy")
+    manifest["metadata"]["annotations"] = {"notes": "x" * 1_100_000}
+    manifest["spec"]["containers"] += [{"name": f"c{i}", "image": "nginx"} for i in range(300)]
+    bare(cluster, "light")
+    store.create(cluster, manifest)
+
+    frames = stream.snapshot_frames("test")
+    entries, _ = stream.entries_since("test", revision(cluster) - 1)
+
+    sent = next(p for f in frames for p in f.get("pods", []) if p["metadata"]["name"] == "heavy")
+    assert all(stream._bytes(f) < MIB for f in frames)
+    assert sent["podflowSummarised"] > 1_100_000
+    assert sent["metadata"]["annotations"]["notes"] == "(1100000 bytes)"
+    assert len(sent["spec"]["containers"]) == 50
+    assert entries[0]["object"]["podflowSummarised"] == sent["podflowSummarised"]
+    assert len(store.get(cluster, kinds.POD, "default", "heavy")["metadata"]["annotations"]["notes"]) == 1_100_000
+    light = next(p for f in frames for p in f.get("pods", []) if p["metadata"]["name"] == "light")
+    assert "podflowSummarised" not in light

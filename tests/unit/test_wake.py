@@ -134,7 +134,8 @@ def test_a_node_becoming_ready_or_cordoned_wakes_the_pending_pods():
     cordoned = copy.deepcopy(ready)
     cordoned["spec"]["unschedulable"] = True
 
-    assert wakes("MODIFIED", node, ready, store.API) == {(wake.SCHEDULE_PENDING, (CLUSTER,))}
+    # Readiness also moves the Ingresses' addresses (the Ready nodes'): the ingress controller hears of it.
+    assert wakes("MODIFIED", node, ready, store.API) == {(wake.SCHEDULE_PENDING, (CLUSTER,)), (wake.SYNC_INGRESSES, (CLUSTER, "", ""))}
     assert wakes("MODIFIED", ready, cordoned, store.API) == {(wake.SCHEDULE_PENDING, (CLUSTER,))}
     assert wakes("MODIFIED", ready, ready, store.KUBELET) == set()
 
@@ -207,7 +208,8 @@ def test_a_deleted_pod_with_an_ip_wakes_the_endpoint_controllers():
 
 
 def test_a_service_change_wakes_its_endpoints_and_a_load_balancer_its_service_controller():
-    assert wakes("ADDED", None, service_doc(), store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web"))}
+    # A new Service may be one an Ingress already names: the ingress controller looks.
+    assert wakes("ADDED", None, service_doc(), store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web")), (wake.SYNC_INGRESSES, (CLUSTER, "default", "web"))}
     assert wakes("MODIFIED", service_doc(), service_doc("LoadBalancer"), store.API) == {
         (wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web")),
         (wake.RECONCILE_LOADBALANCER, (CLUSTER, "default", "web")),
@@ -226,7 +228,7 @@ def test_endpoints_written_by_someone_else_wake_the_controller_and_its_own_write
     ep = {"kind": "Endpoints", "metadata": {"name": "web", "namespace": "default", "uid": "e1"}}
     es = {"kind": "EndpointSlice", "metadata": {"name": "web-abc", "namespace": "default", "uid": "e2", "labels": {"kubernetes.io/service-name": "web"}}}
 
-    assert wakes("DELETED", ep, ep, store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web"))}
+    assert wakes("DELETED", ep, ep, store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web")), (wake.SYNC_INGRESSES, (CLUSTER, "default", "web"))}
     assert wakes("MODIFIED", es, es, store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web"))}
     assert wakes("MODIFIED", ep, ep, store.ENDPOINT_CONTROLLER) == set()
     assert wakes("ADDED", None, es, store.ENDPOINTSLICE_CONTROLLER) == set()
