@@ -57,6 +57,7 @@ class Stack:
     beat: bool = True
     quiet: bool = False
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    argvs: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -89,7 +90,12 @@ class Stack:
             start_new_session=True,  # a Ctrl-C reaches us; we stop the children in order
         )
         self.procs[name] = proc
+        self.argvs[name] = argv
         return proc
+
+    def restart(self, name: str) -> subprocess.Popen:
+        """Start a child that exited again, as it was first started."""
+        return self._spawn(name, self.argvs[name])
 
     def redis_url(self) -> str:
         return self.env.get("REDIS_URL") or os.environ.get("REDIS_URL") or settings.REDIS_URL

@@ -22,7 +22,7 @@ Each pass (kube-controller-manager's --node-monitor-period) looks at every node:
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .. import events, kinds, pods, store, timing
 from ..kubelet import node as kubelet_node
@@ -37,6 +37,12 @@ CONDITIONS = kubelet_node.CONDITIONS
 MANAGED = (NOT_READY, UNREACHABLE)
 # Zone states: below these, evictions go on as normal (unhealthyZoneThreshold 0.55).
 UNHEALTHY_ZONE_THRESHOLD = 0.55
+
+
+# When this controller started watching. A heartbeat it could not have seen (the whole
+# stack was down) is not held against a kubelet: like kube-controller-manager after its
+# own restart, it gives every node a fresh grace period from here before judging it.
+STARTED = datetime.now(timezone.utc)
 
 
 def last_heartbeat(node: dict, lease: dict | None) -> datetime | None:
@@ -87,6 +93,8 @@ def _check_health(cluster: Cluster, node: dict, lease: dict | None, now: datetim
     if ready_status(node) == "Unknown" and pods.condition(node, "Ready"):
         return
     beat = last_heartbeat(node, lease)
+    if beat is not None:
+        beat = max(beat, STARTED)
     if beat is not None and (now - beat).total_seconds() <= timing.node_monitor_grace(cluster):
         return
     name = node["metadata"]["name"]

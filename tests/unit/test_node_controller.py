@@ -346,3 +346,16 @@ def test_the_beat_tasks_heartbeat_and_monitor_every_cluster(cluster, clock, monk
 
     assert ready(cluster)["status"] == "True" and taints(cluster) == []
     assert (wake.SYNC_POD, (cluster.pk, "node-2", web["metadata"]["uid"])) in sent
+
+
+def test_a_controller_that_just_started_gives_every_node_a_fresh_grace_period(cluster, clock, monkeypatch):
+    grace = timing.node_monitor_grace(cluster)
+    clock.advance(grace * 10)  # the whole stack was down: no Lease renewed meanwhile
+    monkeypatch.setattr(node_controller, "STARTED", clock())
+
+    node_controller.reconcile(cluster)
+    assert ready(cluster)["status"] == "True" and taints(cluster) == []
+
+    clock.advance(grace + 1)  # and still no kubelet: now it is judged
+    node_controller.reconcile(cluster)
+    assert ready(cluster)["status"] == "Unknown"
