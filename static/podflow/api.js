@@ -34,7 +34,7 @@ async function call(method, url, body, extraHeaders = {}, { contentType = "appli
   }
   if (!response.ok) {
     // A simulated request that no pod could answer (503) is an answer, not a failure.
-    if (data && data.kind !== "Status" && data.status === response.status && (data.error || data.service)) {
+    if (data && data.kind !== "Status" && data.status === response.status && (data.error || data.service || data.ingress)) {
       throw new ApiError(response.status, { message: data.error || "", answer: data });
     }
     throw new ApiError(response.status, data && data.kind === "Status" ? data : { message: fmt(gettext("The server answered %(code)s."), { code: response.status }) });
@@ -136,6 +136,13 @@ export function makeApi(base, speedUrl, csrfToken) {
       if (via) body.via = via;
       if (node) body.node = node;
       return k8s("POST", `${svcOf(namespace, name)}/request`, body);
+    },
+    // A simulated curl -H "Host: …" http://<the Ingress's address><path>.
+    ingressRequest(namespace, name, { host, path, count }) {
+      const body = { count };
+      if (host) body.host = host;
+      if (path) body.path = path;
+      return k8s("POST", `${podflow}/namespaces/${encodeURIComponent(namespace || "default")}/ingresses/${encodeURIComponent(name)}/request`, body);
     },
     proxyRules(namespace, name, node) {
       return k8s("GET", `${svcOf(namespace, name)}/proxy-rules?node=${encodeURIComponent(node)}&format=text`, undefined, { text: true });

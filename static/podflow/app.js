@@ -8,10 +8,14 @@ import { makeApi, ApiError } from "./api.js";
 import { clearFieldErrors, showResult, showError, busy } from "./forms.js";
 import { RequestLog, requestRow, requestWhat, clientLabel, codeText } from "./requests.js";
 import { ServicesPanel } from "./services.js";
+import { IngressPanel } from "./ingress.js";
+import { WaysIn } from "./waysin.js";
+import { tablist } from "./tabs.js";
 import { DeploymentsPanel } from "./workloads.js";
 import { NodesPanel } from "./nodes.js";
 import { PodInfo } from "./podinfo.js";
 import { SandboxPanel } from "./sandboxes.js";
+import { SnapshotAssembler } from "./snapshot.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -29,7 +33,10 @@ let pendingAnnouncements = [];
 const requestLog = new RequestLog(() => scheduleRender());
 // The panels of issue 4's scenes: Services and their traffic, rollouts, node failures, and
 // the selected pod's scheduling and containers.
-const services = new ServicesPanel({ state, api, announce, onMarks: () => scheduleRender() });
+const services = new ServicesPanel({ state, api, announce, onMarks: () => scheduleRender(), onAnswers: (answers, source) => waysIn.show(answers, source) });
+// Ingress (L7 routing by host and path) and note 001's picture of the three ways in.
+const ingresses = new IngressPanel({ state, api, announce, onMarks: () => scheduleRender(), onAnswers: (answers, source) => waysIn.show(answers, source) });
+const waysIn = new WaysIn({ state, ingressToShow: () => ingresses.ingress() });
 const deployments = new DeploymentsPanel({ state, api, announce });
 const nodesPanel = new NodesPanel({ state, api, announce, rerender: () => scheduleRender() });
 const podInfo = new PodInfo({ api, announce });
@@ -122,6 +129,8 @@ function render() {
     renderPodTable(uid);
     nodesPanel.render();
     services.render();
+    ingresses.render();
+    waysIn.render();
     deployments.render();
     podInfo.render(pod);
   });
@@ -143,8 +152,14 @@ function podModel(pod, selectedId) {
     name: pod.metadata.name,
     view: podView(pod),
     selected: pod.metadata.uid === selectedId,
-    hits: services.hitsFor(pod),
+    hits: newestHits(services.hitsFor(pod), ingresses.hitsFor(pod)),
   };
+}
+
+// A pod marked by both a Service's and an Ingress's requests shows the newer batch.
+function newestHits(a, b) {
+  if (!a || !b) return a || b;
+  return (b.time || 0) > (a.time || 0) ? b : a;
 }
 
 function renderDiagramPart(pod, steps, states, current) {
@@ -399,7 +414,13 @@ function noteFresh(steps) {
   }
 }
 
+const assembler = new SnapshotAssembler();
+
 function handle(msg) {
+  if (msg.type === "snapshot" || msg.type === "snapshot-part") {
+    msg = assembler.take(msg);
+    if (!msg) return;
+  }
   if (msg.type === "snapshot") {
     state.applySnapshot(msg);
     suggestNames();
@@ -415,7 +436,10 @@ function handle(msg) {
     requestLog.add(msg);
     scheduleFeed();
   } else if (msg.type === "traffic") {
-    services.take(msg.answers, "stream");
+    // An Ingress's answers name it (a 404 from the default backend names no Service).
+    const first = (msg.answers || [])[0];
+    if (first && first.ingress) ingresses.take(msg.answers, "stream");
+    else services.take(msg.answers, "stream");
   }
 }
 
@@ -751,31 +775,7 @@ function wireDiagram() {
 }
 
 function wireTabs() {
-  const tabs = $$('.tabs [role="tab"]');
-  const show = (tab, focus) => {
-    for (const t of tabs) {
-      const on = t === tab;
-      t.setAttribute("aria-selected", String(on));
-      t.tabIndex = on ? 0 : -1;
-      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
-    }
-    if (focus) tab.focus();
-  };
-  for (const tab of tabs) {
-    tab.addEventListener("click", () => show(tab, false));
-    tab.addEventListener("keydown", (event) => {
-      const i = tabs.indexOf(tab);
-      let next = null;
-      if (event.key === "ArrowRight") next = tabs[(i + 1) % tabs.length];
-      else if (event.key === "ArrowLeft") next = tabs[(i - 1 + tabs.length) % tabs.length];
-      else if (event.key === "Home") next = tabs[0];
-      else if (event.key === "End") next = tabs[tabs.length - 1];
-      if (next) {
-        event.preventDefault();
-        show(next, true);
-      }
-    });
-  }
+  tablist($$('#controls .tabs [role="tab"]'));
 }
 
 wireTabs();

@@ -246,7 +246,9 @@ function podChip(pod, r) {
   let hit = "";
   if (pod.hits) {
     // This pod answered requests to a Service just now: say so in words on the chip.
-    label += ". " + fmt(gettext("Answered %(n)s of the last %(total)s requests to Service %(service)s"), { n: pod.hits.count, total: pod.hits.total, service: pod.hits.service });
+    label += ". " + (pod.hits.ingress
+      ? fmt(gettext("Answered %(n)s of the last %(total)s requests through Ingress %(ingress)s (Service %(service)s)"), { n: pod.hits.count, total: pod.hits.total, ingress: pod.hits.ingress, service: pod.hits.service })
+      : fmt(gettext("Answered %(n)s of the last %(total)s requests to Service %(service)s"), { n: pod.hits.count, total: pod.hits.total, service: pod.hits.service }));
     const tag = fmt(gettext("answered ×%(n)s"), { n: pod.hits.count });
     const tw = Math.min(r.w - 20, textWidth(tag, 10.5, 700) + 14);
     const tx = r.x + r.w - tw - 6;
@@ -335,7 +337,7 @@ function chipLayout(count, x, y, w, minChip) {
  *   asking: null | ms into the flash of arrow 1 (a request just reached the API server),
  *   selected: null | {uid, name, node, states: {1..8: "pending"|"done"|"not-needed"}, current, fresh: Set, actor},
  * }
- * pod: {uid, name, view, selected, fresh, hits: null | {count, total, service, elapsed}}
+ * pod: {uid, name, view, selected, fresh, hits: null | {count, total, service, ingress?, elapsed, time}}
  */
 export function renderDiagram(svg, model) {
   const W = Math.max(300, Math.floor(model.width));

@@ -151,7 +151,7 @@ export class PodInfo {
       return `<td data-node="${esc(n)}">${word}</td>`;
     }).join("");
     rows += `<tr class="outcome"><th scope="row">${esc(gettext("Result"))}</th>${outcome}</tr>`;
-    parts.push(`<div class="table-wrap"><table class="grid-table sched-table"><caption class="visually-hidden">${esc(fmt(gettext("The scheduler's filters and scores for pod %(name)s, per node"), { name: pod.metadata.name }))}</caption>`
+    parts.push(`<div class="table-wrap" role="region" aria-labelledby="sched-table-caption" tabindex="0" data-focus-key="sched-table"><table class="grid-table sched-table"><caption id="sched-table-caption" class="visually-hidden">${esc(fmt(gettext("The scheduler's filters and scores for pod %(name)s, per node"), { name: pod.metadata.name }))}</caption>`
       + `<thead><tr><th scope="col">${esc(gettext("Plugin"))}</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`);
     parts.push(`<p class="small-hint">${esc(gettext("A node is dropped at the first filter that refuses it; the rest are not checked. Only nodes that pass every filter are scored. Kept on the pod as kube-scheduler-simulator's annotations."))}</p>`);
     return parts.join("");

@@ -6,15 +6,17 @@ import { esc } from "./diagram.js";
 import { portsText, dnsName, endpointAddresses, nodeView } from "./k8s.js";
 import { ApiError } from "./api.js";
 import { showResult, showError, busy, errorHtml } from "./forms.js";
+import { AnswerBatch } from "./marks.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
-// Answering pods keep their mark this long, and flash for the first part of it.
-export const MARK_MS = 20000;
-export const FLASH_MS = 1500;
-const DUPLICATE_MS = 5000;
 
 const keyOf = (obj) => `${obj.metadata.namespace}/${obj.metadata.name}`;
+
+// Answers that come only over the stream (someone's curl, not this page's form) are said in
+// the panel's polite live region at most this often; a batch that comes sooner waits its turn
+// (and gives way to a newer one).
+export const HEARD_GAP_MS = 5000;
 
 function typeMeaning(svc, node) {
   const spec = svc.spec || {};
@@ -34,18 +36,22 @@ function typeMeaning(svc, node) {
 }
 
 export class ServicesPanel {
-  constructor({ state, api, announce, onMarks }) {
+  constructor({ state, api, announce, onMarks, onAnswers }) {
     this.state = state;
     this.api = api;
     this.announce = announce;
     this.onMarks = onMarks; // the diagram must be drawn again (marks came or went)
+    this.onAnswers = onAnswers || (() => {}); // note 001's picture lights the way they took
     this.selected = null; // "namespace/name"
     this.wanted = null; // {key, until}: a Service just created here, shown once the stream has it
-    this.batch = null; // the newest answers: {service, namespace, answers, time, source}
-    this.markTimers = [];
+    this.marks = new AnswerBatch({ redraw: () => this.onMarks(), expired: () => this.renderAnswers() }); // the newest answers
     this.rulesKey = "";
     this.rulesTimer = null;
     this.formShape = "";
+    this.sending = false; // this page's own request is on its way: its answer is said by the form
+    this.heard = null; // the newest batch from the stream, not yet said
+    this.heardAt = -Infinity;
+    this.heardTimer = null;
     this.wire();
   }
 
@@ -237,24 +243,31 @@ export class ServicesPanel {
   // A batch of answers: from our own request (at once) or from the stream (anyone's).
   take(answers, source) {
     if (!answers || !answers.length) return;
-    const first = answers[0];
-    const now = Date.now();
-    const pods = answers.map((a) => a.pod || "").join(",");
-    const last = this.batch;
-    if (last && source === "stream" && last.source === "page" && now - last.time < DUPLICATE_MS
-      && last.pods === pods && last.service === first.service && last.namespace === first.namespace) {
-      last.source = "both"; // the stream's copy of what we already show
-      return;
-    }
-    this.batch = { service: first.service, namespace: first.namespace, answers, pods, time: now, source };
+    if (answers[0].ingress) return; // the Ingress panel's (a 404 there names no Service)
+    if (!this.marks.take(answers, source)) return;
     this.renderAnswers();
-    for (const t of this.markTimers) clearTimeout(t);
-    this.markTimers = [setTimeout(() => this.onMarks(), FLASH_MS + 20), setTimeout(() => { this.onMarks(); this.renderAnswers(); }, MARK_MS + 20)];
-    this.onMarks();
+    this.onAnswers(answers, source);
+    if (source === "stream" && !this.sending) this.sayHeard(answers);
+  }
+
+  sayHeard(answers) {
+    this.heard = answers;
+    if (this.heardTimer) return;
+    this.heardTimer = setTimeout(() => {
+      this.heardTimer = null;
+      this.heardAt = Date.now();
+      const batch = this.heard;
+      this.heard = null;
+      const status = $("#request-status");
+      const kind = batch.every((a) => a.status === 200) ? "ok" : "error";
+      // Shown empty first, then filled: a live region that appears with its words is not read.
+      showResult(status, kind, " ");
+      requestAnimationFrame(() => showResult(status, kind, `<p>${esc(heardSummary(batch))}</p>`));
+    }, Math.max(0, this.heardAt + HEARD_GAP_MS - Date.now()));
   }
 
   renderAnswers() {
-    const batch = this.batch;
+    const batch = this.marks.current;
     const section = $("#answers");
     if (!batch) {
       section.hidden = true;
@@ -262,7 +275,7 @@ export class ServicesPanel {
     }
     section.hidden = false;
     const n = batch.answers.length;
-    $("#answers-heading").innerHTML = esc(fmt(ngettext("The last request to %(service)s: which pod answered", "The last %(n)s requests to %(service)s: which pod answered", n), { n, service: batch.service }));
+    $("#answers-heading").innerHTML = esc(fmt(ngettext("The last request to %(service)s: which pod answered", "The last %(n)s requests to %(service)s: which pod answered", n), { n, service: batch.first.service }));
     $("#answers-summary").textContent = summary(batch.answers);
     $("#answers-list").innerHTML = batch.answers.map((a) => {
       const ok = a.status === 200;
@@ -275,19 +288,12 @@ export class ServicesPanel {
         : `<span class="answer-code answer-error">✕ ${esc(a.status)} · ${esc(a.error || a.body || "")}</span>`;
       return `<li class="answer${ok ? "" : " is-error"}" data-pod="${esc(a.pod || "")}" data-status="${esc(a.status)}">${who} ${via} ${result}</li>`;
     }).join("");
-    const fresh = Date.now() - batch.time < MARK_MS;
-    section.dataset.fresh = String(fresh);
+    section.dataset.fresh = String(this.marks.isFresh());
   }
 
   // For the diagram: how many of the newest answers this pod gave, while they are fresh.
   hitsFor(pod) {
-    const batch = this.batch;
-    if (!batch) return null;
-    const age = Date.now() - batch.time;
-    if (age >= MARK_MS || pod.metadata.namespace !== batch.namespace) return null;
-    const count = batch.answers.filter((a) => a.pod === pod.metadata.name).length;
-    if (!count) return null;
-    return { count, total: batch.answers.length, service: batch.service, elapsed: age < FLASH_MS ? age : null };
+    return this.marks.hitsFor(pod);
   }
 
   // --- kube-proxy's rules ---
@@ -353,6 +359,9 @@ export class ServicesPanel {
     const via = form.elements.via.value;
     const node = via === "loadBalancer" ? "" : form.elements.node.value;
     busy(form, true);
+    this.sending = true;
+    clearTimeout(this.heardTimer); // what the form says next is newer than what was heard
+    this.heardTimer = null;
     try {
       let answers;
       try {
@@ -368,18 +377,28 @@ export class ServicesPanel {
     } catch (err) {
       showError(status, err);
     } finally {
+      this.sending = false;
       busy(form, false);
     }
   }
 }
 
-// "10 answers from 4 different pods." (for the live region: short)
+// "10 requests sent: answered by 4 different pods." (for the live region: short)
 export function shortSummary(answers) {
+  return fmt(ngettext("%(n)s request sent", "%(n)s requests sent", answers.length), { n: answers.length }) + answeredBy(answers);
+}
+
+// "10 requests to Service web: answered by 3 different pods." (someone else's requests)
+export function heardSummary(answers) {
+  const n = answers.length;
+  return fmt(ngettext("%(n)s request to Service %(service)s", "%(n)s requests to Service %(service)s", n), { n, service: answers[0].service }) + answeredBy(answers);
+}
+
+// ": answered by 4 different pods. 1 got no answer from a pod."
+function answeredBy(answers) {
   const pods = new Set(answers.filter((a) => a.pod && a.status === 200).map((a) => a.pod));
   const failed = answers.filter((a) => !(a.pod && a.status === 200)).length;
-  let text = fmt(ngettext("%(n)s request sent", "%(n)s requests sent", answers.length), { n: answers.length });
-  if (pods.size) text += ": " + fmt(ngettext("answered by %(pods)s pod.", "answered by %(pods)s different pods.", pods.size), { pods: pods.size });
-  else text += ".";
+  let text = pods.size ? ": " + fmt(ngettext("answered by %(pods)s pod.", "answered by %(pods)s different pods.", pods.size), { pods: pods.size }) : ".";
   if (failed) text += " " + fmt(ngettext("%(n)s got no answer from a pod.", "%(n)s got no answer from a pod.", failed), { n: failed });
   return text;
 }

@@ -11,6 +11,8 @@ const KINDS = {
   Endpoints: "endpoints",
   ConfigMap: "configmaps",
   Secret: "secrets", // values already redacted by the server: "(N bytes)"
+  Ingress: "ingresses",
+  IngressClass: "ingressclasses",
 };
 const MAX_EVENTS = 400;
 
@@ -28,6 +30,8 @@ export class ClusterState {
     this.endpoints = new Map();
     this.configmaps = new Map();
     this.secrets = new Map();
+    this.ingresses = new Map();
+    this.ingressclasses = new Map();
     this.steps = new Map(); // pod uid -> Map(number -> step)
     this.createdAt = new Map(); // pod uid -> revision it was first seen at (for "newest")
     this.ready = false; // a snapshot has arrived
@@ -42,6 +46,7 @@ export class ClusterState {
       ["replicasets", msg.replicasets], ["events", msg.events],
       ["services", msg.services], ["endpoints", msg.endpoints],
       ["configmaps", msg.configmaps], ["secrets", msg.secrets],
+      ["ingresses", msg.ingresses], ["ingressclasses", msg.ingressclasses],
     ]) {
       const map = new Map();
       for (const obj of list || []) map.set(obj.metadata.uid, obj);

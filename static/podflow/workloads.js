@@ -142,7 +142,7 @@ export class DeploymentsPanel {
         + `<td class="mono">${esc(hash)}</td><td>${rev ?? "—"}</td><td class="mono">${esc(image)}</td><td>${esc(podsText)}</td><td>${action}</td></tr>`;
     }).join("");
     const table = sets.length
-      ? `<div class="table-wrap"><table class="grid-table rs-table"><caption class="visually-hidden">${esc(fmt(gettext("ReplicaSets of %(name)s"), { name }))}</caption>`
+      ? `<div class="table-wrap" role="region" aria-labelledby="${id}-rs" tabindex="0" data-focus-key="rs:${esc(dep.metadata.uid)}"><table class="grid-table rs-table"><caption id="${id}-rs" class="visually-hidden">${esc(fmt(gettext("ReplicaSets of %(name)s"), { name }))}</caption>`
         + `<thead><tr><th scope="col">${esc(gettext("ReplicaSet"))}</th><th scope="col">pod-template-hash</th><th scope="col">${esc(gettext("Revision"))}</th><th scope="col">${esc(gettext("Image"))}</th><th scope="col">${esc(gettext("Pods"))}</th><th scope="col"><span class="visually-hidden">${esc(gettext("Actions"))}</span></th></tr></thead>`
         + `<tbody>${rows}</tbody></table></div>`
       : `<p class="muted small">${esc(gettext("No ReplicaSet yet: the deployment controller makes one."))}</p>`;
@@ -153,8 +153,13 @@ export class DeploymentsPanel {
       + `<p class="dep-counts">${esc(counts)}</p>${table}`;
     const box = $(".dep-info", card);
     if (box.dataset.html !== info) {
+      // The new table keeps the old one's sideways scroll (a narrow screen scrolls it).
+      const scrolled = $(".table-wrap", box);
+      const left = scrolled ? scrolled.scrollLeft : 0;
       box.innerHTML = info;
       box.dataset.html = info;
+      const wrap = $(".table-wrap", box);
+      if (wrap && left) wrap.scrollLeft = left;
     }
     // The forms show the current values until the learner types something else.
     const want = (dep.spec && dep.spec.replicas) ?? 1;

@@ -418,3 +418,131 @@ def test_the_page_and_the_sign_in_page_fit_the_screen(browser, live_stack, local
         assert not page.errors
     finally:
         close_page(context, page)
+
+
+# Every element's right edge, save inside a table's own scroll box: a focusable region
+# (tabindex 0) with a name, which a keyboard user can scroll. Closed <details> are opened
+# first, so that what they hold is measured too.
+PAST_THE_RIGHT_EDGE = """() => {
+    for (const details of document.querySelectorAll("details")) details.open = true;
+    const width = window.innerWidth;
+    const named = (region) => {
+        const ids = (region.getAttribute("aria-labelledby") || "").split(/\\s+/).filter(Boolean);
+        const text = (region.getAttribute("aria-label") || "") + ids.map((id) => (document.getElementById(id) || {}).textContent || "").join("");
+        return text.trim() !== "";
+    };
+    const scrollsIn = (el) => {
+        const region = el.parentElement && el.parentElement.closest('[role="region"][tabindex="0"]');
+        return region && named(region) && getComputedStyle(region).overflowX === "auto" ? region : null;
+    };
+    const out = [];
+    for (const el of document.body.querySelectorAll("*")) {
+        const box = el.getBoundingClientRect();
+        if ((box.width || box.height) && box.right > width + 0.5 && !scrollsIn(el)) {
+            out.push(`${el.tagName.toLowerCase()}.${el.getAttribute("class") || ""}#${el.id} right=${Math.round(box.right)}`);
+        }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, past: out.slice(0, 20) };
+}"""
+
+
+def make_a_rollout_a_service_and_an_ingress(page, name: str) -> None:
+    """A Deployment of three pods with a long image, rolled to a second image (two ReplicaSets,
+    revisions 1 and 2), a NodePort Service for it and an Ingress to that Service."""
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import deployment_manifest
+
+    api = f"/k8s/{sandbox_of(page)}"
+    answer = page_post(page, f"{api}/apis/apps/v1/namespaces/default/deployments", deployment_manifest(name, 3, "docker.io/library/nginx:1.27.3-alpine-perl"))
+    assert answer["status"] == 201, answer
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+               "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 80}]}}
+    answer = page_post(page, f"{api}/api/v1/namespaces/default/services", service)
+    assert answer["status"] == 201, answer
+    rule = {"host": "shop.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": 80}}}}]}}
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name}, "spec": {"rules": [rule]}}
+    answer = page_post(page, f"{api}/apis/networking.k8s.io/v1/namespaces/default/ingresses", ingress)
+    assert answer["status"] == 201, answer
+
+    card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
+    expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+    card.locator("input[name=image]").fill("docker.io/library/nginx:1.28.0-alpine-slim")
+    card.locator("form.dep-image button[type=submit]").click()
+    expect(card.locator(".rs-table tbody tr")).to_have_count(2, timeout=STEPS_TIMEOUT)
+    expect(card.locator(".tag-revision")).to_have_attribute("data-revision", "2", timeout=STEPS_TIMEOUT)
+    expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+    expect(page.locator(f'#services-body tr[data-service="default/{name}"]')).to_contain_text(re.compile("3 ready|3개 준비됨"), timeout=STEPS_TIMEOUT)
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ko-KR"])
+def test_a_sandbox_with_a_rollout_a_service_and_an_ingress_fits_a_phone(browser, live_stack, locale):
+    """At 390 and 320 px nothing passes the right edge: wide tables scroll in their own box.
+    Screenshots at 390 go to $PODFLOW_SCREENSHOTS if set."""
+    import os
+    from pathlib import Path
+
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ["PODFLOW_SCREENSHOTS"]) if os.environ.get("PODFLOW_SCREENSHOTS") else None
+    context, page = open_page(browser, live_stack.url, locale=locale, width=390, height=900)
+    try:
+        name = f"storefront-frontend-{uuid.uuid4().hex[:6]}"
+        make_a_rollout_a_service_and_an_ingress(page, name)
+        # A pod selected, so that the scheduler's table is drawn too.
+        page.locator("#pods-body button.select-pod").first.click()
+        expect(page.locator("#scheduling .sched-table")).to_be_visible()
+
+        for width in (390, 320):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_function("(width) => window.innerWidth === width", arg=width)
+            measured = page.evaluate(PAST_THE_RIGHT_EDGE)
+            assert measured["scrollWidth"] <= width, (width, measured)
+            assert not measured["past"], (width, measured["past"])
+            if shots and width == 390:
+                shots.mkdir(parents=True, exist_ok=True)
+                lang = locale[:2]
+                page.screenshot(path=str(shots / f"rollout-{lang}-{width}.png"), full_page=True)
+                for selector, part in (("#deployments", "deployments"), (".panel-pods", "pods"), ("#services", "services"), ("#ingress", "ingress")):
+                    page.locator(selector).screenshot(path=str(shots / f"rollout-{lang}-{width}-{part}.png"))
+
+        # Every table that scrolls is a named region the keyboard can reach.
+        for region in page.locator(".table-wrap").all():
+            expect(region).to_have_attribute("role", "region")
+            expect(region).to_have_attribute("tabindex", "0")
+            assert region.evaluate("(el) => (document.getElementById(el.getAttribute('aria-labelledby')) || {}).textContent || ''").strip()
+        assert not page.errors
+    finally:
+        close_page(context, page)
+
+
+def test_someone_elses_requests_to_a_service_are_said_in_the_services_live_region(browser, live_stack):
+    """Answers that come only over the stream (a curl from elsewhere, not the page's form) are
+    summed up in the panel's polite live region, at most every few seconds."""
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import deployment_manifest
+
+    context, page = open_page(browser, live_stack.url, locale="ko-KR")
+    try:
+        name = f"heard-{uuid.uuid4().hex[:6]}"
+        api = f"/k8s/{sandbox_of(page)}"
+        assert page_post(page, f"{api}/apis/apps/v1/namespaces/default/deployments", deployment_manifest(name, 2, "nginx:1.27"))["status"] == 201
+        service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}}
+        assert page_post(page, f"{api}/api/v1/namespaces/default/services", service)["status"] == 201
+        expect(page.locator(f'#services-body tr[data-service="default/{name}"]')).to_contain_text("2개 준비됨", timeout=STEPS_TIMEOUT)
+        said = page.locator("#request-status")
+        expect(said).to_have_attribute("aria-live", "polite")
+
+        # Ten requests from outside the page's form: said once, in Korean.
+        request = f"/k8s/{sandbox_of(page)}/podflow/v1/namespaces/default/services/{name}/request"
+        assert page_post(page, request, {"count": 10})["status"] == 200
+        expect(said).to_contain_text(f"서비스 {name}에 온 요청 10개: 파드", timeout=10_000)
+        first = page.evaluate("Date.now()")
+        # One more, at once: it waits its turn rather than cutting the first one short.
+        page_post(page, request, {"count": 1})
+        expect(said).to_contain_text(f"서비스 {name}에 온 요청 1개", timeout=15_000)
+        assert page.evaluate("Date.now()") - first >= 4_000
+        assert not page.errors
+    finally:
+        close_page(context, page)
