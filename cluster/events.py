@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 
-from . import kinds, store
+from . import kinds, store, validation
 from .models import Cluster, Object
 
 
@@ -20,6 +21,20 @@ def involved(doc: dict) -> dict:
     if meta.get("namespace"):
         ref["namespace"] = meta["namespace"]
     return ref
+
+
+def event_name(object_name: str) -> str:
+    """As Kubernetes names Events: the object's name and the time in hex, so names sort by
+    time (two random hex digits more: several Events can share a nanosecond here).
+
+    An object's name can be valid while `<name>.<hex>` is not (a 253-character pod name
+    leaves no room): then, as client-go's GenerateEventName does, a UUID instead, and the
+    Event names its object in involvedObject as always.
+    """
+    name = f"{object_name}.{time.time_ns():x}{secrets.token_hex(1)}"
+    if validation.validate_name(name):
+        return str(uuid.uuid4())
+    return name
 
 
 def record(
@@ -47,8 +62,7 @@ def record(
     doc = {
         "apiVersion": "v1",
         "kind": "Event",
-        # As Kubernetes names them: the object's name and the time in hex, so names sort by time.
-        "metadata": {"name": f"{about['metadata']['name']}.{time.time_ns():x}{secrets.token_hex(1)}", "namespace": namespace},
+        "metadata": {"name": event_name(about["metadata"]["name"]), "namespace": namespace},
         "involvedObject": ref,
         "reason": reason,
         "message": message,

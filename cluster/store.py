@@ -9,6 +9,7 @@ published to the browser stream and the components that watch them are woken.
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import threading
 import uuid
@@ -133,6 +134,30 @@ def locked(cluster: Cluster) -> Iterator[Outbox]:
             transaction.on_commit(outbox.flush)
 
 
+def in_transaction() -> bool:
+    """Whether this thread is inside a `locked` block."""
+    return getattr(_local, "outbox", None) is not None
+
+
+@contextmanager
+def savepoint(cluster: Cluster) -> Iterator[Outbox]:
+    """One object's part of a larger transaction: if it raises, its writes are undone (the
+    rows and what the outbox would publish) and the rest of the transaction stands.
+
+    What lets a component's loop skip an object that fails and go on with the others
+    (cluster/isolation.py) without publishing writes that were rolled back.
+    """
+    with locked(cluster) as outbox:
+        entries, revision, wakes = len(outbox.entries), outbox.revision, dict(outbox.wakes)
+        try:
+            with transaction.atomic():
+                yield outbox
+        except BaseException:
+            del outbox.entries[entries:]
+            outbox.revision, outbox.wakes = revision, wakes
+            raise
+
+
 # --- reads ------------------------------------------------------------------------------
 
 def get(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict:
@@ -190,11 +215,18 @@ def create(
         namespace = namespace or body_ns or "default"
         if body_ns and body_ns != namespace:
             raise APIError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+    # The strategy's BeforeCreate names the object before validating it, so a generated
+    # name is validated like any other (and the prefix as a prefix).
+    generate = meta.get("generateName")
+    generated = not meta.get("name") and isinstance(generate, str) and bool(generate)
+    if generated:
+        meta["name"] = generate_name(generate)
     validation.default(doc)
     ingressclasses.admit_create(cluster, doc)  # DefaultIngressClass: mutating admission, before validation
     causes = validation.VALIDATORS[kind.kind](doc) + _finalizer_causes(None, doc)
     if causes:
         raise invalid(kind.kind, kind.group, _display_name(doc), causes)
+    check_size(doc)
     meta = doc["metadata"]
     for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
         meta.pop(server_owned, None)
@@ -205,8 +237,8 @@ def create(
     if kind.kind == "Namespace":
         _namespace_prepare_for_create(doc)
     with locked(cluster) as outbox:
-        if not meta.get("name"):
-            meta["name"] = _generate_name(cluster, kind, namespace, meta["generateName"])
+        if generated:
+            meta["name"] = _unique_name(cluster, kind, namespace, meta["generateName"], meta["name"])
         if kind.namespaced:
             _admit_in_namespace(cluster, kind, namespace, meta["name"], by)
         # Admission, as in the real API server: after naming, before storage (so a full
@@ -332,7 +364,20 @@ def mutate(
         if _finalized(new):
             # The write that removes the last finalizer of an object being deleted deletes it.
             return _remove_row(outbox, row, old, new, by)
+        check_size(new)
         return _save(outbox, row, old, new, by, steps)
+
+
+# etcd's default --max-request-bytes: a larger object cannot be stored.
+MAX_OBJECT_BYTES = 1536 * 1024
+
+
+def check_size(doc: dict) -> None:
+    """What etcd answers for an object over its request limit, as the API server passes it
+    on: 413 RequestEntityTooLarge. Measured as compact JSON (etcd holds protobuf, a little
+    smaller: the limit is reached a little earlier here)."""
+    if len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")) > MAX_OBJECT_BYTES:
+        raise APIError(413, "RequestEntityTooLarge", "etcdserver: request is too large")
 
 
 def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
@@ -707,11 +752,23 @@ def _display_name(doc: dict) -> str:
     return str(meta.get("name") or meta.get("generateName") or "")
 
 
-def _generate_name(cluster: Cluster, kind: kinds.Kind, namespace: str, prefix: str) -> str:
+# names.SimpleNameGenerator: five random characters after the prefix, and the prefix cut
+# so that the name stays within 63 characters (maxNameLength - randomLength).
+_GENERATED_RANDOM_LENGTH = 5
+MAX_GENERATED_PREFIX = 63 - _GENERATED_RANDOM_LENGTH
+
+
+def generate_name(prefix: str) -> str:
+    return prefix[:MAX_GENERATED_PREFIX] + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(_GENERATED_RANDOM_LENGTH))
+
+
+def _unique_name(cluster: Cluster, kind: kinds.Kind, namespace: str, prefix: str, first: str) -> str:
+    """The validated candidate, or another one while it is taken (RetryGenerateName)."""
+    name = first
     for _ in range(20):
-        name = prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
         if not Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).exists():
             return name
+        name = generate_name(prefix)
     raise APIError(409, "AlreadyExists", f"could not generate a unique name from {prefix!r}")
 
 

@@ -6,11 +6,12 @@ Each task takes ids, re-reads current state and calls one reconcile function
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
-from . import kubelet, sandbox, scheduler, wake
+from . import isolation, kubelet, sandbox, scheduler, store, wake
 from .controllers import deployment, endpoints, garbagecollector, ingress, loadbalancer, replicaset
 from .controllers import namespace as namespace_controller
 from .models import Cluster
@@ -26,28 +27,35 @@ def _cluster(cluster_id: int) -> Cluster | None:
 def reconcile_deployment(cluster_id: int, uid: str) -> None:
     wake.started((wake.RECONCILE_DEPLOYMENT, (cluster_id, uid)))
     if cluster := _cluster(cluster_id):
-        deployment.reconcile(cluster, uid)
+        with isolation.isolated(cluster, store.DEPLOYMENT_CONTROLLER, uid=uid):
+            deployment.reconcile(cluster, uid)
 
 
 @shared_task(name="cluster.tasks.reconcile_replicaset")
 def reconcile_replicaset(cluster_id: int, uid: str) -> None:
     wake.started((wake.RECONCILE_REPLICASET, (cluster_id, uid)))
     if cluster := _cluster(cluster_id):
-        replicaset.reconcile(cluster, uid)
+        more = False
+        with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=uid):
+            more = replicaset.reconcile(cluster, uid)
+        if more:  # stopped at its burst limit: the next pass queues behind what is waiting
+            wake.dispatch([(wake.RECONCILE_REPLICASET, (cluster_id, uid))])
 
 
 @shared_task(name="cluster.tasks.collect_garbage")
 def collect_garbage(cluster_id: int, owner_uid: str) -> None:
     wake.started((wake.COLLECT_GARBAGE, (cluster_id, owner_uid)))
     if cluster := _cluster(cluster_id):
-        garbagecollector.collect(cluster, owner_uid)
+        with isolation.isolated(cluster, store.GARBAGE_COLLECTOR, uid=owner_uid):
+            garbagecollector.collect(cluster, owner_uid)
 
 
 @shared_task(name="cluster.tasks.reconcile_namespace")
 def reconcile_namespace(cluster_id: int, name: str) -> None:
     wake.started((wake.RECONCILE_NAMESPACE, (cluster_id, name)))
     if cluster := _cluster(cluster_id):
-        namespace_controller.reconcile(cluster, name)
+        with isolation.isolated(cluster, store.NAMESPACE_CONTROLLER, what=f"namespace {name}"):
+            namespace_controller.reconcile(cluster, name)
 
 
 @shared_task(name="cluster.tasks.reconcile_endpoints")
@@ -55,7 +63,8 @@ def reconcile_endpoints(cluster_id: int, namespace: str, name: str) -> None:
     """The endpoint and EndpointSlice controllers, for one Service."""
     wake.started((wake.RECONCILE_ENDPOINTS, (cluster_id, namespace, name)))
     if cluster := _cluster(cluster_id):
-        endpoints.reconcile(cluster, namespace, name)
+        with isolation.isolated(cluster, store.ENDPOINT_CONTROLLER, what=f"service {namespace}/{name}"):
+            endpoints.reconcile(cluster, namespace, name)
 
 
 @shared_task(name="cluster.tasks.sync_namespace_endpoints")
@@ -70,14 +79,16 @@ def sync_namespace_endpoints(cluster_id: int, namespace: str) -> None:
 def reconcile_loadbalancer(cluster_id: int, namespace: str, name: str) -> None:
     wake.started((wake.RECONCILE_LOADBALANCER, (cluster_id, namespace, name)))
     if cluster := _cluster(cluster_id):
-        loadbalancer.reconcile(cluster, namespace, name)
+        with isolation.isolated(cluster, store.SERVICE_CONTROLLER, what=f"service {namespace}/{name}"):
+            loadbalancer.reconcile(cluster, namespace, name)
 
 
 @shared_task(name="cluster.tasks.reconcile_ingress")
 def reconcile_ingress(cluster_id: int, namespace: str, name: str) -> None:
     wake.started((wake.RECONCILE_INGRESS, (cluster_id, namespace, name)))
     if cluster := _cluster(cluster_id):
-        ingress.reconcile(cluster, namespace, name)
+        with isolation.isolated(cluster, store.INGRESS_CONTROLLER, what=f"ingress {namespace}/{name}"):
+            ingress.reconcile(cluster, namespace, name)
 
 
 @shared_task(name="cluster.tasks.sync_ingresses")
@@ -92,7 +103,8 @@ def sync_ingresses(cluster_id: int, namespace: str, service: str) -> None:
 def schedule_pod(cluster_id: int, uid: str) -> None:
     wake.started((wake.SCHEDULE_POD, (cluster_id, uid)))
     if cluster := _cluster(cluster_id):
-        scheduler.schedule(cluster, uid)
+        with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
+            scheduler.schedule(cluster, uid)
 
 
 @shared_task(name="cluster.tasks.schedule_pending")
@@ -100,8 +112,11 @@ def schedule_pending(cluster_id: int) -> None:
     """Something changed that may make room: try every waiting pod again, oldest first."""
     wake.started((wake.SCHEDULE_PENDING, (cluster_id,)))
     if cluster := _cluster(cluster_id):
+        # One pod that cannot be scheduled for an unexpected reason is recorded on that
+        # pod and skipped: it must not keep every pod behind it waiting.
         for uid in scheduler.pending_pods(cluster):
-            scheduler.schedule(cluster, uid)
+            with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
+                scheduler.schedule(cluster, uid)
 
 
 @shared_task(name="cluster.tasks.sync_pod")
@@ -113,7 +128,9 @@ def sync_pod(cluster_id: int, node: str, uid: str) -> None:
     if cluster is None:
         return
     while True:
-        wait = kubelet.run_due_stages(cluster, node, uid)
+        wait = None
+        with isolation.isolated(cluster, store.KUBELET, uid=uid, what=f"pod {uid} on {node}"):
+            wait = kubelet.run_due_stages(cluster, node, uid)
         if wait is None:
             return
         if wait > 0:
@@ -133,36 +150,37 @@ def resync() -> None:
     Wake-ups are only a fast path; this makes a lost message (a killed worker, a Redis
     restart) a delay rather than lost work.
     """
-    from . import kinds, store
-
     from django.conf import settings
 
     for cluster in Cluster.objects.all():
-        store.compact(cluster, settings.PODFLOW_CHANGE_LOG_KEEP)
+        # One cluster's trouble (or one object's, in one of the collectors below) must not
+        # keep the resync from the others: each part fails alone, in the log.
+        with isolation.isolated(cluster, "resync", what="its change-log compaction"):
+            store.compact(cluster, settings.PODFLOW_CHANGE_LOG_KEEP)
         tasks: list[wake.Task] = []
         # Only what is not converged: a resync over every object of every cluster would
         # cost more than the work it guards (a class runs thirty clusters).
-        for uid in deployment.unconverged(cluster):
-            tasks.append((wake.RECONCILE_DEPLOYMENT, (cluster.pk, uid)))
-        for uid in replicaset.unconverged(cluster):
-            tasks.append((wake.RECONCILE_REPLICASET, (cluster.pk, uid)))
-        for uid in garbagecollector.missing_owners(cluster) + garbagecollector.waiting_owners(cluster):
-            tasks.append((wake.COLLECT_GARBAGE, (cluster.pk, uid)))
-        for name in namespace_controller.terminating(cluster):
-            tasks.append((wake.RECONCILE_NAMESPACE, (cluster.pk, name)))
-        if scheduler.pending_pods(cluster):
-            tasks.append((wake.SCHEDULE_PENDING, (cluster.pk,)))
-        for namespace in endpoints.namespaces_with_services(cluster):
-            tasks.append((wake.SYNC_NAMESPACE_ENDPOINTS, (cluster.pk, namespace)))
-        for namespace, name in endpoints.orphaned_services(cluster):
-            tasks.append((wake.RECONCILE_ENDPOINTS, (cluster.pk, namespace, name)))
-        for namespace, name in loadbalancer.services_to_resync(cluster):
-            tasks.append((wake.RECONCILE_LOADBALANCER, (cluster.pk, namespace, name)))
-        for namespace, name in ingress.ingresses_to_resync(cluster):
-            tasks.append((wake.RECONCILE_INGRESS, (cluster.pk, namespace, name)))
-        for node, uid in kubelet.pods_needing_work(cluster):
-            tasks.append((wake.SYNC_POD, (cluster.pk, node, uid)))
+        for what, found in _resync_parts(cluster):
+            with isolation.isolated(cluster, "resync", what=what):
+                tasks.extend(found())
         wake.dispatch(tasks, unless_delayed=True)
+
+
+def _resync_parts(cluster: Cluster) -> list[tuple[str, Callable[[], list[wake.Task]]]]:
+    """Each component's part of the resync: what it must be woken for in this cluster."""
+    pk = cluster.pk
+    return [
+        ("deployments", lambda: [(wake.RECONCILE_DEPLOYMENT, (pk, uid)) for uid in deployment.unconverged(cluster)]),
+        ("replicasets", lambda: [(wake.RECONCILE_REPLICASET, (pk, uid)) for uid in replicaset.unconverged(cluster)]),
+        ("owners", lambda: [(wake.COLLECT_GARBAGE, (pk, uid)) for uid in garbagecollector.missing_owners(cluster) + garbagecollector.waiting_owners(cluster)]),
+        ("namespaces", lambda: [(wake.RECONCILE_NAMESPACE, (pk, name)) for name in namespace_controller.terminating(cluster)]),
+        ("pending pods", lambda: [(wake.SCHEDULE_PENDING, (pk,))] if scheduler.resync_wanted(cluster) else []),
+        ("services", lambda: [(wake.SYNC_NAMESPACE_ENDPOINTS, (pk, ns)) for ns in endpoints.namespaces_with_services(cluster)]),
+        ("endpoints", lambda: [(wake.RECONCILE_ENDPOINTS, (pk, ns, name)) for ns, name in endpoints.orphaned_services(cluster)]),
+        ("load balancers", lambda: [(wake.RECONCILE_LOADBALANCER, (pk, ns, name)) for ns, name in loadbalancer.services_to_resync(cluster)]),
+        ("ingresses", lambda: [(wake.RECONCILE_INGRESS, (pk, ns, name)) for ns, name in ingress.ingresses_to_resync(cluster)]),
+        ("kubelets", lambda: [(wake.SYNC_POD, (pk, node, uid)) for node, uid in kubelet.pods_needing_work(cluster)]),
+    ]
 
 
 @shared_task(name="cluster.tasks.heartbeat")

@@ -45,18 +45,39 @@ def unsupported(field: str, value: Any, allowed: list[str]) -> Cause:
     return Cause(field, f"Unsupported value: {_show(value)}: supported values: {shown}", "FieldValueNotSupported")
 
 
-def validate_name(value: Any, field: str = "metadata.name", *, label: bool = False) -> list[Cause]:
+def validate_name(value: Any, field: str = "metadata.name", *, label: bool = False, shown: str | None = None) -> list[Cause]:
+    """`shown` is the value the causes name, when it is not the one checked (a prefix)."""
     if value in (None, ""):
         return [required(field)]
     if not isinstance(value, str):
         return [invalid(field, value, "must be a string")]
     limit, pattern, msg = (63, DNS1123_LABEL_RE, LABEL_MSG) if label else (253, DNS1123_SUBDOMAIN_RE, SUBDOMAIN_MSG)
+    shown = value if shown is None else shown
     causes = []
     if len(value) > limit:
-        causes.append(invalid(field, value, f"must be no more than {limit} characters"))
+        causes.append(invalid(field, shown, f"must be no more than {limit} characters"))
     if not pattern.match(value):
-        causes.append(invalid(field, value, msg))
+        causes.append(invalid(field, shown, msg))
     return causes
+
+
+# apimachinery's TotalAnnotationSizeLimitB: the keys and values of all annotations together.
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
+# Kubernetes sets no limit on a pod's containers (etcd's object size bounds them). Ours
+# keeps one pod's work bounded — each container has stages, events and status of its own
+# (a pod of 5,000 made 20,001 events) — far above what a real pod has (a handful).
+MAX_CONTAINERS = 100
+
+
+def validate_generate_name(prefix: Any, *, label: bool = False) -> list[Cause]:
+    """ValidateObjectMeta's check of generateName: a name prefix, so a trailing '-' is
+    allowed (apimachinery's maskTrailingDash), and the whole prefix must otherwise be a
+    valid name — its length too, though only its first 58 characters are used."""
+    field = "metadata.generateName"
+    if not isinstance(prefix, str):
+        return [invalid(field, prefix, "must be a string")]
+    masked = prefix[:-1] + "a" if len(prefix) > 1 and prefix.endswith("-") else prefix
+    return validate_name(masked, field, label=label, shown=prefix)
 
 
 def validate_metadata(doc: dict, *, name_is_label: bool = False) -> list[Cause]:
@@ -68,10 +89,14 @@ def validate_metadata(doc: dict, *, name_is_label: bool = False) -> list[Cause]:
         causes.append(Cause("metadata.name", "Required value: name or generateName is required", "FieldValueRequired"))
     elif meta.get("name"):
         causes += validate_name(meta["name"], label=name_is_label)
+    if meta.get("generateName") not in (None, ""):
+        causes += validate_generate_name(meta["generateName"], label=name_is_label)
     causes += validate_labels(meta.get("labels"), "metadata.labels")
     annotations = meta.get("annotations")
     if annotations is not None and (not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values())):
         causes.append(invalid("metadata.annotations", annotations, "annotations must be a map of string keys to string values"))
+    elif annotations and sum(len(k.encode()) + len(v.encode()) for k, v in annotations.items()) > TOTAL_ANNOTATION_SIZE_LIMIT:
+        causes.append(Cause("metadata.annotations", f"Too long: must have at most {TOTAL_ANNOTATION_SIZE_LIMIT} bytes", "FieldValueTooLong"))
     return causes
 
 
@@ -101,6 +126,11 @@ def validate_pod_spec(spec: Any, field: str) -> list[Cause]:
         return [required(f"{field}.containers")]
     if not isinstance(containers, list):
         return [invalid(f"{field}.containers", containers, "must be a list")]
+    init = spec.get("initContainers")
+    total = len(containers) + (len(init) if isinstance(init, list) else 0)
+    if total > MAX_CONTAINERS:
+        # One cause, not one per container: the answer stays small whatever was sent.
+        return [Cause(f"{field}.containers", f"Too many: {total}: must have at most {MAX_CONTAINERS} items (containers and initContainers together)", "FieldValueTooMany")]
     causes: list[Cause] = []
     seen: set[str] = set()
     for i, container in enumerate(containers):
@@ -278,6 +308,8 @@ def validate_workload(doc: dict) -> list[Cause]:
         causes.append(invalid("spec.replicas", replicas, "must be an integer"))
     elif replicas < 0:
         causes.append(invalid("spec.replicas", replicas, "must be greater than or equal to 0"))
+    if doc.get("kind") == "Deployment":
+        causes += _validate_deployment_spec(spec)
     template = spec.get("template")
     if not isinstance(template, dict):
         return causes + [required("spec.template")]
@@ -288,6 +320,78 @@ def validate_workload(doc: dict) -> list[Cause]:
     causes += validate_labels(labels, "spec.template.metadata.labels")
     causes += _validate_selector(spec, labels if isinstance(labels, dict) else {})
     causes += validate_pod_spec(template.get("spec"), "spec.template.spec")
+    return causes
+
+
+PERCENT_RE = re.compile(r"^[0-9]+%$")
+PERCENT_MSG = "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
+DEPLOYMENT_STRATEGIES = ["Recreate", "RollingUpdate"]
+
+
+def _nonnegative(spec: dict, name: str, field: str) -> list[Cause]:
+    value = spec.get(name)
+    if value is None:
+        return []
+    if isinstance(value, bool) or not isinstance(value, int):
+        return [invalid(field, value, "must be an integer")]
+    return [invalid(field, value, "must be greater than or equal to 0")] if value < 0 else []
+
+
+def _int_or_percent(value: Any, field: str) -> tuple[int | None, list[Cause]]:
+    """ValidatePositiveIntOrPercent: the value as a number (a percent's number), and causes."""
+    if isinstance(value, str):
+        if not PERCENT_RE.match(value):
+            return None, [invalid(field, value, PERCENT_MSG)]
+        return int(value[:-1]), []
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None, [invalid(field, value, "must be an integer or percentage (e.g '5%')")]
+    if value < 0:
+        return value, [invalid(field, value, "must be greater than or equal to 0")]
+    return value, []
+
+
+def _validate_deployment_spec(spec: dict) -> list[Cause]:
+    """ValidateDeploymentSpec beyond replicas, selector and template: the strategy, the
+    history limit and the progress deadline, with Kubernetes' messages."""
+    causes = _nonnegative(spec, "minReadySeconds", "spec.minReadySeconds")
+    causes += _nonnegative(spec, "revisionHistoryLimit", "spec.revisionHistoryLimit")
+    deadline = spec.get("progressDeadlineSeconds")
+    if deadline is not None:
+        if isinstance(deadline, bool) or not isinstance(deadline, int):
+            causes.append(invalid("spec.progressDeadlineSeconds", deadline, "must be an integer"))
+        elif deadline <= 0:
+            causes.append(invalid("spec.progressDeadlineSeconds", deadline, "must be greater than 0"))
+        else:
+            ready = spec.get("minReadySeconds") or 0
+            if isinstance(ready, int) and deadline <= ready:
+                causes.append(invalid("spec.progressDeadlineSeconds", deadline, "must be greater than minReadySeconds"))
+    strategy = spec.get("strategy")
+    if strategy is None:
+        return causes
+    if not isinstance(strategy, dict):
+        return causes + [invalid("spec.strategy", strategy, "must be an object")]
+    type_ = strategy.get("type")
+    if type_ not in DEPLOYMENT_STRATEGIES:
+        return causes + [unsupported("spec.strategy.type", type_, DEPLOYMENT_STRATEGIES)]
+    rolling = strategy.get("rollingUpdate")
+    if type_ == "Recreate":
+        if rolling is not None:
+            causes.append(Cause("spec.strategy.rollingUpdate", "Forbidden: may not be specified when strategy `type` is 'Recreate'", "FieldValueForbidden"))
+        return causes
+    if not isinstance(rolling, dict):
+        return causes + [required("spec.strategy.rollingUpdate")] if rolling is None else causes + [invalid("spec.strategy.rollingUpdate", rolling, "must be an object")]
+    path = "spec.strategy.rollingUpdate"
+    # Defaulting fills an absent one with 25%; validation sees what will be stored.
+    unavailable = rolling.get("maxUnavailable", "25%")
+    surge = rolling.get("maxSurge", "25%")
+    down, found = _int_or_percent(unavailable, f"{path}.maxUnavailable")
+    causes += found
+    up, found = _int_or_percent(surge, f"{path}.maxSurge")
+    causes += found
+    if down == 0 and up == 0:
+        causes.append(invalid(f"{path}.maxUnavailable", unavailable, "may not be 0 when `maxSurge` is 0"))
+    if isinstance(unavailable, str) and down is not None and down > 100:
+        causes.append(invalid(f"{path}.maxUnavailable", unavailable, "must not be greater than 100%"))
     return causes
 
 
@@ -999,10 +1103,31 @@ def default_pod_spec(spec: dict) -> None:
         container.setdefault("imagePullPolicy", default_policy)
 
 
+INT32_MAX = 2**31 - 1
+
+
+def check_int32(value: Any, *, kind: str, go_field: str) -> None:
+    """What decoding a number into a Go int32 field does: a fraction or exponent (1e3,
+    2.0) or a number past int32 is refused with 400, as the API server's decoder refuses
+    it, before any validation. Replicas are int32 in Kubernetes."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return  # not a number: validation says what is wrong with it
+    if isinstance(value, float) or not -(2**31) <= value <= INT32_MAX:
+        raise _decode_error(kind, f"json: cannot unmarshal number {_go_number(value)} into Go struct field {go_field} of type int32")
+
+
+def _go_number(value: int | float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+
+
 def default_workload(doc: dict) -> None:
     spec = doc.setdefault("spec", {})
     if not isinstance(spec, dict):
         return
+    kind = doc.get("kind") or "Deployment"
+    check_int32(spec.get("replicas"), kind=kind, go_field=f"{kind}Spec.spec.replicas")
     spec.setdefault("replicas", 1)
     spec.setdefault("revisionHistoryLimit", 10)
     template = spec.setdefault("template", {})

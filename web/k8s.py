@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from functools import wraps
 from typing import Any, Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from cluster import broadcast, kinds, narration, pods, selectors, store, tables
+from cluster import broadcast, kinds, narration, pods, selectors, store, tables, validation
 from cluster.errors import APIError, Cause, bad_request, conflict, not_found
 from cluster.models import Cluster
 from cluster.patch import BodyRefused, loads_json
@@ -93,6 +95,12 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             response = status_response(too_large())
         except SuspiciousOperation as exc:  # e.g. too many form fields: Django's own 400
             response = status_response(bad_request(f"the request was refused: {exc}"))
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            if is_contention(exc):
+                response = status_response(overloaded())
+            else:
+                log.exception("internal error serving %s %s", request.method, request.path)
+                response = status_response(APIError(500, "InternalError", "an internal error occurred; see the server log"))
         except Exception:
             log.exception("internal error serving %s %s", request.method, request.path)
             response = status_response(APIError(500, "InternalError", "an internal error occurred; see the server log"))
@@ -116,6 +124,25 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         return response
 
     return wrapper
+
+
+# How long a client told to come back waits: a write lock is held for one batch at most.
+CONTENTION_RETRY_SECONDS = 1
+
+
+def is_contention(exc: Exception) -> bool:
+    """SQLite's answer when another writer held the database past the busy timeout."""
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
+
+def overloaded() -> APIError:
+    """The store is busy: the answer the API server gives when it is overloaded (API
+    Priority and Fairness), 429 with Retry-After, which kubectl and client-go retry."""
+    seconds = CONTENTION_RETRY_SECONDS
+    return APIError(
+        429, "TooManyRequests", "Too many requests, please try again later.",
+        retry_after_seconds=seconds, headers={"Retry-After": str(seconds)},
+    )
 
 
 def too_large() -> APIError:
@@ -400,7 +427,10 @@ def _patch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: str, na
                 return _create(request, cluster, kind, ns, applied)
             raise not_found(kind.plural, kind.group, name)
         patched = patch.apply_patch(current, request.body, content_type, kind=kind.kind)
-        expected = (patched.get("metadata") or {}).get("resourceVersion")
+        meta = patched.get("metadata")
+        if not isinstance(meta, dict):
+            raise APIError(422, "Invalid", f'{kind.kind} "{name}" is invalid: metadata: Invalid value: the patch left metadata that is not an object', name=name, kind=kind.plural, group=kind.group)
+        expected = meta.get("resourceVersion")
         if expected and str(expected) != current["metadata"]["resourceVersion"]:
             raise conflict(kind.plural, kind.group, name)
         patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -554,12 +584,15 @@ def _write_scale(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, ns: s
         wanted = patch.apply_patch(scale_of(current), request.body, content_type, kind="Scale")
     else:
         raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
-    replicas = (wanted.get("spec") or {}).get("replicas") if isinstance(wanted, dict) else None
+    spec = wanted.get("spec") if isinstance(wanted, dict) else None
+    replicas = spec.get("replicas") if isinstance(spec, dict) else None
+    validation.check_int32(replicas, kind="Scale", go_field="ScaleSpec.spec.replicas")
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         from cluster.errors import Cause, invalid
 
         raise invalid("Scale", "autoscaling", name, [Cause("spec.replicas", f"Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0")])
-    expected = (wanted.get("metadata") or {}).get("resourceVersion")
+    meta = wanted.get("metadata") if isinstance(wanted, dict) else None
+    expected = meta.get("resourceVersion") if isinstance(meta, dict) else None
     if expected and str(expected) != current["metadata"]["resourceVersion"]:
         raise conflict(kind.plural, kind.group, name)
     updated = store.mutate(cluster, kind, ns, name, lambda d: d["spec"].__setitem__("replicas", replicas), by=store.API, expected_uid=current["metadata"]["uid"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from .. import kinds, pods, store
+from .. import isolation, kinds, pods, store
 from ..errors import APIError
 from ..models import Cluster, Object
 from .replicaset import owner_reference
@@ -295,7 +295,9 @@ def reconcile_namespace(cluster: Cluster, namespace: str) -> None:
     with store.locked(cluster):
         namespace_pods = store.list_docs(cluster, kinds.POD, namespace)
         for name in names:
-            reconcile(cluster, namespace, name, namespace_pods=namespace_pods)
+            # One Service that fails is recorded in the log; the others still get their pass.
+            with isolation.isolated(cluster, store.ENDPOINT_CONTROLLER, what=f"service {namespace}/{name}"):
+                reconcile(cluster, namespace, name, namespace_pods=namespace_pods)
 
 
 def namespaces_with_services(cluster: Cluster) -> list[str]:

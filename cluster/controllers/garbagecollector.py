@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import kinds, store
+from .. import isolation, kinds, store
 from ..errors import APIError
 from ..models import Cluster, Object
 
@@ -102,13 +102,15 @@ def _delete_dependent(cluster: Cluster, doc: dict, *, owner_waits: bool) -> bool
 def _collect_dependents_of_gone(cluster: Cluster, owner_uid: str) -> int:
     done = 0
     for doc in dependents(cluster, owner_uid):
-        others = [r["uid"] for r in doc["metadata"].get("ownerReferences") or [] if r.get("uid") and r["uid"] != owner_uid]
-        if any(_stands(cluster, uid) for uid in others):
-            kind, ns, name = _kind_ns_name(doc)
-            store.mutate(cluster, kind, ns, name, release_from(owner_uid), by=store.GARBAGE_COLLECTOR, expected_uid=doc["metadata"]["uid"])
-            done += 1
-        elif not doc["metadata"].get("deletionTimestamp") and _delete_dependent(cluster, doc, owner_waits=False):
-            done += 1
+        # One dependent that fails is recorded on it; the others are still collected.
+        with isolation.isolated(cluster, store.GARBAGE_COLLECTOR, uid=doc["metadata"]["uid"]):
+            others = [r["uid"] for r in doc["metadata"].get("ownerReferences") or [] if r.get("uid") and r["uid"] != owner_uid]
+            if any(_stands(cluster, uid) for uid in others):
+                kind, ns, name = _kind_ns_name(doc)
+                store.mutate(cluster, kind, ns, name, release_from(owner_uid), by=store.GARBAGE_COLLECTOR, expected_uid=doc["metadata"]["uid"])
+                done += 1
+            elif not doc["metadata"].get("deletionTimestamp") and _delete_dependent(cluster, doc, owner_waits=False):
+                done += 1
     return done
 
 
@@ -117,8 +119,12 @@ def _orphan(cluster: Cluster, owner: dict) -> int:
     released = 0
     for doc in dependents(cluster, uid):
         kind, ns, name = _kind_ns_name(doc)
-        store.mutate(cluster, kind, ns, name, release_from(uid), by=store.GARBAGE_COLLECTOR, expected_uid=doc["metadata"]["uid"])
-        released += 1
+        # One dependent that fails is recorded on it; the others are still released.
+        with isolation.isolated(cluster, store.GARBAGE_COLLECTOR, uid=doc["metadata"]["uid"]):
+            store.mutate(cluster, kind, ns, name, release_from(uid), by=store.GARBAGE_COLLECTOR, expected_uid=doc["metadata"]["uid"])
+            released += 1
+    if dependents(cluster, uid):
+        return released  # the owner stays until every dependent is released (a later pass)
     kind, ns, name = _kind_ns_name(owner)
     store.mutate(cluster, kind, ns, name, without_finalizer(store.ORPHAN_FINALIZER), by=store.GARBAGE_COLLECTOR, expected_uid=uid)
     return released

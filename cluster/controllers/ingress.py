@@ -31,7 +31,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .. import events, ingressclasses, kinds, kubeproxy, pods, store
+from .. import events, ingressclasses, isolation, kinds, kubeproxy, pods, store
 from ..models import Cluster, Object
 
 CONTROLLER = "podflow.dev/ingress-controller"
@@ -123,7 +123,8 @@ def sync_all(cluster: Cluster, namespace: str = "", service: str = "") -> None:
         for ns, name in keys:
             ingress = store.find(cluster, kinds.INGRESS, ns, name)
             if ingress is not None and (not service or service in backend_services(ingress)):
-                _sync(cluster, ingress, classes, wanted)
+                with isolation.isolated(cluster, store.INGRESS_CONTROLLER, uid=ingress["metadata"]["uid"]):
+                    _sync(cluster, ingress, classes, wanted)
 
 
 def _sync(cluster: Cluster, ingress: dict | None, classes: set[str], wanted: dict) -> None:

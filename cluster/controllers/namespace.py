@@ -7,7 +7,7 @@ nothing is left, the finalizer goes and the API server removes the namespace.
 """
 from __future__ import annotations
 
-from .. import kinds, store
+from .. import isolation, kinds, store
 from ..errors import APIError
 from ..models import Cluster, Object
 
@@ -41,11 +41,12 @@ def delete_content(cluster: Cluster, namespace: str) -> int:
     found = sorted(rows.values_list("kind", "name", "uid"), key=lambda row: (_ORDER.get(row[0], 9), row[0], row[1]))
     deleted = 0
     for kind, name, uid in found:
-        try:
-            store.delete(cluster, kinds.BY_KIND[kind], namespace, name, by=store.NAMESPACE_CONTROLLER, expected_uid=uid)
-            deleted += 1
-        except APIError:
-            pass  # gone meanwhile
+        with isolation.isolated(cluster, store.NAMESPACE_CONTROLLER, uid=uid, what=f"{kind} {namespace}/{name}"):
+            try:
+                store.delete(cluster, kinds.BY_KIND[kind], namespace, name, by=store.NAMESPACE_CONTROLLER, expected_uid=uid)
+                deleted += 1
+            except APIError:
+                pass  # gone meanwhile
     return deleted
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .. import events, kinds, pods, store, timing
+from .. import events, isolation, kinds, pods, store, timing
 from ..kubelet import node as kubelet_node
 from ..kubelet.status import parse_time
 from ..models import Cluster
@@ -78,15 +78,20 @@ def reconcile(cluster: Cluster) -> None:
     with store.locked(cluster):
         now = store.now()
         leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, kubelet_node.LEASE_NAMESPACE)} if lease_kind else {}
+        # Each node's part fails alone (recorded on that node): one must not stop the
+        # controller from watching the others.
         for node in store.list_docs(cluster, kinds.NODE):
             if node["metadata"]["name"] in leases:  # a node no kubelet ever heartbeat for is left alone
-                _check_health(cluster, node, leases[node["metadata"]["name"]], now)
+                with isolation.isolated(cluster, NODE_CONTROLLER, uid=node["metadata"]["uid"]):
+                    _check_health(cluster, node, leases[node["metadata"]["name"]], now)
         nodes = store.list_docs(cluster, kinds.NODE)
         state = zone_state(nodes)
         for node in nodes:
-            _set_taints(cluster, node, state, now)
+            with isolation.isolated(cluster, NODE_CONTROLLER, uid=node["metadata"]["uid"]):
+                _set_taints(cluster, node, state, now)
         for node in store.list_docs(cluster, kinds.NODE):
-            _evict(cluster, node, now)
+            with isolation.isolated(cluster, NODE_CONTROLLER, uid=node["metadata"]["uid"]):
+                _evict(cluster, node, now)
 
 
 def _check_health(cluster: Cluster, node: dict, lease: dict | None, now: datetime) -> None:

@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import copy
 
-from .. import events, kinds, narration, pods, store
+from .. import events, isolation, kinds, narration, pods, store, validation
 from ..errors import APIError
 from ..models import Cluster, Object
 from .garbagecollector import release_from
 
-# Pods created per transaction: lets schedulers and kubelets write in between.
+# Pods created or deleted per transaction: the cluster's lock is held for one batch at
+# most, so the API server's writes (and schedulers, kubelets) get in between.
 BATCH = 50
+# controller.SlowStartInitialBatchSize: creations go in batches of 1, 2, 4, 8 …, so a
+# template every create refuses costs one call, not thousands.
+SLOW_START_INITIAL_BATCH = 1
+# The ReplicaSet controller's burstReplicas: the most pods one pass creates or deletes.
+BURST_REPLICAS = 500
 # The status condition Kubernetes sets while pods cannot be created (or deleted).
 REPLICA_FAILURE = "ReplicaFailure"
 FAILED_CREATE = "FailedCreate"
@@ -26,6 +32,13 @@ def owner_reference(owner: dict) -> dict:
     }
 
 
+def pods_prefix(controller_name: str) -> str:
+    """controller.getPodsPrefix: `<name>-`, unless the dash makes the prefix invalid (a
+    253-character ReplicaSet name): then the name alone."""
+    prefix = controller_name + "-"
+    return controller_name if validation.validate_generate_name(prefix) else prefix
+
+
 def pod_from_template(rs: dict) -> dict:
     template = copy.deepcopy(rs["spec"]["template"])
     meta = template.get("metadata") or {}
@@ -33,7 +46,7 @@ def pod_from_template(rs: dict) -> dict:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "generateName": rs["metadata"]["name"] + "-",
+            "generateName": pods_prefix(rs["metadata"]["name"]),
             "namespace": rs["metadata"]["namespace"],
             "labels": meta.get("labels") or {},
             **({"annotations": meta["annotations"]} if meta.get("annotations") else {}),
@@ -97,46 +110,92 @@ def claim_pods(cluster: Cluster, rs: dict) -> None:
     selector = rs["spec"].get("selector")
     for pod in _owned(cluster, uid):
         if pods.is_active(pod) and not selector_matches(selector, pod["metadata"].get("labels")):
-            store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], release_from(uid), by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
+            with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"]):
+                store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], release_from(uid), by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
     for pod in store.list_docs(cluster, kinds.POD, ns, owner_uid=""):
         if pods.is_active(pod) and _controller_of(pod) is None and selector_matches(selector, pod["metadata"].get("labels")):
 
             def adopt(doc: dict) -> None:
                 doc["metadata"]["ownerReferences"] = [*(doc["metadata"].get("ownerReferences") or []), owner_reference(rs)]
 
-            store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], adopt, by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
+            with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"]):
+                store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], adopt, by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
 
 
-def reconcile(cluster: Cluster, uid: str) -> None:
-    """One pass: create or delete pods toward `spec.replicas`, then write the status."""
+def reconcile(cluster: Cluster, uid: str) -> bool:
+    """One pass: create or delete pods toward `spec.replicas`, then write the status.
+
+    Creations go in slow-start batches (1, 2, 4 …), deletions in batches of at most
+    BATCH, each batch its own transaction that re-reads the desired count first: a scale
+    to 0, or the Deployment deleted, during a huge scale takes effect at the next batch,
+    and API writes wait for one batch at most. A pass handles at most BURST_REPLICAS pods;
+    it returns True when it stopped there with more to do (the task queues the next pass,
+    so the other controllers' work runs in between).
+    """
+    handled, batch, first = 0, SLOW_START_INITIAL_BATCH, True
     while True:
         with store.locked(cluster):
             rs = store.by_uid(cluster, uid)
             if rs is None or rs["kind"] != "ReplicaSet" or rs["metadata"].get("deletionTimestamp"):
-                return
-            claim_pods(cluster, rs)
-            owned = _owned(cluster, uid)
-            active = [p for p in owned if pods.is_active(p)]
+                return False
+            if first:
+                claim_pods(cluster, rs)
+                first = False
+            active = [p for p in _owned(cluster, uid) if pods.is_active(p)]
             want = int(rs["spec"].get("replicas", 1))
             diff = want - len(active)
+            if diff > 0 and _owner_stopped(cluster, rs, len(active)):
+                diff = 0
             failure: APIError | None = None
+            more = False
+            room = BURST_REPLICAS - handled
             if diff > 0:
-                failure = _create_pods(cluster, rs, active_count=len(active), count=min(diff, BATCH))
+                count = min(diff, batch, BATCH, room)
+                failure = _create_pods(cluster, rs, active_count=len(active), count=count)
+                handled += count
+                batch *= 2
                 # Refused: no next batch now. The status says why, and the resync (or the
                 # next change to its pods) tries again; no wake-up of its own, no hot loop.
-                if diff > BATCH and failure is None:
-                    continue
+                more = failure is None and diff > count
             elif diff < 0:
-                surplus = sorted(active, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
-                surplus.sort(key=deletion_rank)
-                for pod in surplus[: -diff]:
-                    try:
-                        pods.delete(cluster, pod["metadata"]["namespace"], pod["metadata"]["name"], by=store.REPLICASET_CONTROLLER)
-                        events.record(cluster, rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
-                    except APIError:
-                        pass  # already gone: that is what we wanted
+                count = min(-diff, BATCH, room)
+                _delete_pods(cluster, rs, active, count)
+                handled += count
+                more = -diff > count
+            if more and handled < BURST_REPLICAS:
+                continue
             _write_status(cluster, rs, failure)
-            return
+            return more
+
+
+def _owner_stopped(cluster: Cluster, rs: dict, active: int) -> bool:
+    """The controlling Deployment is gone, being deleted, or now wants no more pods than
+    this ReplicaSet has: creating more would only be undone. Its own pass (which may wait
+    behind this one on the worker) will scale this set; until then nothing is created."""
+    ref = _controller_of(rs)
+    if ref is None or ref.get("kind") != "Deployment":
+        return False
+    owner = store.by_uid(cluster, ref.get("uid", ""))
+    if owner is None or owner["metadata"].get("deletionTimestamp"):
+        return True
+    wanted = (owner.get("spec") or {}).get("replicas", 1)
+    want = int(rs["spec"].get("replicas", 1))
+    return isinstance(wanted, int) and wanted < want and active >= wanted
+
+
+def _delete_pods(cluster: Cluster, rs: dict, active: list[dict], count: int) -> None:
+    """Delete `count` of the active pods, in Kubernetes' order; one that fails is recorded
+    on that pod and the others still go."""
+    surplus = sorted(active, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+    surplus.sort(key=deletion_rank)
+    for pod in surplus[:count]:
+        name = pod["metadata"]["name"]
+        with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"], what=f"pod {name}"):
+            try:
+                pods.delete(cluster, pod["metadata"]["namespace"], name, by=store.REPLICASET_CONTROLLER)
+            except APIError:
+                continue  # already gone: that is what we wanted
+            events.record(cluster, rs, "SuccessfulDelete", f"Deleted pod: {name}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
 
 
 def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -> APIError | None:

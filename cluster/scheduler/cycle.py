@@ -9,6 +9,7 @@ condition.
 from __future__ import annotations
 
 import json
+import time
 
 from .. import events, kinds, narration, pods, store
 from ..models import Cluster
@@ -157,6 +158,36 @@ def _mark_unschedulable(cluster: Cluster, pod: dict, message: str, annotations: 
     updated = store.mutate(cluster, kinds.POD, pod["metadata"]["namespace"], pod["metadata"]["name"], apply, by=store.SCHEDULER)
     if not same_message:
         events.record(cluster, updated, "FailedScheduling", message, by=store.SCHEDULER, component=SCHEDULER_NAME, type_="Warning")
+
+
+# Pods the scheduler found no node for wait in its unschedulable queue, as in
+# kube-scheduler: they are tried again when nodes or pods change (the wake rules), and by
+# the resync only once a minute (kube-scheduler flushes them after 5 minutes). Retrying a
+# thousand unplaceable pods at every resync kept the scheduler busy with one cluster while
+# every other cluster's pods waited behind it.
+UNSCHEDULABLE_RETRY_SECONDS = 60.0
+_retried_at: dict[tuple[int, str], float] = {}
+
+
+def resync_wanted(cluster: Cluster, now: float | None = None) -> bool:
+    """Whether the periodic resync should wake the scheduler for this cluster: a pending
+    pod it never tried (a lost wake-up), or unschedulable ones whose minute is up."""
+    waiting = [p for p in store.list_docs(cluster, kinds.POD, node="") if _wants_scheduling(p)]
+    if not waiting:
+        return False
+    if any(not _tried(p) for p in waiting):
+        return True
+    now = time.monotonic() if now is None else now
+    key = (cluster.pk, str(cluster.created))
+    if now - _retried_at.get(key, float("-inf")) >= UNSCHEDULABLE_RETRY_SECONDS:
+        _retried_at[key] = now
+        return True
+    return False
+
+
+def _tried(pod: dict) -> bool:
+    condition = pods.condition(pod, "PodScheduled")
+    return bool(condition and condition.get("status") == "False")
 
 
 def pending_pods(cluster: Cluster) -> list[str]:

@@ -783,3 +783,18 @@ def test_the_api_server_accepts_the_scheduling_fields_kubernetes_accepts(cluster
     }
 
     assert waiting(cluster, spec=spec)["spec"]["tolerations"][0] == {"operator": "Exists"}
+
+
+def test_the_resync_retries_unschedulable_pods_once_a_minute_and_untried_ones_at_once(cluster):
+    from cluster.scheduler import cycle
+
+    nowhere = pod("nowhere")
+    nowhere["spec"]["nodeSelector"] = {"disk": "floppy"}
+    store.create(cluster, nowhere)
+    assert cycle.resync_wanted(cluster, now=1000.0)  # never tried: a lost wake-up
+
+    cycle.schedule(cluster, store.get(cluster, kinds.POD, "default", "nowhere")["metadata"]["uid"])
+
+    assert cycle.resync_wanted(cluster, now=1000.0)  # the first flush of this cluster
+    assert not cycle.resync_wanted(cluster, now=1030.0)
+    assert cycle.resync_wanted(cluster, now=1000.0 + cycle.UNSCHEDULABLE_RETRY_SECONDS)
