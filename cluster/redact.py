@@ -41,11 +41,22 @@ KEEP_CHARS = 1024
 KEEP_ITEMS = 50
 
 
-def for_browser(doc: dict) -> dict:
+# How far below OBJECT_BYTES a size measured before the write's last metadata stamps
+# (uid, resourceVersion, timestamps) must be for the object to be certainly small.
+HINT_MARGIN = 4 * 1024
+
+
+def for_browser(doc: dict, size_hint: int | None = None) -> dict:
     """The object as the page may show it: a Secret with its values replaced by "(N bytes)",
-    and an object too large for the stream summarised (see `summarised`)."""
+    and an object too large for the stream summarised (see `summarised`).
+
+    `size_hint`: the size the API server measured when it admitted the write; an object
+    well below the limit is then not serialised a second time on the write path."""
     if doc.get("kind") == "Secret":
         doc = _secret_for_browser(doc)
+        size_hint = None
+    if size_hint is not None and size_hint < OBJECT_BYTES - HINT_MARGIN:
+        return doc
     size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
     return summarised(doc, size) if size > OBJECT_BYTES else doc
 

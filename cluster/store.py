@@ -226,7 +226,7 @@ def create(
     causes = validation.VALIDATORS[kind.kind](doc) + _finalizer_causes(None, doc)
     if causes:
         raise invalid(kind.kind, kind.group, _display_name(doc), causes)
-    check_size(doc)
+    size = check_size(doc)
     meta = doc["metadata"]
     for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
         meta.pop(server_owned, None)
@@ -266,7 +266,7 @@ def create(
             updated=now(),
             doc=doc,
         )
-        _record(outbox, Change.ADDED, row, None, doc, by, steps)
+        _record(outbox, Change.ADDED, row, None, doc, by, steps, size_hint=size)
     return doc
 
 
@@ -364,20 +364,22 @@ def mutate(
         if _finalized(new):
             # The write that removes the last finalizer of an object being deleted deletes it.
             return _remove_row(outbox, row, old, new, by)
-        check_size(new)
-        return _save(outbox, row, old, new, by, steps)
+        return _save(outbox, row, old, new, by, steps, size_hint=check_size(new))
 
 
 # etcd's default --max-request-bytes: a larger object cannot be stored.
 MAX_OBJECT_BYTES = 1536 * 1024
 
 
-def check_size(doc: dict) -> None:
+def check_size(doc: dict) -> int:
     """What etcd answers for an object over its request limit, as the API server passes it
     on: 413 RequestEntityTooLarge. Measured as compact JSON (etcd holds protobuf, a little
-    smaller: the limit is reached a little earlier here)."""
-    if len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")) > MAX_OBJECT_BYTES:
+    smaller: the limit is reached a little earlier here). Returns the size, which the
+    browser stream reuses (redact.for_browser)."""
+    size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_OBJECT_BYTES:
         raise APIError(413, "RequestEntityTooLarge", "etcdserver: request is too large")
+    return size
 
 
 def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
@@ -634,7 +636,7 @@ def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name
         )
 
 
-def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: StepsFor | None) -> dict:
+def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: StepsFor | None, size_hint: int | None = None) -> dict:
     revision = outbox.next_revision()
     new["metadata"]["resourceVersion"] = str(revision)
     row.doc = new
@@ -643,11 +645,11 @@ def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: Ste
     row.owner_uid = _owner_of(new)
     row.updated = now()
     row.save(update_fields=["doc", "resource_version", "node_name", "owner_uid", "updated"])
-    _record(outbox, Change.MODIFIED, row, old, new, by, steps, revision=revision)
+    _record(outbox, Change.MODIFIED, row, old, new, by, steps, revision=revision, size_hint=size_hint)
     return new
 
 
-def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict, by: str, steps: StepsFor | None, revision: int | None = None) -> None:
+def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict, by: str, steps: StepsFor | None, revision: int | None = None, size_hint: int | None = None) -> None:
     from . import wake
 
     revision = revision or int(new["metadata"]["resourceVersion"])
@@ -695,7 +697,7 @@ def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict
             "revision": revision,
             "change": type_,
             "kind": row.kind,
-            "object": redact.for_browser(new),
+            "object": redact.for_browser(new, size_hint),
             "steps": [step_payload(s) for s in step_rows],
         }
     )

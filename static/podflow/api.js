@@ -1,7 +1,6 @@
 // Talking to the Kubernetes-shaped API (/k8s/<cluster>/...) and reading its Status errors.
 import { gettext, fmt } from "./i18n.js";
 
-const CLIENT_HEADER = { "X-Podflow-Client": "podflow-page" };
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export class ApiError extends Error {
@@ -13,7 +12,7 @@ export class ApiError extends Error {
 }
 
 async function call(method, url, body, extraHeaders = {}, { contentType = "application/json", text = false } = {}) {
-  const headers = { Accept: text ? "text/plain" : "application/json", ...CLIENT_HEADER, ...extraHeaders };
+  const headers = { Accept: text ? "text/plain" : "application/json", ...extraHeaders };
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = contentType;
