@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ClusterConfig(AppConfig):
     name = "cluster"
     verbose_name = "Cluster store (our etcd)"
+
+    def ready(self) -> None:
+        from cluster.apiserver import store
+        from cluster.informers import wake
+
+        # The informers: after each commit, the components that watch what it wrote are woken.
+        store.on_commit(wake.route)

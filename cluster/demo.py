@@ -10,17 +10,19 @@ import uuid
 
 from django.db import IntegrityError
 
-from . import events, kinds, store
-from .controllers import ingress
-from .kubelet import node as kubelet_node
-from .models import NODE_SIZES, Cluster, NodeSize, Speed
+from cluster.apimachinery import metav1
+from cluster.apiserver import store
+from cluster.componentbase import events
+from cluster.controllers import ingress
+from cluster.kubelet import node as kubelet_node
+from cluster.models import NODE_SIZES, Cluster, NodeSize, Speed
 
 NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def node_doc(index: int, *, cpu: str = "4", memory: str = "8Gi", pods: str = "110") -> dict:
     name = f"node-{index}"
-    now = store.rfc3339()
+    now = metav1.rfc3339()
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -89,7 +91,7 @@ def populate(cluster: Cluster) -> None:
         for i in range(1, cluster.node_count + 1):
             node = store.create(cluster, node_doc(i, cpu=cpu, memory=memory), by="podflow")
             name = node["metadata"]["name"]
-            store.create(cluster, kubelet_node.lease_doc(node, store.now()), by=store.KUBELET, namespace=kubelet_node.LEASE_NAMESPACE)
+            store.create(cluster, kubelet_node.lease_doc(node, metav1.now()), by=store.KUBELET, namespace=kubelet_node.LEASE_NAMESPACE)
             # What a joining node's kubelet and the node controller report about it.
             for reason, message, component in (
                 ("Starting", "Starting kubelet.", "kubelet"),

@@ -1,6 +1,6 @@
 """The store: what etcd holds for each simulated cluster.
 
-Only cluster/store.py (the API-server layer) writes these models.
+Only cluster/apiserver/store.py (the API-server layer) writes these models.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Speed(models.TextChoices):
     SLOW = "slow", "slow"
 
 
-# Seconds each kubelet stage waits before it acts, per speed (architecture invariant 6).
+# Seconds each kubelet stage waits before it acts, per speed (invariant 6, see cluster/__init__.py).
 STAGE_SECONDS = {Speed.INSTANT: 0.0, Speed.NORMAL: 1.0, Speed.SLOW: 3.0}
 
 
@@ -39,7 +39,7 @@ class Cluster(models.Model):
 
     The owner is an account, or before anyone signs in, the browser session's learner id
     (`learner`); a cluster with neither (such as `demo`) opens to staff and the command line
-    only. Who may open a cluster is decided in one place: web/access.py.
+    only. Who may open a cluster is decided in one place: cluster/apiserver/handlers/access.py.
     """
 
     name = models.SlugField(max_length=63, unique=True)

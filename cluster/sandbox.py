@@ -2,7 +2,7 @@
 
 A sandbox belongs to an account (`Cluster.owner`) or, before anyone signs in, to the
 learner id kept in one browser's session (`Cluster.learner`). Who may open one is decided
-in web/access.py; this module only changes them.
+in cluster/apiserver/handlers/access.py; this module only changes them.
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import broadcast, demo, store
-from .models import Cluster, NodeSize, Speed
+from cluster import demo
+from cluster.apiserver import audit, store
+from cluster.models import Cluster, NodeSize, Speed
 
 log = logging.getLogger("podflow.sandbox")
 
@@ -106,7 +107,7 @@ def delete(cluster: Cluster) -> None:
     """Remove the sandbox with its objects, change log and steps; followers are told."""
     name = cluster.name
     cluster.delete()
-    transaction.on_commit(lambda: broadcast.publish_cluster(name))
+    audit.announce_on_commit(name, audit.CLUSTER)
 
 
 def adopt(user, learner: str) -> int:

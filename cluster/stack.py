@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
+from cluster.apiserver import tls
+
 ROLES = ("controller-manager", "scheduler", "kubelet")
 
 
@@ -144,8 +146,6 @@ class Stack:
         self._spawn("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-s", str(schedule), "-l", "WARNING"])
 
     def start_web(self) -> None:
-        from . import tls
-
         _, cert, key = tls.ensure(self.var_dir / "tls")
         # One daphne, two doors: plain HTTP for the page, TLS for kubectl and client-go.
         tls_endpoint = f"ssl:{self.api_port}:interface={self.host}:privateKey={key}:certKey={cert}"

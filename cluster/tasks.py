@@ -1,7 +1,7 @@
 """Celery tasks: the thin interface of each control-plane role.
 
 Each task takes ids, re-reads current state and calls one reconcile function
-(architecture invariant 4). Queues: controller-manager, scheduler, kubelet.
+(invariant 4, see cluster/__init__.py). Queues: controller-manager, scheduler, kubelet.
 """
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from typing import Callable
 from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
-from . import isolation, kubelet, sandbox, scheduler, store, wake
-from .controllers import deployment, endpoints, garbagecollector, ingress, loadbalancer, replicaset
-from .controllers import namespace as namespace_controller
-from .models import Cluster
+from cluster import kubelet, sandbox, scheduler
+from cluster.apiserver import store
+from cluster.componentbase import isolation
+from cluster.controllers import deployment, endpoints, garbagecollector, ingress, loadbalancer
+from cluster.controllers import namespace as namespace_controller
+from cluster.controllers import node as node_controller
+from cluster.controllers import replicaset
+from cluster.informers import wake
+from cluster.models import Cluster
 
 log = logging.getLogger("podflow.tasks")
 
@@ -143,6 +148,14 @@ def sync_pod(cluster_id: int, node: str, uid: str) -> None:
             return
 
 
+@shared_task(name="cluster.tasks.sync_config_waiters")
+def sync_config_waiters(cluster_id: int, kind: str, namespace: str, name: str) -> None:
+    """A ConfigMap or Secret appeared or changed: the kubelets of the pods in
+    CreateContainerConfigError that read it try again."""
+    wake.started((wake.SYNC_CONFIG_WAITERS, (cluster_id, kind, namespace, name)))
+    wake.dispatch([(wake.SYNC_POD, (cluster_id, node, uid)) for node, uid in kubelet.pods_waiting_on(cluster_id, kind, namespace, name)])
+
+
 @shared_task(name="cluster.tasks.resync")
 def resync() -> None:
     """The periodic resync: wake every component for everything not yet converged.
@@ -198,11 +211,10 @@ def heartbeat() -> None:
 @shared_task(name="cluster.tasks.monitor_nodes")
 def monitor_nodes() -> None:
     """The node lifecycle controller's pass (--node-monitor-period) over every cluster."""
-    from .controllers import node
 
     for cluster in Cluster.objects.all():
         try:
-            node.reconcile(cluster)
+            node_controller.reconcile(cluster)
         except Exception:
             log.exception("node monitor of cluster %s failed", cluster.name)
 

@@ -11,14 +11,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from web.routing import websocket_urlpatterns  # noqa: E402
+from web.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_http),
         # A foreign Origin is refused before anything else (a browser on another site would
         # carry the learner's cookie); then the session and its user are read for the
-        # consumer, which decides who may follow (web/access.py).
+        # consumer, which decides who may follow (cluster/apiserver/handlers/access.py).
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

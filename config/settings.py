@@ -50,7 +50,7 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = _csv("CSRF_TRUSTED_ORIGINS")
 
 # kube-apiserver refuses request bodies over 3 MiB with 413 (its MaxRequestBodyBytes);
-# web/k8s.py answers the same from this setting. It is also Django's own limit (2.5 MB
+# cluster/apiserver/handlers/k8s.py answers the same from this setting. It is also Django's own limit (2.5 MB
 # by default, which would refuse a body a real API server accepts), so the page's forms
 # are held to it too.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
@@ -178,7 +178,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "resync": {"task": "cluster.tasks.resync", "schedule": float(os.environ.get("PODFLOW_RESYNC_SECONDS", "5")), "options": {"queue": "controller-manager"}},
-    # Kubelets renew their node Leases; the node controller watches them (cluster/timing.py).
+    # Kubelets renew their node Leases; the node controller watches them (cluster/componentbase/timing.py).
     "heartbeat": {"task": "cluster.tasks.heartbeat", "schedule": float(os.environ.get("PODFLOW_HEARTBEAT_SECONDS", "1")), "options": {"queue": "kubelet", "expires": 5}},
     "node-monitor": {"task": "cluster.tasks.monitor_nodes", "schedule": float(os.environ.get("PODFLOW_NODE_MONITOR_SECONDS", "1")), "options": {"queue": "controller-manager", "expires": 5}},
     "expire-sandboxes": {"task": "cluster.tasks.expire_sandboxes", "schedule": float(os.environ.get("PODFLOW_EXPIRE_SECONDS", "600")), "options": {"queue": "controller-manager", "expires": 60}},
@@ -208,7 +208,7 @@ CACHES = {
     }
 }
 
-# --- Sandboxes: every learner a cluster of their own (cluster/sandbox.py, web/access.py) ---
+# --- Sandboxes: every learner a cluster of their own (cluster/sandbox.py, cluster/apiserver/handlers/access.py) ---
 PODFLOW_QUOTA_SANDBOXES = int(os.environ.get("PODFLOW_QUOTA_SANDBOXES", "5"))
 # Sandboxes made by visits to / per client address per hour (a class shares one address).
 PODFLOW_SANDBOXES_PER_ADDRESS_PER_HOUR = int(os.environ.get("PODFLOW_SANDBOXES_PER_ADDRESS_PER_HOUR", "200"))
@@ -246,7 +246,7 @@ LOGGING = {
 }
 
 # --- Sandbox quotas ---
-# Per cluster (cluster/quota.py). Objects and pods are counted at create (Events are not:
+# Per cluster (cluster/apiserver/admission/quota.py). Objects and pods are counted at create (Events are not:
 # the components write them and Kubernetes expires them); over either, 403 Forbidden in
 # ResourceQuota's words.
 PODFLOW_QUOTA_OBJECTS = int(os.environ.get("PODFLOW_QUOTA_OBJECTS", "2000"))

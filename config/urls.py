@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from web import accounts, discovery, k8s, nodes, podflow, sandboxes, views
+from cluster.apiserver.handlers import discovery, k8s, nodes, podflow
+from web import accounts, sandboxes, views
 
 K8S = "k8s/<slug:cluster>/"
 NS = "namespaces/<str:namespace>/"
@@ -11,7 +12,7 @@ GV = "apis/<str:group>/<str:version>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    # Every route under clusters/<cluster>/ asks web/access.py who may open it
+    # Every route under clusters/<cluster>/ asks cluster/apiserver/handlers/access.py who may open it
     # (tests/unit/test_sealed.py walks these patterns).
     path("clusters/<slug:cluster>/", views.page, name="cluster"),
     path("clusters/<slug:cluster>/speed", views.set_speed, name="cluster-speed"),

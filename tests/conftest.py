@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster.apimachinery import metav1
 from cluster.demo import ensure_cluster
 from cluster.models import Speed
 
@@ -24,12 +25,10 @@ def cluster(db):
 
 
 class Clock:
-    """store.now under the test's control: time moves only when the test says so."""
+    """metav1.now under the test's control: time moves only when the test says so."""
 
     def __init__(self) -> None:
-        from cluster import store
-
-        self.moment = store.now()
+        self.moment = metav1.now()
 
     def __call__(self):
         return self.moment
@@ -42,10 +41,8 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
-    from cluster import store
-
     clock = Clock()
-    monkeypatch.setattr(store, "now", clock)
+    monkeypatch.setattr(metav1, "now", clock)
     return clock
 
 

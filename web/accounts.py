@@ -20,8 +20,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from cluster import sandbox
-
-from . import access, limits
+from cluster.apiserver.handlers import access
+from web import limits
 
 
 @receiver(user_logged_in)

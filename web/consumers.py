@@ -13,9 +13,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from cluster import broadcast
-
-from . import access, stream
+from cluster.apiserver.handlers import access
+from web import broadcast, stream
 
 POLL_SECONDS = 2.0
 CLOSE_FORBIDDEN = 4403  # may not follow this cluster (or it does not exist)
@@ -29,7 +28,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.cluster_name = self.scope["url_route"]["kwargs"]["cluster"]
         self.lock = asyncio.Lock()
         self.poller: asyncio.Task | None = None
-        # Who may follow: the cluster's bearer token or its owner's session (web/access.py).
+        # Who may follow: the cluster's bearer token or its owner's session (cluster/apiserver/handlers/access.py).
         # Anyone else is closed with 4403 before any message, whether or not it exists.
         allowed = await database_sync_to_async(access.cluster_for_scope)(self.scope, self.cluster_name)
         if allowed is None:

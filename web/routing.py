@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .consumers import ClusterConsumer
+from web.consumers import ClusterConsumer
 
 websocket_urlpatterns = [
     path("ws/clusters/<slug:cluster>/", ClusterConsumer.as_asgi()),

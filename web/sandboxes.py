@@ -1,7 +1,7 @@
 """The learner's sandboxes on the page: list them, make a new one, reset or delete one.
 
 Each answers a plain form post with a redirect (and a message), and a `fetch` that asks
-for JSON with JSON. Every door that names a cluster asks web/access.py first.
+for JSON with JSON. Every door that names a cluster asks cluster/apiserver/handlers/access.py first.
 """
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cluster import sandbox
+from cluster.apiserver.handlers import access
 from cluster.models import NODE_SIZES, Cluster, NodeSize
-
-from . import access
 
 
 def page_context(request: HttpRequest, current: Cluster) -> dict:

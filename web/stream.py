@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from cluster import kinds, redact, store
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
 from cluster.models import Change, Cluster, Step
+from web import broadcast, redact
 
 STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace", "Service", "Endpoints", "ConfigMap", "Secret", "Ingress", "IngressClass")
 # A client this far behind gets a fresh snapshot instead of a replay.
@@ -40,7 +42,7 @@ def snapshot(cluster_name: str | int) -> dict | None:
     events = store.list_docs(cluster, kinds.EVENT)
     events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
     pod_uids = [p["metadata"]["uid"] for p in objects["Pod"]]
-    steps = [store.step_payload(s) for s in Step.objects.filter(cluster=cluster, pod_uid__in=pod_uids).order_by("revision", "number")]
+    steps = [broadcast.step_payload(s) for s in Step.objects.filter(cluster=cluster, pod_uid__in=pod_uids).order_by("revision", "number")]
     cluster.revision = revision
     return {
         "type": "snapshot",
@@ -116,7 +118,7 @@ def entries_since(cluster_name: str | int, since: int, limit: int = MAX_REPLAY) 
     steps_by_rev: dict[int, list[dict]] = defaultdict(list)
     if changes:
         for step in Step.objects.filter(cluster=cluster, revision__gt=since, revision__lte=changes[-1]["revision"]).order_by("revision", "number"):
-            steps_by_rev[step.revision].append(store.step_payload(step))
+            steps_by_rev[step.revision].append(broadcast.step_payload(step))
     return [
         {"revision": c["revision"], "change": c["type"], "kind": c["kind"], "object": redact.for_browser(c["doc"]), "steps": steps_by_rev.get(c["revision"], [])}
         for c in changes

@@ -12,13 +12,14 @@ from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
-from cluster import sandbox, store, tls
-from cluster.errors import APIError, bad_request
+from cluster import sandbox
+from cluster.apimachinery.errors import APIError, bad_request
+from cluster.apiserver import store, tls
+from cluster.apiserver.handlers import access
+from cluster.apiserver.handlers.auth import kubeconfig, resolve
+from cluster.apiserver.handlers.k8s import api_view, check_body_size, json_object, json_response
 from cluster.models import Cluster, Speed
-
-from . import access, limits, sandboxes
-from .auth import kubeconfig, resolve
-from .k8s import api_view, check_body_size, json_object, json_response
+from web import limits, sandboxes
 
 ROLES = ("controller-manager", "scheduler", "kubelet")
 MIN_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT = 1.0, 10.0
@@ -46,7 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @ensure_csrf_cookie
 def page(request: HttpRequest, cluster: str) -> HttpResponse:
-    """The live diagram of one cluster, for those who may open it (web/access.py); 404 to
+    """The live diagram of one cluster, for those who may open it (cluster/apiserver/handlers/access.py); 404 to
     anyone else, as for a cluster that does not exist. It sets the CSRF cookie: the page's
     forms and its API calls POST with it."""
     found = access.cluster_for(request, cluster)

@@ -18,12 +18,14 @@ import copy
 import hashlib
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from .. import events, kinds, pods, store, validation
-from ..errors import APIError
-from ..models import Cluster, Object
-from .replicaset import owner_reference, selector_matches
+from cluster.apimachinery import kinds, metav1, pods, selectors
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.apiserver.registry import validation
+from cluster.componentbase import events
+from cluster.models import Cluster, Object
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -116,7 +118,7 @@ def new_replicaset(deployment: dict, pod_hash: str, revision: int, replicas: int
             "namespace": meta["namespace"],
             "labels": dict(template["metadata"]["labels"]),
             "annotations": annotations,
-            "ownerReferences": [owner_reference(deployment)],
+            "ownerReferences": [metav1.owner_reference(deployment)],
         },
         "spec": rs_spec,
     }
@@ -177,7 +179,7 @@ def get_condition(conditions: list[dict], type_: str) -> dict | None:
 
 
 def new_condition(type_: str, status: str, reason: str, message: str) -> dict:
-    moment = store.rfc3339()
+    moment = metav1.rfc3339()
     return {"type": type_, "status": status, "lastUpdateTime": moment, "lastTransitionTime": moment, "reason": reason, "message": message}
 
 
@@ -193,13 +195,6 @@ def set_condition(conditions: list[dict], cond: dict) -> None:
 
 def remove_condition(conditions: list[dict], type_: str) -> None:
     conditions[:] = [c for c in conditions if c.get("type") != type_]
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    try:
-        return datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 def _round(x: float) -> int:
@@ -323,14 +318,13 @@ class Sync:
         """A ReplicaSet with no controller that the selector matches becomes this one's."""
         selector = self.d["spec"].get("selector")
         for rs in store.list_docs(self.cluster, kinds.REPLICASET, self.ns, owner_uid=""):
-            refs = rs["metadata"].get("ownerReferences") or []
-            if any(r.get("controller") for r in refs) or rs["metadata"].get("deletionTimestamp"):
+            if metav1.controller_ref(rs) is not None or rs["metadata"].get("deletionTimestamp"):
                 continue
-            if not selector_matches(selector, rs["metadata"].get("labels")):
+            if not selectors.matches(selector, rs["metadata"].get("labels")):
                 continue
 
             def adopt(doc: dict) -> None:
-                doc["metadata"]["ownerReferences"] = [*(doc["metadata"].get("ownerReferences") or []), owner_reference(self.d)]
+                doc["metadata"]["ownerReferences"] = [*(doc["metadata"].get("ownerReferences") or []), metav1.owner_reference(self.d)]
 
             store.mutate(self.cluster, kinds.REPLICASET, self.ns, rs["metadata"]["name"], adopt, by=store.DEPLOYMENT_CONTROLLER, expected_uid=rs["metadata"]["uid"])
 
@@ -696,9 +690,9 @@ class Sync:
             return False
         if cond.get("reason") == TIMED_OUT:
             return True
-        since = _parse_time(cond.get("lastUpdateTime"))
+        since = metav1.parse_time(cond.get("lastUpdateTime"))
         deadline = timedelta(seconds=int(self.d["spec"]["progressDeadlineSeconds"]))
-        return since is not None and since + deadline < store.now()
+        return since is not None and since + deadline < metav1.now()
 
     def rollout_status(self) -> dict:
         """syncRolloutStatus: the counts, Available, and Progressing with its deadline."""

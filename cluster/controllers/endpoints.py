@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 
-from .. import isolation, kinds, pods, store
-from ..errors import APIError
-from ..models import Cluster, Object
-from .replicaset import owner_reference
+from cluster.apimachinery import kinds, metav1, pods, selectors, wellknown
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.componentbase import isolation
+from cluster.models import Cluster, Object
 
 MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
 SLICE_CONTROLLER_NAME = "endpointslice-controller.k8s.io"
-SERVICE_NAME = "kubernetes.io/service-name"
+SERVICE_NAME = wellknown.LABEL_SERVICE_NAME
 HEADLESS = "service.kubernetes.io/headless"
 MAX_ENDPOINTS_PER_SLICE = 100
 
@@ -30,7 +31,7 @@ def selects(service: dict, pod: dict) -> bool:
     as the controllers skip Services without a selector)."""
     selector = (service.get("spec") or {}).get("selector") or {}
     labels = pod["metadata"].get("labels") or {}
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+    return bool(selector) and selectors.matches_map(selector, labels)
 
 
 def should_be_listed(pod: dict, *, include_terminating: bool) -> bool:
@@ -211,7 +212,7 @@ def sync_slices(cluster: Cluster, service: dict, selected: list[dict]) -> None:
     ns, name = service["metadata"]["namespace"], service["metadata"]["name"]
     wanted = desired_slices(service, selected)
     labels = _slice_labels(service)
-    owner = owner_reference(service)
+    owner = metav1.owner_reference(service)
     existing = managed_slices(cluster, ns, name)
     # Keep each slice serving the same ports where one exists: fewer writes, stable names.
     unused = list(existing)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .. import isolation, kinds, store
-from ..errors import APIError
-from ..models import Cluster, Object
+from cluster.apimachinery import kinds
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.componentbase import isolation
+from cluster.models import Cluster, Object
 
 
 def release_from(owner_uid: str) -> Callable[[dict], None]:

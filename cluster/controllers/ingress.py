@@ -31,8 +31,12 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .. import events, ingressclasses, isolation, kinds, kubeproxy, pods, store
-from ..models import Cluster, Object
+from cluster.apimachinery import kinds, pods
+from cluster.apiserver import store
+from cluster.apiserver.admission import ingressclasses
+from cluster.componentbase import events, isolation
+from cluster.models import Cluster, Object
+from cluster.proxy import kubeproxy
 
 CONTROLLER = "podflow.dev/ingress-controller"
 CLASS_NAME = "podflow"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from .. import events, kinds, store
-from ..models import Cluster, Object
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
+from cluster.componentbase import events
+from cluster.models import Cluster, Object
 
 POOL = ipaddress.ip_network("192.168.49.200/29")
 COMPONENT = "service-controller"

@@ -7,9 +7,11 @@ nothing is left, the finalizer goes and the API server removes the namespace.
 """
 from __future__ import annotations
 
-from .. import isolation, kinds, store
-from ..errors import APIError
-from ..models import Cluster, Object
+from cluster.apimachinery import kinds
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.componentbase import isolation
+from cluster.models import Cluster, Object
 
 # Workloads first, so that no controller makes new pods while their owners are going.
 _ORDER = {"Deployment": 0, "ReplicaSet": 1, "Pod": 2}

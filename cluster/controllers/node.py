@@ -4,7 +4,7 @@ Each pass (kube-controller-manager's --node-monitor-period) looks at every node:
 
 1. Health. A node's last heartbeat is the newer of its Lease's renewTime and its Ready
    condition's lastHeartbeatTime. Older than --node-monitor-grace-period (40 s, at the
-   cluster's speed: cluster/timing.py) and every condition turns Unknown with "Kubelet
+   cluster's speed: cluster/componentbase/timing.py) and every condition turns Unknown with "Kubelet
    stopped posting node status." — `kubectl get nodes` says NotReady — and the pods on it
    are marked not Ready.
 2. Taints. Ready=Unknown is `node.kubernetes.io/unreachable`, Ready=False
@@ -24,16 +24,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .. import events, isolation, kinds, pods, store, timing
-from ..kubelet import node as kubelet_node
-from ..kubelet.status import parse_time
-from ..models import Cluster
-from ..scheduler.nodeinfo import NOT_READY, UNREACHABLE
-from ..scheduler.tainttoleration import tolerates
+from cluster.apimachinery import kinds, metav1, pods, wellknown
+from cluster.apimachinery.taints import tolerates
+from cluster.apimachinery.wellknown import TAINT_NOT_READY as NOT_READY
+from cluster.apimachinery.wellknown import TAINT_UNREACHABLE as UNREACHABLE
+from cluster.apiserver import store
+from cluster.componentbase import events, isolation, timing
+from cluster.models import Cluster
 
 NODE_CONTROLLER = "node-controller"
 TAINT_EVICTION = "taint-eviction-controller"
-CONDITIONS = kubelet_node.CONDITIONS
+CONDITIONS = wellknown.NODE_CONDITIONS
 MANAGED = (NOT_READY, UNREACHABLE)
 # Zone states: below these, evictions go on as normal (unhealthyZoneThreshold 0.55).
 UNHEALTHY_ZONE_THRESHOLD = 0.55
@@ -48,8 +49,8 @@ STARTED = datetime.now(timezone.utc)
 def last_heartbeat(node: dict, lease: dict | None) -> datetime | None:
     ready = pods.condition(node, "Ready") or {}
     seen = [
-        kubelet_node.parse_micro_time(((lease or {}).get("spec") or {}).get("renewTime")),
-        parse_time(ready.get("lastHeartbeatTime")),
+        metav1.parse_time(((lease or {}).get("spec") or {}).get("renewTime")),
+        metav1.parse_time(ready.get("lastHeartbeatTime")),
     ]
     seen = [s for s in seen if s is not None]
     return max(seen) if seen else None
@@ -76,8 +77,8 @@ def reconcile(cluster: Cluster) -> None:
     """One pass of the node controller over the cluster's nodes."""
     lease_kind = kinds.BY_KIND.get("Lease")
     with store.locked(cluster):
-        now = store.now()
-        leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, kubelet_node.LEASE_NAMESPACE)} if lease_kind else {}
+        now = metav1.now()
+        leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, wellknown.NODE_LEASE_NAMESPACE)} if lease_kind else {}
         # Each node's part fails alone (recorded on that node): one must not stop the
         # controller from watching the others.
         for node in store.list_docs(cluster, kinds.NODE):
@@ -103,7 +104,7 @@ def _check_health(cluster: Cluster, node: dict, lease: dict | None, now: datetim
     if beat is not None and (now - beat).total_seconds() <= timing.node_monitor_grace(cluster):
         return
     name = node["metadata"]["name"]
-    moment = store.rfc3339(now)
+    moment = metav1.rfc3339(now)
 
     def unknown(doc: dict) -> None:
         conditions = doc.setdefault("status", {}).setdefault("conditions", [])
@@ -137,7 +138,7 @@ def _set_taints(cluster: Cluster, node: dict, state: str, now: datetime) -> None
         wanted.append({"key": key, "effect": "NoSchedule"})
         existing = next((t for t in managed if t.get("key") == key and t.get("effect") == "NoExecute"), None)
         if state == "Normal" or (state == "PartialDisruption" and existing):
-            wanted.append(existing or {"key": key, "effect": "NoExecute", "timeAdded": store.rfc3339(now)})
+            wanted.append(existing or {"key": key, "effect": "NoExecute", "timeAdded": metav1.rfc3339(now)})
     if _same(managed, wanted):
         return
 
@@ -160,8 +161,8 @@ def eviction_time(cluster: Cluster, pod: dict, taints: list[dict]) -> datetime |
     """When the taint eviction controller deletes this pod from a node with these NoExecute
     taints: None if it tolerates them for ever."""
     tolerations = [t for t in pod["spec"].get("tolerations") or [] if isinstance(t, dict)]
-    added = [parse_time(t.get("timeAdded")) for t in taints]
-    since = min((a for a in added if a is not None), default=None) or store.now()
+    added = [metav1.parse_time(t.get("timeAdded")) for t in taints]
+    since = min((a for a in added if a is not None), default=None) or metav1.now()
     shortest: float | None = None
     for taint in taints:
         matching = [t for t in tolerations if tolerates(t, taint)]
@@ -194,5 +195,5 @@ def _evict(cluster: Cluster, node: dict, now: datetime) -> None:
             lambda d: pods.set_condition(d, "DisruptionTarget", "True", "DeletionByTaintManager", "Taint manager: deleting due to NoExecute taint"),
             by=TAINT_EVICTION, expected_uid=pod["metadata"]["uid"],
         )
-        pods.delete(cluster, ns, name, by=TAINT_EVICTION)
+        store.delete_pod(cluster, ns, name, by=TAINT_EVICTION)
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import copy
 
-from .. import events, isolation, kinds, narration, pods, store, validation
-from ..errors import APIError
-from ..models import Cluster, Object
-from .garbagecollector import release_from
+from cluster.apimachinery import kinds, metav1, pods, selectors
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.apiserver.registry import validation
+from cluster.componentbase import events, isolation, narration
+from cluster.controllers.garbagecollector import release_from
+from cluster.models import Cluster, Object
 
 # Pods created or deleted per transaction: the cluster's lock is held for one batch at
 # most, so the API server's writes (and schedulers, kubelets) get in between.
@@ -19,17 +22,6 @@ BURST_REPLICAS = 500
 # The status condition Kubernetes sets while pods cannot be created (or deleted).
 REPLICA_FAILURE = "ReplicaFailure"
 FAILED_CREATE = "FailedCreate"
-
-
-def owner_reference(owner: dict) -> dict:
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def pods_prefix(controller_name: str) -> str:
@@ -50,7 +42,7 @@ def pod_from_template(rs: dict) -> dict:
             "namespace": rs["metadata"]["namespace"],
             "labels": meta.get("labels") or {},
             **({"annotations": meta["annotations"]} if meta.get("annotations") else {}),
-            "ownerReferences": [owner_reference(rs)],
+            "ownerReferences": [metav1.owner_reference(rs)],
         },
         "spec": template.get("spec") or {},
     }
@@ -71,35 +63,6 @@ def _owned(cluster: Cluster, rs_uid: str) -> list[dict]:
     return [p for p in store.list_docs(cluster, kinds.POD, owner_uid=rs_uid) if p["kind"] == "Pod"]
 
 
-def selector_matches(selector: dict | None, labels: dict | None) -> bool:
-    """A LabelSelector (matchLabels, matchExpressions) against labels, as Kubernetes reads it.
-
-    No selector matches nothing; an empty one matches everything.
-    """
-    if selector is None:
-        return False
-    labels = labels or {}
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-    return True
-
-
-def _controller_of(doc: dict) -> dict | None:
-    return next((r for r in doc["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-
-
 def claim_pods(cluster: Cluster, rs: dict) -> None:
     """Adopt orphans the selector matches and release owned pods it no longer matches.
 
@@ -109,14 +72,14 @@ def claim_pods(cluster: Cluster, rs: dict) -> None:
     uid, ns = rs["metadata"]["uid"], rs["metadata"]["namespace"]
     selector = rs["spec"].get("selector")
     for pod in _owned(cluster, uid):
-        if pods.is_active(pod) and not selector_matches(selector, pod["metadata"].get("labels")):
+        if pods.is_active(pod) and not selectors.matches(selector, pod["metadata"].get("labels")):
             with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"]):
                 store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], release_from(uid), by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
     for pod in store.list_docs(cluster, kinds.POD, ns, owner_uid=""):
-        if pods.is_active(pod) and _controller_of(pod) is None and selector_matches(selector, pod["metadata"].get("labels")):
+        if pods.is_active(pod) and metav1.controller_ref(pod) is None and selectors.matches(selector, pod["metadata"].get("labels")):
 
             def adopt(doc: dict) -> None:
-                doc["metadata"]["ownerReferences"] = [*(doc["metadata"].get("ownerReferences") or []), owner_reference(rs)]
+                doc["metadata"]["ownerReferences"] = [*(doc["metadata"].get("ownerReferences") or []), metav1.owner_reference(rs)]
 
             with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"]):
                 store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], adopt, by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
@@ -172,7 +135,7 @@ def _owner_stopped(cluster: Cluster, rs: dict, active: int) -> bool:
     """The controlling Deployment is gone, being deleted, or now wants no more pods than
     this ReplicaSet has: creating more would only be undone. Its own pass (which may wait
     behind this one on the worker) will scale this set; until then nothing is created."""
-    ref = _controller_of(rs)
+    ref = metav1.controller_ref(rs)
     if ref is None or ref.get("kind") != "Deployment":
         return False
     owner = store.by_uid(cluster, ref.get("uid", ""))
@@ -192,7 +155,7 @@ def _delete_pods(cluster: Cluster, rs: dict, active: list[dict], count: int) -> 
         name = pod["metadata"]["name"]
         with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"], what=f"pod {name}"):
             try:
-                pods.delete(cluster, pod["metadata"]["namespace"], name, by=store.REPLICASET_CONTROLLER)
+                store.delete_pod(cluster, pod["metadata"]["namespace"], name, by=store.REPLICASET_CONTROLLER)
             except APIError:
                 continue  # already gone: that is what we wanted
             events.record(cluster, rs, "SuccessfulDelete", f"Deleted pod: {name}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
@@ -260,7 +223,7 @@ def _with_replica_failure(conditions: list[dict], failure: APIError | None) -> l
     if failure is not None and not present:
         return [
             *conditions,
-            {"type": REPLICA_FAILURE, "status": "True", "lastTransitionTime": store.rfc3339(), "reason": FAILED_CREATE, "message": failure.message},
+            {"type": REPLICA_FAILURE, "status": "True", "lastTransitionTime": metav1.rfc3339(), "reason": FAILED_CREATE, "message": failure.message},
         ]
     if failure is None and present:
         return [c for c in conditions if c.get("type") != REPLICA_FAILURE]

@@ -13,11 +13,14 @@ The Celery task (cluster/tasks.py) calls `run_due_stages`; the resync asks
 """
 from __future__ import annotations
 
-from .. import kinds, store
-from ..models import Cluster, Object
-from . import memory, node as node_side
-from .images import image_ref, image_size  # noqa: F401
-from .pod import Ctx, Stage, plan, wants_attention
+from cluster.apimachinery import kinds, metav1
+from cluster.apiserver import store
+from cluster.kubelet import envconfig, memory
+from cluster.kubelet import node as node_side
+from cluster.kubelet import status
+from cluster.kubelet.images import image_ref, image_size
+from cluster.kubelet.pod import Ctx, Stage, plan, wants_attention
+from cluster.models import Cluster, Object
 
 RUNTIME = "containerd://1.7.24"
 # At instant speed a crash loop could otherwise run many stages in one transaction.
@@ -37,7 +40,7 @@ def _read(cluster: Cluster, node_name: str, uid: str, node: dict | None = None) 
         return None  # no kubelet runs there
     seen = memory.history(cluster, uid)
     last = max([updated] + [s.at for s in seen])
-    return Ctx(cluster, pod, node, seen, store.now(), last)
+    return Ctx(cluster, pod, node, seen, metav1.now(), last)
 
 
 def next_stage(ctx: Ctx) -> Stage | None:
@@ -89,7 +92,7 @@ def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
             stage = plan(ctx)
             if stage is None:
                 return None
-            remaining = (stage.due - store.now()).total_seconds()
+            remaining = (stage.due - metav1.now()).total_seconds()
             if remaining > 0.001:
                 return remaining
             stage.apply(ctx)
@@ -97,7 +100,7 @@ def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
                 return None
             # Nobody else writes while we hold the lock: what the stage wrote is what is stored
             # (ctx keeps the pod, node and events it wrote), so the next decision needs no read.
-            ctx.now = ctx.last = store.now()
+            ctx.now = ctx.last = metav1.now()
     return 0.001
 
 
@@ -117,7 +120,6 @@ def pods_needing_work(cluster: Cluster) -> list[tuple[str, str]]:
 def pods_waiting_on(cluster_id: int, kind: str, namespace: str, name: str) -> list[tuple[str, str]]:
     """(node, uid) of the pods in CreateContainerConfigError that read this ConfigMap or
     Secret: their kubelet tries again when it appears or changes."""
-    from . import envconfig, status
 
     found = []
     rows = Object.objects.filter(cluster_id=cluster_id, kind="Pod", namespace=namespace).exclude(node_name="").values_list("node_name", "uid", "doc")

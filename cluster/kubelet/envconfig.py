@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 
-from .. import kinds, store
-from ..models import Cluster
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
+from cluster.models import Cluster
 
 SOURCES = {"configMapKeyRef": "ConfigMap", "secretKeyRef": "Secret"}
 FROM = {"configMapRef": "ConfigMap", "secretRef": "Secret"}

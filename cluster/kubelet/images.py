@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..models import Cluster
+from cluster.models import Cluster
 
 _PATCH = r"(\.\d{1,2})?"
 

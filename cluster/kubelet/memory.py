@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import events, kinds, store
-from ..errors import APIError
-from ..models import Cluster, Object
+from cluster.apimachinery import kinds, metav1
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.componentbase import events
+from cluster.models import Cluster, Object
 
 FIELD_PATH_RE = re.compile(r"^spec\.(?:init)?[cC]ontainers\{(.+)\}$")
 
@@ -64,7 +66,7 @@ def emit(cluster: Cluster, pod: dict, seen: list[Seen], host: str, reason: str, 
     for i in range(len(seen) - 1, -1, -1):
         item = seen[i]
         if (item.reason, item.container, item.message, item.type) == (reason, container, message, type_):
-            moment = store.rfc3339()
+            moment = metav1.rfc3339()
 
             def again(doc: dict) -> None:
                 doc["count"] = int(doc.get("count") or 1) + 1
@@ -75,10 +77,10 @@ def emit(cluster: Cluster, pod: dict, seen: list[Seen], host: str, reason: str, 
             except APIError:  # the event went (deleted by a client): write a new one
                 break
             seen.pop(i)
-            seen.append(Seen(item.name, reason, container, message, type_, item.count + 1, store.now(), int(updated["metadata"]["resourceVersion"])))
+            seen.append(Seen(item.name, reason, container, message, type_, item.count + 1, metav1.now(), int(updated["metadata"]["resourceVersion"])))
             return
     doc = events.record(
         cluster, pod, reason, message, by=store.KUBELET, component="kubelet", host=host, type_=type_,
         field_path=f"spec.containers{{{container}}}" if container else "",
     )
-    seen.append(Seen(doc["metadata"]["name"], reason, container, message, type_, 1, store.now(), int(doc["metadata"]["resourceVersion"])))
+    seen.append(Seen(doc["metadata"]["name"], reason, container, message, type_, 1, metav1.now(), int(doc["metadata"]["resourceVersion"])))

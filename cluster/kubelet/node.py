@@ -15,37 +15,26 @@ restarted as their restartPolicy says).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from django.db import transaction
 
-from .. import events, kinds, store, timing
-from ..errors import not_found
-from ..models import Cluster
+from cluster.apimachinery import kinds, metav1, wellknown
+from cluster.apimachinery.errors import not_found
+from cluster.apiserver import store
+from cluster.componentbase import events, timing
+from cluster.informers import wake
+from cluster.models import Cluster
 
 STOPPED = "podflow.dev/stopped"
-LEASE_NAMESPACE = "kube-node-lease"
-CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")
+LEASE_NAMESPACE = wellknown.NODE_LEASE_NAMESPACE
+CONDITIONS = wellknown.NODE_CONDITIONS
 READY = {
     "MemoryPressure": ("False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
     "DiskPressure": ("False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
     "PIDPressure": ("False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
     "Ready": ("True", "KubeletReady", "kubelet is posting ready status"),
 }
-
-
-def micro_time(moment: datetime | None = None) -> str:
-    """metav1.MicroTime, as a Lease's renewTime is written."""
-    return (moment or store.now()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_micro_time(value: str | None) -> datetime | None:
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(value or "", fmt).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
 
 
 def is_stopped(node: dict | None) -> bool:
@@ -66,15 +55,8 @@ def lease_doc(node: dict, moment: datetime) -> dict:
             "namespace": LEASE_NAMESPACE,
             "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node["metadata"]["uid"]}],
         },
-        "spec": {"holderIdentity": name, "leaseDurationSeconds": timing.LEASE_DURATION, "renewTime": micro_time(moment)},
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": timing.LEASE_DURATION, "renewTime": metav1.micro_time(moment)},
     }
-
-
-def _ready_condition(node: dict) -> dict:
-    for cond in (node.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond
-    return {}
 
 
 def _post_status(doc: dict, moment: str) -> None:
@@ -97,7 +79,7 @@ def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
     node status when it changed or is due. Returns the (node, pod uid) of pods on nodes that
     just became Ready again, for the caller to wake."""
     woken: list[tuple[str, str]] = []
-    now = store.now()
+    now = metav1.now()
     renew_every = timing.lease_renew_interval(cluster)
     status_every = timing.node_status_interval(cluster)
     lease_kind = kinds.BY_KIND.get("Lease")
@@ -112,19 +94,19 @@ def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
                 if lease is None:
                     store.create(cluster, lease_doc(node, now), by=store.KUBELET, namespace=LEASE_NAMESPACE)
                 else:
-                    renewed = parse_micro_time((lease.get("spec") or {}).get("renewTime"))
+                    renewed = metav1.parse_time((lease.get("spec") or {}).get("renewTime"))
                     if renewed is None or (now - renewed).total_seconds() >= renew_every * 0.8:
                         store.mutate(
                             cluster, lease_kind, LEASE_NAMESPACE, name,
-                            lambda d: d.setdefault("spec", {}).update(renewTime=micro_time(now), holderIdentity=name),
+                            lambda d: d.setdefault("spec", {}).update(renewTime=metav1.micro_time(now), holderIdentity=name),
                             by=store.KUBELET,
                         )
-            ready = _ready_condition(node)
-            beat = parse_micro_time(ready.get("lastHeartbeatTime"))
+            ready = (metav1.condition(node, "Ready") or {})
+            beat = metav1.parse_time(ready.get("lastHeartbeatTime"))
             healthy = ready.get("status") == "True" and ready.get("reason") == "KubeletReady"
             if healthy and beat is not None and (now - beat).total_seconds() < status_every:
                 continue
-            moment = store.rfc3339(now)
+            moment = metav1.rfc3339(now)
             store.mutate(cluster, kinds.NODE, "", name, lambda d: _post_status(d, moment), by=store.KUBELET)
             if ready.get("status") != "True":
                 events.record(cluster, node, "NodeReady", f"Node {name} status is now: NodeReady", by=store.KUBELET, component="kubelet", host=name)
@@ -139,14 +121,13 @@ def stop(cluster: Cluster, name: str, *, by: str = "podflow") -> dict:
             raise not_found("nodes", "", name)
 
         def power_off(doc: dict) -> None:
-            doc["metadata"].setdefault("annotations", {}).setdefault(STOPPED, store.rfc3339())
+            doc["metadata"].setdefault("annotations", {}).setdefault(STOPPED, metav1.rfc3339())
 
         return store.mutate(cluster, kinds.NODE, "", name, power_off, by=by)
 
 
 def start(cluster: Cluster, name: str, *, by: str = "podflow") -> dict:
     """Power the node on: a new boot, the kubelet starts, and reports Ready at once."""
-    from .. import wake
 
     with store.locked(cluster):
         node = store.find(cluster, kinds.NODE, "", name)

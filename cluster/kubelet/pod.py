@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from .. import kinds, narration, pods, quantity, store, timing
-from ..models import Cluster, Object
-from . import envconfig, images, memory, node as node_side, probes, status, workload
-from .memory import Seen
+from cluster.apimachinery import kinds, metav1, pods, quantity
+from cluster.apiserver import store
+from cluster.componentbase import narration, timing
+from cluster.kubelet import envconfig, images, memory
+from cluster.kubelet import node as node_side
+from cluster.kubelet import probes, status, workload
+from cluster.kubelet.memory import Seen
+from cluster.models import Cluster, Object
 
 PULL_REASONS = ("Pulling", "Pulled", "Failed", "BackOff", "ErrImageNeverPull", "InspectFailed")
 
@@ -127,7 +131,7 @@ def _admit(ctx: Ctx) -> None:
         ctx.emit(reason, message, type_="Warning")
 
         def reject(doc: dict) -> None:
-            doc["status"].update(phase="Failed", reason=reason, message=f"Pod was rejected: {message}", hostIP=host_ip, hostIPs=[{"ip": host_ip}], startTime=store.rfc3339())
+            doc["status"].update(phase="Failed", reason=reason, message=f"Pod was rejected: {message}", hostIP=host_ip, hostIPs=[{"ip": host_ip}], startTime=metav1.rfc3339())
 
         ctx.write(reject, settle=False)
         return
@@ -137,7 +141,7 @@ def _admit(ctx: Ctx) -> None:
         st["phase"] = "Pending"
         st["hostIP"] = host_ip
         st["hostIPs"] = [{"ip": host_ip}]
-        st["startTime"] = store.rfc3339()
+        st["startTime"] = metav1.rfc3339()
         pods.set_condition(doc, "PodReadyToStartContainers", "False")
         pods.set_condition(doc, "Initialized", "True")
         pods.set_condition(doc, "PodScheduled", "True")
@@ -185,7 +189,7 @@ def _lost(ctx: Ctx) -> list[str]:
 
 def _sandbox_changed(ctx: Ctx, names: list[str]) -> None:
     ctx.emit("SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
-    finished = store.rfc3339()
+    finished = metav1.rfc3339()
 
     def apply(doc: dict) -> None:
         for name in names:
@@ -367,7 +371,7 @@ def _behaviour(ctx: Ctx, container: dict, env: dict[str, str] | None = None) -> 
 def _launch(ctx: Ctx, names: list[str], envs: dict[str, dict] | None = None) -> None:
     """Start the created containers: Started and running, or the runtime's StartError."""
     boot = node_side.boot_id(ctx.node)
-    moment = store.rfc3339()
+    moment = metav1.rfc3339()
     outcome: dict[str, workload.Behaviour] = {}
     for name in names:
         behaviour = _behaviour(ctx, ctx.container(name), (envs or {}).get(name))
@@ -436,11 +440,11 @@ def _started_at(ctx: Ctx, name: str) -> datetime:
     if started is not None:
         return started.at
     entry = status.of(ctx.pod, name) or {}
-    return status.parse_time(((entry.get("state") or {}).get("running") or {}).get("startedAt")) or ctx.last
+    return metav1.parse_time(((entry.get("state") or {}).get("running") or {}).get("startedAt")) or ctx.last
 
 
 def _terminate(ctx: Ctx, name: str, exit_code: int) -> None:
-    finished = store.rfc3339()
+    finished = metav1.rfc3339()
 
     def apply(doc: dict) -> None:
         entry = status.of(doc, name)
@@ -515,7 +519,7 @@ def _crash_backoff(ctx: Ctx, name: str) -> None:
 def _stop(ctx: Ctx, names: list[str]) -> None:
     for name in names:
         ctx.emit("Killing", f"Stopping container {name}", name)
-    finished = store.rfc3339()
+    finished = metav1.rfc3339()
     prompt = {name for name in names if _behaviour(ctx, ctx.container(name)).stops_on_sigterm}
 
     def apply(doc: dict) -> None:
@@ -533,7 +537,7 @@ def _stop(ctx: Ctx, names: list[str]) -> None:
 
 def _kill(ctx: Ctx) -> None:
     """The grace period is over: SIGKILL what still runs, then the pod goes."""
-    finished = store.rfc3339()
+    finished = metav1.rfc3339()
 
     def apply(doc: dict) -> None:
         for entry in status.statuses(doc):
@@ -568,7 +572,7 @@ def _deleting(ctx: Ctx) -> Stage | None:
     if to_stop:
         return Stage("stop", lambda c: _stop(c, to_stop), ctx.next())
     if running:
-        since = status.parse_time(pod["metadata"].get("deletionTimestamp")) or ctx.last
+        since = metav1.parse_time(pod["metadata"].get("deletionTimestamp")) or ctx.last
         return Stage("kill", _kill, max(ctx.after(since, grace), ctx.next()))
     wait = min(ctx.cluster.stage_seconds, timing.scaled(ctx.cluster, grace))
     return Stage("remove", _forget, ctx.last + timedelta(seconds=wait))
@@ -627,7 +631,7 @@ def _waiting_stages(ctx: Ctx, c: dict, entry: dict) -> list[Stage]:
         return [Stage(f"restart:{name}", lambda x: _restart(x, name), due)]
     if reason == "CrashLoopBackOff":
         restarts = int(entry.get("restartCount") or 0)
-        finished = status.parse_time(((entry.get("lastState") or {}).get("terminated") or {}).get("finishedAt")) or ctx.last
+        finished = metav1.parse_time(((entry.get("lastState") or {}).get("terminated") or {}).get("finishedAt")) or ctx.last
         delay = timedelta(seconds=timing.backoff(ctx.cluster, restarts))
         floor = ctx.next() if ctx.cluster.stage_seconds > 0 else ctx.last + delay
         return [Stage(f"restart:{name}", lambda x: _restart(x, name), max(finished + delay, floor))]
@@ -657,7 +661,7 @@ def _waiting_stages(ctx: Ctx, c: dict, entry: dict) -> list[Stage]:
             return [Stage(f"create:{name}", lambda x: _restart(x, name, image_done=True), ctx.next())]
         if error != (entry["state"]["waiting"] or {}).get("message"):
             return [Stage(f"config-error:{name}", lambda x: _config_error(x, name, error), ctx.next())]
-        return []  # woken when the ConfigMap or Secret appears or changes (cluster/wake.py)
+        return []  # woken when the ConfigMap or Secret appears or changes (cluster/informers/wake.py)
     return []
 
 

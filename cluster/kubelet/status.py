@@ -7,16 +7,8 @@ ended and none will be restarted (restartPolicy).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 
-from .. import pods
-
-
-def parse_time(value: str | None) -> datetime | None:
-    try:
-        return datetime.strptime(value or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
+from cluster.apimachinery import pods
 
 
 def digest(text: str) -> str:

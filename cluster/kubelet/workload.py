@@ -8,7 +8,7 @@ far enough to know that:
 - `sh`, `busybox`, `alpine`, `ubuntu`, `python`, `node` with no command have no terminal
   to read from and exit 0 at once, as real ones do;
 - `true`, `echo hi` finish with 0, `false` with 1, `sh -c "exit 3"` with 3;
-- `sleep N` runs N seconds of Kubernetes time (see cluster/timing.py) and, as process 1 of
+- `sleep N` runs N seconds of Kubernetes time (see cluster/componentbase/timing.py) and, as process 1 of
   its container, ignores SIGTERM: deleting it waits the whole grace period;
 - `sh -c "..."` runs its commands in order (`;`, `&&`, `||`, `while true`, `for … in`).
 """
@@ -18,7 +18,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from . import images
+from cluster.kubelet import images
 
 FOREVER = None
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import time
 
-from .. import events, kinds, narration, pods, store
-from ..models import Cluster
-from . import framework, nodeaffinity, noderesources, nodeunschedulable, tainttoleration
-from .nodeinfo import node_rooms, pod_info, priority_of
+from cluster.apimachinery import kinds, pods
+from cluster.apiserver import store
+from cluster.componentbase import events, narration
+from cluster.models import Cluster
+from cluster.scheduler import framework, nodeaffinity, noderesources, nodeunschedulable, tainttoleration
+from cluster.scheduler.nodeinfo import node_rooms, pod_info, priority_of
 
 SCHEDULER_NAME = "default-scheduler"
 

@@ -9,9 +9,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import nodeaffinity, nodename, noderesources, nodeunschedulable, tainttoleration
-from .nodeinfo import NodeInfo, PodInfo
-from .status import Status
+from cluster.scheduler import nodeaffinity, nodename, noderesources, nodeunschedulable, tainttoleration
+from cluster.scheduler.nodeinfo import NodeInfo, PodInfo
+from cluster.scheduler.status import Status
 
 PASSED = "passed"
 NO_NODES = "no nodes available to schedule pods"

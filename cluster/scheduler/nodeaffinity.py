@@ -9,8 +9,8 @@ scaled 0–100 over the nodes (weight 2).
 """
 from __future__ import annotations
 
-from .nodeinfo import NodeInfo, PodInfo
-from .status import Status, default_normalize_score
+from cluster.scheduler.nodeinfo import NodeInfo, PodInfo
+from cluster.scheduler.status import Status, default_normalize_score
 
 NAME = "NodeAffinity"
 WEIGHT = 2

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .. import kinds, pods, quantity, store
-from ..models import Cluster, Object
+from cluster.apimachinery import kinds, pods, quantity, wellknown
+from cluster.apiserver import store
+from cluster.models import Cluster, Object
 
 # The taints the node lifecycle controller puts on a node (TaintNodesByCondition).
-NOT_READY = "node.kubernetes.io/not-ready"
-UNREACHABLE = "node.kubernetes.io/unreachable"
-UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+NOT_READY = wellknown.TAINT_NOT_READY
+UNREACHABLE = wellknown.TAINT_UNREACHABLE
+UNSCHEDULABLE = wellknown.TAINT_UNSCHEDULABLE
 
 
 @dataclass(frozen=True)

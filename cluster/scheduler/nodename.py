@@ -5,8 +5,8 @@ so in practice this filter always passes; it is here because kube-scheduler runs
 """
 from __future__ import annotations
 
-from .nodeinfo import NodeInfo, PodInfo
-from .status import Status
+from cluster.scheduler.nodeinfo import NodeInfo, PodInfo
+from cluster.scheduler.status import Status
 
 NAME = "NodeName"
 ERR_REASON = "node(s) didn't match the requested node name"

@@ -10,8 +10,8 @@ and the node must have a pod slot left. Scores, weight 1 each, both 0–100:
 """
 from __future__ import annotations
 
-from .nodeinfo import NodeInfo, PodInfo
-from .status import MAX_NODE_SCORE, Status
+from cluster.scheduler.nodeinfo import NodeInfo, PodInfo
+from cluster.scheduler.status import MAX_NODE_SCORE, Status
 
 FIT = "NodeResourcesFit"
 BALANCED = "NodeResourcesBalancedAllocation"

@@ -5,9 +5,9 @@ Unless the pod tolerates the taint `kubectl cordon` stands for,
 """
 from __future__ import annotations
 
-from . import tainttoleration
-from .nodeinfo import UNSCHEDULABLE, NodeInfo, PodInfo
-from .status import Status
+from cluster.scheduler import tainttoleration
+from cluster.scheduler.nodeinfo import UNSCHEDULABLE, NodeInfo, PodInfo
+from cluster.scheduler.status import Status
 
 NAME = "NodeUnschedulable"
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"

@@ -5,30 +5,12 @@ only count against it — the fewer the pod does not tolerate, the better (weigh
 """
 from __future__ import annotations
 
-from .nodeinfo import NodeInfo, PodInfo
-from .status import Status, default_normalize_score
+from cluster.apimachinery.taints import tolerated, tolerates  # noqa: F401 — the plugin's reading of core/v1
+from cluster.scheduler.nodeinfo import NodeInfo, PodInfo
+from cluster.scheduler.status import Status, default_normalize_score
 
 NAME = "TaintToleration"
 WEIGHT = 3
-
-
-def tolerates(toleration: dict, taint: dict) -> bool:
-    """core/v1 Toleration.ToleratesTaint: effect and key must match when set; then the operator."""
-    effect, key = toleration.get("effect") or "", toleration.get("key") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True  # an empty key with Exists tolerates every taint
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
-
-
-def tolerated(tolerations: list[dict], taint: dict) -> bool:
-    return any(tolerates(t, taint) for t in tolerations)
 
 
 def untolerated_reason(taint: dict) -> str:

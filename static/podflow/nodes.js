@@ -9,7 +9,7 @@ import { showResult, showError, ok } from "./forms.js";
 const $ = (sel, root = document) => root.querySelector(sel);
 
 // Real seconds per Kubernetes second at each speed, and the floor on the grace period
-// (cluster/timing.py): what the page says about how long each stage of a failure takes.
+// (cluster/componentbase/timing.py): what the page says about how long each stage of a failure takes.
 const SCALE = { instant: 0.01, normal: 0.1, slow: 0.3 };
 const GRACE = 40;
 const GRACE_FLOOR = 8;

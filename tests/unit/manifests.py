@@ -1,7 +1,7 @@
 """Manifests and small read helpers shared by the unit tests."""
 from __future__ import annotations
 
-from cluster import store
+from cluster.apiserver import store
 from cluster.models import Change, Cluster, Object, Step
 
 

@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 from django.test import Client
 
-from cluster import kinds, store
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
 
 from .manifests import counts, deployment, pod
 

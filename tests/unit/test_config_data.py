@@ -7,9 +7,11 @@ import json
 import pytest
 from django.test import Client
 
-from cluster import kinds, store, tables
-from cluster.errors import APIError
-from web import stream
+from cluster.apimachinery import kinds
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.apiserver.serializers import tables
+from web import broadcast, stream
 
 from .manifests import counts, revision
 
@@ -126,7 +128,8 @@ def test_what_a_write_publishes_to_the_page_is_redacted(cluster):
     with store.locked(cluster) as outbox:
         store.create(cluster, secret(data={"token": b64("abcdef")}))
         store.mutate(cluster, kinds.SECRET, "default", "db", lambda d: d["data"].update(token=b64("xyz")), by=store.API)
-        published = list(outbox.entries)  # what broadcast.publish sends after commit
+        changes = list(outbox.changes)
+    published = [broadcast.entry(c) for c in changes]  # what the page's stream sends after commit
 
     assert [e["object"]["data"] for e in published] == [{"token": "(6 bytes)"}, {"token": "(3 bytes)"}]
     assert b64("abcdef") not in json.dumps(published) and b64("xyz") not in json.dumps(published)

@@ -9,10 +9,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from cluster import broadcast, narration, store
+from cluster.apiserver import store
+from cluster.componentbase import narration
 from cluster.models import Cluster
 from config.asgi import application
-from web import stream
+from web import broadcast, stream
 
 from .manifests import pod
 

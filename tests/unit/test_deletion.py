@@ -7,9 +7,11 @@ import json
 import pytest
 from django.test import Client
 
-from cluster import kinds, pods, store, wake
+from cluster.apimachinery import kinds, pods
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
 from cluster.controllers import namespace as namespace_controller
-from cluster.errors import APIError
+from cluster.informers import wake
 from cluster.models import Change
 
 from .manifests import changes_after, counts, deployment, pod, revision
@@ -212,7 +214,7 @@ def test_a_started_pod_goes_terminating_with_its_grace_period(cluster):
     store.create(cluster, pod("web"))
     started(cluster, "web")
 
-    kept = pods.delete(cluster, "default", "web", by=store.API)
+    kept = store.delete_pod(cluster, "default", "web", by=store.API)
 
     assert kept["metadata"]["deletionTimestamp"] and kept["metadata"]["deletionGracePeriodSeconds"] == 30
 
@@ -220,11 +222,11 @@ def test_a_started_pod_goes_terminating_with_its_grace_period(cluster):
 def test_a_second_delete_never_lengthens_the_grace_period(cluster):
     store.create(cluster, pod("web"))
     started(cluster, "web")
-    pods.delete(cluster, "default", "web", by=store.API, grace_seconds=20)
+    store.delete_pod(cluster, "default", "web", by=store.API, grace_seconds=20)
     before = counts(cluster)
 
-    pods.delete(cluster, "default", "web", by=store.API, grace_seconds=60)
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API, grace_seconds=60)
+    store.delete_pod(cluster, "default", "web", by=store.API)
 
     assert counts(cluster) == before
     assert store.get(cluster, kinds.POD, "default", "web")["metadata"]["deletionGracePeriodSeconds"] == 20
@@ -233,9 +235,9 @@ def test_a_second_delete_never_lengthens_the_grace_period(cluster):
 def test_a_second_delete_shortens_the_grace_period(cluster):
     store.create(cluster, pod("web"))
     started(cluster, "web")
-    first = pods.delete(cluster, "default", "web", by=store.API)
+    first = store.delete_pod(cluster, "default", "web", by=store.API)
 
-    second = pods.delete(cluster, "default", "web", by=store.API, grace_seconds=5)
+    second = store.delete_pod(cluster, "default", "web", by=store.API, grace_seconds=5)
 
     assert second["metadata"]["deletionGracePeriodSeconds"] == 5
     assert second["metadata"]["deletionTimestamp"] == first["metadata"]["deletionTimestamp"]
@@ -244,9 +246,9 @@ def test_a_second_delete_shortens_the_grace_period(cluster):
 def test_a_second_delete_with_grace_zero_removes_a_terminating_pod(cluster):
     store.create(cluster, pod("web"))
     started(cluster, "web")
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API)
 
-    pods.delete(cluster, "default", "web", by=store.API, grace_seconds=0)
+    store.delete_pod(cluster, "default", "web", by=store.API, grace_seconds=0)
 
     assert store.find(cluster, kinds.POD, "default", "web") is None
 
@@ -255,7 +257,7 @@ def test_a_forced_delete_removes_a_running_pod_at_once(cluster):
     store.create(cluster, pod("web"))
     started(cluster, "web")
 
-    pods.delete(cluster, "default", "web", by=store.API, grace_seconds=0)
+    store.delete_pod(cluster, "default", "web", by=store.API, grace_seconds=0)
 
     assert store.find(cluster, kinds.POD, "default", "web") is None
 
@@ -264,7 +266,7 @@ def test_a_pod_with_a_finalizer_outlives_its_forced_delete_until_the_finalizer_g
     store.create(cluster, {**pod("web"), "metadata": {"name": "web", "finalizers": [HOLD]}})
     started(cluster, "web")
 
-    kept = pods.delete(cluster, "default", "web", by=store.API, grace_seconds=0)
+    kept = store.delete_pod(cluster, "default", "web", by=store.API, grace_seconds=0)
 
     assert kept["metadata"]["deletionGracePeriodSeconds"] == 0
     without_finalizers(cluster, kinds.POD, "default", "web")
@@ -274,7 +276,7 @@ def test_a_pod_with_a_finalizer_outlives_its_forced_delete_until_the_finalizer_g
 def test_a_terminating_pod_whose_finalizer_goes_still_waits_for_its_kubelet(cluster):
     store.create(cluster, {**pod("web"), "metadata": {"name": "web", "finalizers": [HOLD]}})
     started(cluster, "web")
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API)
 
     without_finalizers(cluster, kinds.POD, "default", "web")
 

@@ -10,14 +10,17 @@ from datetime import timedelta
 
 import pytest
 
-from cluster import kinds, pods, store
+from cluster.apimachinery import kinds, metav1, pods
+from cluster.apiserver import store
 from cluster.controllers import deployment, replicaset
 from cluster.controllers.deployment import CHANGE_CAUSE, DESIRED_REPLICAS, HASH_LABEL, MAX_REPLICAS, REVISION, REVISION_HISTORY
 from cluster.models import Change
 
-from .manifests import changes_after, deployment as deployment_manifest, replicaset as replicaset_manifest, revision
+from .manifests import changes_after
+from .manifests import deployment as deployment_manifest
+from .manifests import replicaset as replicaset_manifest
+from .manifests import revision
 from .test_replicaset import run_at_once, worker_database  # noqa: F401 - a fixture
-
 
 # --- fixtures and hands ------------------------------------------------------------------------
 
@@ -588,13 +591,13 @@ def test_a_history_limit_of_zero_keeps_only_the_current_replicaset(cluster):
 @pytest.fixture
 def clock(monkeypatch):
     class Clock:
-        now = store.now()
+        now = metav1.now()
 
         def advance(self, seconds: float) -> None:
             self.now += timedelta(seconds=seconds)
 
     c = Clock()
-    monkeypatch.setattr(store, "now", lambda: c.now)
+    monkeypatch.setattr(metav1, "now", lambda: c.now)
     return c
 
 
@@ -635,7 +638,7 @@ def test_progress_restarts_the_deadline(cluster, clock):
     start(cluster, new_pods[0])
     rs_sync(cluster, dep)
     reconcile(cluster, dep)
-    assert cond(get(cluster), "Progressing")["lastUpdateTime"] == store.rfc3339()
+    assert cond(get(cluster), "Progressing")["lastUpdateTime"] == metav1.rfc3339()
 
     clock.advance(20)  # 40 s after the rollout began, 20 s after the last progress
     reconcile(cluster, dep)

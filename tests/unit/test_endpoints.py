@@ -1,7 +1,8 @@
 """The endpoint and EndpointSlice controllers, one reconcile at a time: fixture → reconcile → what they wrote."""
 from __future__ import annotations
 
-from cluster import kinds, pods, store
+from cluster.apimachinery import kinds, pods
+from cluster.apiserver import store
 from cluster.controllers import endpoints
 from cluster.models import Change
 

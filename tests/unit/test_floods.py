@@ -9,12 +9,14 @@ import json
 import pytest
 from django.test import Client
 
-from cluster import kinds, pods, store
+from cluster.apimachinery import kinds, pods
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
 from cluster.controllers import deployment as deployment_controller
 from cluster.controllers import replicaset
-from cluster.errors import APIError
 
-from .manifests import counts, deployment, pod, replicaset as replicaset_manifest
+from .manifests import counts, deployment, pod
+from .manifests import replicaset as replicaset_manifest
 
 DEPLOYMENTS = "/k8s/test/apis/apps/v1/namespaces/default/deployments"
 REPLICASETS = "/k8s/test/apis/apps/v1/namespaces/default/replicasets"
@@ -168,7 +170,8 @@ def test_a_pass_stops_at_its_burst_and_says_there_is_more(cluster, monkeypatch, 
 
 
 def test_the_replicaset_task_queues_the_next_pass_when_one_stops_at_its_burst(cluster, monkeypatch):
-    from cluster import tasks, wake
+    from cluster import tasks
+    from cluster.informers import wake
 
     monkeypatch.setattr(replicaset, "BURST_REPLICAS", 3)
     sent: list = []

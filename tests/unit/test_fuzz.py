@@ -10,10 +10,14 @@ import os
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cluster import kinds, kubelet, pods, scheduler, store
-from cluster.controllers import deployment as deployment_controller, replicaset
+from cluster import kubelet, scheduler
+from cluster.apimachinery import kinds, pods
+from cluster.apiserver import store
+from cluster.controllers import deployment as deployment_controller
+from cluster.controllers import replicaset
 from cluster.models import Change, Object
 
 from .manifests import deployment, pod

@@ -1,11 +1,13 @@
 """The garbage collector: dependents of a deleted owner are deleted too."""
 from __future__ import annotations
 
-from cluster import kinds, store
+from cluster.apimachinery import kinds
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
 from cluster.controllers import deployment, garbagecollector, replicaset
-from cluster.errors import APIError
 
-from .manifests import deployment as deployment_manifest, pod, revision
+from .manifests import deployment as deployment_manifest
+from .manifests import pod, revision
 from .test_replicaset import worker_database  # noqa: F401 - the fixture of the threaded test
 
 

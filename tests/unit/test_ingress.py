@@ -8,9 +8,13 @@ import random
 import pytest
 from django.test import Client
 
-from cluster import events, kinds, pods, store, tables, validation
+from cluster.apimachinery import kinds, pods
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import registry, store
+from cluster.apiserver.registry import validation
+from cluster.apiserver.serializers import tables
+from cluster.componentbase import events
 from cluster.controllers import endpoints, ingress
-from cluster.errors import APIError
 
 from .manifests import revision
 from .test_endpoints import running, service
@@ -42,7 +46,7 @@ def rule(host: str | None, *paths: dict) -> dict:
 
 
 def causes(doc: dict) -> list[tuple[str, str]]:
-    return [(c.field, c.message) for c in validation.VALIDATORS[doc["kind"]](doc)]
+    return [(c.field, c.message) for c in registry.strategy(doc["kind"]).validate(doc)]
 
 
 @pytest.fixture
@@ -436,7 +440,7 @@ def test_bad_request_options_are_400_not_500(cluster, api):
 # --- what wakes the controller ----------------------------------------------------------------
 
 def test_a_users_write_wakes_the_controller_and_its_own_status_write_does_not(cluster):
-    from cluster import wake
+    from cluster.informers import wake
 
     doc = store.create(cluster, manifest(defaultBackend=backend("web")))
 
@@ -445,7 +449,7 @@ def test_a_users_write_wakes_the_controller_and_its_own_status_write_does_not(cl
 
 
 def test_a_node_readiness_flip_and_a_backend_service_wake_the_ingresses(cluster):
-    from cluster import wake
+    from cluster.informers import wake
 
     node = store.get(cluster, kinds.NODE, "", "node-1")
     not_ready = json.loads(json.dumps(node))

@@ -11,14 +11,23 @@ import json
 import pytest
 from django.test import Client
 
-from cluster import events, isolation, kinds, kubelet, pods, scheduler, store, tasks, validation, wake
-from cluster.controllers import endpoints, garbagecollector, ingress, namespace as namespace_controller, node as node_controller, replicaset
+from cluster import kubelet, scheduler, tasks
+from cluster.apimachinery import kinds, pods
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.apiserver.registry import validation
+from cluster.componentbase import events, isolation
+from cluster.controllers import endpoints, garbagecollector, ingress
+from cluster.controllers import namespace as namespace_controller
+from cluster.controllers import node as node_controller
+from cluster.controllers import replicaset
 from cluster.demo import ensure_cluster
-from cluster.errors import APIError
+from cluster.informers import wake
 from cluster.models import Object, Speed
 from cluster.scheduler import cycle
 
-from .manifests import counts, deployment, pod, replicaset as replicaset_manifest
+from .manifests import counts, deployment, pod
+from .manifests import replicaset as replicaset_manifest
 
 
 class Poison(RuntimeError):
@@ -80,7 +89,7 @@ def test_it_undoes_the_writes_of_the_object_that_failed_inside_a_transaction(clu
         with isolation.isolated(cluster, store.SCHEDULER, uid=made["metadata"]["uid"]):
             store.mutate(cluster, kinds.POD, "default", "a", lambda d: d["metadata"].setdefault("labels", {}).update(x="y"), by=store.SCHEDULER)
             raise Poison("after a write")
-        published = [(e["kind"], e["change"]) for e in outbox.entries]
+        published = [(c.kind, c.type) for c in outbox.changes]
 
     assert "labels" not in store.get(cluster, kinds.POD, "default", "a")["metadata"]
     assert published == [("Event", "ADDED")]  # the warning only: the rolled-back write is not published
@@ -175,7 +184,7 @@ def test_the_replicaset_controller_deletes_the_other_pods_when_one_deletion_rais
     replicaset.reconcile(cluster, uid)
     store.mutate(cluster, kinds.REPLICASET, "default", "web", lambda d: d["spec"].update(replicas=0), by=store.API)
     names = sorted(p["metadata"]["name"] for p in store.list_docs(cluster, kinds.POD, owner_uid=uid))
-    monkeypatch.setattr(pods, "delete", poisoned(pods.delete, lambda c, ns, name, **kw: name == names[0]))
+    monkeypatch.setattr(store, "delete_pod", poisoned(store.delete_pod, lambda c, ns, name, **kw: name == names[0]))
 
     replicaset.reconcile(cluster, uid)
 

@@ -6,7 +6,8 @@ import json
 import pytest
 from django.test import Client
 
-from cluster import kinds, store
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
 from cluster.demo import ensure_cluster
 from cluster.models import Speed, Step
 

@@ -6,7 +6,9 @@ import json
 import pytest
 from django.test import Client
 
-from cluster import kinds, scheduler, store
+from cluster import scheduler
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
 from cluster.models import Step
 
 from .manifests import deployment, pod
@@ -169,7 +171,7 @@ def test_it_answers_a_watch_from_before_the_compacted_log_with_an_expired_error(
 
 
 def test_it_sends_bookmarks_when_asked(api, cluster, monkeypatch):
-    from web import watch
+    from cluster.apiserver.handlers import watch
 
     monkeypatch.setattr(watch, "BOOKMARK_SECONDS", 0.2)
     listed = api.get(PODS).json()["metadata"]["resourceVersion"]

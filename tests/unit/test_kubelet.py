@@ -5,7 +5,10 @@ from datetime import timedelta
 
 import pytest
 
-from cluster import events, kinds, kubelet, narration, pods, scheduler, store
+from cluster import kubelet, scheduler
+from cluster.apimachinery import kinds, metav1, pods
+from cluster.apiserver import store
+from cluster.componentbase import events, narration
 from cluster.models import Object, Speed
 
 from .manifests import changes_after, pod, revision, steps_of
@@ -162,7 +165,7 @@ def test_it_stops_a_terminating_pod_then_removes_it(cluster):
     created, node = bound_pod(cluster)
     uid = created["metadata"]["uid"]
     run_until_done(cluster, node, uid)
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API)
     assert current(cluster)["metadata"]["deletionTimestamp"]
 
     assert kubelet.sync_pod(cluster, node, uid) == 0.0
@@ -184,7 +187,7 @@ def test_it_stops_a_terminating_pod_with_a_finalizer_and_leaves_it_to_its_finali
     uid = created["metadata"]["uid"]
     run_until_done(cluster, node, uid)
     store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["metadata"].update(finalizers=["podflow.dev/hold"]), by=store.API)
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API)
 
     run_until_done(cluster, node, uid)
 
@@ -238,8 +241,8 @@ def test_it_asks_to_wait_when_the_last_stage_was_just_now(normal_speed):
 def test_it_does_the_stage_once_its_time_has_come(normal_speed, monkeypatch):
     cluster = normal_speed
     created, node = bound_pod(cluster)
-    later = store.now() + timedelta(seconds=2)
-    monkeypatch.setattr(store, "now", lambda: later)
+    later = metav1.now() + timedelta(seconds=2)
+    monkeypatch.setattr(metav1, "now", lambda: later)
 
     assert kubelet.sync_pod(cluster, node, created["metadata"]["uid"]) == 0.0
     assert current(cluster)["status"]["hostIP"]
@@ -267,7 +270,7 @@ def test_it_runs_one_stage_at_a_time_when_paced(cluster):
     uid = created["metadata"]["uid"]
     wait = kubelet.run_due_stages(cluster, node, uid)
     assert 0 < wait <= 1.0 and steps_of(uid)[-1] == (4, "done")  # bound just now: not due yet
-    Object.objects.filter(cluster=cluster).update(updated=store.now() - timedelta(seconds=2))
+    Object.objects.filter(cluster=cluster).update(updated=metav1.now() - timedelta(seconds=2))
 
     assert kubelet.run_due_stages(cluster, node, uid) == 0.0
     assert steps_of(uid)[-1] == (5, "done")  # one stage, not all of them
@@ -317,7 +320,7 @@ def event_count(cluster, uid: str, reason: str, start: str) -> int:
 
 
 def status_column(cluster, name: str = "web") -> str:
-    from cluster import tables
+    from cluster.apiserver.serializers import tables
 
     return tables.pod_status_reason(current(cluster, name))
 
@@ -615,15 +618,18 @@ def test_a_missing_secret_in_env_from_holds_the_container(cluster, clock):
 
 
 def test_a_configmap_wakes_the_pods_waiting_for_it(cluster, clock):
-    from cluster import wake
+    from cluster.informers import wake
 
     uid = running_pod(cluster, envFrom=[{"configMapRef": {"name": "settings"}}])
     settle(cluster, "node-1", uid)
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default", "uid": "u"}}
     other = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other", "namespace": "default", "uid": "v"}}
 
-    assert list(wake.for_change(cluster.pk, "ADDED", None, cm, store.API)) == [(wake.SYNC_POD, (cluster.pk, "node-1", uid))]
-    assert list(wake.for_change(cluster.pk, "ADDED", None, other, store.API)) == []
+    # The informer wakes the kubelets' waiter task with the ConfigMap's key; the task asks
+    # which pods wait on it and syncs those (only those).
+    assert list(wake.for_change(cluster.pk, "ADDED", None, cm, store.API)) == [(wake.SYNC_CONFIG_WAITERS, (cluster.pk, "ConfigMap", "default", "settings"))]
+    assert kubelet.pods_waiting_on(cluster.pk, "ConfigMap", "default", "settings") == [("node-1", uid)]
+    assert kubelet.pods_waiting_on(cluster.pk, "ConfigMap", other["metadata"]["namespace"], other["metadata"]["name"]) == []
 
 
 def test_deleting_a_sleeping_pod_waits_the_grace_period(cluster, clock):
@@ -631,7 +637,7 @@ def test_deleting_a_sleeping_pod_waits_the_grace_period(cluster, clock):
     uid = running_pod(cluster, image="busybox", command=["sleep", "3600"])
     while not pods.is_ready(current(cluster)):
         clock.advance(kubelet.sync_pod(cluster, "node-1", uid) or 0)
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API)
 
     clock.advance(1)
     assert kubelet.sync_pod(cluster, "node-1", uid) == 0.0
@@ -681,7 +687,7 @@ def test_the_resync_leaves_settled_pods_alone_and_picks_up_timed_ones(cluster, c
 
 
 def test_kubectls_status_names_the_crash_looping_container_of_a_pod_that_also_runs_one(cluster, clock):
-    from cluster import tables
+    from cluster.apiserver.serializers import tables
 
     doc = pod("web")
     doc["spec"]["nodeName"] = "node-1"

@@ -4,8 +4,10 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from cluster import kinds, kubeproxy, store
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
 from cluster.controllers import endpoints
+from cluster.proxy import kubeproxy
 
 from .test_endpoints import running
 

@@ -1,7 +1,9 @@
 """The service controller: an address from the pool for each LoadBalancer Service, one pass at a time."""
 from __future__ import annotations
 
-from cluster import events, kinds, store
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
+from cluster.componentbase import events
 from cluster.controllers import loadbalancer
 
 from .manifests import revision

@@ -1,16 +1,20 @@
 """The node controller and the kubelet's heartbeats, one reconcile at a time, on a controlled clock."""
 from __future__ import annotations
 
-
 import pytest
 
-from cluster import events, kinds, kubelet, pods, scheduler, store, timing
+from cluster import kubelet, scheduler
+from cluster.apimachinery import kinds, metav1, pods
+from cluster.apiserver import store
+from cluster.componentbase import events, timing
 from cluster.controllers import node as node_controller
 from cluster.controllers import replicaset
 from cluster.kubelet import node as kubelet_node
 from cluster.models import Speed
 
-from .manifests import pod, replicaset as rs_manifest, revision
+from .manifests import pod
+from .manifests import replicaset as rs_manifest
+from .manifests import revision
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 
@@ -89,7 +93,7 @@ def test_the_kubelet_renews_its_lease_a_quarter_grace_apart_and_its_status_rarel
 
     clock.advance(timing.node_status_interval(cluster))
     kubelet.heartbeat(cluster)
-    assert ready(cluster, "node-1")["lastHeartbeatTime"] == store.rfc3339(clock.moment)
+    assert ready(cluster, "node-1")["lastHeartbeatTime"] == metav1.rfc3339(clock.moment)
 
 
 def test_a_node_silent_past_the_grace_period_becomes_not_ready_and_tainted_in_one_reconcile(cluster, clock):
@@ -112,7 +116,7 @@ def test_a_node_silent_past_the_grace_period_becomes_not_ready_and_tainted_in_on
     web = store.get(cluster, kinds.POD, "default", "web")
     assert not pods.is_ready(web) and not web["metadata"].get("deletionTimestamp")
     assert "NodeNotReady" in events.reasons_for(cluster, web["metadata"]["uid"])
-    from cluster import tables
+    from cluster.apiserver.serializers import tables
 
     assert tables.node_status(node(cluster)) == "NotReady"
     assert ready(cluster, "node-1")["status"] == "True" and taints(cluster, "node-1") == []
@@ -262,7 +266,7 @@ def test_a_stopped_node_runs_nothing_and_a_started_one_restarts_its_containers(c
 def test_a_node_back_finishes_the_pods_deleted_while_it_was_away(cluster, clock):
     web = running_on(cluster, "web")
     kubelet_node.stop(cluster, "node-2")
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API)
     assert kubelet.run_due_stages(cluster, "node-2", web["metadata"]["uid"]) is None
     assert store.get(cluster, kinds.POD, "default", "web")["metadata"]["deletionTimestamp"]
 
@@ -274,7 +278,7 @@ def test_a_node_back_finishes_the_pods_deleted_while_it_was_away(cluster, clock)
 
 
 def test_stopping_a_node_that_does_not_exist_is_a_404(cluster):
-    from cluster.errors import APIError
+    from cluster.apimachinery.errors import APIError
 
     with pytest.raises(APIError) as err:
         kubelet_node.stop(cluster, "node-9")
@@ -331,7 +335,8 @@ def test_the_grace_period_follows_the_speed(cluster):
 
 
 def test_the_beat_tasks_heartbeat_and_monitor_every_cluster(cluster, clock, monkeypatch):
-    from cluster import tasks, wake
+    from cluster import tasks
+    from cluster.informers import wake
 
     sent: list = []
     monkeypatch.setattr(wake, "dispatch", lambda tasks_, countdown=None: sent.extend(tasks_))

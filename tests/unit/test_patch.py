@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from cluster import patch as patching
-from cluster.errors import APIError
-from cluster.patch import apply_patch, json_merge_patch, parse_apply_body
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver.serializers import patch as patching
+from cluster.apiserver.serializers.patch import apply_patch, json_merge_patch, parse_apply_body
 
 SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"

@@ -1,7 +1,8 @@
 """Deleting a pod as the API server does: at once if no kubelet started it, else gracefully."""
 from __future__ import annotations
 
-from cluster import kinds, pods, store
+from cluster.apimachinery import kinds, metav1, pods
+from cluster.apiserver import store
 
 from .manifests import pod
 
@@ -14,7 +15,7 @@ def started(cluster, name: str = "web") -> dict:
 def test_it_removes_a_pod_no_kubelet_has_started_at_once(cluster):
     store.create(cluster, pod("web"))
 
-    pods.delete(cluster, "default", "web", by=store.API)
+    store.delete_pod(cluster, "default", "web", by=store.API)
 
     assert store.find(cluster, kinds.POD, "default", "web") is None
 
@@ -22,7 +23,7 @@ def test_it_removes_a_pod_no_kubelet_has_started_at_once(cluster):
 def test_it_lets_a_started_pod_terminate_with_its_grace_period(cluster):
     started(cluster)
 
-    deleted = pods.delete(cluster, "default", "web", by=store.API)
+    deleted = store.delete_pod(cluster, "default", "web", by=store.API)
 
     assert deleted["metadata"]["deletionTimestamp"]
     assert deleted["metadata"]["deletionGracePeriodSeconds"] == 30
@@ -32,16 +33,16 @@ def test_it_lets_a_started_pod_terminate_with_its_grace_period(cluster):
 def test_it_removes_a_started_pod_at_once_with_grace_zero(cluster):
     started(cluster)
 
-    pods.delete(cluster, "default", "web", by=store.API, grace_seconds=0)
+    store.delete_pod(cluster, "default", "web", by=store.API, grace_seconds=0)
 
     assert store.find(cluster, kinds.POD, "default", "web") is None
 
 
 def test_it_moves_a_conditions_transition_time_only_when_its_status_changes(monkeypatch):
     doc: dict = {}
-    monkeypatch.setattr(store, "rfc3339", lambda moment=None: "T1")
+    monkeypatch.setattr(metav1, "rfc3339", lambda moment=None: "T1")
     pods.set_condition(doc, "Ready", "False", "ContainersNotReady", "waiting")
-    monkeypatch.setattr(store, "rfc3339", lambda moment=None: "T2")
+    monkeypatch.setattr(metav1, "rfc3339", lambda moment=None: "T2")
     pods.set_condition(doc, "Ready", "False")
     first = dict(doc["status"]["conditions"][0])
     pods.set_condition(doc, "Ready", "True")

@@ -1,4 +1,4 @@
-"""cluster.protobuf: Kubernetes protobuf request bodies -> the object's JSON.
+"""cluster.apiserver.serializers.protobuf: Kubernetes protobuf request bodies -> the object's JSON.
 
 The fixtures are bodies captured from the real kubectl 1.32 (see
 fixtures/protobuf/README.md); each is checked against the JSON the same
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cluster import protobuf
-from cluster.errors import APIError
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver.serializers import protobuf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "protobuf"
 CAPTURED = sorted(p.stem for p in FIXTURES.glob("*.bin"))

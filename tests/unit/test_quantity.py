@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from cluster import quantity
+from cluster.apimachinery import quantity
 
 
 @pytest.mark.parametrize(

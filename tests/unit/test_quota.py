@@ -10,15 +10,23 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
 
-from cluster import events, kinds, pods, quota, store, wake
+from cluster.apimachinery import kinds, metav1, pods
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.apiserver.admission import quota
+from cluster.apiserver.handlers.auth import authenticated
+from cluster.apiserver.handlers.k8s import api_view, json_response
+from cluster.componentbase import events
 from cluster.controllers import deployment, replicaset
 from cluster.demo import ensure_cluster
-from cluster.errors import APIError
+from cluster.informers import wake
 from cluster.models import Change, Object, Speed
-from web.auth import authenticated
-from web.k8s import api_view, json_response
 
-from .manifests import changes_after, counts, deployment as deployment_manifest, pod, replicaset as replicaset_manifest, revision
+from .manifests import changes_after, counts
+from .manifests import deployment as deployment_manifest
+from .manifests import pod
+from .manifests import replicaset as replicaset_manifest
+from .manifests import revision
 
 PODS = "/k8s/test/api/v1/namespaces/default/pods"
 
@@ -199,7 +207,7 @@ def test_a_replicaset_at_the_quota_has_the_replica_failure_condition(cluster, rs
     assert condition is not None
     assert (condition["status"], condition["reason"]) == ("True", "FailedCreate")
     assert condition["message"].startswith('pods "web-') and "exceeded quota: sandbox" in condition["message"]
-    assert condition["lastTransitionTime"] == store.rfc3339()
+    assert condition["lastTransitionTime"] == metav1.rfc3339()
 
 
 def test_retrying_at_the_quota_counts_the_same_event_instead_of_adding_rows(cluster, rs_at_quota, clock):
@@ -215,7 +223,7 @@ def test_retrying_at_the_quota_counts_the_same_event_instead_of_adding_rows(clus
 
     [event] = failed_creates(cluster, rs)
     assert event["count"] == 4
-    assert event["lastTimestamp"] == store.rfc3339()
+    assert event["lastTimestamp"] == metav1.rfc3339()
     assert event["message"].startswith(events.COMBINED + 'Error creating: pods "web-')
     assert replica_failure(cluster) == condition
     assert len(owned_pods(cluster, rs)) == 10
@@ -229,7 +237,8 @@ def test_a_refused_pass_wakes_no_replicaset_reconcile(cluster, settings, django_
         replicaset.reconcile(cluster, rs["metadata"]["uid"])
         replicaset.reconcile(cluster, rs["metadata"]["uid"])
 
-    woken = [task for flush in flushes for task in flush.__self__.wakes]
+    changes = [c for flush in flushes for c in flush.__self__.changes]
+    woken = [task for c in changes for task in wake.for_change(cluster.pk, c.type, c.old, c.new, c.by)]
     assert woken and all(name != wake.RECONCILE_REPLICASET for name, _ in woken)
 
 

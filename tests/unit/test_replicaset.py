@@ -5,11 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from cluster import kinds, pods, store
+from cluster.apimachinery import kinds, metav1, pods, selectors
+from cluster.apiserver import store
 from cluster.controllers import replicaset
 from cluster.models import Change
 
-from .manifests import changes_after, pod, replicaset as replicaset_manifest, revision, steps_of
+from .manifests import changes_after, pod
+from .manifests import replicaset as replicaset_manifest
+from .manifests import revision, steps_of
 
 
 def owned_pods(cluster, rs: dict) -> list[dict]:
@@ -130,7 +133,7 @@ def test_it_adopts_no_pod_that_is_finished_being_deleted_or_not_matching(cluster
     store.mutate(cluster, kinds.POD, "default", "done", lambda d: d["status"].update(phase="Succeeded"), by=store.KUBELET)
     store.create(cluster, pod("going", labels={"app": "web"}))
     store.mutate(cluster, kinds.POD, "default", "going", lambda d: d["status"].update(hostIP="192.168.49.2"), by=store.KUBELET)
-    pods.delete(cluster, "default", "going", by=store.API)
+    store.delete_pod(cluster, "default", "going", by=store.API)
     rs = make_rs(cluster, replicas=1)
 
     replicaset.reconcile(cluster, rs["metadata"]["uid"])
@@ -191,7 +194,7 @@ def test_a_released_pod_keeps_its_other_owner_references(cluster):
     ],
 )
 def test_it_reads_label_selectors_as_kubernetes_does(selector, labels, matches):
-    assert replicaset.selector_matches(selector, labels) is matches
+    assert selectors.matches(selector, labels) is matches
 
 
 def test_it_replaces_a_pod_that_was_deleted(cluster):
@@ -283,7 +286,7 @@ def test_it_scales_down_the_newest_of_equally_ranked_pods(cluster, monkeypatch):
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     rs = make_rs(cluster, replicas=0)
     for i in range(3):
-        monkeypatch.setattr(store, "now", lambda i=i: start + timedelta(minutes=i))
+        monkeypatch.setattr(metav1, "now", lambda i=i: start + timedelta(minutes=i))
         scale(cluster, rs, i + 1)
         replicaset.reconcile(cluster, rs["metadata"]["uid"])
     by_age = sorted(owned_pods(cluster, rs), key=lambda p: p["metadata"]["creationTimestamp"])

@@ -8,7 +8,9 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from cluster import narration, sandbox, store
+from cluster import sandbox
+from cluster.apiserver import store
+from cluster.componentbase import narration
 from cluster.demo import ensure_cluster
 from cluster.models import Change, Cluster, Object, Step
 

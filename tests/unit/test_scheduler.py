@@ -9,10 +9,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cluster import events, kinds, pods, scheduler, store
-from cluster.errors import APIError
+from cluster import scheduler
+from cluster.apimachinery import kinds, metav1, pods
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.componentbase import events
 from cluster.models import Change, Step
-from cluster.scheduler import framework, nodeaffinity, noderesources, nodename, tainttoleration
+from cluster.scheduler import framework, nodeaffinity, nodename, noderesources, tainttoleration
 from cluster.scheduler.cycle import FILTER_RESULT, FINAL_SCORE_RESULT, SCORE_RESULT, SELECTED_NODE
 from cluster.scheduler.nodeinfo import NodeInfo, PodInfo, PodOnNode, pod_info
 
@@ -189,9 +192,9 @@ def test_it_leaves_a_bound_a_deleted_or_another_schedulers_pod_alone(cluster):
 
 def test_it_lists_pending_pods_by_priority_then_oldest_first(cluster, monkeypatch):
     place(cluster, "bound", "node-1")
-    monkeypatch.setattr(store, "now", lambda: datetime(2026, 1, 1, 10, 0, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(metav1, "now", lambda: datetime(2026, 1, 1, 10, 0, 0, tzinfo=timezone.utc))
     first = waiting(cluster, "z-first")
-    monkeypatch.setattr(store, "now", lambda: datetime(2026, 1, 1, 10, 0, 5, tzinfo=timezone.utc))
+    monkeypatch.setattr(metav1, "now", lambda: datetime(2026, 1, 1, 10, 0, 5, tzinfo=timezone.utc))
     second = waiting(cluster, "a-second")
     urgent = waiting(cluster, "urgent", spec={"priority": 1000})
     waiting(cluster, "elsewhere", spec={"schedulerName": "my-scheduler"})

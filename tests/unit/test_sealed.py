@@ -258,7 +258,7 @@ def test_a_foreign_origin_is_refused_even_with_the_owners_cookie():
 
 
 def test_only_the_owners_session_is_announced_as_the_page():
-    from web.k8s import client_of
+    from cluster.apiserver.handlers.k8s import client_of
 
     a, sandbox_a = learner()
     page = a.get(f"/k8s/{sandbox_a.name}/api/v1/namespaces/default/pods").wsgi_request

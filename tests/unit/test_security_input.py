@@ -17,8 +17,8 @@ from django.core.handlers.asgi import ASGIRequest
 from django.test import Client
 from django.urls import reverse
 
+from cluster.apiserver.handlers import k8s
 from cluster.models import Speed
-from web import k8s
 
 from .manifests import counts, deployment, pod
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from cluster import selectors
-from cluster.errors import APIError
+from cluster.apimachinery import selectors
+from cluster.apimachinery.errors import APIError
 
 WEB = {"app": "web", "tier": "front"}
 DB = {"app": "db"}

@@ -7,8 +7,11 @@ import json
 import pytest
 from django.test import Client
 
-from cluster import kinds, services, store, tables
-from cluster.errors import APIError
+from cluster.apimachinery import kinds
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
+from cluster.apiserver.registry import services
+from cluster.apiserver.serializers import tables
 
 from .manifests import counts
 

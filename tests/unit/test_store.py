@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from cluster import kinds, store
-from cluster.errors import APIError
+from cluster.apimachinery import kinds
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
 from cluster.models import Change, Object, Step
 
 from .manifests import changes_after, counts, deployment, pod, revision
@@ -257,7 +258,7 @@ def test_it_writes_nothing_when_an_update_resends_the_manifest_as_applied(cluste
 
 
 def test_it_compacts_the_change_log_to_the_last_revisions_and_keeps_live_pods_steps(cluster):
-    from cluster import narration
+    from cluster.componentbase import narration
     from cluster.models import Step
 
     live = store.create(cluster, pod("live"), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
@@ -274,7 +275,7 @@ def test_it_compacts_the_change_log_to_the_last_revisions_and_keeps_live_pods_st
 
 
 def test_a_step_recorded_again_is_neither_stored_nor_published_twice(cluster):
-    from cluster import narration
+    from cluster.componentbase import narration
 
     made = store.create(cluster, pod("twice"))
     published = []
@@ -283,7 +284,7 @@ def test_a_step_recorded_again_is_neither_stored_nor_published_twice(cluster):
             current = store.get(cluster, kinds.POD, "default", "twice")
             current["metadata"].setdefault("labels", {})["attempt"] = str(attempt)
             store.update(cluster, current, by=store.KUBELET, steps=lambda doc, rev: [narration.ready(doc, "node-1")])
-            published.append([s["number"] for entry in outbox.entries for s in entry["steps"]])
+            published.append([s.number for change in outbox.changes for s in change.steps])
 
     assert published == [[8], []]
     assert Step.objects.filter(pod_uid=made["metadata"]["uid"], number=8).count() == 1

@@ -1,7 +1,9 @@
 """What the browser stream reads: the snapshot and the entries since a revision, from the logs."""
 from __future__ import annotations
 
-from cluster import kinds, narration, store
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
+from cluster.componentbase import narration
 from web import stream
 
 from .manifests import pod, revision

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from cluster import kinds, pods, scheduler, store, tasks, wake
+from cluster import scheduler, tasks
+from cluster.apimachinery import kinds, pods
+from cluster.apiserver import store
+from cluster.informers import wake
 from cluster.models import Speed
 
 from .manifests import deployment, pod
@@ -58,7 +61,8 @@ def test_the_resync_wakes_everything_not_yet_converged(cluster, dispatched):
 
 
 def test_the_resync_leaves_converged_deployments_and_replicasets_alone(cluster, dispatched):
-    from cluster.controllers import deployment as deployment_controller, replicaset as replicaset_controller
+    from cluster.controllers import deployment as deployment_controller
+    from cluster.controllers import replicaset as replicaset_controller
 
     dep = store.create(cluster, deployment("calm", replicas=0))
     deployment_controller.reconcile(cluster, dep["metadata"]["uid"])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from cluster import store
-from cluster.errors import APIError
+from cluster.apimachinery.errors import APIError
+from cluster.apiserver import store
 
 from .manifests import counts, deployment, pod, replicaset
 

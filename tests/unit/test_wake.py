@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import copy
 
-from cluster import store, wake
+from cluster.apiserver import store
+from cluster.informers import wake
 
 CLUSTER = 7
 
@@ -232,3 +233,61 @@ def test_endpoints_written_by_someone_else_wake_the_controller_and_its_own_write
     assert wakes("MODIFIED", es, es, store.API) == {(wake.RECONCILE_ENDPOINTS, (CLUSTER, "default", "web"))}
     assert wakes("MODIFIED", ep, ep, store.ENDPOINT_CONTROLLER) == set()
     assert wakes("ADDED", None, es, store.ENDPOINTSLICE_CONTROLLER) == set()
+
+
+# --- routing runs after commit, from the committed changes --------------------------------
+
+def test_wakes_are_routed_after_commit_from_what_committed(cluster, monkeypatch, django_capture_on_commit_callbacks):
+    from cluster.apimachinery import kinds
+
+    from .manifests import deployment, pod
+
+    sent: list[list] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append(list(tasks)))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with store.locked(cluster):
+            made = store.create(cluster, deployment("web"))
+            store.create(cluster, pod("bare"))
+            assert sent == []  # nothing is routed inside the write transaction
+        assert sent == []  # nor before the commit
+
+    for callback in callbacks:
+        callback()
+    [tasks] = sent  # one dispatch for the whole transaction
+    assert (wake.RECONCILE_DEPLOYMENT, (cluster.pk, made["metadata"]["uid"])) in tasks
+    bare = store.get(cluster, kinds.POD, "default", "bare")
+    assert (wake.SCHEDULE_POD, (cluster.pk, bare["metadata"]["uid"])) in tasks
+
+
+def test_writes_undone_by_a_savepoint_wake_nothing(cluster, monkeypatch, django_capture_on_commit_callbacks):
+    from .manifests import deployment, pod
+
+    sent: list[list] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append(list(tasks)))
+    with django_capture_on_commit_callbacks(execute=True):
+        with store.locked(cluster):
+            store.create(cluster, pod("kept"))
+            try:
+                with store.savepoint(cluster):
+                    store.create(cluster, deployment("undone"))
+                    raise RuntimeError("the object's part fails")
+            except RuntimeError:
+                pass
+
+    [tasks] = sent
+    assert [name for name, _ in tasks] == [wake.SCHEDULE_POD]
+
+
+def test_a_failing_listener_does_not_stop_the_others(cluster, monkeypatch, django_capture_on_commit_callbacks):
+    from .manifests import pod
+
+    sent: list[list] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append(list(tasks)))
+
+    def broken(cluster, changes):
+        raise RuntimeError("a listener that fails")
+
+    monkeypatch.setattr(store, "_listeners", [broken, *store._listeners])
+    with django_capture_on_commit_callbacks(execute=True):
+        store.create(cluster, pod("web"))
+    assert [name for name, _ in sent[0]] == [wake.SCHEDULE_POD]

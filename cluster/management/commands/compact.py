@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cluster import store
+from cluster.apiserver import store
 from cluster.models import Cluster
 
 

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cluster import tls
+from cluster.apiserver import tls
+from cluster.apiserver.handlers.auth import kubeconfig
 from cluster.models import Cluster
-from web.auth import kubeconfig
 
 
 class Command(BaseCommand):

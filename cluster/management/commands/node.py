@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cluster.errors import APIError
+from cluster.apimachinery.errors import APIError
 from cluster.kubelet import node as kubelet_node
 from cluster.models import Cluster
 

@@ -1,0 +1,789 @@
+"""The API-server layer: the one door to the store (invariant 1, see cluster/__init__.py).
+
+Every change to cluster state goes through `create`, `update`, `mutate`, `delete` or
+`remove` here. Each write, in one transaction: takes the cluster's lock, bumps its
+revision, stamps `metadata.resourceVersion`, saves the object, appends a change-log row,
+and records any of the eight steps the write completes. After commit, each write is handed
+to the listeners the layers above registered with `on_commit` — the informers, which wake
+the components that watch it, and the browser stream — so nothing here knows who they are.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import secrets
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from django.db import connection, transaction
+
+from cluster.apimachinery import kinds, metav1
+from cluster.apimachinery.errors import APIError, Cause, already_exists, conflict, conflict_because, forbidden, invalid, not_found
+from cluster.apiserver import audit, registry
+from cluster.apiserver.admission import ingressclasses, quota
+from cluster.apiserver.registry import validation
+from cluster.models import Change, Cluster, Object, Step
+
+log = logging.getLogger("podflow.store")
+
+# Who is writing: decides which components a write wakes, so that a component is not
+# woken by its own writes (the real ones filter their informers the same way).
+API = "api-server"
+DEPLOYMENT_CONTROLLER = "deployment-controller"
+REPLICASET_CONTROLLER = "replicaset-controller"
+GARBAGE_COLLECTOR = "garbage-collector"
+SCHEDULER = "scheduler"
+KUBELET = "kubelet"
+ENDPOINT_CONTROLLER = "endpoint-controller"
+ENDPOINTSLICE_CONTROLLER = "endpointslice-controller"
+SERVICE_CONTROLLER = "service-controller"
+NAMESPACE_CONTROLLER = "namespace-controller"
+
+# The finalizers the API server and the garbage collector own (metav1.FinalizerOrphanDependents,
+# FinalizerDeleteDependents), and the namespace controller's (FinalizerKubernetes, in spec).
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+NAMESPACE_FINALIZER = registry.NAMESPACE_FINALIZER
+PROPAGATION_POLICIES = ("Background", "Foreground", "Orphan")
+INGRESS_CONTROLLER = "ingress-controller"
+
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+@dataclass
+class StepRecord:
+    """One of the eight steps, to be recorded with the write that completes it."""
+
+    number: int
+    component: str
+    text_en: str
+    text_ko: str
+    actor: str = ""
+    object_ref: str = ""
+    status: str = Step.DONE
+
+
+StepsFor = Callable[[dict, int], list[StepRecord]]
+
+
+@dataclass(frozen=True)
+class Committed:
+    """One write as it committed: what the listeners registered with `on_commit` receive."""
+
+    type: str  # ADDED, MODIFIED or DELETED
+    revision: int
+    old: dict | None
+    new: dict
+    by: str
+    steps: tuple[Step, ...] = ()
+    size_hint: int | None = None  # the object's serialised size, when the write measured it
+
+    @property
+    def kind(self) -> str:
+        return self.new.get("kind", "")
+
+
+Listener = Callable[[Cluster, list[Committed]], None]
+_listeners: list[Listener] = []
+
+
+def on_commit(listener: Listener) -> None:
+    """Hand every committed transaction's writes, in order, to `listener` (once per listener).
+
+    The layers above register here when their Django app is ready: the informers (which
+    components a write wakes) and the browser stream. A listener that raises is logged and
+    the others still run: a lost wake-up is recovered by the resync, a lost stream message
+    by the change log.
+    """
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+@dataclass
+class Outbox:
+    """What one transaction wrote: handed to the listeners only after it commits."""
+
+    cluster: Cluster
+    revision: int
+    start_revision: int
+    changes: list[Committed] = field(default_factory=list)
+
+    def next_revision(self) -> int:
+        self.revision += 1
+        return self.revision
+
+    def flush(self) -> None:
+        if not self.changes:
+            return
+        for listener in list(_listeners):
+            try:
+                listener(self.cluster, self.changes)
+            except Exception:
+                log.exception("a commit listener failed for cluster %s", self.cluster.name)
+
+
+_local = threading.local()
+
+
+@contextmanager
+def locked(cluster: Cluster) -> Iterator[Outbox]:
+    """A transaction holding the cluster's write lock; nested calls join the outer one.
+
+    Reads made inside see every committed write and no other writer can interleave, so
+    a reconcile that reads, decides and writes inside one `locked` block is safe to run
+    twice or concurrently.
+    """
+    outer: Outbox | None = getattr(_local, "outbox", None)
+    if outer is not None:
+        if outer.cluster.pk != cluster.pk:
+            raise RuntimeError("one transaction writes one cluster")
+        yield outer
+        return
+    with transaction.atomic():
+        # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
+        # database's write lock, and the read just fetches the revision.
+        current = Cluster.objects.select_for_update().values_list("revision", flat=True).get(pk=cluster.pk)
+        outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
+        _local.outbox = outbox
+        try:
+            yield outbox
+        finally:
+            _local.outbox = None
+        if outbox.revision != outbox.start_revision:
+            Cluster.objects.filter(pk=cluster.pk).update(revision=outbox.revision)
+            cluster.revision = outbox.revision
+            transaction.on_commit(outbox.flush)
+
+
+def in_transaction() -> bool:
+    """Whether this thread is inside a `locked` block."""
+    return getattr(_local, "outbox", None) is not None
+
+
+@contextmanager
+def savepoint(cluster: Cluster) -> Iterator[Outbox]:
+    """One object's part of a larger transaction: if it raises, its writes are undone (the
+    rows and what the outbox would publish) and the rest of the transaction stands.
+
+    What lets a component's loop skip an object that fails and go on with the others
+    (cluster/componentbase/isolation.py) without publishing writes that were rolled back.
+    """
+    with locked(cluster) as outbox:
+        changes, revision = len(outbox.changes), outbox.revision
+        try:
+            with transaction.atomic():
+                yield outbox
+        except BaseException:
+            del outbox.changes[changes:]
+            outbox.revision = revision
+            raise
+
+
+# --- reads ------------------------------------------------------------------------------
+
+def get(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict:
+    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).only("doc").first()
+    if row is None:
+        raise not_found(kind.plural, kind.group, name)
+    return row.doc
+
+
+def find(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict | None:
+    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).only("doc").first()
+    return row.doc if row else None
+
+
+def by_uid(cluster: Cluster, uid: str) -> dict | None:
+    row = Object.objects.filter(cluster=cluster, uid=uid).only("doc").first()
+    return row.doc if row else None
+
+
+def list_docs(cluster: Cluster, kind: kinds.Kind, namespace: str | None = None, *, node: str | None = None, owner_uid: str | None = None) -> list[dict]:
+    rows = Object.objects.filter(cluster=cluster, kind=kind.kind)
+    if namespace is not None and kind.namespaced:
+        rows = rows.filter(namespace=namespace)
+    if node is not None:
+        rows = rows.filter(node_name=node)
+    if owner_uid is not None:
+        rows = rows.filter(owner_uid=owner_uid)
+    return [doc for (doc,) in rows.order_by("namespace", "name").values_list("doc")]
+
+
+def current_revision(cluster: Cluster) -> int:
+    return Cluster.objects.values_list("revision", flat=True).get(pk=cluster.pk)
+
+
+# --- writes -----------------------------------------------------------------------------
+
+def create(
+    cluster: Cluster,
+    doc: dict,
+    *,
+    by: str = API,
+    client: str = "",
+    namespace: str = "",
+    steps: StepsFor | None = None,
+) -> dict:
+    """Validate, default and store a new object. Raises APIError; writes nothing then."""
+    kind = _kind_of(doc)
+    strategy = registry.strategy(kind)
+    doc = {"apiVersion": kind.api_version, "kind": kind.kind, **copy.deepcopy(doc)}
+    doc["apiVersion"], doc["kind"] = kind.api_version, kind.kind
+    meta = doc.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise invalid(kind.kind, kind.group, "", [validation.invalid("metadata", meta, "must be an object")])
+    if kind.namespaced:
+        body_ns = meta.get("namespace")
+        namespace = namespace or body_ns or "default"
+        if body_ns and body_ns != namespace:
+            raise APIError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+    # The strategy's BeforeCreate names the object before validating it, so a generated
+    # name is validated like any other (and the prefix as a prefix).
+    generate = meta.get("generateName")
+    generated = not meta.get("name") and isinstance(generate, str) and bool(generate)
+    if generated:
+        meta["name"] = generate_name(generate)
+    registry.default(doc)
+    ingressclasses.admit_create(cluster, doc)  # DefaultIngressClass: mutating admission, before validation
+    causes = strategy.validate(doc) + _finalizer_causes(None, doc)
+    if causes:
+        raise invalid(kind.kind, kind.group, _display_name(doc), causes)
+    size = check_size(doc)
+    meta = doc["metadata"]
+    for server_owned in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+        meta.pop(server_owned, None)
+    if kind.namespaced:
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    if strategy.prepare_for_create is not None:
+        strategy.prepare_for_create(doc)
+    with locked(cluster) as outbox:
+        if generated:
+            meta["name"] = _unique_name(cluster, kind, namespace, meta["generateName"], meta["name"])
+        if kind.namespaced:
+            _admit_in_namespace(cluster, kind, namespace, meta["name"], by)
+        # Admission, as in the real API server: after naming, before storage (so a full
+        # sandbox answers a duplicate name with the quota's 403, as Kubernetes does).
+        quota.admit_create(cluster, kind, meta["name"])
+        if Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=meta["name"]).exists():
+            raise already_exists(kind.plural, kind.group, meta["name"])
+        if strategy.allocate is not None:
+            strategy.allocate(cluster, doc, None)  # a Service's cluster IP and node ports, or 422
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = metav1.rfc3339()
+        if strategy.generation:
+            meta["generation"] = 1
+        revision = outbox.next_revision()
+        meta["resourceVersion"] = str(revision)
+        row = Object.objects.create(
+            cluster=cluster,
+            kind=kind.kind,
+            namespace=_ns(kind, namespace),
+            name=meta["name"],
+            uid=meta["uid"],
+            resource_version=revision,
+            node_name=_node_of(doc),
+            owner_uid=_owner_of(doc),
+            client=client,
+            updated=metav1.now(),
+            doc=doc,
+        )
+        _record(outbox, Change.ADDED, row, None, doc, by, steps, size_hint=size)
+    return doc
+
+
+class _DryRun(Exception):
+    pass
+
+
+def dry_run_create(cluster: Cluster, doc: dict, *, namespace: str = "") -> dict:
+    """`dryRun=All`: validate, default and name the object as create would; store nothing."""
+    created: dict = {}
+    try:
+        with transaction.atomic():
+            created = create(cluster, doc, by=API, namespace=namespace)
+            raise _DryRun
+    except _DryRun:
+        pass
+    cluster.refresh_from_db(fields=["revision"])
+    return created
+
+
+def update(cluster: Cluster, doc: dict, *, by: str = API, subresource: str = "", steps: StepsFor | None = None) -> dict:
+    """Replace an object (PUT). A stale resourceVersion is refused with 409 Conflict.
+
+    The main resource keeps the stored status; the status subresource keeps the spec.
+    """
+    kind = _kind_of(doc)
+    meta = doc.get("metadata") or {}
+    with locked(cluster):
+        current = get(cluster, kind, meta.get("namespace", ""), meta.get("name", ""))
+        expected = meta.get("resourceVersion")
+        if expected and str(expected) != current["metadata"]["resourceVersion"]:
+            raise conflict(kind.plural, kind.group, current["metadata"]["name"])
+
+        def replace(stored: dict) -> None:
+            new = copy.deepcopy(doc)
+            if subresource == "status":
+                stored["status"] = new.get("status", {})
+                return
+            # What the kind's strategy keeps from the stored object: its status (changed
+            # through /status), and a namespace's spec.finalizers (through /finalize).
+            kept = [(path, _at(stored, path)) for path in registry.strategy(kind).keeps_on_update]
+            stored.clear()
+            stored.update(new)
+            for path, value in kept:
+                if value is not None:
+                    _put(stored, path, value)
+
+        return mutate(cluster, kind, current["metadata"].get("namespace", ""), current["metadata"]["name"], replace, by=by, steps=steps, validate=True)
+
+
+def mutate(
+    cluster: Cluster,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    change: Callable[[dict], Any],
+    *,
+    by: str,
+    steps: StepsFor | None = None,
+    expected_uid: str | None = None,
+    validate: bool = False,
+) -> dict:
+    """Read-modify-write under the lock. `change` edits the document in place.
+
+    If `change` leaves the document as it was, nothing is written (no revision): that is
+    what makes repeated reconciles free.
+    """
+    strategy = registry.strategy(kind)
+    with locked(cluster) as outbox:
+        row = _stored(cluster, kind, namespace, name, expected_uid)
+        old = row.doc
+        new = copy.deepcopy(old)
+        change(new)
+        # Identity and server-owned metadata cannot be changed by a write.
+        new["apiVersion"], new["kind"] = kind.api_version, kind.kind
+        new_meta = new.setdefault("metadata", {})
+        for fixed in ("name", "namespace", "uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if fixed in old["metadata"]:
+                new_meta[fixed] = old["metadata"][fixed]
+            else:
+                new_meta.pop(fixed, None)
+        if validate:
+            if strategy.prepare_for_update is not None:
+                strategy.prepare_for_update(old, new)  # a Service keeps what was allocated, drops what its type no longer uses
+            registry.default(new)
+            causes = strategy.validate(new) + validation.validate_immutable_data(old, new) + _finalizer_causes(old, new)
+            if causes:
+                raise invalid(kind.kind, kind.group, name, causes)
+            if strategy.allocate is not None:
+                strategy.allocate(cluster, new, old)
+        # Compared after defaulting: re-sending the manifest as applied changes nothing.
+        if new == old:
+            return old
+        if strategy.generation and new.get("spec") != old.get("spec"):
+            new_meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        if _finalized(new):
+            # The write that removes the last finalizer of an object being deleted deletes it.
+            return _remove_row(outbox, row, old, new, by)
+        return _save(outbox, row, old, new, by, steps, size_hint=check_size(new))
+
+
+# etcd's default --max-request-bytes: a larger object cannot be stored.
+MAX_OBJECT_BYTES = 1536 * 1024
+
+
+def check_size(doc: dict) -> int:
+    """What etcd answers for an object over its request limit, as the API server passes it
+    on: 413 RequestEntityTooLarge. Measured as compact JSON (etcd holds protobuf, a little
+    smaller: the limit is reached a little earlier here). Returns the size, which the
+    browser stream reuses (redact.for_browser)."""
+    size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_OBJECT_BYTES:
+        raise APIError(413, "RequestEntityTooLarge", "etcdserver: request is too large")
+    return size
+
+
+def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
+    """Start a graceful deletion: set deletionTimestamp; the kubelet finishes it."""
+    with locked(cluster) as outbox:
+        row = _stored(cluster, kind, namespace, name)
+        old = row.doc
+        if old["metadata"].get("deletionTimestamp"):
+            return old
+        new = copy.deepcopy(old)
+        new["metadata"]["deletionTimestamp"] = metav1.rfc3339()
+        new["metadata"]["deletionGracePeriodSeconds"] = grace_seconds
+        return _save(outbox, row, old, new, by, None)
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    """metav1.DeleteOptions: what a client may say about one deletion."""
+
+    grace_seconds: int | None = None
+    propagation: str | None = None  # Orphan, Background or Foreground
+    orphan_dependents: bool | None = None  # the old spelling of propagationPolicy
+    uid: str | None = None  # preconditions
+    resource_version: str | None = None
+    dry_run: bool = False
+
+
+def delete(
+    cluster: Cluster,
+    kind: kinds.Kind,
+    namespace: str,
+    name: str,
+    *,
+    by: str,
+    options: DeleteOptions = DeleteOptions(),
+    expected_uid: str | None = None,
+) -> dict:
+    """Delete as the API server's registry does, in one transaction.
+
+    Preconditions are checked; the propagation policy becomes the `orphan` or
+    `foregroundDeletion` finalizer; deletionTimestamp and deletionGracePeriodSeconds are set.
+    The object goes at once unless a grace period (pods) or a finalizer keeps it, Terminating.
+    A second delete may shorten a pod's grace period, never lengthen it. Returns the object
+    as stored, or its last state when it was removed.
+    """
+    with locked(cluster) as outbox:
+        row = _stored(cluster, kind, namespace, name, expected_uid)
+        old = row.doc
+        _check_preconditions(kind, old, options)
+        strategy = registry.strategy(kind)
+        if name in strategy.undeletable:
+            raise forbidden(kind.plural, kind.group, name, "this namespace may not be deleted")
+        new = copy.deepcopy(old)
+        meta = new["metadata"]
+        finalizers = _gc_finalizers(list(meta.get("finalizers") or []), options)
+        if finalizers:
+            meta["finalizers"] = finalizers
+        else:
+            meta.pop("finalizers", None)
+        grace = _grace_seconds(new, options)
+        if meta.get("deletionTimestamp"):
+            if options.grace_seconds is not None and grace < int(meta.get("deletionGracePeriodSeconds") or 0):
+                meta["deletionGracePeriodSeconds"] = grace
+        else:
+            meta["deletionTimestamp"] = metav1.rfc3339()
+            meta["deletionGracePeriodSeconds"] = grace
+            if strategy.on_delete is not None:
+                strategy.on_delete(new)
+        if options.dry_run:
+            return new
+        if _finalized(new):
+            return _remove_row(outbox, row, old, old, by)
+        if new == old:
+            return old
+        return _save(outbox, row, old, new, by, None)
+
+
+def delete_pod(cluster: Cluster, namespace: str, name: str, *, by: str, grace_seconds: int | None = None) -> dict:
+    """Delete a pod as a component does (`delete` has the pod's grace rules).
+
+    A pod whose kubelet has started it goes Terminating (deletionTimestamp) and the kubelet
+    removes it once its containers have stopped. A pod no kubelet has touched yet, or a
+    deletion with grace 0 (`--grace-period=0 --force`), is removed at once.
+    """
+    return delete(cluster, kinds.POD, namespace, name, by=by, options=DeleteOptions(grace_seconds=grace_seconds))
+
+
+def _check_preconditions(kind: kinds.Kind, doc: dict, options: DeleteOptions) -> None:
+    meta = doc["metadata"]
+    for label, wanted, actual in (("UID", options.uid, meta["uid"]), ("ResourceVersion", options.resource_version, meta["resourceVersion"])):
+        if wanted is not None and str(wanted) != actual:
+            raise conflict_because(kind.plural, kind.group, meta["name"], f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {actual}")
+
+
+def _gc_finalizers(finalizers: list[str], options: DeleteOptions) -> list[str]:
+    """deletionFinalizersForGarbageCollection: the policy asked for, as a finalizer.
+
+    Without a policy the object keeps what an earlier delete asked (every kind podflow
+    serves defaults to Background, which needs no finalizer).
+    """
+    policy = options.propagation
+    if policy is None and options.orphan_dependents is not None:
+        policy = "Orphan" if options.orphan_dependents else "Background"
+    if policy is None:
+        return finalizers
+    kept = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if policy == "Orphan":
+        kept.append(ORPHAN_FINALIZER)
+    elif policy == "Foreground":
+        kept.append(FOREGROUND_FINALIZER)
+    return kept
+
+
+def _grace_seconds(doc: dict, options: DeleteOptions) -> int:
+    """The pod strategy's CheckGracefulTermination; other kinds have no grace period.
+
+    A pod no kubelet has started, or one that has finished, goes at once: nothing runs
+    that could be stopped gracefully.
+    """
+    if doc.get("kind") != "Pod":
+        return 0
+    spec, status = doc.get("spec") or {}, doc.get("status") or {}
+    grace = options.grace_seconds if options.grace_seconds is not None else spec.get("terminationGracePeriodSeconds", 30)
+    if not isinstance(grace, int) or isinstance(grace, bool):
+        grace = 30
+    if not status.get("hostIP") or status.get("phase") in ("Succeeded", "Failed"):
+        return 0
+    return 1 if grace < 0 else grace
+
+
+def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, expected_uid: str | None = None) -> dict:
+    """Delete the object from the store now. Returns the last state, as stored in the log."""
+    with locked(cluster) as outbox:
+        row = _stored(cluster, kind, namespace, name, expected_uid)
+        return _remove_row(outbox, row, row.doc, row.doc, by)
+
+
+def remove_all(cluster: Cluster, *, by: str) -> int:
+    """Delete every object of the cluster now, each at its own revision with its DELETED
+    change, and forget the step log: a sandbox's reset. Open watches and streams see every
+    deletion; the revision keeps increasing. Returns how many objects were removed."""
+    with locked(cluster) as outbox:
+        rows = list(Object.objects.filter(cluster=cluster).order_by("id"))
+        for row in rows:
+            final = copy.deepcopy(row.doc)
+            revision = outbox.next_revision()
+            final["metadata"]["resourceVersion"] = str(revision)
+            _record(outbox, Change.DELETED, row, row.doc, final, by, None, revision=revision)
+        Object.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        Step.objects.filter(cluster=cluster).delete()
+        return len(rows)
+
+
+def compact(cluster: Cluster, keep: int) -> int:
+    """Forget all but the last `keep` revisions of the change log, as etcd compacts.
+
+    A watch or stream that resumes from before what is kept gets 410 Expired (or a fresh
+    snapshot) and lists again. Steps of pods that no longer exist go with their revisions.
+    Returns the number of change rows removed.
+    """
+    cutoff = current_revision(cluster) - keep
+    if cutoff <= 0:
+        return 0
+    removed, _ = Change.objects.filter(cluster=cluster, revision__lte=cutoff).delete()
+    live = Object.objects.filter(cluster=cluster, kind="Pod").values_list("uid", flat=True)
+    Step.objects.filter(cluster=cluster, revision__lte=cutoff).exclude(pod_uid__in=live).delete()
+    return removed
+
+
+def set_speed(cluster: Cluster, speed: str) -> None:
+    Cluster.objects.filter(pk=cluster.pk).update(speed=speed)
+    cluster.speed = speed
+    audit.announce_on_commit(cluster.name, audit.CLUSTER)
+
+
+# --- internals --------------------------------------------------------------------------
+
+def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expected_uid: str | None = None) -> Object:
+    """The stored row, or 404 (also when it is a newer object of the same name)."""
+    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
+    if row is None or (expected_uid and row.uid != expected_uid):
+        raise not_found(kind.plural, kind.group, name)
+    return row
+
+
+def _remove_row(outbox: Outbox, row: Object, old: dict, last: dict, by: str) -> dict:
+    """Remove the row; the DELETED change carries the object's last state."""
+    final = copy.deepcopy(last)
+    revision = outbox.next_revision()
+    final["metadata"]["resourceVersion"] = str(revision)
+    row.delete()
+    _record(outbox, Change.DELETED, row, old, final, by, None, revision=revision)
+    return final
+
+
+def _at(doc: dict, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
+def _put(doc: dict, path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        if not isinstance(doc.get(key), dict):
+            doc[key] = {}
+        doc = doc[key]
+    doc[path[-1]] = value
+
+
+def _finalized(doc: dict) -> bool:
+    """Being deleted, with no finalizer left and no grace period running: it may go."""
+    meta = doc["metadata"]
+    if not meta.get("deletionTimestamp") or meta.get("finalizers") or meta.get("deletionGracePeriodSeconds"):
+        return False
+    return not (registry.strategy(doc.get("kind", "")).spec_finalizers and (doc.get("spec") or {}).get("finalizers"))
+
+
+# Finalizers every API server knows; any other must be a qualified name (example.com/hold).
+_STANDARD_FINALIZERS = (ORPHAN_FINALIZER, FOREGROUND_FINALIZER, NAMESPACE_FINALIZER)
+
+
+def _finalizer_causes(old: dict | None, new: dict) -> list[Cause]:
+    """ValidateFinalizers, and ValidateObjectMetaUpdate's rule that an object being
+    deleted may lose finalizers but not gain them."""
+    meta = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+    finalizers = meta.get("finalizers")
+    if finalizers is None:
+        return []
+    if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
+        return [validation.invalid("metadata.finalizers", finalizers, "must be a list of strings")]
+    causes = [
+        validation.invalid("metadata.finalizers", f, "name is neither a standard finalizer name nor is it fully qualified")
+        for f in finalizers
+        if f not in _STANDARD_FINALIZERS and "/" not in f
+    ]
+    if ORPHAN_FINALIZER in finalizers and FOREGROUND_FINALIZER in finalizers:
+        causes.append(validation.invalid("metadata.finalizers", FOREGROUND_FINALIZER, "finalizer foregroundDeletion and orphan cannot be both set"))
+    if old is None or not old["metadata"].get("deletionTimestamp"):
+        return causes
+    before = set(old["metadata"].get("finalizers") or [])
+    added = [f for f in finalizers if f not in before]
+    if added:
+        shown = ", ".join(f'"{f}"' for f in added)
+        causes.append(Cause("metadata.finalizers", f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{shown}}}", "FieldValueForbidden"))
+    return causes
+
+
+def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, by: str) -> None:
+    """NamespaceLifecycle admission: the namespace must exist and not be terminating.
+
+    The components write only beside objects that already live in a namespace, so a
+    missing one is checked for clients only. Events the components write stay allowed in
+    a terminating namespace: the kubelet keeps its memory of a pod's stages in them, and
+    needs it to finish stopping the pods the namespace controller deletes.
+    """
+    found = list(Object.objects.filter(cluster=cluster, kind="Namespace", name=namespace).values_list("doc__metadata__deletionTimestamp", flat=True)[:1])
+    if not found:
+        if by == API:
+            raise not_found("namespaces", "", namespace)
+        return
+    if found[0] and not (kind.kind == "Event" and by != API):
+        raise forbidden(
+            kind.plural, kind.group, name,
+            f"unable to create new content in namespace {namespace} because it is being terminated",
+            [Cause("metadata.namespace", f"namespace {namespace} is being terminated", "NamespaceTerminating")],
+        )
+
+
+def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: StepsFor | None, size_hint: int | None = None) -> dict:
+    revision = outbox.next_revision()
+    new["metadata"]["resourceVersion"] = str(revision)
+    row.doc = new
+    row.resource_version = revision
+    row.node_name = _node_of(new)
+    row.owner_uid = _owner_of(new)
+    row.updated = metav1.now()
+    row.save(update_fields=["doc", "resource_version", "node_name", "owner_uid", "updated"])
+    _record(outbox, Change.MODIFIED, row, old, new, by, steps, revision=revision, size_hint=size_hint)
+    return new
+
+
+def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict, by: str, steps: StepsFor | None, revision: int | None = None, size_hint: int | None = None) -> None:
+    revision = revision or int(new["metadata"]["resourceVersion"])
+    moment = metav1.now()
+    Change.objects.create(
+        cluster_id=row.cluster_id,
+        revision=revision,
+        type=type_,
+        kind=row.kind,
+        namespace=row.namespace,
+        name=row.name,
+        uid=row.uid,
+        doc=new,
+        time=moment,
+    )
+    step_rows: list[Step] = []
+    if steps is not None:
+        for record in steps(new, revision):
+            step_rows.append(
+                Step(
+                    cluster_id=row.cluster_id,
+                    revision=revision,
+                    pod_uid=new["metadata"]["uid"],
+                    namespace=row.namespace,
+                    pod_name=row.name,
+                    number=record.number,
+                    status=record.status,
+                    component=record.component,
+                    actor=record.actor,
+                    object_ref=record.object_ref or f"Pod {row.namespace}/{row.name}",
+                    text_en=record.text_en,
+                    text_ko=record.text_ko,
+                    time=moment,
+                )
+            )
+        # A step happens once per pod: a late duplicate reconcile (or a pod Ready again
+        # after a spell of not Ready) records nothing more, and publishes nothing more —
+        # what is streamed must be what the step log holds.
+        if step_rows:
+            done = set(Step.objects.filter(pod_uid=step_rows[0].pod_uid, number__in=[s.number for s in step_rows]).values_list("number", flat=True))
+            step_rows = [s for s in step_rows if s.number not in done]
+            Step.objects.bulk_create(step_rows, ignore_conflicts=True)
+    outbox.changes.append(Committed(type_, revision, old, new, by, tuple(step_rows), size_hint))
+
+
+def _kind_of(doc: Any) -> kinds.Kind:
+    if not isinstance(doc, dict):
+        raise APIError(400, "BadRequest", "the request body must be a JSON object")
+    kind = kinds.BY_KIND.get(doc.get("kind")) if isinstance(doc.get("kind"), str) else None
+    if kind is None:
+        raise APIError(400, "BadRequest", f"no kind {doc.get('kind')!r} is registered")
+    return kind
+
+
+def _ns(kind: kinds.Kind, namespace: str) -> str:
+    return namespace if kind.namespaced else ""
+
+
+def _node_of(doc: dict) -> str:
+    if doc.get("kind") == "Pod":
+        return (doc.get("spec") or {}).get("nodeName") or ""
+    return ""
+
+
+def _owner_of(doc: dict) -> str:
+    if doc.get("kind") == "Event":
+        return (doc.get("involvedObject") or {}).get("uid", "")
+    return metav1.controller_uid(doc)
+
+
+def _display_name(doc: dict) -> str:
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    return str(meta.get("name") or meta.get("generateName") or "")
+
+
+# names.SimpleNameGenerator: five random characters after the prefix, and the prefix cut
+# so that the name stays within 63 characters (maxNameLength - randomLength).
+_GENERATED_RANDOM_LENGTH = 5
+MAX_GENERATED_PREFIX = 63 - _GENERATED_RANDOM_LENGTH
+
+
+def generate_name(prefix: str) -> str:
+    return prefix[:MAX_GENERATED_PREFIX] + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(_GENERATED_RANDOM_LENGTH))
+
+
+def _unique_name(cluster: Cluster, kind: kinds.Kind, namespace: str, prefix: str, first: str) -> str:
+    """The validated candidate, or another one while it is taken (RetryGenerateName)."""
+    name = first
+    for _ in range(20):
+        if not Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).exists():
+            return name
+        name = generate_name(prefix)
+    raise APIError(409, "AlreadyExists", f"could not generate a unique name from {prefix!r}")
+
+
+def db_vendor() -> str:
+    return connection.vendor

@@ -1,0 +1,305 @@
+"""Which components a write wakes: the informers of our control plane.
+
+A real controller watches the API server and queues the keys of objects it cares about.
+Here `route`, registered with the store as a commit listener (cluster/apps.py), computes
+those keys from each committed change and sends a Celery task per key to the role's
+queue. Keys already queued and not yet started are
+not queued again (a work queue's dedupe), so a burst of writes costs one reconcile.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from celery import current_app
+from django.conf import settings
+
+from cluster.apimachinery import metav1
+from cluster.apiserver import registry, store
+from cluster.models import Cluster
+
+log = logging.getLogger("podflow.wake")
+
+# (task name, args): the task names are those of cluster/tasks.py.
+Task = tuple[str, tuple]
+
+RECONCILE_DEPLOYMENT = "cluster.tasks.reconcile_deployment"
+RECONCILE_REPLICASET = "cluster.tasks.reconcile_replicaset"
+COLLECT_GARBAGE = "cluster.tasks.collect_garbage"
+SCHEDULE_POD = "cluster.tasks.schedule_pod"
+SCHEDULE_PENDING = "cluster.tasks.schedule_pending"
+SYNC_POD = "cluster.tasks.sync_pod"
+RECONCILE_ENDPOINTS = "cluster.tasks.reconcile_endpoints"
+SYNC_NAMESPACE_ENDPOINTS = "cluster.tasks.sync_namespace_endpoints"
+RECONCILE_LOADBALANCER = "cluster.tasks.reconcile_loadbalancer"
+RECONCILE_NAMESPACE = "cluster.tasks.reconcile_namespace"
+RECONCILE_INGRESS = "cluster.tasks.reconcile_ingress"
+SYNC_INGRESSES = "cluster.tasks.sync_ingresses"
+SYNC_CONFIG_WAITERS = "cluster.tasks.sync_config_waiters"
+
+QUEUES = {
+    RECONCILE_DEPLOYMENT: "controller-manager",
+    RECONCILE_REPLICASET: "controller-manager",
+    COLLECT_GARBAGE: "controller-manager",
+    SCHEDULE_POD: "scheduler",
+    SCHEDULE_PENDING: "scheduler",
+    SYNC_POD: "kubelet",
+    RECONCILE_ENDPOINTS: "controller-manager",
+    SYNC_NAMESPACE_ENDPOINTS: "controller-manager",
+    RECONCILE_LOADBALANCER: "controller-manager",
+    RECONCILE_NAMESPACE: "controller-manager",
+    RECONCILE_INGRESS: "controller-manager",
+    SYNC_INGRESSES: "controller-manager",
+    SYNC_CONFIG_WAITERS: "kubelet",
+}
+
+
+def _terminal(doc: dict | None) -> bool:
+    return ((doc or {}).get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def route(cluster: Cluster, changes: list[store.Committed]) -> None:
+    """The store's commit listener: wake, once per key, every component that watches what
+    this transaction wrote."""
+    tasks: dict[Task, None] = {}
+    for change in changes:
+        for task in for_change(cluster.pk, change.type, change.old, change.new, change.by):
+            tasks[task] = None
+    dispatch(list(tasks))
+
+
+def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str) -> Iterable[Task]:
+    kind = new.get("kind")
+    uid = new["metadata"]["uid"]
+    deleted = type_ == "DELETED"
+    yield from _deletion_wakes(cluster_id, type_, new, by)
+    if kind == "Deployment":
+        if deleted:
+            yield (COLLECT_GARBAGE, (cluster_id, uid))
+        elif by != store.DEPLOYMENT_CONTROLLER:
+            yield (RECONCILE_DEPLOYMENT, (cluster_id, uid))
+    elif kind == "ReplicaSet":
+        if deleted:
+            yield (COLLECT_GARBAGE, (cluster_id, uid))
+        elif by != store.REPLICASET_CONTROLLER:
+            yield (RECONCILE_REPLICASET, (cluster_id, uid))
+        deployment = metav1.controller_uid(new, "Deployment")
+        if deployment and by != store.DEPLOYMENT_CONTROLLER:
+            yield (RECONCILE_DEPLOYMENT, (cluster_id, deployment))
+    elif kind == "Pod":
+        yield from _pod_wakes(cluster_id, old, new, deleted, by)
+        if _endpoints_may_change(old, new, deleted):
+            yield (SYNC_NAMESPACE_ENDPOINTS, (cluster_id, new["metadata"].get("namespace", "")))
+    elif kind in ("Service", "Endpoints", "EndpointSlice"):
+        yield from _service_wakes(cluster_id, type_, old, new, by)
+        yield from _ingress_backend_wakes(cluster_id, type_, old, new)
+    elif kind == "Ingress":
+        # Its own status writes do not wake the ingress controller; anyone else's do.
+        if not deleted and by != store.INGRESS_CONTROLLER:
+            yield (RECONCILE_INGRESS, (cluster_id, new["metadata"].get("namespace", ""), new["metadata"]["name"]))
+    elif kind == "IngressClass":
+        yield (SYNC_INGRESSES, (cluster_id, "", ""))  # which Ingresses are the controller's may have changed
+    elif kind in ("ConfigMap", "Secret") and not deleted:
+        # A pod in CreateContainerConfigError may wait for this one: its kubelet tries again.
+        yield (SYNC_CONFIG_WAITERS, (cluster_id, kind, new["metadata"].get("namespace", ""), new["metadata"]["name"]))
+    elif kind == "Node":
+        old_spec, new_spec = (old or {}).get("spec"), new.get("spec")
+        # What the scheduler's filters read: spec (cordon, taints), Ready, labels, allocatable.
+        if (
+            deleted or old is None or old_spec != new_spec or metav1.is_ready(old) != metav1.is_ready(new)
+            or old["metadata"].get("labels") != new["metadata"].get("labels")
+            or (old.get("status") or {}).get("allocatable") != (new.get("status") or {}).get("allocatable")
+        ):
+            yield (SCHEDULE_PENDING, (cluster_id,))
+        if deleted or old is None or metav1.is_ready(old) != metav1.is_ready(new):
+            yield (SYNC_INGRESSES, (cluster_id, "", ""))  # the Ingresses' addresses are the Ready nodes'
+
+
+def _ingress_backend_wakes(cluster_id: int, type_: str, old: dict | None, new: dict) -> Iterable[Task]:
+    """A Service an Ingress may name came, went or changed its ports, or its Endpoints went
+    from no ready address to some (or back): the controller looks at the Ingresses that name it.
+    Keyed by Service, so which Ingresses those are is read after commit, by the task."""
+    ns, name = new["metadata"].get("namespace", ""), new["metadata"]["name"]
+    if new["kind"] == "Service":
+        if old is None or type_ == "DELETED" or (old.get("spec") or {}).get("ports") != (new.get("spec") or {}).get("ports"):
+            yield (SYNC_INGRESSES, (cluster_id, ns, name))
+    elif new["kind"] == "Endpoints":
+        if old is None or type_ == "DELETED" or _has_ready_address(old) != _has_ready_address(new):
+            yield (SYNC_INGRESSES, (cluster_id, ns, name))
+
+
+def _has_ready_address(endpoints: dict | None) -> bool:
+    return any(subset.get("addresses") for subset in (endpoints or {}).get("subsets") or [] if isinstance(subset, dict))
+
+
+def _deletion_wakes(cluster_id: int, type_: str, new: dict, by: str) -> Iterable[Task]:
+    """The garbage collector and the namespace controller, which watch every kind."""
+    meta = new["metadata"]
+    deleted = type_ == "DELETED"
+    namespace = meta.get("namespace") or ""
+    if deleted and namespace and namespace not in registry.IMMORTAL_NAMESPACES:
+        yield (RECONCILE_NAMESPACE, (cluster_id, namespace))  # it may be terminating, and now empty
+    if new.get("kind") == "Namespace" and not deleted and meta.get("deletionTimestamp") and by != store.NAMESPACE_CONTROLLER:
+        yield (RECONCILE_NAMESPACE, (cluster_id, meta["name"]))
+    if new.get("kind") == "Event":
+        return  # an Event names the object it is about; it owns nothing and nothing owns it
+    if deleted:
+        # The owners of what the components make; a client's ownerReferences to any other
+        # kind are collected by the resync (missing_owners).
+        if new.get("kind") in ("Deployment", "ReplicaSet", "Service"):
+            yield (COLLECT_GARBAGE, (cluster_id, meta["uid"]))  # its dependents may be left
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("blockOwnerDeletion") and ref.get("uid"):
+                yield (COLLECT_GARBAGE, (cluster_id, ref["uid"]))  # an owner deleted in the foreground may wait for it
+    elif meta.get("deletionTimestamp") and {store.ORPHAN_FINALIZER, store.FOREGROUND_FINALIZER} & set(meta.get("finalizers") or []):
+        yield (COLLECT_GARBAGE, (cluster_id, meta["uid"]))
+
+
+def _endpoints_may_change(old: dict | None, new: dict, deleted: bool) -> bool:
+    """What the endpoint controllers read of a pod: its IP, labels, readiness, node, phase
+    and deletion. A pod without an IP is in no Service's endpoints, before or after."""
+    old_status, new_status = (old or {}).get("status") or {}, new.get("status") or {}
+    if not old_status.get("podIP") and not new_status.get("podIP"):
+        return False
+    if old is None or deleted:
+        return True
+    return (
+        old_status.get("podIP") != new_status.get("podIP")
+        or metav1.is_ready(old) != metav1.is_ready(new)
+        or old_status.get("phase") != new_status.get("phase")
+        or old["metadata"].get("labels") != new["metadata"].get("labels")
+        or bool(old["metadata"].get("deletionTimestamp")) != bool(new["metadata"].get("deletionTimestamp"))
+        or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+    )
+
+
+def _load_balancer(doc: dict | None) -> bool:
+    return ((doc or {}).get("spec") or {}).get("type") == "LoadBalancer"
+
+
+def _service_wakes(cluster_id: int, type_: str, old: dict | None, new: dict, by: str) -> Iterable[Task]:
+    ns = new["metadata"].get("namespace", "")
+    if new["kind"] == "Service":
+        name = new["metadata"]["name"]
+        # The endpoint controllers read the spec and labels; the service controller's status
+        # writes change neither.
+        if old is None or type_ == "DELETED" or old.get("spec") != new.get("spec") or old["metadata"].get("labels") != new["metadata"].get("labels"):
+            yield (RECONCILE_ENDPOINTS, (cluster_id, ns, name))
+        if by != store.SERVICE_CONTROLLER and (_load_balancer(old) or _load_balancer(new)):
+            yield (RECONCILE_LOADBALANCER, (cluster_id, ns, name))
+    elif new["kind"] == "Endpoints":
+        # Someone else wrote (or deleted) what the controller keeps: it puts it back.
+        if by != store.ENDPOINT_CONTROLLER:
+            yield (RECONCILE_ENDPOINTS, (cluster_id, ns, new["metadata"]["name"]))
+    else:
+        service = (new["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
+        if service and by != store.ENDPOINTSLICE_CONTROLLER:
+            yield (RECONCILE_ENDPOINTS, (cluster_id, ns, service))
+
+
+def _pod_wakes(cluster_id: int, old: dict | None, new: dict, deleted: bool, by: str) -> Iterable[Task]:
+    uid = new["metadata"]["uid"]
+    node = (new.get("spec") or {}).get("nodeName") or ""
+    terminating = bool(new["metadata"].get("deletionTimestamp"))
+    if not deleted:
+        if not node and not terminating and by != store.SCHEDULER:
+            yield (SCHEDULE_POD, (cluster_id, uid))
+        if node and by != store.KUBELET:
+            yield (SYNC_POD, (cluster_id, node, uid))
+        if node and old is not None and _terminal(new) and not _terminal(old):
+            yield (SCHEDULE_PENDING, (cluster_id,))  # a finished pod's room on the node is free
+    else:
+        if (old or {}).get("spec", {}).get("nodeName"):
+            yield (SCHEDULE_PENDING, (cluster_id,))  # its room on the node is free again
+    rs = metav1.controller_uid(new, "ReplicaSet")
+    if rs and by != store.REPLICASET_CONTROLLER:
+        old_status, new_status = (old or {}).get("status") or {}, new.get("status") or {}
+        counted_changed = (
+            old is None
+            or deleted
+            or metav1.is_ready(old) != metav1.is_ready(new)
+            or old_status.get("phase") != new_status.get("phase")
+            or bool((old or {}).get("metadata", {}).get("deletionTimestamp")) != terminating
+            or (old or {}).get("metadata", {}).get("labels") != new["metadata"].get("labels")
+        )
+        if counted_changed:
+            yield (RECONCILE_REPLICASET, (cluster_id, rs))
+
+
+# --- dispatch ---------------------------------------------------------------------------
+
+_redis = None
+
+
+def _redis_client():
+    global _redis
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    return _redis
+
+
+def pending_key(task: Task) -> str:
+    name, args = task
+    return "podflow:queued:" + name.rsplit(".", 1)[-1] + ":" + ":".join(str(a) for a in args)
+
+
+# The controller manager's work queue coalesces wake-ups of one key that come close
+# together (a ReplicaSet hears from each of its pods as it starts): one reconcile then sees
+# them all. A real controller gets the same from its informer's queue.
+COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1, SYNC_INGRESSES: 0.1}
+
+COALESCE_SECONDS[RECONCILE_NAMESPACE] = 0.1  # a namespace hears of every object that leaves it
+
+# A task's countdown waits unacknowledged in the worker; Redis hands such a task to a worker
+# again once the broker's visibility timeout passes, so longer waits are taken in steps
+# (the task re-reads state and waits again).
+MAX_COUNTDOWN = 60.0
+
+
+def dispatch(tasks: list[Task], *, countdown: float | None = None, unless_delayed: bool = False) -> None:
+    """Queue each task unless the same key is already queued and not started.
+
+    `countdown` delays them all; without it each waits its kind's coalescing time.
+    `unless_delayed` (the resync) also skips a key whose delayed run is already pending:
+    that run re-reads state when it fires, so the resync has nothing to add.
+    """
+    if not getattr(settings, "PODFLOW_WAKE", True) or not tasks:
+        return
+    app = current_app
+    try:
+        client = _redis_client()
+        if unless_delayed:
+            pipe = client.pipeline(transaction=False)
+            for task in tasks:
+                pipe.exists(_delayed_key(task))
+            tasks = [task for task, delayed in zip(tasks, pipe.execute()) if not delayed]
+        pipe = client.pipeline(transaction=False)
+        delays = [min(countdown if countdown is not None else COALESCE_SECONDS.get(name, 0.0), MAX_COUNTDOWN) for name, _ in tasks]
+        for task, delay in zip(tasks, delays):
+            if delay <= 0:
+                pipe.set(pending_key(task), 1, nx=True, ex=15)
+            else:
+                # One delayed run per key is enough: it re-reads state when it fires.
+                pipe.set(_delayed_key(task), 1, nx=True, ex=int(delay) + 2)
+        fresh = pipe.execute()
+        for (name, args), delay, is_new in zip(tasks, delays, fresh):
+            if is_new:
+                app.send_task(name, args=list(args), queue=QUEUES[name], countdown=delay or None)
+    except Exception:  # a lost wake-up only delays work: the resync picks it up
+        log.exception("could not wake %d component task(s)", len(tasks))
+
+
+def _delayed_key(task: Task) -> str:
+    return pending_key(task).replace(":queued:", ":delayed:", 1)
+
+
+def started(task: Task) -> None:
+    """Called first thing by a task, so writes after this point queue it again."""
+    if not getattr(settings, "PODFLOW_WAKE", True):
+        return
+    try:
+        _redis_client().delete(pending_key(task), _delayed_key(task))
+    except Exception:
+        log.exception("could not clear the queued mark of %s", task)

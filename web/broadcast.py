@@ -1,0 +1,150 @@
+"""Publishing committed writes to the browser stream (Channels groups over Redis).
+
+Redis makes delivery fast; the change log makes it complete (invariant 7): a consumer
+that sees a gap in revisions fills it from the database, so nothing here has to be
+reliable, only quick and in order.
+
+`async_to_sync(group_send)` would build a new event loop and Redis connection per call
+(2.6–3.7 ms here); instead each process keeps one loop in a daemon thread and a single
+sender coroutine that sends in the order writes committed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+from django.conf import settings
+
+from cluster.apiserver import audit, store
+from cluster.models import Cluster, Step
+from web import redact
+
+log = logging.getLogger("podflow.broadcast")
+
+
+def group_name(cluster_name: str) -> str:
+    return f"cluster.{cluster_name}"
+
+
+class _Sender:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="podflow-broadcast", daemon=True)
+        self.thread.start()
+        self.ready.wait(5)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.queue = asyncio.Queue()
+        self.ready.set()
+        self.loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        assert self.queue is not None
+        while True:
+            group, message = await self.queue.get()
+            try:
+                await layer.group_send(group, message)
+            except Exception:
+                log.exception("could not publish to %s (the stream will backfill from the change log)", group)
+
+    def put(self, group: str, message: dict) -> None:
+        assert self.queue is not None
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
+
+
+_sender: _Sender | None = None
+_lock = threading.Lock()
+
+
+def _get_sender() -> _Sender:
+    global _sender
+    with _lock:
+        # A forked Celery child inherits the parent's object but not its thread.
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = _Sender()
+        return _sender
+
+
+def _enabled() -> bool:
+    return getattr(settings, "PODFLOW_BROADCAST", True)
+
+
+def publish(cluster_name: str, entries: list[dict[str, Any]]) -> None:
+    if not _enabled() or not entries:
+        return
+    _get_sender().put(group_name(cluster_name), {"type": "cluster.entries", "entries": entries})
+
+
+def publish_cluster(cluster_name: str) -> None:
+    """The cluster's settings changed (speed): consumers re-read and forward them."""
+    if not _enabled():
+        return
+    _get_sender().put(group_name(cluster_name), {"type": "cluster.settings"})
+
+
+def publish_request(cluster_name: str, request: dict[str, Any]) -> None:
+    """A request reached the API server: the diagram flashes step 1 (not stored)."""
+    if not _enabled():
+        return
+    _get_sender().put(group_name(cluster_name), {"type": "cluster.request", "request": request})
+
+
+def publish_traffic(cluster_name: str, answers: list[dict[str, Any]]) -> None:
+    """Simulated requests to a Service and the pods that answered (not stored: not a change)."""
+    if not _enabled() or not answers:
+        return
+    _get_sender().put(group_name(cluster_name), {"type": "cluster.traffic", "answers": answers})
+
+
+def entry(change: store.Committed) -> dict[str, Any]:
+    """One committed write as the page's stream carries it (Secrets redacted, a large
+    object summarised; see web/redact.py)."""
+    return {
+        "revision": change.revision,
+        "change": change.type,
+        "kind": change.kind,
+        "object": redact.for_browser(change.new, change.size_hint),
+        "steps": [step_payload(s) for s in change.steps],
+    }
+
+
+def step_payload(step: Step) -> dict[str, Any]:
+    return {
+        "revision": step.revision,
+        "pod_uid": step.pod_uid,
+        "namespace": step.namespace,
+        "pod": step.pod_name,
+        "number": step.number,
+        "status": step.status,
+        "component": step.component,
+        "actor": step.actor,
+        "object": step.object_ref,
+        "text": {"en": step.text_en, "ko": step.text_ko},
+        "time": step.time.isoformat().replace("+00:00", "Z") if step.time else None,
+    }
+
+
+def publish_committed(cluster: Cluster, changes: list[store.Committed]) -> None:
+    """The store's commit listener (registered in web/apps.py)."""
+    if _enabled():
+        publish(cluster.name, [entry(c) for c in changes])
+
+
+def publish_announced(cluster_name: str, what: str, payload: Any) -> None:
+    """The API server's audit listener (registered in web/apps.py)."""
+    if what == audit.CLUSTER:
+        publish_cluster(cluster_name)
+    elif what == audit.REQUEST:
+        publish_request(cluster_name, payload)
+    elif what == audit.TRAFFIC:
+        publish_traffic(cluster_name, payload)
