@@ -8,36 +8,52 @@ kubectl 1.32's typed clients (`kubectl create deployment`, `create namespace`,
                                  2: raw, 3: contentEncoding, 4: contentType}
 
 where `raw` is the proto2 (gogo) encoding of the typed object.  This module
-reads it with the standard library only, driven by per-message schema tables
-(`_SCHEMA_SOURCE` below) whose field numbers are the ones of k8s.io/api
-`generated.proto` (core/v1, apps/v1, batch/v1) and k8s.io/apimachinery
-`generated.proto` (meta/v1, util/intstr, api/resource).
+reads it with the standard library only, driven by per-message field tables.
+
+Where the tables come from:
+
+* Field numbers, names, types, repeated/map and Go pointer-ness come from
+  `cluster/apiserver/serializers/protoschema.py`, a data module generated from
+  the FileDescriptorProtos that the kubectl binary embeds for every k8s.io/api
+  and k8s.io/apimachinery `generated.proto`.  It holds every field of every
+  message reachable from the kinds in `ROOTS`.  Regenerate it with
+  `python manage.py protoschema` (`--check` only compares; see
+  cluster/management/commands/protoschema.py) after moving to another kubectl.
+* What a descriptor cannot say about the Go struct behind a message is kept
+  by hand in `GO_TAGS` (a JSON tag without `omitempty`, or `json:",inline"`)
+  and `JSON_NAMES` (the rare field whose proto name is not its JSON name).
+* `ROOTS` names the top-level kinds podflow decodes and their messages.
 
 The result is what the same command sends when it speaks JSON: `decode()` of
 `kubectl create deployment web --image=nginx` equals the JSON printed by
 `kubectl create deployment web --image=nginx --dry-run=client -o json`.
+Fields come out in declaration order, which is the Go struct's order and so
+the order Go's encoding/json prints them in.
 
 Zero-value rule (gogo proto2 writes every non-pointer field, pointer fields
 only when set; Go's encoding/json drops `omitempty` zero scalars but never
 drops a struct):
 
 * A scalar (string, bytes, int, bool) that is zero ("", b"", 0, false) is
-  dropped, as `omitempty` would, unless its field is marked `ptr` (a Go
-  pointer: it is on the wire only because it was set, so `replicas: 0`
-  survives) or `req` (a Go field without `omitempty`, e.g. a container's
-  `name` or a port's `containerPort`).
+  dropped, as `omitempty` would, unless its field is a Go pointer (`ptr` in
+  protoschema: it is on the wire only because it was set, so `replicas: 0`
+  survives) or a Go field without `omitempty` (`req` in GO_TAGS, e.g. a
+  container's `name` or a port's `containerPort`).
 * A nested message that is on the wire is always kept, even when empty:
   `"resources": {}`, `"strategy": {}`, `"status": {}` and `"emptyDir": {}`
-  are what Go prints too.
-* `meta.v1.Time` sent as an empty message is the zero time: `null`
-  (`"creationTimestamp": null`).  Otherwise it is the RFC 3339 UTC string of
-  its seconds (`2024-05-01T12:00:00Z`); like the API server, nanos are not
-  kept.
+  are what Go prints too.  An `inline` message's fields are merged into its
+  parent (`Volume.volumeSource`, `Probe.handler`, ...).
+* `meta.v1.Time` (and `MicroTime`) sent as an empty message is the zero time:
+  `null` (`"creationTimestamp": null`).  Otherwise it is the RFC 3339 UTC
+  string of its seconds (`2024-05-01T12:00:00Z`); like the API server, nanos
+  are not kept.
 * `IntOrString` becomes an int or a string, `resource.Quantity` its string,
-  bytes (Secret `data`, ConfigMap `binaryData`) base64 text.
+  `meta.v1.FieldsV1` (managedFields) the JSON document it carries, bytes
+  (Secret `data`, ConfigMap `binaryData`) base64 text.
 * Maps are repeated {1: key, 2: value} entries; lists and maps only appear
   when they have entries.
-* Fields not in the tables are skipped whatever their wire type.
+* Fields not in the tables (newer than the kubectl the tables were generated
+  from) are skipped whatever their wire type.
 
 Anything that is not a well-formed envelope raises `APIError` 400
 BadRequest; a kind without a table raises `APIError` 415.
@@ -46,9 +62,11 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-from typing import Any, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from cluster.apimachinery.errors import APIError
+from cluster.apiserver.serializers import protoschema
+from cluster.apiserver.serializers.patch import loads_json
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
@@ -61,884 +79,136 @@ _MAX_DEPTH = 100  # nesting guard for skipped groups and schema recursion
 
 # ---------------------------------------------------------------------------
 # Schemas
-#
-# One block per message: `message Name` then one line per field:
-#     <number> <jsonName> <type> [flags]
-# type:  string | bytes | int32 | int64 | bool | Time | IntOrString |
-#        Quantity | <MessageName>, prefixed `[]` for a repeated field, or
-#        map<valueType> for a map with string keys.
-# flags: ptr     Go pointer; keep the value even when zero
-#        req     JSON tag without omitempty; keep the value even when zero
-#        inline  embedded struct; its fields are merged into the parent
-# Only fields whose numbers were checked against generated.proto are listed;
-# everything else is skipped as unknown.
 # ---------------------------------------------------------------------------
 
-_SCHEMA_SOURCE = """
-# ---- k8s.io/apimachinery/pkg/apis/meta/v1 ----
-message ObjectMeta
-  1 name string
-  2 generateName string
-  3 namespace string
-  4 selfLink string
-  5 uid string
-  6 resourceVersion string
-  7 generation int64
-  8 creationTimestamp Time
-  9 deletionTimestamp Time ptr
-  10 deletionGracePeriodSeconds int64 ptr
-  11 labels map<string>
-  12 annotations map<string>
-  13 ownerReferences []OwnerReference
-  14 finalizers []string
-
-message OwnerReference
-  5 apiVersion string req
-  1 kind string req
-  3 name string req
-  4 uid string req
-  6 controller bool ptr
-  7 blockOwnerDeletion bool ptr
-
-message LabelSelector
-  1 matchLabels map<string>
-  2 matchExpressions []LabelSelectorRequirement
-
-message LabelSelectorRequirement
-  1 key string req
-  2 operator string req
-  3 values []string
-
-# ---- k8s.io/api/apps/v1 ----
-message Deployment
-  1 metadata ObjectMeta
-  2 spec DeploymentSpec
-  3 status DeploymentStatus
-
-message DeploymentSpec
-  1 replicas int32 ptr
-  2 selector LabelSelector
-  3 template PodTemplateSpec
-  4 strategy DeploymentStrategy
-  5 minReadySeconds int32
-  6 revisionHistoryLimit int32 ptr
-  7 paused bool
-  9 progressDeadlineSeconds int32 ptr
-
-message DeploymentStrategy
-  1 type string
-  2 rollingUpdate RollingUpdateDeployment
-
-message RollingUpdateDeployment
-  1 maxUnavailable IntOrString
-  2 maxSurge IntOrString
-
-message DeploymentStatus
-  1 observedGeneration int64
-  2 replicas int32
-  3 updatedReplicas int32
-  7 readyReplicas int32
-  4 availableReplicas int32
-  5 unavailableReplicas int32
-  6 conditions []DeploymentCondition
-  8 collisionCount int32 ptr
-
-message DeploymentCondition
-  1 type string req
-  2 status string req
-  6 lastUpdateTime Time
-  7 lastTransitionTime Time
-  4 reason string
-  5 message string
-
-message ReplicaSet
-  1 metadata ObjectMeta
-  2 spec ReplicaSetSpec
-  3 status ReplicaSetStatus
-
-message ReplicaSetSpec
-  1 replicas int32 ptr
-  4 minReadySeconds int32
-  2 selector LabelSelector
-  3 template PodTemplateSpec
-
-message ReplicaSetStatus
-  1 replicas int32 req
-  2 fullyLabeledReplicas int32
-  4 readyReplicas int32
-  5 availableReplicas int32
-  3 observedGeneration int64
-  6 conditions []ReplicaSetCondition
-
-message ReplicaSetCondition
-  1 type string req
-  2 status string req
-  3 lastTransitionTime Time
-  4 reason string
-  5 message string
-
-# ---- k8s.io/api/batch/v1 ----
-message Job
-  1 metadata ObjectMeta
-  2 spec JobSpec
-  3 status JobStatus
-
-message JobSpec
-  1 parallelism int32 ptr
-  2 completions int32 ptr
-  3 activeDeadlineSeconds int64 ptr
-  7 backoffLimit int32 ptr
-  4 selector LabelSelector
-  5 manualSelector bool ptr
-  6 template PodTemplateSpec
-  8 ttlSecondsAfterFinished int32 ptr
-  9 completionMode string ptr
-  10 suspend bool ptr
-
-message JobStatus
-  1 conditions []JobCondition
-  2 startTime Time ptr
-  3 completionTime Time ptr
-  4 active int32
-  5 succeeded int32
-  6 failed int32
-  7 completedIndexes string
-  9 ready int32 ptr
-
-message JobCondition
-  1 type string req
-  2 status string req
-  3 lastProbeTime Time
-  4 lastTransitionTime Time
-  5 reason string
-  6 message string
-
-message JobTemplateSpec
-  1 metadata ObjectMeta
-  2 spec JobSpec
-
-message CronJob
-  1 metadata ObjectMeta
-  2 spec CronJobSpec
-  3 status CronJobStatus
-
-message CronJobSpec
-  1 schedule string req
-  8 timeZone string ptr
-  2 startingDeadlineSeconds int64 ptr
-  3 concurrencyPolicy string
-  4 suspend bool ptr
-  5 jobTemplate JobTemplateSpec
-  6 successfulJobsHistoryLimit int32 ptr
-  7 failedJobsHistoryLimit int32 ptr
-
-message CronJobStatus
-  1 active []ObjectReference
-  4 lastScheduleTime Time ptr
-  5 lastSuccessfulTime Time ptr
-
-# ---- k8s.io/api/core/v1: workloads ----
-message Pod
-  1 metadata ObjectMeta
-  2 spec PodSpec
-  3 status PodStatus
-
-message PodTemplateSpec
-  1 metadata ObjectMeta
-  2 spec PodSpec
-
-message PodSpec
-  1 volumes []Volume
-  20 initContainers []Container
-  2 containers []Container
-  34 ephemeralContainers []EphemeralContainer
-  3 restartPolicy string
-  4 terminationGracePeriodSeconds int64 ptr
-  5 activeDeadlineSeconds int64 ptr
-  6 dnsPolicy string
-  7 nodeSelector map<string>
-  8 serviceAccountName string
-  9 serviceAccount string
-  21 automountServiceAccountToken bool ptr
-  10 nodeName string
-  11 hostNetwork bool
-  12 hostPID bool
-  13 hostIPC bool
-  27 shareProcessNamespace bool ptr
-  14 securityContext PodSecurityContext
-  15 imagePullSecrets []LocalObjectReference
-  16 hostname string
-  17 subdomain string
-  18 affinity Affinity
-  19 schedulerName string
-  22 tolerations []Toleration
-  23 hostAliases []HostAlias
-  24 priorityClassName string
-  25 priority int32 ptr
-  26 dnsConfig PodDNSConfig
-  28 readinessGates []PodReadinessGate
-  29 runtimeClassName string ptr
-  30 enableServiceLinks bool ptr
-  31 preemptionPolicy string ptr
-  32 overhead map<Quantity>
-  33 topologySpreadConstraints []TopologySpreadConstraint
-  35 setHostnameAsFQDN bool ptr
-  37 hostUsers bool ptr
-  40 resources ResourceRequirements
-
-message Container
-  1 name string req
-  2 image string
-  3 command []string
-  4 args []string
-  5 workingDir string
-  6 ports []ContainerPort
-  19 envFrom []EnvFromSource
-  7 env []EnvVar
-  8 resources ResourceRequirements
-  23 resizePolicy []ContainerResizePolicy
-  24 restartPolicy string ptr
-  9 volumeMounts []VolumeMount
-  21 volumeDevices []VolumeDevice
-  10 livenessProbe Probe
-  11 readinessProbe Probe
-  22 startupProbe Probe
-  12 lifecycle Lifecycle
-  13 terminationMessagePath string
-  20 terminationMessagePolicy string
-  14 imagePullPolicy string
-  15 securityContext SecurityContext
-  16 stdin bool
-  17 stdinOnce bool
-  18 tty bool
-
-message EphemeralContainer
-  1 ephemeralContainerCommon Container inline
-  2 targetContainerName string
-
-message ContainerPort
-  1 name string
-  2 hostPort int32
-  3 containerPort int32 req
-  4 protocol string
-  5 hostIP string
-
-message ContainerResizePolicy
-  1 resourceName string req
-  2 restartPolicy string req
-
-message EnvVar
-  1 name string req
-  2 value string
-  3 valueFrom EnvVarSource
-
-message EnvVarSource
-  1 fieldRef ObjectFieldSelector
-  2 resourceFieldRef ResourceFieldSelector
-  3 configMapKeyRef ConfigMapKeySelector
-  4 secretKeyRef SecretKeySelector
-
-message ObjectFieldSelector
-  1 apiVersion string
-  2 fieldPath string req
-
-message ResourceFieldSelector
-  1 containerName string
-  2 resource string req
-  3 divisor Quantity
-
-message ConfigMapKeySelector
-  1 localObjectReference LocalObjectReference inline
-  2 key string req
-  3 optional bool ptr
-
-message SecretKeySelector
-  1 localObjectReference LocalObjectReference inline
-  2 key string req
-  3 optional bool ptr
-
-message LocalObjectReference
-  1 name string
-
-message EnvFromSource
-  1 prefix string
-  2 configMapRef ConfigMapEnvSource
-  3 secretRef SecretEnvSource
-
-message ConfigMapEnvSource
-  1 localObjectReference LocalObjectReference inline
-  2 optional bool ptr
-
-message SecretEnvSource
-  1 localObjectReference LocalObjectReference inline
-  2 optional bool ptr
-
-message ResourceRequirements
-  1 limits map<Quantity>
-  2 requests map<Quantity>
-  3 claims []ResourceClaim
-
-message ResourceClaim
-  1 name string req
-  2 request string
-
-message VolumeMount
-  1 name string req
-  2 readOnly bool
-  7 recursiveReadOnly string ptr
-  3 mountPath string req
-  4 subPath string
-  5 mountPropagation string ptr
-  6 subPathExpr string
-
-message VolumeDevice
-  1 name string req
-  2 devicePath string req
-
-message Probe
-  1 handler ProbeHandler inline
-  2 initialDelaySeconds int32
-  3 timeoutSeconds int32
-  4 periodSeconds int32
-  5 successThreshold int32
-  6 failureThreshold int32
-  7 terminationGracePeriodSeconds int64 ptr
-
-message ProbeHandler
-  1 exec ExecAction
-  2 httpGet HTTPGetAction
-  3 tcpSocket TCPSocketAction
-  4 grpc GRPCAction
-
-message ExecAction
-  1 command []string
-
-message HTTPGetAction
-  1 path string
-  2 port IntOrString
-  3 host string
-  4 scheme string
-  5 httpHeaders []HTTPHeader
-
-message HTTPHeader
-  1 name string req
-  2 value string req
-
-message TCPSocketAction
-  1 port IntOrString
-  2 host string
-
-message GRPCAction
-  1 port int32 req
-  2 service string ptr
-
-message Lifecycle
-  1 postStart LifecycleHandler
-  2 preStop LifecycleHandler
-
-message LifecycleHandler
-  1 exec ExecAction
-  2 httpGet HTTPGetAction
-  3 tcpSocket TCPSocketAction
-  4 sleep SleepAction
-
-message SleepAction
-  1 seconds int64 req
-
-message SecurityContext
-  1 capabilities Capabilities
-  2 privileged bool ptr
-  3 seLinuxOptions SELinuxOptions
-  10 windowsOptions WindowsSecurityContextOptions
-  4 runAsUser int64 ptr
-  8 runAsGroup int64 ptr
-  5 runAsNonRoot bool ptr
-  6 readOnlyRootFilesystem bool ptr
-  7 allowPrivilegeEscalation bool ptr
-  9 procMount string ptr
-  11 seccompProfile SeccompProfile
-
-message PodSecurityContext
-  1 seLinuxOptions SELinuxOptions
-  8 windowsOptions WindowsSecurityContextOptions
-  2 runAsUser int64 ptr
-  6 runAsGroup int64 ptr
-  3 runAsNonRoot bool ptr
-  4 supplementalGroups []int64
-  5 fsGroup int64 ptr
-  7 sysctls []Sysctl
-  9 fsGroupChangePolicy string ptr
-  10 seccompProfile SeccompProfile
-  13 seLinuxChangePolicy string ptr
-
-message Capabilities
-  1 add []string
-  2 drop []string
-
-message SELinuxOptions
-  1 user string
-  2 role string
-  3 type string
-  4 level string
-
-message WindowsSecurityContextOptions
-  1 gmsaCredentialSpecName string ptr
-  2 gmsaCredentialSpec string ptr
-  3 runAsUserName string ptr
-
-message SeccompProfile
-  1 type string req
-  2 localhostProfile string ptr
-
-message Sysctl
-  1 name string req
-  2 value string req
-
-message Volume
-  1 name string req
-  2 volumeSource VolumeSource inline
-
-message VolumeSource
-  1 hostPath HostPathVolumeSource
-  2 emptyDir EmptyDirVolumeSource
-  6 secret SecretVolumeSource
-  7 nfs NFSVolumeSource
-  10 persistentVolumeClaim PersistentVolumeClaimVolumeSource
-  16 downwardAPI DownwardAPIVolumeSource
-  19 configMap ConfigMapVolumeSource
-  26 projected ProjectedVolumeSource
-
-message HostPathVolumeSource
-  1 path string req
-  2 type string ptr
-
-message EmptyDirVolumeSource
-  1 medium string
-  2 sizeLimit Quantity ptr
-
-message SecretVolumeSource
-  1 secretName string
-  2 items []KeyToPath
-  3 defaultMode int32 ptr
-  4 optional bool ptr
-
-message ConfigMapVolumeSource
-  1 localObjectReference LocalObjectReference inline
-  2 items []KeyToPath
-  3 defaultMode int32 ptr
-  4 optional bool ptr
-
-message NFSVolumeSource
-  1 server string req
-  2 path string req
-  3 readOnly bool
-
-message PersistentVolumeClaimVolumeSource
-  1 claimName string req
-  2 readOnly bool
-
-message KeyToPath
-  1 key string req
-  2 path string req
-  3 mode int32 ptr
-
-message DownwardAPIVolumeSource
-  1 items []DownwardAPIVolumeFile
-  2 defaultMode int32 ptr
-
-message DownwardAPIVolumeFile
-  1 path string req
-  2 fieldRef ObjectFieldSelector
-  3 resourceFieldRef ResourceFieldSelector
-  4 mode int32 ptr
-
-message ProjectedVolumeSource
-  1 sources []VolumeProjection
-  2 defaultMode int32 ptr
-
-message VolumeProjection
-  1 secret SecretProjection
-  2 downwardAPI DownwardAPIProjection
-  3 configMap ConfigMapProjection
-  4 serviceAccountToken ServiceAccountTokenProjection
-
-message SecretProjection
-  1 localObjectReference LocalObjectReference inline
-  2 items []KeyToPath
-  4 optional bool ptr
-
-message ConfigMapProjection
-  1 localObjectReference LocalObjectReference inline
-  2 items []KeyToPath
-  4 optional bool ptr
-
-message DownwardAPIProjection
-  1 items []DownwardAPIVolumeFile
-
-message ServiceAccountTokenProjection
-  1 audience string
-  2 expirationSeconds int64 ptr
-  3 path string req
-
-message Affinity
-  1 nodeAffinity NodeAffinity
-  2 podAffinity PodAffinity
-  3 podAntiAffinity PodAffinity
-
-message NodeAffinity
-  1 requiredDuringSchedulingIgnoredDuringExecution NodeSelector
-  2 preferredDuringSchedulingIgnoredDuringExecution []PreferredSchedulingTerm
-
-message NodeSelector
-  1 nodeSelectorTerms []NodeSelectorTerm
-
-message NodeSelectorTerm
-  1 matchExpressions []NodeSelectorRequirement
-  2 matchFields []NodeSelectorRequirement
-
-message NodeSelectorRequirement
-  1 key string req
-  2 operator string req
-  3 values []string
-
-message PreferredSchedulingTerm
-  1 weight int32 req
-  2 preference NodeSelectorTerm
-
-message PodAffinity
-  1 requiredDuringSchedulingIgnoredDuringExecution []PodAffinityTerm
-  2 preferredDuringSchedulingIgnoredDuringExecution []WeightedPodAffinityTerm
-
-message PodAffinityTerm
-  1 labelSelector LabelSelector
-  2 namespaces []string
-  3 topologyKey string req
-  4 namespaceSelector LabelSelector
-
-message WeightedPodAffinityTerm
-  1 weight int32 req
-  2 podAffinityTerm PodAffinityTerm
-
-message Toleration
-  1 key string
-  2 operator string
-  3 value string
-  4 effect string
-  5 tolerationSeconds int64 ptr
-
-message HostAlias
-  1 ip string
-  2 hostnames []string
-
-message PodDNSConfig
-  1 nameservers []string
-  2 searches []string
-  3 options []PodDNSConfigOption
-
-message PodDNSConfigOption
-  1 name string
-  2 value string ptr
-
-message PodReadinessGate
-  1 conditionType string req
-
-message TopologySpreadConstraint
-  1 maxSkew int32 req
-  2 topologyKey string req
-  3 whenUnsatisfiable string req
-  4 labelSelector LabelSelector
-
-message PodStatus
-  1 phase string
-  2 conditions []PodCondition
-  3 message string
-  4 reason string
-  11 nominatedNodeName string
-  5 hostIP string
-  16 hostIPs []HostIP
-  6 podIP string
-  12 podIPs []PodIP
-  7 startTime Time ptr
-  10 initContainerStatuses []ContainerStatus
-  8 containerStatuses []ContainerStatus
-  9 qosClass string
-  13 ephemeralContainerStatuses []ContainerStatus
-
-message PodCondition
-  1 type string req
-  2 status string req
-  3 lastProbeTime Time
-  4 lastTransitionTime Time
-  5 reason string
-  6 message string
-
-message HostIP
-  1 ip string
-
-message PodIP
-  1 ip string
-
-message ContainerStatus
-  1 name string req
-  2 state ContainerState
-  3 lastState ContainerState
-  4 ready bool req
-  5 restartCount int32 req
-  6 image string req
-  7 imageID string req
-  8 containerID string
-  9 started bool ptr
-  10 allocatedResources map<Quantity>
-  11 resources ResourceRequirements
-
-message ContainerState
-  1 waiting ContainerStateWaiting
-  2 running ContainerStateRunning
-  3 terminated ContainerStateTerminated
-
-message ContainerStateWaiting
-  1 reason string
-  2 message string
-
-message ContainerStateRunning
-  1 startedAt Time
-
-message ContainerStateTerminated
-  1 exitCode int32 req
-  2 signal int32
-  3 reason string
-  4 message string
-  5 startedAt Time
-  6 finishedAt Time
-  7 containerID string
-
-# ---- k8s.io/api/core/v1: the rest ----
-message Namespace
-  1 metadata ObjectMeta
-  2 spec NamespaceSpec
-  3 status NamespaceStatus
-
-message NamespaceSpec
-  1 finalizers []string
-
-message NamespaceStatus
-  1 phase string
-  2 conditions []NamespaceCondition
-
-message NamespaceCondition
-  1 type string req
-  2 status string req
-  4 lastTransitionTime Time
-  5 reason string
-  6 message string
-
-message Service
-  1 metadata ObjectMeta
-  2 spec ServiceSpec
-  3 status ServiceStatus
-
-message ServiceSpec
-  1 ports []ServicePort
-  2 selector map<string>
-  3 clusterIP string
-  18 clusterIPs []string
-  4 type string
-  5 externalIPs []string
-  7 sessionAffinity string
-  8 loadBalancerIP string
-  9 loadBalancerSourceRanges []string
-  10 externalName string
-  11 externalTrafficPolicy string
-  12 healthCheckNodePort int32
-  13 publishNotReadyAddresses bool
-  14 sessionAffinityConfig SessionAffinityConfig
-  19 ipFamilies []string
-  17 ipFamilyPolicy string ptr
-  20 allocateLoadBalancerNodePorts bool ptr
-  21 loadBalancerClass string ptr
-  22 internalTrafficPolicy string ptr
-  23 trafficDistribution string ptr
-
-message ServicePort
-  1 name string
-  2 protocol string
-  6 appProtocol string ptr
-  3 port int32 req
-  4 targetPort IntOrString
-  5 nodePort int32
-
-message SessionAffinityConfig
-  1 clientIP ClientIPConfig
-
-message ClientIPConfig
-  1 timeoutSeconds int32 ptr
-
-message ServiceStatus
-  1 loadBalancer LoadBalancerStatus
-
-message LoadBalancerStatus
-  1 ingress []LoadBalancerIngress
-
-message LoadBalancerIngress
-  1 ip string
-  2 hostname string
-  4 ports []PortStatus
-
-message PortStatus
-  1 port int32 req
-  2 protocol string req
-  3 error string ptr
-
-message ConfigMap
-  1 metadata ObjectMeta
-  4 immutable bool ptr
-  2 data map<string>
-  3 binaryData map<bytes>
-
-message Secret
-  1 metadata ObjectMeta
-  5 immutable bool ptr
-  2 data map<bytes>
-  4 stringData map<string>
-  3 type string
-
-message ServiceAccount
-  1 metadata ObjectMeta
-  2 secrets []ObjectReference
-  3 imagePullSecrets []LocalObjectReference
-  4 automountServiceAccountToken bool ptr
-
-message ObjectReference
-  1 kind string
-  2 namespace string
-  3 name string
-  4 uid string
-  5 apiVersion string
-  6 resourceVersion string
-  7 fieldPath string
-
-message ResourceQuota
-  1 metadata ObjectMeta
-  2 spec ResourceQuotaSpec
-  3 status ResourceQuotaStatus
-
-message ResourceQuotaSpec
-  1 hard map<Quantity>
-  2 scopes []string
-  3 scopeSelector ScopeSelector
-
-message ScopeSelector
-  1 matchExpressions []ScopedResourceSelectorRequirement
-
-message ScopedResourceSelectorRequirement
-  1 scopeName string req
-  2 operator string req
-  3 values []string
-
-message ResourceQuotaStatus
-  1 hard map<Quantity>
-  2 used map<Quantity>
-
-message TypedLocalObjectReference
-  1 apiGroup string ptr
-  2 kind string req
-  3 name string req
-
-# ---- k8s.io/api/networking/v1 ----
-message Ingress
-  1 metadata ObjectMeta
-  2 spec IngressSpec
-  3 status IngressStatus
-
-message IngressSpec
-  4 ingressClassName string ptr
-  1 defaultBackend IngressBackend
-  2 tls []IngressTLS
-  3 rules []IngressRule
-
-message IngressBackend
-  4 service IngressServiceBackend
-  3 resource TypedLocalObjectReference
-
-message IngressServiceBackend
-  1 name string req
-  2 port ServiceBackendPort
-
-message ServiceBackendPort
-  1 name string
-  2 number int32
-
-message IngressTLS
-  1 hosts []string
-  2 secretName string
-
-message IngressRule
-  1 host string
-  2 ingressRuleValue IngressRuleValue inline
-
-message IngressRuleValue
-  1 http HTTPIngressRuleValue
-
-message HTTPIngressRuleValue
-  1 paths []HTTPIngressPath
-
-message HTTPIngressPath
-  1 path string
-  3 pathType string ptr
-  2 backend IngressBackend
-
-message IngressStatus
-  1 loadBalancer IngressLoadBalancerStatus
-
-message IngressLoadBalancerStatus
-  1 ingress []IngressLoadBalancerIngress
-
-message IngressLoadBalancerIngress
-  1 ip string
-  2 hostname string
-  4 ports []IngressPortStatus
-
-message IngressPortStatus
-  1 port int32 req
-  2 protocol string req
-  3 error string ptr
-
-message IngressClass
-  1 metadata ObjectMeta
-  2 spec IngressClassSpec
-
-message IngressClassSpec
-  1 controller string
-  2 parameters IngressClassParametersReference
-
-message IngressClassParametersReference
-  1 apiGroup string ptr
-  2 kind string req
-  3 name string req
-  4 scope string ptr
-  5 namespace string ptr
-"""
-
-# Top-level kinds: (apiVersion, kind) -> message.
-KINDS: dict[tuple[str, str], str] = {
-    ("v1", "Pod"): "Pod",
-    ("v1", "Namespace"): "Namespace",
-    ("v1", "Service"): "Service",
-    ("v1", "ConfigMap"): "ConfigMap",
-    ("v1", "Secret"): "Secret",
-    ("v1", "ServiceAccount"): "ServiceAccount",
-    ("v1", "ResourceQuota"): "ResourceQuota",
-    ("apps/v1", "Deployment"): "Deployment",
-    ("apps/v1", "ReplicaSet"): "ReplicaSet",
-    ("batch/v1", "Job"): "Job",
-    ("batch/v1", "CronJob"): "CronJob",
-    ("networking.k8s.io/v1", "Ingress"): "Ingress",
-    ("networking.k8s.io/v1", "IngressClass"): "IngressClass",
+# Top-level kinds: (apiVersion, kind) -> fully qualified message.  The
+# generator starts from these; add a kind here, then regenerate protoschema.
+ROOTS: dict[tuple[str, str], str] = {
+    ("v1", "Pod"): "k8s.io.api.core.v1.Pod",
+    ("v1", "Namespace"): "k8s.io.api.core.v1.Namespace",
+    ("v1", "Service"): "k8s.io.api.core.v1.Service",
+    ("v1", "ConfigMap"): "k8s.io.api.core.v1.ConfigMap",
+    ("v1", "Secret"): "k8s.io.api.core.v1.Secret",
+    ("v1", "ServiceAccount"): "k8s.io.api.core.v1.ServiceAccount",
+    ("v1", "ResourceQuota"): "k8s.io.api.core.v1.ResourceQuota",
+    ("apps/v1", "Deployment"): "k8s.io.api.apps.v1.Deployment",
+    ("apps/v1", "ReplicaSet"): "k8s.io.api.apps.v1.ReplicaSet",
+    ("batch/v1", "Job"): "k8s.io.api.batch.v1.Job",
+    ("batch/v1", "CronJob"): "k8s.io.api.batch.v1.CronJob",
+    ("networking.k8s.io/v1", "Ingress"): "k8s.io.api.networking.v1.Ingress",
+    ("networking.k8s.io/v1", "IngressClass"): "k8s.io.api.networking.v1.IngressClass",
+}
+
+# Go struct tags a descriptor does not carry, keyed "Message.jsonName" (the
+# decoder's short message names, see _short_names):
+#   req     the JSON tag has no omitempty: a zero value is printed, so kept
+#   inline  an embedded struct tagged json:",inline": its fields join the parent's
+# Checked against kubectl's own JSON for the same objects (`kubectl run
+# --overrides` and `kubectl set env --local -o json` print Go's encoding).
+GO_TAGS: dict[str, str] = {
+    "AWSElasticBlockStoreVolumeSource.volumeID": "req",
+    "AppArmorProfile.type": "req",
+    "AzureDiskVolumeSource.diskName": "req", "AzureDiskVolumeSource.diskURI": "req",
+    "AzureFileVolumeSource.secretName": "req", "AzureFileVolumeSource.shareName": "req",
+    "CSIVolumeSource.driver": "req",
+    "CinderVolumeSource.volumeID": "req",
+    "ClusterTrustBundleProjection.path": "req",
+    "Condition.type": "req", "Condition.status": "req", "Condition.reason": "req", "Condition.message": "req",
+    "ConfigMapEnvSource.localObjectReference": "inline",
+    "ConfigMapKeySelector.localObjectReference": "inline", "ConfigMapKeySelector.key": "req",
+    "ConfigMapProjection.localObjectReference": "inline",
+    "ConfigMapVolumeSource.localObjectReference": "inline",
+    "Container.name": "req",
+    "ContainerPort.containerPort": "req",
+    "ContainerResizePolicy.resourceName": "req", "ContainerResizePolicy.restartPolicy": "req",
+    "ContainerStateTerminated.exitCode": "req",
+    "ContainerStatus.name": "req", "ContainerStatus.ready": "req", "ContainerStatus.restartCount": "req",
+    "ContainerStatus.image": "req", "ContainerStatus.imageID": "req",
+    "CronJobSpec.schedule": "req",
+    "DeploymentCondition.type": "req", "DeploymentCondition.status": "req",
+    "DownwardAPIVolumeFile.path": "req",
+    "EnvVar.name": "req",
+    "EphemeralContainer.ephemeralContainerCommon": "inline",
+    "EphemeralContainerCommon.name": "req",
+    "FlexVolumeSource.driver": "req",
+    "GCEPersistentDiskVolumeSource.pdName": "req",
+    "GRPCAction.port": "req",
+    "GitRepoVolumeSource.repository": "req",
+    "GlusterfsVolumeSource.endpoints": "req", "GlusterfsVolumeSource.path": "req",
+    "HTTPHeader.name": "req", "HTTPHeader.value": "req",
+    "HostAlias.ip": "req",
+    "HostIP.ip": "req",
+    "HostPathVolumeSource.path": "req",
+    "ISCSIVolumeSource.targetPortal": "req", "ISCSIVolumeSource.iqn": "req", "ISCSIVolumeSource.lun": "req",
+    "IngressClassParametersReference.kind": "req", "IngressClassParametersReference.name": "req",
+    "IngressPortStatus.port": "req", "IngressPortStatus.protocol": "req",
+    "IngressRule.ingressRuleValue": "inline",
+    "IngressServiceBackend.name": "req",
+    "JobCondition.type": "req", "JobCondition.status": "req",
+    "KeyToPath.key": "req", "KeyToPath.path": "req",
+    "LabelSelectorRequirement.key": "req", "LabelSelectorRequirement.operator": "req",
+    "LinuxContainerUser.uid": "req", "LinuxContainerUser.gid": "req",
+    "NFSVolumeSource.server": "req", "NFSVolumeSource.path": "req",
+    "NamespaceCondition.type": "req", "NamespaceCondition.status": "req",
+    "NodeSelectorRequirement.key": "req", "NodeSelectorRequirement.operator": "req",
+    "ObjectFieldSelector.fieldPath": "req",
+    "OwnerReference.apiVersion": "req", "OwnerReference.kind": "req", "OwnerReference.name": "req",
+    "OwnerReference.uid": "req",
+    "PersistentVolumeClaimVolumeSource.claimName": "req",
+    "PhotonPersistentDiskVolumeSource.pdID": "req",
+    "PodAffinityTerm.topologyKey": "req",
+    "PodCondition.type": "req", "PodCondition.status": "req",
+    "PodFailurePolicyOnExitCodesRequirement.operator": "req",
+    "PodFailurePolicyOnPodConditionsPattern.type": "req", "PodFailurePolicyOnPodConditionsPattern.status": "req",
+    "PodFailurePolicyRule.action": "req",
+    "PodIP.ip": "req",
+    "PodOS.name": "req",
+    "PodReadinessGate.conditionType": "req",
+    "PodResourceClaim.name": "req",
+    "PodResourceClaimStatus.name": "req",
+    "PodSchedulingGate.name": "req",
+    "PortStatus.port": "req", "PortStatus.protocol": "req",
+    "PortworxVolumeSource.volumeID": "req",
+    "PreferredSchedulingTerm.weight": "req",
+    "Probe.handler": "inline",
+    "QuobyteVolumeSource.registry": "req", "QuobyteVolumeSource.volume": "req",
+    "RBDVolumeSource.image": "req",
+    "ReplicaSetCondition.type": "req", "ReplicaSetCondition.status": "req",
+    "ReplicaSetStatus.replicas": "req",
+    "ResourceClaim.name": "req",
+    "ResourceFieldSelector.resource": "req",
+    "ResourceHealth.resourceID": "req",
+    "ResourceStatus.name": "req",
+    "ScaleIOVolumeSource.gateway": "req", "ScaleIOVolumeSource.system": "req",
+    "ScopedResourceSelectorRequirement.scopeName": "req", "ScopedResourceSelectorRequirement.operator": "req",
+    "SeccompProfile.type": "req",
+    "SecretEnvSource.localObjectReference": "inline",
+    "SecretKeySelector.localObjectReference": "inline", "SecretKeySelector.key": "req",
+    "SecretProjection.localObjectReference": "inline",
+    "ServiceAccountTokenProjection.path": "req",
+    "ServicePort.port": "req",
+    "SleepAction.seconds": "req",
+    "Sysctl.name": "req", "Sysctl.value": "req",
+    "TopologySpreadConstraint.maxSkew": "req", "TopologySpreadConstraint.topologyKey": "req",
+    "TopologySpreadConstraint.whenUnsatisfiable": "req",
+    "TypedLocalObjectReference.kind": "req", "TypedLocalObjectReference.name": "req",
+    "TypedObjectReference.kind": "req", "TypedObjectReference.name": "req",
+    "Volume.name": "req", "Volume.volumeSource": "inline",
+    "VolumeDevice.name": "req", "VolumeDevice.devicePath": "req",
+    "VolumeMount.name": "req", "VolumeMount.mountPath": "req",
+    "VolumeMountStatus.name": "req", "VolumeMountStatus.mountPath": "req",
+    "VsphereVirtualDiskVolumeSource.volumePath": "req",
+    "WeightedPodAffinityTerm.weight": "req",
+}
+
+# Fields whose proto name differs from their Go JSON name: "Message.protoName" -> JSON name.
+JSON_NAMES: dict[str, str] = {
+    "IngressClassParametersReference.aPIGroup": "apiGroup",
 }
 
 _SCALARS = {"string", "bytes", "int32", "int64", "bool"}
-_SPECIAL = {"Time", "IntOrString", "Quantity"}
-_FLAGS = {"ptr", "req", "inline"}
+_SPECIAL = {"Time", "IntOrString", "Quantity", "FieldsV1"}
+_TAGS = {"req", "inline"}
 
 
 class Field(NamedTuple):
@@ -950,43 +220,87 @@ class Field(NamedTuple):
     inline: bool
 
 
-def _parse_schemas(source: str) -> dict[str, dict[int, Field]]:
+def _short_names(full_names: Iterable[str]) -> dict[str, str]:
+    """A short, unique name for each fully qualified message name.
+
+    The last dotted part (`Pod`) when no other message shares it, otherwise as
+    many trailing parts as make it unique (`core.v1.Status`, `meta.v1.Status`).
+    """
+    names = sorted(full_names)
+    short: dict[str, str] = {}
+    for full in names:
+        parts = full.split(".")
+        for count in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-count:])
+            if sum(1 for other in names if other == suffix or other.endswith("." + suffix)) == 1:
+                short[full] = suffix
+                break
+    return short
+
+
+def _check_tag(key: str, tag: str, field: Field) -> None:
+    """Refuse a GO_TAGS entry that does not fit its field (ValueError)."""
+    single = not field.repeated and not field.is_map
+    if tag not in _TAGS:
+        raise ValueError(f"GO_TAGS[{key!r}]: unknown tag {tag!r}")
+    if tag == "req" and not (single and field.type in _SCALARS):
+        raise ValueError(f"GO_TAGS[{key!r}]: req only applies to a single scalar field")
+    if tag == "inline" and not (single and field.type not in _SCALARS and field.type not in _SPECIAL):
+        raise ValueError(f"GO_TAGS[{key!r}]: only a single message field can be inline")
+
+
+def _build_messages(
+    generated: Mapping[str, Mapping[int, tuple[str, str, bool, bool, bool]]],
+    go_tags: Mapping[str, str],
+    json_names: Mapping[str, str],
+) -> tuple[dict[str, dict[int, Field]], dict[str, str]]:
+    """The decoder's tables: generated fields plus the Go tag overlay, under short names.
+
+    Returns (messages, aliases), aliases mapping fully qualified names to short
+    ones.  Raises ValueError when the overlay names a field the generated
+    schema does not have (so a regenerated schema cannot silently orphan it)
+    or gives a field a tag that does not fit it.
+    """
+    aliases = _short_names(generated)
+    unused_tags, unused_names = set(go_tags), set(json_names)
     messages: dict[str, dict[int, Field]] = {}
-    current: dict[int, Field] | None = None
-    for lineno, raw in enumerate(source.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        words = line.split()
-        if words[0] == "message":
-            if len(words) != 2 or words[1] in messages:
-                raise ValueError(f"schema line {lineno}: bad message header {raw!r}")
-            current = messages[words[1]] = {}
-            continue
-        if current is None or len(words) < 3 or not words[0].isdigit():
-            raise ValueError(f"schema line {lineno}: bad field {raw!r}")
-        number, name, typ, flags = int(words[0]), words[1], words[2], set(words[3:])
-        if flags - _FLAGS or number in current or number < 1:
-            raise ValueError(f"schema line {lineno}: bad field {raw!r}")
-        repeated = typ.startswith("[]")
-        is_map = typ.startswith("map<") and typ.endswith(">")
-        if repeated:
-            typ = typ[2:]
-        elif is_map:
-            typ = typ[4:-1]
-        current[number] = Field(name, typ, repeated, is_map, bool(flags & {"ptr", "req"}), "inline" in flags)
-    for mname, fields in messages.items():
-        for f in fields.values():
-            if f.type not in _SCALARS and f.type not in _SPECIAL and f.type not in messages:
-                raise ValueError(f"schema {mname}.{f.name}: unknown type {f.type}")
-            if f.inline and (f.type not in messages or f.repeated or f.is_map):
-                raise ValueError(f"schema {mname}.{f.name}: only single messages can be inline")
-    return messages
+    for full, fields in generated.items():
+        name = aliases[full]
+        table: dict[int, Field] = {}
+        for number, (proto_name, typ, repeated, is_map, ptr) in fields.items():
+            json_name = json_names.get(f"{name}.{proto_name}", proto_name)
+            key = f"{name}.{json_name}"
+            tag = go_tags.get(key)
+            unused_tags.discard(key)
+            unused_names.discard(f"{name}.{proto_name}")
+            field = Field(json_name, aliases.get(typ, typ), repeated, is_map, ptr or tag == "req", tag == "inline")
+            if tag is not None:
+                _check_tag(key, tag, field)
+            table[number] = field
+        messages[name] = table
+    if unused_tags or unused_names:
+        raise ValueError(f"overlay names fields protoschema does not have: {sorted(unused_tags | unused_names)}")
+    for name, table in messages.items():
+        for field in table.values():
+            if field.type not in _SCALARS and field.type not in _SPECIAL and field.type not in messages:
+                raise ValueError(f"protoschema {name}.{field.name}: unknown type {field.type}")
+    return messages, aliases
 
 
-MESSAGES = _parse_schemas(_SCHEMA_SOURCE)
-for _kind_message in KINDS.values():
-    assert _kind_message in MESSAGES, _kind_message
+def _kinds(roots: Mapping[tuple[str, str], str], aliases: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """ROOTS with each message under its short name; ValueError if protoschema lacks one."""
+    kinds: dict[tuple[str, str], str] = {}
+    for key, full in roots.items():
+        if full not in aliases:
+            raise ValueError(f"{full} is not in protoschema.py: run python manage.py protoschema")
+        kinds[key] = aliases[full]
+    return kinds
+
+
+MESSAGES, _ALIASES = _build_messages(protoschema.MESSAGES, GO_TAGS, JSON_NAMES)
+
+# Top-level kinds: (apiVersion, kind) -> message name in MESSAGES.
+KINDS: dict[tuple[str, str], str] = _kinds(ROOTS, _ALIASES)
 
 
 # ---------------------------------------------------------------------------
@@ -1164,6 +478,21 @@ def _quantity(buf: bytes, start: int, end: int) -> str:
     return text
 
 
+def _fields_v1(buf: bytes, start: int, end: int) -> Any:
+    """meta.v1.FieldsV1: field 1 holds a JSON document, which is its JSON form."""
+    raw = None
+    for number, wire, value in _iter_fields(buf, start, end):
+        if number == 1:
+            raw = _scalar("bytes", wire, value, buf)
+    if not raw:
+        return None  # nothing to print; Go would print null (or fail on an empty document)
+    try:
+        # Read as a JSON body is: UTF-8, bounded nesting, no NUL, 64-bit numbers.
+        return loads_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Malformed(f"FieldsV1 is not valid JSON: {exc}") from None
+
+
 def _value(typ: str, wire: int, value: Any, buf: bytes, depth: int) -> Any:
     if typ in _SCALARS:
         return _scalar(typ, wire, value, buf)
@@ -1176,6 +505,8 @@ def _value(typ: str, wire: int, value: Any, buf: bytes, depth: int) -> Any:
         return _int_or_string(buf, start, end)
     if typ == "Quantity":
         return _quantity(buf, start, end)
+    if typ == "FieldsV1":
+        return _fields_v1(buf, start, end)
     return _message(typ, buf, start, end, depth + 1)
 
 
