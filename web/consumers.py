@@ -8,6 +8,7 @@ Redis dropped is never lost, and one that arrives twice is never sent twice.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -21,6 +22,43 @@ CLOSE_FORBIDDEN = 4403  # may not follow this cluster (or it does not exist)
 CLOSE_GONE = 4404  # the cluster was deleted
 
 
+FORGET_AGAIN_SECONDS = 5.0
+
+
+_followers = 0
+
+
+def _trim_memory() -> None:
+    """Give the memory the last followers' snapshots and send buffers used back to the
+    system. CPython frees it, but glibc keeps freed heap for reuse and daphne's RSS stays
+    at its high-water mark; malloc_trim returns it. Elsewhere (no glibc) nothing happens."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _read(fn):
+    """A read of the stream (a snapshot, a replay), run in the thread pool rather than the
+    one thread Channels gives database work by default: many followers' reads then go on
+    side by side instead of queueing — with every handshake's session lookup — behind each
+    other. They only read, so they need none of that thread's ordering."""
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
+def _forget_channel(layer, channel: str) -> None:
+    """Drop what the Redis channel layer buffered for a channel nobody reads any more.
+
+    channels_redis's receive loop reads every message for this process and files each in a
+    per-channel queue, made on first use; a group message that arrives for a follower that
+    has just left is filed in a queue nobody will read or remove, and daphne's memory grew
+    by one queue per departed follower. Its public API has no way to forget a channel, so
+    the buffer is reached here (and nothing happens on a layer without one)."""
+    buffers = getattr(layer, "receive_buffer", None)
+    if isinstance(buffers, dict):
+        buffers.pop(channel, None)
+
+
 class ClusterConsumer(AsyncJsonWebsocketConsumer):
     last: int = 0
 
@@ -28,23 +66,26 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.cluster_name = self.scope["url_route"]["kwargs"]["cluster"]
         self.lock = asyncio.Lock()
         self.poller: asyncio.Task | None = None
+        # The handshake is answered at once: the checks below wait for the database behind
+        # other followers' snapshots, and a handshake left unanswered for daphne's connect
+        # timeout (5 s) is dropped — when a whole class opens the page in the same second.
+        await self.accept()
         # Who may follow: the cluster's bearer token or its owner's session (cluster/apiserver/handlers/access.py).
         # Anyone else is closed with 4403 before any message, whether or not it exists.
         allowed = await database_sync_to_async(access.cluster_for_scope)(self.scope, self.cluster_name)
         if allowed is None:
-            await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.cluster_id = allowed.pk
         info = await database_sync_to_async(stream.current)(self.cluster_id)
         if info is None:
-            await self.accept()
             await self.close(code=CLOSE_GONE)
             return
         self.group = broadcast.group_name(self.cluster_name)
+        global _followers
+        _followers += 1
         # Join before reading, so nothing committed after the read can slip past.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
         since = self._since()
         if since is not None and since > info["revision"]:
             since = None  # a revision this cluster never had (it was made again): start afresh
@@ -85,6 +126,13 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         if group and self.channel_layer is not None:
             self.group = None
             await self.channel_layer.group_discard(group, self.channel_name)
+            _forget_channel(self.channel_layer, self.channel_name)
+            # A message already on its way when the group was left lands after this.
+            asyncio.get_running_loop().call_later(FORGET_AGAIN_SECONDS, _forget_channel, self.channel_layer, self.channel_name)
+            global _followers
+            _followers -= 1
+            if _followers == 0:
+                _trim_memory()
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
@@ -130,7 +178,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
     async def _send_snapshot(self) -> None:
         """The snapshot in bounded frames (web/stream.py): the first says how many parts
         follow; nothing else is sent between them (the caller holds the lock)."""
-        frames = await database_sync_to_async(stream.snapshot_frames)(self.cluster_id)
+        frames = await _read(stream.shared_snapshot_frames)(self.cluster_id)
         if frames is None:
             await self.close(code=CLOSE_GONE)
             return
@@ -139,7 +187,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(frame)
 
     async def _backfill(self) -> bool:
-        entries, complete = await database_sync_to_async(stream.entries_since)(self.cluster_id, self.last)
+        entries, complete = await _read(stream.entries_since)(self.cluster_id, self.last)
         if not complete:
             return False
         for entry in entries:

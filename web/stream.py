@@ -5,7 +5,8 @@ Both read the change log and the step log, never Redis (invariant 7).
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 
 from cluster.apimachinery import kinds
 from cluster.apiserver import store
@@ -75,6 +76,39 @@ def snapshot_frames(cluster_name: str | int, frame_bytes: int = FRAME_BYTES) -> 
     with its `part` number). The client applies the snapshot when it has every part."""
     snap = snapshot(cluster_name)
     return None if snap is None else split_snapshot(snap, frame_bytes)
+
+
+# The snapshots this process built last, one per cluster: followers that open the same
+# cluster at the same revision (a class loading the page together, a projector and an
+# instructor) share one build instead of each reading every object again.
+SHARED_SNAPSHOTS = 16
+_shared: OrderedDict[int, tuple[tuple[int, str], list[dict]]] = OrderedDict()
+_shared_lock = threading.Lock()
+_build_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+
+
+def shared_snapshot_frames(cluster_id: int) -> list[dict] | None:
+    """`snapshot_frames` of a cluster, built once per revision (and speed) however many
+    followers ask for it; the frames are shared and must not be changed."""
+    info = current(cluster_id)
+    if info is None:
+        return None
+    wanted = (info["revision"], info["speed"])
+    with _build_locks[cluster_id]:  # one build at a time per cluster; the others then find it
+        with _shared_lock:
+            found = _shared.get(cluster_id)
+            if found is not None and found[0] == wanted:
+                _shared.move_to_end(cluster_id)
+                return found[1]
+        frames = snapshot_frames(cluster_id)
+        if frames is None:
+            return None
+        with _shared_lock:
+            _shared[cluster_id] = ((frames[0]["revision"], frames[0]["cluster"]["speed"]), frames)
+            _shared.move_to_end(cluster_id)
+            while len(_shared) > SHARED_SNAPSHOTS:
+                _shared.popitem(last=False)
+        return frames
 
 
 def split_snapshot(snap: dict, frame_bytes: int) -> list[dict]:

@@ -22,7 +22,7 @@ from django.db import transaction
 from cluster.apimachinery import kinds, metav1, wellknown
 from cluster.apimachinery.errors import not_found
 from cluster.apiserver import store
-from cluster.componentbase import events, timing
+from cluster.componentbase import events, isolation, timing
 from cluster.informers import wake
 from cluster.models import Cluster
 
@@ -88,30 +88,39 @@ def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
         for node in store.list_docs(cluster, kinds.NODE):
             if is_stopped(node):
                 continue
+            # Each kubelet beats alone: one node whose beat fails (recorded on that node)
+            # must not leave the others silent, and so NotReady.
             name = node["metadata"]["name"]
-            if lease_kind is not None:
-                lease = leases.get(name)
-                if lease is None:
-                    store.create(cluster, lease_doc(node, now), by=store.KUBELET, namespace=LEASE_NAMESPACE)
-                else:
-                    renewed = metav1.parse_time((lease.get("spec") or {}).get("renewTime"))
-                    if renewed is None or (now - renewed).total_seconds() >= renew_every * 0.8:
-                        store.mutate(
-                            cluster, lease_kind, LEASE_NAMESPACE, name,
-                            lambda d: d.setdefault("spec", {}).update(renewTime=metav1.micro_time(now), holderIdentity=name),
-                            by=store.KUBELET,
-                        )
-            ready = (metav1.condition(node, "Ready") or {})
-            beat = metav1.parse_time(ready.get("lastHeartbeatTime"))
-            healthy = ready.get("status") == "True" and ready.get("reason") == "KubeletReady"
-            if healthy and beat is not None and (now - beat).total_seconds() < status_every:
-                continue
-            moment = metav1.rfc3339(now)
-            store.mutate(cluster, kinds.NODE, "", name, lambda d: _post_status(d, moment), by=store.KUBELET)
-            if ready.get("status") != "True":
-                events.record(cluster, node, "NodeReady", f"Node {name} status is now: NodeReady", by=store.KUBELET, component="kubelet", host=name)
-                woken += [(name, p["metadata"]["uid"]) for p in store.list_docs(cluster, kinds.POD, node=name)]
+            with isolation.isolated(cluster, store.KUBELET, uid=node["metadata"]["uid"], what=f"the heartbeat of node {name}"):
+                woken += _beat(cluster, node, leases.get(name), lease_kind, now, renew_every, status_every)
     return woken
+
+
+def _beat(cluster: Cluster, node: dict, lease: dict | None, lease_kind, now: datetime, renew_every: float, status_every: float) -> list[tuple[str, str]]:
+    """One node's kubelet: renew its Lease when due, post its status when due or changed."""
+    name = node["metadata"]["name"]
+    if lease_kind is not None:
+        if lease is None:
+            store.create(cluster, lease_doc(node, now), by=store.KUBELET, namespace=LEASE_NAMESPACE)
+        else:
+            renewed = metav1.parse_time((lease.get("spec") or {}).get("renewTime"))
+            if renewed is None or (now - renewed).total_seconds() >= renew_every * 0.8:
+                store.mutate(
+                    cluster, lease_kind, LEASE_NAMESPACE, name,
+                    lambda d: d.setdefault("spec", {}).update(renewTime=metav1.micro_time(now), holderIdentity=name),
+                    by=store.KUBELET,
+                )
+    ready = metav1.condition(node, "Ready") or {}
+    beat = metav1.parse_time(ready.get("lastHeartbeatTime"))
+    healthy = ready.get("status") == "True" and ready.get("reason") == "KubeletReady"
+    if healthy and beat is not None and (now - beat).total_seconds() < status_every:
+        return []
+    moment = metav1.rfc3339(now)
+    store.mutate(cluster, kinds.NODE, "", name, lambda d: _post_status(d, moment), by=store.KUBELET)
+    if ready.get("status") == "True":
+        return []
+    events.record(cluster, node, "NodeReady", f"Node {name} status is now: NodeReady", by=store.KUBELET, component="kubelet", host=name)
+    return [(name, p["metadata"]["uid"]) for p in store.list_docs(cluster, kinds.POD, node=name)]
 
 
 def stop(cluster: Cluster, name: str, *, by: str = "podflow") -> dict:

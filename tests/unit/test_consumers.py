@@ -290,3 +290,18 @@ async def test_a_consumer_that_crashes_leaves_its_group(cluster):
         await communicator.wait(timeout=5)
 
     assert not layer.groups.get(group)
+
+
+def test_a_departed_followers_buffer_is_forgotten():
+    """channels_redis files a message for a channel nobody reads in a queue of its own;
+    leaving the group drops it (a unit test of the one function that reaches it)."""
+    from collections import defaultdict
+
+    from web.consumers import _forget_channel
+
+    class Layer:
+        receive_buffer = defaultdict(list, {"specific.a!gone": ["late message"], "specific.a!here": []})
+
+    _forget_channel(Layer, "specific.a!gone")
+    assert list(Layer.receive_buffer) == ["specific.a!here"]
+    _forget_channel(object(), "specific.a!gone")  # a layer without the buffer: nothing to do

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from cluster import kubelet, scheduler, tasks
-from cluster.apimachinery import kinds, pods
+from cluster.apimachinery import kinds, metav1, pods
 from cluster.apimachinery.errors import APIError
 from cluster.apiserver import store
 from cluster.apiserver.registry import validation
@@ -319,3 +319,28 @@ def test_the_resync_goes_on_with_the_other_components_and_clusters_when_one_rais
     woken = [task for batch in dispatched for task in batch]
     assert (wake.SCHEDULE_PENDING, (cluster.pk,)) in woken
     assert (wake.SCHEDULE_PENDING, (other.pk,)) in woken
+
+
+def test_the_other_kubelets_heartbeat_when_one_nodes_beat_raises(cluster, monkeypatch, clock):
+    from cluster.kubelet import node as kubelet_node
+
+    kubelet_node.heartbeat(cluster)
+    clock.advance(3600)  # every Lease and node status is due again
+    poison = store.list_docs(cluster, kinds.NODE)[0]
+    beaten: list[str] = []
+    original = kubelet_node._beat
+
+    def beat(cluster_, node, *args):
+        beaten.append(node["metadata"]["name"])
+        if node["metadata"]["uid"] == poison["metadata"]["uid"]:
+            raise Poison("boom")
+        return original(cluster_, node, *args)
+
+    monkeypatch.setattr(kubelet_node, "_beat", beat)
+    kubelet_node.heartbeat(cluster)
+
+    assert beaten == ["node-1", "node-2", "node-3"]
+    leases = {d["metadata"]["name"]: d["spec"]["renewTime"] for d in store.list_docs(cluster, kinds.BY_KIND["Lease"], "kube-node-lease")}
+    renewed = {name for name, at in leases.items() if at == metav1.micro_time(clock.moment)}
+    assert renewed == {"node-1", "node-2", "node-3"} - {poison["metadata"]["name"]}
+    assert failures(cluster, poison["metadata"]["uid"])

@@ -106,3 +106,32 @@ def test_an_object_too_large_for_the_browser_is_sent_summarised_and_the_api_keep
     assert len(store.get(cluster, kinds.POD, "default", "heavy")["metadata"]["annotations"]["notes"]) == 200_000
     light = next(p for f in frames for p in f.get("pods", []) if p["metadata"]["name"] == "light")
     assert "podflowSummarised" not in light
+
+
+def test_followers_at_one_revision_share_one_snapshot_build(cluster, django_assert_num_queries):
+    stream._shared.clear()
+    first = stream.shared_snapshot_frames(cluster.pk)
+    # The second follower asks only for the cluster's revision and speed, and reuses it.
+    with django_assert_num_queries(1):
+        again = stream.shared_snapshot_frames(cluster.pk)
+    assert again is first
+
+    store.create(cluster, pod("later"))
+    after_write = stream.shared_snapshot_frames(cluster.pk)
+    assert after_write is not first and after_write[0]["revision"] == revision(cluster)
+    assert "later" in [p["metadata"]["name"] for frame in after_write for p in frame.get("pods", [])]
+
+    store.set_speed(cluster, "slow")  # no new revision, but the snapshot says the speed
+    assert stream.shared_snapshot_frames(cluster.pk)[0]["cluster"]["speed"] == "slow"
+    assert stream.shared_snapshot_frames(-1) is None
+
+
+def test_the_shared_snapshots_are_bounded(cluster, settings, monkeypatch):
+    from cluster.demo import ensure_cluster
+
+    stream._shared.clear()
+    monkeypatch.setattr(stream, "SHARED_SNAPSHOTS", 2)
+    others = [ensure_cluster(f"other-{i}", nodes=1)[0] for i in range(3)]
+    for made in [cluster, *others]:
+        stream.shared_snapshot_frames(made.pk)
+    assert list(stream._shared) == [others[1].pk, others[2].pk]

@@ -251,6 +251,68 @@ class StreamRecorder:
 
 # --- numbers ----------------------------------------------------------------------------
 
+MEMORY_FOLLOWERS = 100
+MEMORY_ROUNDS = 3
+MEMORY_SETTLE_SECONDS = 3.0
+
+
+def rss_mb(pid: int | None) -> float:
+    """A process's resident set size in MB (Linux /proc); 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+class RssSampler:
+    """The highest RSS of one process, sampled every 50 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def start(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(5)
+        return max(self.peak, rss_mb(self.pid))
+
+
+async def _followers(ws_url: str, origin: str, token: str, count: int, hold: float) -> list[object]:
+    """`count` followers open the stream at once, read for `hold` seconds, and close.
+    Each outcome is True when its stream opened and its snapshot arrived."""
+    from websockets.asyncio.client import connect
+
+    async def one() -> object:
+        try:
+            async with connect(ws_url, origin=origin, additional_headers={"Authorization": f"Bearer {token}"}, user_agent_header=USER_AGENT,
+                               max_size=None, proxy=None, ping_interval=None, open_timeout=30) as ws:
+                first = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+                end = time.monotonic() + hold
+                while (left := end - time.monotonic()) > 0:
+                    try:
+                        await asyncio.wait_for(ws.recv(), timeout=left)
+                    except asyncio.TimeoutError:
+                        break
+                return first.get("type") == "snapshot"
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            return exc
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -321,7 +383,10 @@ class Command(BaseCommand):
             )
             self.stdout.write(env_line)
             results = self._run(client, base, cluster, pods=pods, replicas=replicas, warmup=warmup, clean_up=bool(url))
+            memory = self._memory(stack, base, cluster, client.token) if stack is not None else None
             self._report(results, env_line, pods=pods, replicas=replicas, warmup=warmup, seconds=time.monotonic() - began)
+            if memory is not None:
+                self._report_memory(memory)
         finally:
             if stack is not None:
                 failed = stack.failed()
@@ -611,6 +676,41 @@ class Command(BaseCommand):
             }
 
     # --- the report ----------------------------------------------------------------------
+
+    # --- memory ---------------------------------------------------------------------------
+
+    def _memory(self, stack: Stack, base: str, cluster: str, token: str) -> dict:
+        """Each process's RSS after the runs above; then daphne's while MEMORY_FOLLOWERS
+        followers open the cluster's stream at once (MEMORY_ROUNDS times) and after the last
+        has left — the figure that showed a leak when it did not come back down."""
+        self.stdout.write(f"(m) memory: {MEMORY_ROUNDS} rounds of {MEMORY_FOLLOWERS} stream followers at once ...")
+        pids = {name: proc.pid for name, proc in stack.procs.items() if proc.poll() is None}
+        after_runs = {name: rss_mb(pid) for name, pid in pids.items()}
+        web = pids.get("web")
+        peak, opened, failed = 0.0, 0, 0
+        ws_url = f"ws://{urlparse(base).netloc}/ws/clusters/{cluster}/"
+        for _ in range(MEMORY_ROUNDS):
+            sampler = RssSampler(web).start() if web else None
+            outcomes = asyncio.run(_followers(ws_url, base, token, MEMORY_FOLLOWERS, hold=2.0))
+            if sampler is not None:
+                peak = max(peak, sampler.stop())
+            opened += sum(1 for o in outcomes if o is True)
+            failed += sum(1 for o in outcomes if o is not True)
+        left = time.monotonic()
+        settled = rss_mb(web) if web else 0.0
+        # The last follower's goodbye reaches daphne a moment after the client closes.
+        while web and time.monotonic() - left < MEMORY_SETTLE_SECONDS:
+            time.sleep(0.2)
+            settled = rss_mb(web)
+        return {"after_runs": after_runs, "peak": peak, "settled": settled, "opened": opened, "failed": failed}
+
+    def _report_memory(self, m: dict) -> None:
+        out = self.stdout.write
+        out(f"(m) memory (RSS, MB), {MEMORY_ROUNDS} rounds of {MEMORY_FOLLOWERS} followers opening the stream at once")
+        out("    after (a)-(c): " + ", ".join(f"{name} {value:.0f}" for name, value in sorted(m["after_runs"].items())))
+        out(f"    daphne: peak {m['peak']:.0f} with the followers, {m['settled']:.0f} {MEMORY_SETTLE_SECONDS:.0f} s after the last left; "
+            f"{m['opened']} streams opened, {m['failed']} refused or dropped   {verdict(m['failed'] == 0)}")
+        out("=" * 78)
 
     def _report(self, r: Results, env_line: str, *, pods: int, replicas: int, warmup: int, seconds: float) -> None:
         out = self.stdout.write
