@@ -11,15 +11,18 @@ Lowest layer first; a module imports only from its own layer or those below it
     apiserver/      registry/ (one strategy per kind: validation, defaulting, verbs,
                     subresources, update rules, table columns), admission/ (quota,
                     DefaultIngressClass), serializers/ (protobuf, patch, tables);
-                    then store.py, the one door every write goes through, and audit.py
+                    then store.py, the one door every write goes through, audit.py, and
+                    history.py (lists at an exact past revision, from the change log)
     componentbase/  what every component shares: Events, step narration, per-object
-                    isolation, Kubernetes' clocks at the cluster's speed
+                    isolation, Kubernetes' clocks at the cluster's speed, the cluster's
+                    clock (pause, step, resume) and component switches
     informers/      which committed change wakes which component (a store listener)
     controllers/    the controller manager: deployment, replicaset, garbagecollector,
     scheduler/      endpoints, node lifecycle, namespace, service (load balancer),
     kubelet/        ingress; the scheduler (framework and plugins); the kubelet and
     proxy/          container runtime; kube-proxy
-    apiserver/handlers/, tasks.py, sandbox.py, demo.py, stack.py, management/
+    apiserver/handlers/, tasks.py, actions.py, explain.py, sandbox.py, demo.py, stack.py,
+    management/
                     the doors and entry points: the HTTP API, the Celery tasks of each
                     role, sandboxes, the process supervisor, commands
     web/ (beside)   the page, its stream (publishing what the store commits), sign-in

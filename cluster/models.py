@@ -55,6 +55,12 @@ class Cluster(models.Model):
     node_size = models.CharField(max_length=10, choices=NodeSize.choices, default=NodeSize.MEDIUM)
     # When its owner last used it (page, API, stream); idle anonymous sandboxes expire.
     last_active = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The cluster's clock (cluster/componentbase/clock.py): while paused the API server still
+    # stores what clients send, but no component acts; each action it would take is a
+    # HeldAction, released one at a time (step) or all at once (resume).
+    paused = models.BooleanField(default=False)
+    # The control-plane components a teacher has stopped ("scheduler", "controller-manager").
+    stopped_components = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -142,3 +148,28 @@ class Step(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pod_uid", "number"], name="one_step_per_pod")]
         indexes = [models.Index(fields=["cluster", "revision"])]
+
+
+class HeldAction(models.Model):
+    """An action a component would have taken while the cluster's clock was paused: the
+    task that does it, and what it will do, for the page's "what happens next"."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="held_actions")
+    component = models.CharField(max_length=32)  # scheduler, controller-manager, kubelet
+    task = models.CharField(max_length=100)  # the Celery task's name
+    args = models.JSONField(default=list)
+    key = models.CharField(max_length=300)  # task and args: one row per action
+    action = models.CharField(max_length=300, blank=True, default="")  # in English
+    action_ko = models.CharField(max_length=300, blank=True, default="")
+    step = models.PositiveSmallIntegerField(null=True, blank=True)  # which of the eight steps it is, if one
+    object_ref = models.CharField(max_length=300, blank=True, default="")
+    # Let through by a step or a resume: the task acts once, then the row goes.
+    released = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "key"], name="held_action_once")]
+        indexes = [models.Index(fields=["cluster", "released", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.component}: {self.action or self.key}"

@@ -11,9 +11,9 @@ from typing import Callable
 from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
-from cluster import kubelet, sandbox, scheduler
+from cluster import actions, kubelet, sandbox, scheduler
 from cluster.apiserver import store
-from cluster.componentbase import isolation
+from cluster.componentbase import clock, isolation
 from cluster.controllers import deployment, endpoints, garbagecollector, ingress, loadbalancer
 from cluster.controllers import namespace as namespace_controller
 from cluster.controllers import node as node_controller
@@ -28,18 +28,35 @@ def _cluster(cluster_id: int) -> Cluster | None:
     return Cluster.objects.filter(pk=cluster_id).first()
 
 
+def _admitted(task: wake.Task, *, once: list | None = None) -> Cluster | None:
+    """The start of every component task: the work queue forgets the key, then the
+    cluster's clock says whether the component may act now (cluster/componentbase/clock.py).
+    None when it may not: the cluster is gone, the component is stopped, or the clock is
+    paused (the action is then held, and listed as what happens next). `once`, when given,
+    gets True appended if a step let just this one action through."""
+    wake.started(task)
+    name, args = task
+    cluster = _cluster(args[0])
+    if cluster is None:
+        return None
+    verdict = clock.admit(cluster, wake.QUEUES[name], name, args, lambda: actions.describe(cluster, name, args))
+    if not verdict:
+        return None
+    if once is not None and verdict == clock.ONCE:
+        once.append(True)
+    return cluster
+
+
 @shared_task(name="cluster.tasks.reconcile_deployment")
 def reconcile_deployment(cluster_id: int, uid: str) -> None:
-    wake.started((wake.RECONCILE_DEPLOYMENT, (cluster_id, uid)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.RECONCILE_DEPLOYMENT, (cluster_id, uid))):
         with isolation.isolated(cluster, store.DEPLOYMENT_CONTROLLER, uid=uid):
             deployment.reconcile(cluster, uid)
 
 
 @shared_task(name="cluster.tasks.reconcile_replicaset")
 def reconcile_replicaset(cluster_id: int, uid: str) -> None:
-    wake.started((wake.RECONCILE_REPLICASET, (cluster_id, uid)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.RECONCILE_REPLICASET, (cluster_id, uid))):
         more = False
         with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=uid):
             more = replicaset.reconcile(cluster, uid)
@@ -49,16 +66,14 @@ def reconcile_replicaset(cluster_id: int, uid: str) -> None:
 
 @shared_task(name="cluster.tasks.collect_garbage")
 def collect_garbage(cluster_id: int, owner_uid: str) -> None:
-    wake.started((wake.COLLECT_GARBAGE, (cluster_id, owner_uid)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.COLLECT_GARBAGE, (cluster_id, owner_uid))):
         with isolation.isolated(cluster, store.GARBAGE_COLLECTOR, uid=owner_uid):
             garbagecollector.collect(cluster, owner_uid)
 
 
 @shared_task(name="cluster.tasks.reconcile_namespace")
 def reconcile_namespace(cluster_id: int, name: str) -> None:
-    wake.started((wake.RECONCILE_NAMESPACE, (cluster_id, name)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.RECONCILE_NAMESPACE, (cluster_id, name))):
         with isolation.isolated(cluster, store.NAMESPACE_CONTROLLER, what=f"namespace {name}"):
             namespace_controller.reconcile(cluster, name)
 
@@ -66,8 +81,7 @@ def reconcile_namespace(cluster_id: int, name: str) -> None:
 @shared_task(name="cluster.tasks.reconcile_endpoints")
 def reconcile_endpoints(cluster_id: int, namespace: str, name: str) -> None:
     """The endpoint and EndpointSlice controllers, for one Service."""
-    wake.started((wake.RECONCILE_ENDPOINTS, (cluster_id, namespace, name)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.RECONCILE_ENDPOINTS, (cluster_id, namespace, name))):
         with isolation.isolated(cluster, store.ENDPOINT_CONTROLLER, what=f"service {namespace}/{name}"):
             endpoints.reconcile(cluster, namespace, name)
 
@@ -75,23 +89,20 @@ def reconcile_endpoints(cluster_id: int, namespace: str, name: str) -> None:
 @shared_task(name="cluster.tasks.sync_namespace_endpoints")
 def sync_namespace_endpoints(cluster_id: int, namespace: str) -> None:
     """A pod changed what Services may send it: every Service of its namespace, once."""
-    wake.started((wake.SYNC_NAMESPACE_ENDPOINTS, (cluster_id, namespace)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.SYNC_NAMESPACE_ENDPOINTS, (cluster_id, namespace))):
         endpoints.reconcile_namespace(cluster, namespace)
 
 
 @shared_task(name="cluster.tasks.reconcile_loadbalancer")
 def reconcile_loadbalancer(cluster_id: int, namespace: str, name: str) -> None:
-    wake.started((wake.RECONCILE_LOADBALANCER, (cluster_id, namespace, name)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.RECONCILE_LOADBALANCER, (cluster_id, namespace, name))):
         with isolation.isolated(cluster, store.SERVICE_CONTROLLER, what=f"service {namespace}/{name}"):
             loadbalancer.reconcile(cluster, namespace, name)
 
 
 @shared_task(name="cluster.tasks.reconcile_ingress")
 def reconcile_ingress(cluster_id: int, namespace: str, name: str) -> None:
-    wake.started((wake.RECONCILE_INGRESS, (cluster_id, namespace, name)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.RECONCILE_INGRESS, (cluster_id, namespace, name))):
         with isolation.isolated(cluster, store.INGRESS_CONTROLLER, what=f"ingress {namespace}/{name}"):
             ingress.reconcile(cluster, namespace, name)
 
@@ -99,15 +110,13 @@ def reconcile_ingress(cluster_id: int, namespace: str, name: str) -> None:
 @shared_task(name="cluster.tasks.sync_ingresses")
 def sync_ingresses(cluster_id: int, namespace: str, service: str) -> None:
     """The ingress controller over several Ingresses: all ("" namespace), or those naming a Service."""
-    wake.started((wake.SYNC_INGRESSES, (cluster_id, namespace, service)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.SYNC_INGRESSES, (cluster_id, namespace, service))):
         ingress.sync_all(cluster, namespace, service)
 
 
 @shared_task(name="cluster.tasks.schedule_pod")
 def schedule_pod(cluster_id: int, uid: str) -> None:
-    wake.started((wake.SCHEDULE_POD, (cluster_id, uid)))
-    if cluster := _cluster(cluster_id):
+    if cluster := _admitted((wake.SCHEDULE_POD, (cluster_id, uid))):
         with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
             scheduler.schedule(cluster, uid)
 
@@ -115,8 +124,15 @@ def schedule_pod(cluster_id: int, uid: str) -> None:
 @shared_task(name="cluster.tasks.schedule_pending")
 def schedule_pending(cluster_id: int) -> None:
     """Something changed that may make room: try every waiting pod again, oldest first."""
-    wake.started((wake.SCHEDULE_PENDING, (cluster_id,)))
-    if cluster := _cluster(cluster_id):
+    cluster = _cluster(cluster_id)
+    if cluster is not None and clock.is_paused(cluster) and not clock.is_stopped(cluster, clock.SCHEDULER):
+        # Paused, the pass is held as what it is made of: one bind per pending pod, each
+        # its own next action (a step binds one pod, not all of them).
+        wake.started((wake.SCHEDULE_PENDING, (cluster_id,)))
+        for uid in scheduler.pending_pods(cluster):
+            _admitted((wake.SCHEDULE_POD, (cluster_id, uid)))
+        return
+    if cluster := _admitted((wake.SCHEDULE_PENDING, (cluster_id,))):
         # One pod that cannot be scheduled for an unexpected reason is recorded on that
         # pod and skipped: it must not keep every pod behind it waiting.
         for uid in scheduler.pending_pods(cluster):
@@ -128,15 +144,19 @@ def schedule_pending(cluster_id: int) -> None:
 def sync_pod(cluster_id: int, node: str, uid: str) -> None:
     """Run the kubelet's stages for one pod while they are due; come back for the rest."""
     task = (wake.SYNC_POD, (cluster_id, node, uid))
-    wake.started(task)
-    cluster = _cluster(cluster_id)
+    once: list = []
+    cluster = _admitted(task, once=once)
     if cluster is None:
         return
     while True:
         wait = None
         with isolation.isolated(cluster, store.KUBELET, uid=uid, what=f"pod {uid} on {node}"):
-            wait = kubelet.run_due_stages(cluster, node, uid)
+            wait = kubelet.run_due_stages(cluster, node, uid, limit=1) if once else kubelet.run_due_stages(cluster, node, uid)
         if wait is None:
+            return
+        if once:
+            # A step lets one stage through: the next is held as what happens next.
+            wake.dispatch([task], countdown=max(wait, 0.0) or None)
             return
         if wait > 0:
             wake.dispatch([task], countdown=wait)
@@ -173,13 +193,13 @@ def resync() -> None:
         tasks: list[wake.Task] = []
         # Only what is not converged: a resync over every object of every cluster would
         # cost more than the work it guards (a class runs thirty clusters).
-        for what, found in _resync_parts(cluster):
+        for what, found in resync_parts(cluster):
             with isolation.isolated(cluster, "resync", what=what):
                 tasks.extend(found())
         wake.dispatch(tasks, unless_delayed=True)
 
 
-def _resync_parts(cluster: Cluster) -> list[tuple[str, Callable[[], list[wake.Task]]]]:
+def resync_parts(cluster: Cluster) -> list[tuple[str, Callable[[], list[wake.Task]]]]:
     """Each component's part of the resync: what it must be woken for in this cluster."""
     pk = cluster.pk
     return [
@@ -198,8 +218,9 @@ def _resync_parts(cluster: Cluster) -> list[tuple[str, Callable[[], list[wake.Ta
 
 @shared_task(name="cluster.tasks.heartbeat")
 def heartbeat() -> None:
-    """Every running kubelet renews its node Lease, and now and then posts node status."""
-    for cluster in Cluster.objects.all():
+    """Every running kubelet renews its node Lease, and now and then posts node status.
+    A paused cluster's kubelets are frozen with its clock (and so is its node controller)."""
+    for cluster in Cluster.objects.filter(paused=False):
         try:
             woken = kubelet.heartbeat(cluster)
         except Exception:  # one cluster's trouble must not stop the others' heartbeats
@@ -210,9 +231,11 @@ def heartbeat() -> None:
 
 @shared_task(name="cluster.tasks.monitor_nodes")
 def monitor_nodes() -> None:
-    """The node lifecycle controller's pass (--node-monitor-period) over every cluster."""
-
-    for cluster in Cluster.objects.all():
+    """The node lifecycle controller's pass (--node-monitor-period) over every cluster whose
+    clock runs and whose controller manager runs."""
+    for cluster in Cluster.objects.filter(paused=False):
+        if clock.CONTROLLER_MANAGER in (cluster.stopped_components or []):
+            continue
         try:
             node_controller.reconcile(cluster)
         except Exception:

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from cluster.apiserver.handlers import discovery, k8s, nodes, podflow
+from cluster.apiserver.handlers import clock, discovery, explain, k8s, nodes, podflow
 from web import accounts, sandboxes, views
 
 K8S = "k8s/<slug:cluster>/"
@@ -60,5 +60,11 @@ urlpatterns = [
     path(K8S + "podflow/v1/speed", views.api_speed, name="api-speed"),
     # podflow's power switch for a worker node (its kubelet stops heartbeating).
     path(K8S + "podflow/v1/nodes/<str:name>/<str:action>", nodes.power),
+    # The cluster's clock (pause, step, resume) and its components' switches.
+    path(K8S + "podflow/v1/clock", clock.clock, name="api-clock"),
+    path(K8S + "podflow/v1/clock/step", clock.step, name="api-clock-step"),
+    path(K8S + "podflow/v1/components/<str:component>/<str:action>", clock.switch, name="api-component"),
+    # Why a pod is as it is, and who is responsible.
+    path(K8S + "podflow/v1/" + NS + "pods/<str:name>/explain", explain.pod, name="api-explain"),
     re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/(?P<rest>.*)$", k8s.unknown),
 ]

@@ -148,3 +148,7 @@ def publish_announced(cluster_name: str, what: str, payload: Any) -> None:
         publish_request(cluster_name, payload)
     elif what == audit.TRAFFIC:
         publish_traffic(cluster_name, payload)
+    elif what == "clock":
+        # The clock or its held actions changed: followers read them and pass them on.
+        if _enabled():
+            _get_sender().put(group_name(cluster_name), {"type": "cluster.clock"})

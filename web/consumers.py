@@ -161,6 +161,12 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.close(code=CLOSE_GONE)
 
+    async def cluster_clock(self, message: dict) -> None:
+        """The cluster's clock was paused, stepped or resumed, or a component switched."""
+        state = await database_sync_to_async(stream.clock_of)(self.cluster_id)
+        if state is not None:
+            await self.send_json({"type": "clock", "revision": self.last, "clock": state})
+
     async def cluster_request(self, message: dict) -> None:
         """A client's request reached the API server (not stored: it is not a change)."""
         await self.send_json({"type": "request", "revision": self.last, **message["request"]})

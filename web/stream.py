@@ -10,6 +10,7 @@ from collections import OrderedDict, defaultdict
 
 from cluster.apimachinery import kinds
 from cluster.apiserver import store
+from cluster.componentbase import clock
 from cluster.models import Change, Cluster, Step
 from web import broadcast, redact
 
@@ -19,7 +20,13 @@ MAX_REPLAY = 20000
 
 
 def cluster_info(cluster: Cluster) -> dict:
-    return {"name": cluster.name, "speed": cluster.speed, "revision": cluster.revision}
+    return {"name": cluster.name, "speed": cluster.speed, "revision": cluster.revision, "paused": cluster.paused, "stopped": list(cluster.stopped_components or [])}
+
+
+def clock_of(cluster_id: int) -> dict | None:
+    """The clock as the page shows it: paused, stopped components, what happens next."""
+    cluster = _find(cluster_id)
+    return clock.state(cluster) if cluster else None
 
 
 def _find(ref: str | int) -> Cluster | None:
@@ -82,9 +89,14 @@ def snapshot_frames(cluster_name: str | int, frame_bytes: int = FRAME_BYTES) -> 
 # cluster at the same revision (a class loading the page together, a projector and an
 # instructor) share one build instead of each reading every object again.
 SHARED_SNAPSHOTS = 16
-_shared: OrderedDict[int, tuple[tuple[int, str], list[dict]]] = OrderedDict()
+_shared: OrderedDict[int, tuple[str, list[dict]]] = OrderedDict()
 _shared_lock = threading.Lock()
 _build_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+
+
+def _info_key(info: dict) -> str:
+    """What a snapshot must match to be reused: the revision and every setting it shows."""
+    return json.dumps(info, sort_keys=True)
 
 
 def shared_snapshot_frames(cluster_id: int) -> list[dict] | None:
@@ -93,7 +105,7 @@ def shared_snapshot_frames(cluster_id: int) -> list[dict] | None:
     info = current(cluster_id)
     if info is None:
         return None
-    wanted = (info["revision"], info["speed"])
+    wanted = _info_key(info)
     with _build_locks[cluster_id]:  # one build at a time per cluster; the others then find it
         with _shared_lock:
             found = _shared.get(cluster_id)
@@ -104,7 +116,7 @@ def shared_snapshot_frames(cluster_id: int) -> list[dict] | None:
         if frames is None:
             return None
         with _shared_lock:
-            _shared[cluster_id] = ((frames[0]["revision"], frames[0]["cluster"]["speed"]), frames)
+            _shared[cluster_id] = (_info_key(frames[0]["cluster"]), frames)
             _shared.move_to_end(cluster_id)
             while len(_shared) > SHARED_SNAPSHOTS:
                 _shared.popitem(last=False)

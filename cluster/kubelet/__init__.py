@@ -19,7 +19,7 @@ from cluster.kubelet import envconfig, memory
 from cluster.kubelet import node as node_side
 from cluster.kubelet import status
 from cluster.kubelet.images import image_ref, image_size
-from cluster.kubelet.pod import Ctx, Stage, plan, wants_attention
+from cluster.kubelet.pod import Ctx, plan, wants_attention
 from cluster.models import Cluster, Object
 
 RUNTIME = "containerd://1.7.24"
@@ -41,11 +41,6 @@ def _read(cluster: Cluster, node_name: str, uid: str, node: dict | None = None) 
     seen = memory.history(cluster, uid)
     last = max([updated] + [s.at for s in seen])
     return Ctx(cluster, pod, node, seen, metav1.now(), last)
-
-
-def next_stage(ctx: Ctx) -> Stage | None:
-    """What the kubelet does next for this pod, read from the pod, its node and its Events."""
-    return plan(ctx)
 
 
 def sync_pod(cluster: Cluster, node_name: str, uid: str) -> float | None:
@@ -73,7 +68,7 @@ def sync_pod(cluster: Cluster, node_name: str, uid: str) -> float | None:
     return 0.0
 
 
-def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
+def run_due_stages(cluster: Cluster, node_name: str, uid: str, limit: int = MAX_STAGES_AT_ONCE) -> float | None:
     """What the kubelet task runs: every stage that is due now.
 
     Paced, that is one stage (then `sync_pod`'s wait). At instant speed every stage is due
@@ -86,7 +81,7 @@ def run_due_stages(cluster: Cluster, node_name: str, uid: str) -> float | None:
         return sync_pod(cluster, node_name, uid)
     with store.locked(cluster):
         ctx = _read(cluster, node_name, uid)
-        for _ in range(MAX_STAGES_AT_ONCE):
+        for _ in range(limit):
             if ctx is None:
                 return None
             stage = plan(ctx)
@@ -115,6 +110,13 @@ def pods_needing_work(cluster: Cluster) -> list[tuple[str, str]]:
             out.append((node, pod["metadata"]["uid"]))
     return out
 
+
+
+def next_stage(cluster: Cluster, node_name: str, uid: str) -> str:
+    """The name of the stage the kubelet would run next for this pod ("" if none)."""
+    ctx = _read(cluster, node_name, uid)
+    stage = plan(ctx) if ctx is not None else None
+    return stage.name if stage is not None else ""
 
 
 def pods_waiting_on(cluster_id: int, kind: str, namespace: str, name: str) -> list[tuple[str, str]]:

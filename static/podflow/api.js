@@ -53,6 +53,23 @@ export function makeApi(base, speedUrl, csrfToken) {
   const appsOf = (namespace) => `${base}/apis/apps/v1/namespaces/${encodeURIComponent(namespace || "default")}`;
   const svcOf = (namespace, name) => `${podflow}/namespaces/${encodeURIComponent(namespace || "default")}/services/${encodeURIComponent(name)}`;
   return {
+    // Why a pod is as it is, and which component is responsible (podflow/v1 explain).
+    explain(namespace, name) {
+      return k8s("GET", `${podflow}/namespaces/${encodeURIComponent(namespace || "default")}/pods/${encodeURIComponent(name)}/explain`);
+    },
+    // The cluster's clock and its components (podflow/v1/clock, podflow/v1/components).
+    clock() {
+      return k8s("GET", `${podflow}/clock`);
+    },
+    setPaused(paused) {
+      return k8s("POST", `${podflow}/clock`, { paused });
+    },
+    step(component) {
+      return k8s("POST", `${podflow}/clock/step`, component ? { component } : {});
+    },
+    switchComponent(component, action) {
+      return k8s("POST", `${podflow}/components/${encodeURIComponent(component)}/${action}`);
+    },
     createPod({ name, image, cpu, memory, probes = false }) {
       const requests = {};
       if (cpu) requests.cpu = cpu;

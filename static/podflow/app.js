@@ -16,6 +16,8 @@ import { NodesPanel } from "./nodes.js";
 import { PodInfo } from "./podinfo.js";
 import { SandboxPanel } from "./sandboxes.js";
 import { SnapshotAssembler } from "./snapshot.js";
+import { ClockPanel } from "./clock.js";
+import { ExplainPanel } from "./explain.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -38,6 +40,10 @@ const services = new ServicesPanel({ state, api, announce, onMarks: () => schedu
 const ingresses = new IngressPanel({ state, api, announce, onMarks: () => scheduleRender(), onAnswers: (answers, source) => waysIn.show(answers, source) });
 const waysIn = new WaysIn({ state, ingressToShow: () => ingresses.ingress() });
 const deployments = new DeploymentsPanel({ state, api, announce });
+// The cluster's clock: pause, step, resume, and the components' switches.
+const clockPanel = new ClockPanel({ api, announce });
+// Why the selected pod is as it is, and which component is responsible.
+const explainPanel = new ExplainPanel({ api });
 const nodesPanel = new NodesPanel({ state, api, announce, rerender: () => scheduleRender() });
 const podInfo = new PodInfo({ api, announce });
 // This learner's sandboxes: new, reset and delete (a reset shows as deletions on the stream).
@@ -134,6 +140,7 @@ function render() {
     deployments.render();
     podInfo.render(pod);
   });
+  explainPanel.show(pod);
   renderStepLog(pod, steps, states, current);
   renderEvents(pod);
   renderSpeed();
@@ -423,6 +430,7 @@ function handle(msg) {
   }
   if (msg.type === "snapshot") {
     state.applySnapshot(msg);
+    clockPanel.refresh();
     suggestNames();
     scheduleRender();
   } else if (msg.type === "change") {
@@ -432,6 +440,8 @@ function handle(msg) {
   } else if (msg.type === "cluster") {
     state.applyCluster(msg);
     if (state.ready) scheduleRender();
+  } else if (msg.type === "clock") {
+    clockPanel.render(msg.clock);
   } else if (msg.type === "request") {
     requestLog.add(msg);
     scheduleFeed();

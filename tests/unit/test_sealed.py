@@ -32,6 +32,7 @@ EXAMPLES = {
     "service": "web",
     "ingress": "web",
     "action": "stop",
+    "component": "scheduler",
     "gv": "api/v1",
     "rest": "anything/at/all",
 }

@@ -19,7 +19,7 @@ def test_it_snapshots_the_objects_steps_and_revision(cluster):
     snap = stream.snapshot("test")
 
     assert snap["revision"] == revision(cluster)
-    assert snap["cluster"] == {"name": "test", "speed": "instant", "revision": revision(cluster)}
+    assert snap["cluster"] == {"name": "test", "speed": "instant", "revision": revision(cluster), "paused": False, "stopped": []}
     assert [p["metadata"]["uid"] for p in snap["pods"]] == [web["metadata"]["uid"]]
     assert len(snap["nodes"]) == 3
     assert [s["number"] for s in snap["steps"]] == [1, 2, 3]

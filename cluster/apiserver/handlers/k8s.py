@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cluster.apimachinery import kinds, pods, selectors
 from cluster.apimachinery.errors import APIError, Cause, bad_request, conflict, invalid, not_found
-from cluster.apiserver import audit, registry, store
+from cluster.apiserver import audit, history, registry, store
 from cluster.apiserver.handlers import watch
 from cluster.apiserver.handlers.auth import resolve
 from cluster.apiserver.registry import validation
@@ -312,13 +312,58 @@ def _matcher(request: HttpRequest) -> Callable[[dict], bool]:
 
 
 def _list(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: str | None) -> HttpResponse:
+    """A list of the present, or with `resourceVersionMatch=Exact` of the collection as it
+    was at `resourceVersion` (cluster/apiserver/history.py). Without a match, or with
+    NotOlderThan, the present is the answer: it is never older than what was asked."""
     matches = _matcher(request)
+    exact = _exact_revision(request)
     revision = store.current_revision(cluster)
     _not_from_the_future(request, revision)
-    items = [doc for doc in store.list_docs(cluster, kind, namespace) if matches(doc)]
+    if exact is None:
+        docs = store.list_docs(cluster, kind, namespace)
+    else:
+        revision = exact
+        docs = history.list_at(cluster, kind, namespace, exact)
+    items = [doc for doc in docs if matches(doc)]
     if tables.wants_table(request.headers.get("Accept", "")):
         return json_response(tables.table(registry.strategy(kind), items, str(revision), include_object=request.GET.get("includeObject", "Metadata")))
     return json_response({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": {"resourceVersion": str(revision)}, "items": items})
+
+
+# The values of resourceVersionMatch (metav1.ResourceVersionMatch), as a list accepts them.
+EXACT, NOT_OLDER_THAN = "Exact", "NotOlderThan"
+
+
+def _exact_revision(request: HttpRequest) -> int | None:
+    """The revision a list must be served at exactly, or None to serve the present.
+
+    The API server's ValidateListOptions first: resourceVersionMatch needs a
+    resourceVersion, no continue token, one of the two values, and Exact needs a revision
+    other than 0. What it refuses is a 422 Invalid on ListOptions, naming each rule broken.
+    """
+    match = request.GET.get("resourceVersionMatch", "")
+    if not match:
+        return None
+    raw = request.GET.get("resourceVersion", "")
+    field = "resourceVersionMatch"
+    causes: list[Cause] = []
+    if not raw:
+        causes.append(Cause(field, "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided", "FieldValueForbidden"))
+    if request.GET.get("continue"):
+        causes.append(Cause(field, "Forbidden: resourceVersionMatch is forbidden when continue is provided", "FieldValueForbidden"))
+    if match not in (EXACT, NOT_OLDER_THAN):
+        causes.append(Cause(field, f'Unsupported value: {json.dumps(match, ensure_ascii=False)}: supported values: "{EXACT}", "{NOT_OLDER_THAN}", ""', "FieldValueNotSupported"))
+    if match == EXACT and raw == "0":
+        causes.append(Cause(field, 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"', "FieldValueForbidden"))
+    if causes:
+        raise invalid("ListOptions", "meta.k8s.io", "", causes)
+    if match != EXACT:
+        return None
+    # A revision is digits only, as etcd's are parsed (Python's int() would also take
+    # "+5", " 5" and "5_0").
+    if not (raw.isascii() and raw.isdigit()):
+        raise bad_request(f"invalid resourceVersion: {raw!r}")
+    return int(raw)
 
 
 def _not_from_the_future(request: HttpRequest, current: int) -> None:

@@ -1,0 +1,187 @@
+"""The cluster's clock and component switches: pause, step, resume; stop and start.
+
+Time is a setting of the cluster (invariant 6), so holding time is too. While a cluster is
+paused the API server still stores what clients send (steps 1 and 2 happen: the pod is in
+etcd, Pending), but no component acts. Each action a component would take is recorded as
+a `HeldAction` — data, not a sleeping worker, so a worker restart keeps the pause — and
+listed as "what happens next". `step` lets the first one (or the first of one component)
+through; `resume` lets them all through, in the order they were held.
+
+A stopped component (the scheduler, the controller manager) does nothing and holds
+nothing: on start it catches up, level-triggered, through the resync. A stopped kubelet is
+a stopped node (cluster/kubelet/node.py).
+
+Every component's entry point asks `admit` before it acts; the callers that release an
+action (the HTTP handlers) queue its task again.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from cluster.apiserver import audit
+from cluster.models import Cluster, HeldAction
+
+SCHEDULER = "scheduler"
+CONTROLLER_MANAGER = "controller-manager"
+KUBELET = "kubelet"
+COMPONENTS = (CONTROLLER_MANAGER, SCHEDULER, KUBELET)
+# The components a teacher can stop as a whole (a kubelet is stopped with its node).
+STOPPABLE = (SCHEDULER, CONTROLLER_MANAGER)
+# The announcement the page's stream carries when the clock or the held actions change.
+CLOCK = "clock"
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a held action will do, in words for the page."""
+
+    en: str
+    ko: str
+    step: int | None = None
+    object_ref: str = ""
+
+
+def key_of(task: str, args: list | tuple) -> str:
+    return task.rsplit(".", 1)[-1] + ":" + json.dumps(list(args), separators=(",", ":"))
+
+
+def settings_of(cluster_id: int) -> tuple[bool, list[str]]:
+    """(paused, stopped components), read now: a long-running worker's Cluster is stale."""
+    row = Cluster.objects.filter(pk=cluster_id).values_list("paused", "stopped_components").first()
+    if row is None:
+        return False, []
+    return bool(row[0]), list(row[1] or [])
+
+
+def is_paused(cluster: Cluster) -> bool:
+    return settings_of(cluster.pk)[0]
+
+
+def is_stopped(cluster: Cluster, component: str) -> bool:
+    return component in settings_of(cluster.pk)[1]
+
+
+RUN = "run"  # the clock runs: act as usual
+ONCE = "once"  # let through by a step: take this one action, then hold the next
+
+
+def admit(cluster: Cluster, component: str, task: str, args: list | tuple, describe) -> str:
+    """Whether `component` may take this action now: RUN, ONCE, or "" (not now).
+
+    A stopped component may not (nothing is held: it catches up when started). On a paused
+    cluster the action is held (once, however often the component is woken for it) unless
+    a step let it through: then its row goes and it may act ONCE. `describe()` gives the
+    Action's words, and is only called when the action is first held.
+    """
+    paused, stopped = settings_of(cluster.pk)
+    if component in stopped:
+        return ""
+    key = key_of(task, args)
+    if not paused:
+        # Resumed while this was queued: a row it left (released or not) has done its job.
+        # Looked for before deleting: a DELETE takes SQLite's write lock even when it finds
+        # nothing, and every task of every component passes here.
+        leftover = HeldAction.objects.filter(cluster=cluster, key=key)
+        if leftover.exists():
+            leftover.delete()
+        return RUN
+    released = HeldAction.objects.filter(cluster=cluster, key=key, released=True).delete()[0]
+    if released:
+        _announce(cluster)
+        return ONCE
+    if not HeldAction.objects.filter(cluster=cluster, key=key).exists():
+        words: Action = describe()
+        try:
+            with transaction.atomic():
+                HeldAction.objects.create(
+                    cluster=cluster, component=component, task=task, args=list(args), key=key,
+                    action=words.en[:300], action_ko=words.ko[:300], step=words.step, object_ref=words.object_ref[:300],
+                )
+        except IntegrityError:
+            pass  # held already by a worker that got there first
+        else:
+            _announce(cluster)
+    return ""
+
+
+def next_actions(cluster: Cluster) -> list[dict]:
+    """The held actions, in the order they will be let through."""
+    return [
+        {
+            "component": row.component,
+            "action": row.action,
+            "action_ko": row.action_ko,
+            "step": row.step,
+            "object": row.object_ref,
+            "released": row.released,
+        }
+        for row in HeldAction.objects.filter(cluster=cluster).order_by("id")
+    ]
+
+
+def state(cluster: Cluster) -> dict:
+    paused, stopped = settings_of(cluster.pk)
+    return {"paused": paused, "stopped": [c for c in STOPPABLE if c in stopped], "next": next_actions(cluster)}
+
+
+def pause(cluster: Cluster) -> None:
+    Cluster.objects.filter(pk=cluster.pk).update(paused=True)
+    cluster.paused = True
+    _announce(cluster)
+
+
+def resume(cluster: Cluster) -> list[tuple[str, tuple]]:
+    """Unpause; returns every held action's task, in order, for the caller to queue."""
+    with transaction.atomic():
+        Cluster.objects.filter(pk=cluster.pk).update(paused=False)
+        cluster.paused = False
+        rows = list(HeldAction.objects.select_for_update().filter(cluster=cluster).order_by("id"))
+        HeldAction.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    _announce(cluster)
+    return [(row.task, tuple(row.args)) for row in rows]
+
+
+def step(cluster: Cluster, component: str | None = None) -> HeldAction | None:
+    """Let the first held action (of `component`, if given) through; returns it, for the
+    caller to queue its task, or None when nothing of that kind is held."""
+    with transaction.atomic():
+        rows = HeldAction.objects.select_for_update().filter(cluster=cluster, released=False)
+        if component:
+            rows = rows.filter(component=component)
+        row = rows.order_by("id").first()
+        if row is None:
+            return None
+        row.released = True
+        row.save(update_fields=["released"])
+    _announce(cluster)
+    return row
+
+
+def stop(cluster: Cluster, component: str) -> None:
+    _switch(cluster, component, stopped=True)
+
+
+def start(cluster: Cluster, component: str) -> None:
+    _switch(cluster, component, stopped=False)
+
+
+def _switch(cluster: Cluster, component: str, *, stopped: bool) -> None:
+    if component not in STOPPABLE:
+        raise ValueError(f"{component!r} is not a component that can be stopped")
+    with transaction.atomic():
+        current = set(Cluster.objects.select_for_update().filter(pk=cluster.pk).values_list("stopped_components", flat=True).first() or [])
+        (current.add if stopped else current.discard)(component)
+        value = [c for c in STOPPABLE if c in current]
+        Cluster.objects.filter(pk=cluster.pk).update(stopped_components=value)
+        cluster.stopped_components = value
+        if stopped:
+            # What it had been asked to do while paused is not done by a stopped component.
+            HeldAction.objects.filter(cluster=cluster, component=component).delete()
+    _announce(cluster)
+
+
+def _announce(cluster: Cluster) -> None:
+    audit.announce_on_commit(cluster.name, CLOCK)

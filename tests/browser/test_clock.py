@@ -1,0 +1,79 @@
+"""The cluster's clock in the page: pause, step one action, resume; a component switch.
+
+Each test is a new learner in a sandbox of its own (tests/browser/pages.py)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from .pages import STEPS_TIMEOUT, close_page, needs_chromium, open_page
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+
+def create_pod(page, name: str) -> None:
+    from playwright.sync_api import expect
+
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=image]").fill("nginx:1.27")
+    form.get_by_role("button", name="Create pod").click()
+    expect(page.locator("#pod-form-status")).to_have_attribute("data-kind", "ok")
+
+
+def test_pause_step_and_resume_from_the_page(page):
+    from playwright.sync_api import expect
+
+    clock = page.locator("#clock")
+    pause = page.get_by_role("button", name="Pause the clock")
+    step = page.get_by_role("button", name="Step forward")
+    expect(step).to_be_disabled()
+
+    pause.focus()
+    page.keyboard.press("Enter")  # by keyboard
+    expect(pause).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#clock-status")).to_contain_text("Paused")
+
+    name = f"held-{uuid.uuid4().hex[:6]}"
+    create_pod(page, name)
+    first = page.locator("#clock-next li").first
+    expect(first).to_have_attribute("data-component", "scheduler", timeout=STEPS_TIMEOUT)
+    expect(first).to_contain_text(f"bind default/{name} to node-")
+    expect(first).to_contain_text("step 4")
+    expect(page.locator('#steps li[data-step="2"]')).to_have_attribute("data-state", "done")
+    expect(page.locator('#steps li[data-step="4"]')).not_to_have_attribute("data-state", "done")
+    # The explain panel beside the (newest, so selected) pod says why it waits, and who.
+    explain = page.locator("#explain")
+    expect(explain).to_have_attribute("data-reason", "HeldByPausedClock", timeout=STEPS_TIMEOUT)
+    expect(explain.locator(".explain-summary")).not_to_be_empty()
+
+    step.click()
+    expect(page.locator('#steps li[data-step="4"]')).to_have_attribute("data-state", "done", timeout=STEPS_TIMEOUT)
+    expect(page.locator("#clock-next li").first).to_have_attribute("data-component", "kubelet", timeout=STEPS_TIMEOUT)
+    expect(page.locator('#steps li[data-step="5"]')).not_to_have_attribute("data-state", "done")
+
+    pause.click()  # resume: the rest goes ahead
+    expect(pause).to_have_attribute("aria-pressed", "false")
+    expect(page.locator('#steps li[data-step="8"]')).to_have_attribute("data-state", "done", timeout=STEPS_TIMEOUT)
+    expect(page.locator("#clock-next-empty")).to_be_visible()
+    expect(clock).to_have_attribute("data-paused", "false")
+    expect(explain).to_have_attribute("data-reason", "Healthy", timeout=STEPS_TIMEOUT)
+
+
+def test_a_stopped_scheduler_in_korean(browser, live_stack):
+    from playwright.sync_api import expect
+
+    context, page = open_page(browser, live_stack.url, locale="ko-KR")
+    try:
+        switch = page.locator('.component-switch[data-component="scheduler"]')
+        expect(switch).to_have_text("스케줄러 멈추기")
+        switch.click()
+        expect(switch).to_have_attribute("aria-pressed", "true")
+        expect(switch).to_have_text("스케줄러 다시 시작")
+        expect(page.locator("#clock-status")).to_contain_text("멈춘 컴포넌트: 스케줄러")
+        switch.click()
+        expect(switch).to_have_text("스케줄러 멈추기")
+        assert not page.errors
+    finally:
+        close_page(context, page)
