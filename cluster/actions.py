@@ -108,6 +108,12 @@ def _named(component_en: str, component_ko: str, what_en: str, what_ko: str) -> 
     return words
 
 
+def _ingresses(cluster: Cluster, namespace: str, service: str) -> Action:
+    if service:
+        return Action(f"ingress controller: the Ingresses that send to Service {namespace}/{service}", f"인그레스 컨트롤러: 서비스 {namespace}/{service}(으)로 보내는 인그레스 갱신")
+    return Action("ingress controller: every Ingress (their addresses and classes)", "인그레스 컨트롤러: 모든 인그레스 갱신 (주소와 클래스)")
+
+
 def _garbage(cluster: Cluster, uid: str) -> Action:
     owner = _by_uid(cluster, uid)
     ref = _ref(owner) if owner else "an owner that is gone"
@@ -125,5 +131,5 @@ _DESCRIBERS: dict[str, Callable[..., Action]] = {
     wake.SYNC_NAMESPACE_ENDPOINTS: _named("endpoint controller", "엔드포인트 컨트롤러", "the Services of namespace", "네임스페이스의 서비스 엔드포인트 갱신"),
     wake.RECONCILE_LOADBALANCER: _named("service controller", "서비스 컨트롤러", "the load balancer of", "로드밸런서 갱신"),
     wake.RECONCILE_INGRESS: _named("ingress controller", "인그레스 컨트롤러", "Ingress", "인그레스 갱신"),
-    wake.SYNC_INGRESSES: _named("ingress controller", "인그레스 컨트롤러", "the Ingresses of", "인그레스 갱신"),
+    wake.SYNC_INGRESSES: _ingresses,
 }

@@ -196,7 +196,7 @@ def resync() -> None:
         for what, found in resync_parts(cluster):
             with isolation.isolated(cluster, "resync", what=what):
                 tasks.extend(found())
-        wake.dispatch(tasks, unless_delayed=True)
+        wake.dispatch_paced(cluster, tasks, unless_delayed=True)
 
 
 def resync_parts(cluster: Cluster) -> list[tuple[str, Callable[[], list[wake.Task]]]]:

@@ -196,13 +196,16 @@ def running(pod: dict, node: str) -> StepRecord:
 
 
 def ready(pod: dict, node: str) -> StepRecord:
-    return StepRecord(
-        8,
-        KUBELET,
-        "The readiness check passed and the kubelet reported Ready=True: the pod is usable and Services may send it traffic.",
-        "준비 상태 검사를 통과해 kubelet이 Ready=True를 보고했습니다: 파드를 사용할 수 있고 서비스가 트래픽을 보낼 수 있습니다.",
-        actor=f"kubelet/{node}",
-    )
+    """Step 8. A container with a readinessProbe is Ready once the probe passes; one without
+    is Ready as soon as it runs — the narration says which."""
+    probed = any(isinstance(c, dict) and c.get("readinessProbe") for c in (pod.get("spec") or {}).get("containers") or [])
+    if probed:
+        en = "The readiness probe passed and the kubelet reported Ready=True: the pod is usable and Services may send it traffic."
+        ko = "준비성 프로브(readinessProbe)를 통과해 kubelet이 Ready=True를 보고했습니다: 파드를 사용할 수 있고 서비스가 트래픽을 보낼 수 있습니다."
+    else:
+        en = "Its containers are running and none has a readiness probe, so the kubelet reported Ready=True at once: the pod is usable and Services may send it traffic."
+        ko = "컨테이너가 실행 중이고 준비성 프로브가 없으므로 kubelet이 바로 Ready=True를 보고했습니다: 파드를 사용할 수 있고 서비스가 트래픽을 보낼 수 있습니다."
+    return StepRecord(8, KUBELET, en, ko, actor=f"kubelet/{node}")
 
 
 def bound_by_client(pod: dict, node: str, client: str) -> StepRecord:

@@ -65,7 +65,20 @@ def route(cluster: Cluster, changes: list[store.Committed]) -> None:
     for change in changes:
         for task in for_change(cluster.pk, change.type, change.old, change.new, change.by):
             tasks[task] = None
-    dispatch(list(tasks))
+    dispatch_paced(cluster, list(tasks))
+
+
+def dispatch_paced(cluster: Cluster, tasks: list[Task], *, unless_delayed: bool = False) -> None:
+    """`dispatch`, at the cluster's pace: at normal and slow speed the control plane takes
+    visible time too, a stage's worth per hop, as the kubelet does per stage — the learner
+    sees step 3 and step 4 happen rather than find them done. (The kubelet paces its own
+    stages; at instant speed nothing waits.)"""
+    pace = cluster.stage_seconds
+    if pace <= 0:
+        dispatch(tasks, unless_delayed=unless_delayed)
+        return
+    dispatch([t for t in tasks if QUEUES[t[0]] == "kubelet"], unless_delayed=unless_delayed)
+    dispatch([t for t in tasks if QUEUES[t[0]] != "kubelet"], countdown=pace, unless_delayed=unless_delayed)
 
 
 def for_change(cluster_id: int, type_: str, old: dict | None, new: dict, by: str) -> Iterable[Task]:

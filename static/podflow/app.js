@@ -348,6 +348,12 @@ let socket = null;
 let retries = 0;
 let reconnectTimer = null;
 let pingTimer = null;
+// The page asks the server for a sign of life every PING_MS; a socket that stays open
+// while nothing at all arrives for SILENCE_MS (the network went away without closing it)
+// is closed and opened again, and the header stops saying "Live".
+const PING_MS = 4000;
+const SILENCE_MS = 10000;
+let lastHeard = 0;
 
 function setConnection(kind, text) {
   const el = $("#connection");
@@ -364,13 +370,28 @@ function connect() {
   socket = ws;
   ws.addEventListener("open", () => {
     retries = 0;
+    lastHeard = Date.now();
     setConnection("live", gettext("Live"));
     clearInterval(pingTimer);
     pingTimer = setInterval(() => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping" }));
-    }, 25000);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (Date.now() - lastHeard > SILENCE_MS) {
+        // Let go of this socket at once: a close on a dead network can wait long for its
+        // handshake. The close handler then sees another socket (or none) and does nothing.
+        clearInterval(pingTimer);
+        if (socket === ws) socket = null;
+        ws.close();
+        retries += 1;
+        setConnection("down", gettext("No word from the server for 10 s; reconnecting…"));
+        clearTimeout(reconnectTimer);
+        reconnectTimer = setTimeout(connect, 500);
+        return;
+      }
+      ws.send(JSON.stringify({ type: "ping" }));
+    }, PING_MS);
   });
   ws.addEventListener("message", (event) => {
+    lastHeard = Date.now();
     let msg;
     try {
       msg = JSON.parse(event.data);

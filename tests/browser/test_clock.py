@@ -50,7 +50,8 @@ def test_pause_step_and_resume_from_the_page(page):
 
     step.click()
     expect(page.locator('#steps li[data-step="4"]')).to_have_attribute("data-state", "done", timeout=STEPS_TIMEOUT)
-    expect(page.locator("#clock-next li").first).to_have_attribute("data-component", "kubelet", timeout=STEPS_TIMEOUT)
+    # The kubelet's admit is held next (other controllers' actions may be held too).
+    expect(page.locator('#clock-next li[data-component="kubelet"][data-step="5"]')).to_be_visible(timeout=STEPS_TIMEOUT)
     expect(page.locator('#steps li[data-step="5"]')).not_to_have_attribute("data-state", "done")
 
     pause.click()  # resume: the rest goes ahead
@@ -74,6 +75,33 @@ def test_a_stopped_scheduler_in_korean(browser, live_stack):
         expect(page.locator("#clock-status")).to_contain_text("멈춘 컴포넌트: 스케줄러")
         switch.click()
         expect(switch).to_have_text("스케줄러 멈추기")
+        assert not page.errors
+    finally:
+        close_page(context, page)
+
+
+def test_a_silent_stream_is_noticed_and_reopened(browser, live_stack):
+    """The socket stays open but nothing comes through (the network went away): within
+    about 10 s the header stops saying Live, and the page connects again."""
+    from playwright.sync_api import expect
+
+    context, page = open_page(browser, live_stack.url)
+    try:
+        silent = {"on": False}
+
+        def handler(ws):
+            server = ws.connect_to_server()
+            ws.on_message(lambda message: server.send(message))
+            server.on_message(lambda message: None if silent["on"] else ws.send(message))
+
+        page.route_web_socket("**/ws/clusters/**", handler)
+        page.reload()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
+        silent["on"] = True
+        expect(page.locator("#connection")).to_have_attribute("data-state", "down", timeout=20_000)
+        expect(page.locator("#connection")).to_contain_text("No word from the server")
+        silent["on"] = False
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
         assert not page.errors
     finally:
         close_page(context, page)

@@ -109,3 +109,21 @@ def test_a_stopped_controller_manager_does_not_replace_a_deleted_pod_until_start
     finally:
         http(cluster, "POST", f"{COMPONENTS}/controller-manager/start")
     wait_until(lambda: len([p for p in http(cluster, "GET", selector)[1]["items"] if is_ready(p)]) == 2, 60, "the pod to be replaced")
+
+
+def test_at_normal_speed_the_control_plane_takes_visible_time_too(live_stack):
+    """A stage's worth (1 s at normal speed) per control-plane hop, as the kubelet per stage:
+    the scheduler's bind (step 4) comes about a second after the pod is stored (step 2)."""
+    from datetime import datetime
+
+    live_stack.manage("democluster", "--name", "paced", "--speed", "normal")
+    base = live_stack.url
+    with Stream(base, "paced") as stream:
+        # A first pod lets the new cluster's own wake-ups (its nodes joining) pass: a pending
+        # pass they started could bind a pod created meanwhile sooner.
+        assert http(base, "POST", "/k8s/paced/api/v1/namespaces/default/pods", pod_manifest("first"))[0] == 201
+        stream.receive_until(step_done("first", 4), 30, "step 4 of first")
+        assert http(base, "POST", "/k8s/paced/api/v1/namespaces/default/pods", pod_manifest("slowly"))[0] == 201
+        stream.receive_until(step_done("slowly", 4), 30, "step 4 of slowly")
+        at = {s["number"]: datetime.fromisoformat(s["time"].replace("Z", "+00:00")) for s in stream.steps_for("slowly")}
+    assert (at[4] - at[2]).total_seconds() >= 0.9

@@ -711,3 +711,11 @@ def test_admission_counts_what_the_pods_already_admitted_request(cluster, clock)
 
     assert [current(cluster, n)["status"]["phase"] for n in ("first", "second", "third")] == ["Running", "Running", "Failed"]
     assert current(cluster, "third")["status"]["message"].endswith("cpu, requested: 1000, used: 4000, capacity: 4000")
+
+
+def test_step_8_says_whether_a_readiness_probe_passed_or_there_was_none():
+    plain = {"metadata": {"name": "web", "namespace": "default"}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}
+    probed = {"metadata": {"name": "web", "namespace": "default"}, "spec": {"containers": [{"name": "app", "image": "nginx", "readinessProbe": {"httpGet": {"path": "/", "port": 80}}}]}}
+    assert "none has a readiness probe" in narration.ready(plain, "node-1").text_en
+    assert "준비성 프로브가 없으므로" in narration.ready(plain, "node-1").text_ko
+    assert narration.ready(probed, "node-1").text_en.startswith("The readiness probe passed")
