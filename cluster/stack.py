@@ -156,6 +156,9 @@ class Stack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.start_redis()
         self.manage("migrate", "--noinput")
+        if self._env().get("DEBUG", "1") != "1":
+            # Production serves the collected, hashed and compressed files (web/staticfiles.py).
+            self.manage("collectstatic", "--noinput", "-v", "0")
         if demo:
             self.manage("democluster", "--speed", demo_speed)
         self.start_workers()

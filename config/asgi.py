@@ -9,13 +9,13 @@ django_http = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from web.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_http),
+        # Static files are served by WhiteNoise's middleware (config/settings.py).
+        "http": django_http,
         # A foreign Origin is refused before anything else (a browser on another site would
         # carry the learner's cookie); then the session and its user are read for the
         # consumer, which decides who may follow (cluster/apiserver/handlers/access.py).

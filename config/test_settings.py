@@ -17,6 +17,9 @@ PODFLOW_BROADCAST = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PODFLOW_RATE_LIMIT_BACKEND = "memory"
+# The unit tests render pages without a collectstatic: plain names (tests/unit/test_static.py
+# collects the hashed ones itself).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 # Unit tests write their TLS files (the kubeconfig's CA) to a directory of their own.
 import tempfile as _tempfile  # noqa: E402
 
