@@ -48,9 +48,21 @@ export function showError(where, err, form = null) {
   }
 }
 
+// While a form's request is on its way its submit button is disabled; a disabled button
+// drops the keyboard focus to the page's body, so the focus is put back on the button
+// when it is enabled again (unless the user has moved it elsewhere meanwhile).
+const focusedBefore = new WeakMap();
+
 export function busy(form, on) {
-  for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = on;
+  const buttons = [...form.querySelectorAll("button[type=submit]")];
+  if (on && buttons.includes(document.activeElement)) focusedBefore.set(form, document.activeElement);
+  for (const button of buttons) button.disabled = on;
   form.setAttribute("aria-busy", on ? "true" : "false");
+  if (!on) {
+    const button = focusedBefore.get(form);
+    focusedBefore.delete(form);
+    if (button && (document.activeElement === document.body || document.activeElement === null)) button.focus();
+  }
 }
 
 export function ok(text) {

@@ -105,3 +105,15 @@ def test_a_silent_stream_is_noticed_and_reopened(browser, live_stack):
         assert not page.errors
     finally:
         close_page(context, page)
+
+
+def test_after_a_form_is_sent_the_focus_stays_on_its_button(page):
+    from playwright.sync_api import expect
+
+    form = page.locator("#pod-form")
+    form.locator("input[name=name]").fill(f"focus-{uuid.uuid4().hex[:6]}")
+    button = form.get_by_role("button", name="Create pod")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#pod-form-status")).to_have_attribute("data-kind", "ok")
+    expect(button).to_be_focused()
