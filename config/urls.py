@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from cluster.apiserver.handlers import clock, discovery, explain, k8s, nodes, podflow
+from cluster.apiserver.handlers import clock, discovery, explain, k8s, nodes, podflow, terminal
 from web import accounts, sandboxes, views
 
 K8S = "k8s/<slug:cluster>/"
@@ -64,6 +64,8 @@ urlpatterns = [
     path(K8S + "podflow/v1/clock", clock.clock, name="api-clock"),
     path(K8S + "podflow/v1/clock/step", clock.step, name="api-clock-step"),
     path(K8S + "podflow/v1/components/<str:component>/<str:action>", clock.switch, name="api-component"),
+    # The page's terminal: the real kubectl, run on the server against this cluster.
+    path(K8S + "podflow/v1/kubectl", terminal.run, name="api-kubectl"),
     # Why a pod is as it is, and who is responsible.
     path(K8S + "podflow/v1/" + NS + "pods/<str:name>/explain", explain.pod, name="api-explain"),
     re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/(?P<rest>.*)$", k8s.unknown),

@@ -53,6 +53,20 @@ export function makeApi(base, speedUrl, csrfToken) {
   const appsOf = (namespace) => `${base}/apis/apps/v1/namespaces/${encodeURIComponent(namespace || "default")}`;
   const svcOf = (namespace, name) => `${podflow}/namespaces/${encodeURIComponent(namespace || "default")}/services/${encodeURIComponent(name)}`;
   return {
+    // The page's terminal: the server runs kubectl; its output comes as a text stream.
+    async kubectl(command, signal) {
+      const response = await fetch(`${podflow}/kubectl`, {
+        method: "POST", credentials: "same-origin", signal,
+        headers: { "Content-Type": "application/json", Accept: "text/plain", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ command }),
+      });
+      if (!response.ok) {
+        let data = null;
+        try { data = await response.json(); } catch (err) { data = null; }
+        throw new ApiError(response.status, data && data.kind === "Status" ? data : { message: fmt(gettext("The server answered %(code)s."), { code: response.status }) });
+      }
+      return response.body.getReader();
+    },
     // Why a pod is as it is, and which component is responsible (podflow/v1 explain).
     explain(namespace, name) {
       return k8s("GET", `${podflow}/namespaces/${encodeURIComponent(namespace || "default")}/pods/${encodeURIComponent(name)}/explain`);

@@ -18,6 +18,7 @@ import { SandboxPanel } from "./sandboxes.js";
 import { SnapshotAssembler } from "./snapshot.js";
 import { ClockPanel } from "./clock.js";
 import { ExplainPanel } from "./explain.js";
+import { Terminal } from "./terminal.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -44,6 +45,8 @@ const deployments = new DeploymentsPanel({ state, api, announce });
 const clockPanel = new ClockPanel({ api, announce });
 // Why the selected pod is as it is, and which component is responsible.
 const explainPanel = new ExplainPanel({ api });
+// kubectl in the page, run by the server against this cluster.
+const terminal = new Terminal({ api, announce });
 const nodesPanel = new NodesPanel({ state, api, announce, rerender: () => scheduleRender() });
 const podInfo = new PodInfo({ api, announce });
 // This learner's sandboxes: new, reset and delete (a reset shows as deletions on the stream).

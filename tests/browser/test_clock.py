@@ -117,3 +117,25 @@ def test_after_a_form_is_sent_the_focus_stays_on_its_button(page):
     page.keyboard.press("Enter")
     expect(page.locator("#pod-form-status")).to_have_attribute("data-kind", "ok")
     expect(button).to_be_focused()
+
+
+def test_the_terminal_runs_kubectl_get_and_run(page):
+    from playwright.sync_api import expect
+
+    name = f"typed-{uuid.uuid4().hex[:6]}"
+    field = page.get_by_label("kubectl command")
+    output = page.locator("#terminal-output")
+    field.fill(f"kubectl run {name} --image=nginx:1.27")
+    field.press("Enter")
+    expect(output).to_contain_text(f"pod/{name} created", timeout=30_000)
+    expect(output).to_contain_text("[exit 0]")
+    # Its requests reach the API server as kubectl's: the pod goes through its steps.
+    expect(page.locator(f'#diagram-svg .pod[data-pod-name="{name}"]')).to_have_count(1, timeout=STEPS_TIMEOUT)
+
+    field.fill("kubectl get pods")
+    field.press("Enter")
+    expect(output).to_contain_text("NAME", timeout=30_000)
+    expect(output).to_contain_text(name)
+    field.press("ArrowUp")
+    field.press("ArrowUp")
+    expect(field).to_have_value(f"kubectl run {name} --image=nginx:1.27")

@@ -1,0 +1,159 @@
+"""POST /k8s/<cluster>/podflow/v1/kubectl {"command": "kubectl get pods"}: the page's terminal.
+
+The server runs the real `kubectl` binary, when it is installed, against the learner's own
+cluster: argv only, never a shell; the cluster's own kubeconfig (its bearer token opens this
+cluster and no other) in a directory of its own; a deadline. The output is streamed as it
+comes (text/plain), so `kubectl get pods -w` and `kubectl logs -f` show lines as they
+happen until the page stops them (closing the request kills kubectl) or the deadline.
+
+kubectl runs on the server, so what it may touch there is bounded: only the subcommands a
+learner needs, and none of the flags that would read or write the server's files, point it
+at another server or identity, or run a plugin. Everything it does reaches the API through
+the same door as any client: each request is a step 1 on the diagram.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from cluster.apimachinery.errors import APIError, bad_request
+from cluster.apiserver import tls
+from cluster.apiserver.handlers.auth import kubeconfig, resolve
+from cluster.apiserver.handlers.k8s import api_view, json_object
+from cluster.models import Cluster
+
+SUBCOMMANDS = {
+    "get", "describe", "create", "run", "delete", "scale", "rollout", "expose", "set", "label",
+    "annotate", "logs", "explain", "api-resources", "api-versions", "version", "cluster-info",
+    "patch", "wait", "events", "cordon", "uncordon", "drain", "taint", "autoscale",
+}
+# Flags that reach outside the learner's cluster (another server, identity or kubeconfig)
+# or the server's own files (manifests, templates, caches, profiles).
+FORBIDDEN_FLAGS = {
+    "--kubeconfig", "--server", "--token", "--as", "--as-group", "--as-uid", "--user", "--cluster",
+    "--context", "--certificate-authority", "--client-certificate", "--client-key",
+    "--insecure-skip-tls-verify", "--tls-server-name", "--username", "--password", "--cache-dir",
+    "--profile", "--profile-output", "--filename", "--kustomize", "--recursive", "--from-file",
+    "--from-env-file", "--template-file", "--save-config-file", "--log-file", "--log-dir", "--edit",
+}
+FORBIDDEN_SHORT = {"s", "k", "R"}  # -s (server), -k (kustomize), -R (recursive)
+MAX_COMMAND = 1000
+DEADLINE_SECONDS = 20.0  # a command
+FOLLOW_SECONDS = 120.0  # `-w`, `--watch`, `logs -f`: until the page stops it, at most this
+
+
+def kubectl_path() -> str | None:
+    return shutil.which("kubectl")
+
+
+def parse(command: str) -> list[str]:
+    """The kubectl arguments of a command line, or a 400 saying what is not allowed."""
+    if not isinstance(command, str) or not command.strip():
+        raise bad_request('send {"command": "kubectl get pods"}')
+    if len(command) > MAX_COMMAND:
+        raise bad_request(f"a command is at most {MAX_COMMAND} characters")
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise bad_request(f"the command could not be read: {exc}") from exc
+    if words and words[0] == "kubectl":
+        words = words[1:]
+    subcommand = next((w for w in words if not w.startswith("-")), "")
+    if subcommand not in SUBCOMMANDS:
+        allowed = ", ".join(sorted(SUBCOMMANDS))
+        raise bad_request(f'"kubectl {subcommand}" is not available in the page\'s terminal; these are: {allowed}' if subcommand else "name a kubectl command, e.g. kubectl get pods")
+    for word in words:
+        if not word.startswith("-") or word == "-":
+            continue
+        name = word.split("=", 1)[0]
+        if name.startswith("--"):
+            if name in FORBIDDEN_FLAGS:
+                raise bad_request(f"{name} is not available in the page's terminal (it reaches outside your cluster)")
+        elif len(name) >= 2 and (name[1] in FORBIDDEN_SHORT or (name[1] == "f" and subcommand != "logs")):
+            raise bad_request(f"{name[:2]} is not available in the page's terminal (it reads files on the server)")
+        if name in ("-o", "--output") or word.startswith("-o"):
+            value = word.split("=", 1)[1] if "=" in word else ""
+            if "file=" in value:
+                raise bad_request("templates from files are not available in the page's terminal")
+    for index, word in enumerate(words[:-1]):
+        if word in ("-o", "--output") and "file=" in words[index + 1]:
+            raise bad_request("templates from files are not available in the page's terminal")
+    return words
+
+
+def follows(words: list[str]) -> bool:
+    return any(w in ("-w", "--watch", "--watch-only", "-f", "--follow") or w.startswith(("--watch=", "--follow=")) for w in words)
+
+
+def _kubeconfig_text(cluster: Cluster) -> str:
+    server = f"https://127.0.0.1:{settings.PODFLOW_API_PORT}"
+    return kubeconfig(cluster, server, tls.ensure()[0].read_bytes())
+
+
+@api_view
+def run(request: HttpRequest, cluster: str) -> HttpResponse:
+    if request.method != "POST":
+        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+    found = resolve(request, cluster)
+    body = json_object(request.body or b"{}")
+    words = parse(body.get("command"))
+    binary = kubectl_path()
+    if binary is None:
+        raise APIError(503, "ServiceUnavailable", "kubectl is not installed on this server: install kubectl 1.32 (it must be on PATH) and start podflow again")
+    config = _kubeconfig_text(found)
+    deadline = FOLLOW_SECONDS if follows(words) else DEADLINE_SECONDS
+    response = StreamingHttpResponse(_stream(binary, config, words, deadline), content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _stream(binary: str, config: str, words: list[str], deadline: float):
+    """kubectl's output (stdout and stderr as they come), then a last line with its exit."""
+    home = tempfile.mkdtemp(prefix="podflow-kubectl-")
+    path = Path(home) / "kubeconfig"
+    path.write_text(config)
+    env = {"HOME": home, "KUBECONFIG": str(path), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    process = await asyncio.create_subprocess_exec(
+        binary, "--cache-dir", str(Path(home) / "cache"), *words,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=home,
+        start_new_session=True,
+    )
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + deadline
+    timed_out = False
+    try:
+        assert process.stdout is not None
+        while True:
+            left = ends - loop.time()
+            if left <= 0:
+                timed_out = True
+                break
+            try:
+                chunk = await asyncio.wait_for(process.stdout.read(4096), timeout=left)
+            except asyncio.TimeoutError:
+                timed_out = True
+                break
+            if not chunk:
+                break
+            yield chunk
+        if timed_out:
+            process.kill()
+        code = await asyncio.wait_for(process.wait(), timeout=5)
+        yield (f"\n[stopped after {deadline:.0f} s]\n" if timed_out else f"\n[exit {code}]\n").encode()
+    finally:
+        # The page stopped reading (its Stop button, or it went away): kubectl goes too.
+        if process.returncode is None:
+            process.kill()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=5)
+            except asyncio.TimeoutError:
+                pass
+        shutil.rmtree(home, ignore_errors=True)
