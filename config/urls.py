@@ -17,6 +17,7 @@ urlpatterns = [
     path("clusters/<slug:cluster>/", views.page, name="cluster"),
     path("clusters/<slug:cluster>/speed", views.set_speed, name="cluster-speed"),
     path("clusters/<slug:cluster>/kubeconfig", views.kubeconfig_download, name="cluster-kubeconfig"),
+    path("clusters/<slug:cluster>/snapshot", views.snapshot_at, name="cluster-snapshot"),
     path("clusters/<slug:cluster>/reset", sandboxes.reset, name="cluster-reset"),
     path("clusters/<slug:cluster>/delete", sandboxes.delete, name="cluster-delete"),
     path("sandboxes/new", sandboxes.new, name="sandbox-new"),

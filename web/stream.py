@@ -9,7 +9,7 @@ import threading
 from collections import OrderedDict, defaultdict
 
 from cluster.apimachinery import kinds
-from cluster.apiserver import store
+from cluster.apiserver import history, store
 from cluster.componentbase import clock
 from cluster.models import Change, Cluster, Step
 from web import broadcast, redact
@@ -36,7 +36,13 @@ def _find(ref: str | int) -> Cluster | None:
     return found.first()
 
 
-def snapshot(cluster_name: str | int) -> dict | None:
+SNAPSHOT_KINDS = (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET, kinds.SERVICE, kinds.ENDPOINTS, kinds.CONFIGMAP, kinds.SECRET, kinds.INGRESS, kinds.INGRESSCLASS)
+
+
+def snapshot(cluster_name: str | int, at: int | None = None) -> dict | None:
+    """What the page draws: every object it shows, the steps of their pods, the last
+    events. `at`: as the cluster was at that past revision (from the change log, as a list
+    at an exact revision is; 410 Expired once compacted), for the page's timeline."""
     cluster = _find(cluster_name)
     if cluster is None:
         return None
@@ -44,13 +50,22 @@ def snapshot(cluster_name: str | int) -> dict | None:
     # after it that the snapshot already shows are harmless to apply again (by uid), and
     # the client keys steps by pod and number.
     revision = store.current_revision(cluster)
+    if at is not None:
+        revision = min(at, revision)
+
+    def docs(kind: kinds.Kind) -> list[dict]:
+        return history.list_at(cluster, kind, None, revision) if at is not None else store.list_docs(cluster, kind)
+
     objects: dict[str, list[dict]] = {}
-    for kind in (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET, kinds.SERVICE, kinds.ENDPOINTS, kinds.CONFIGMAP, kinds.SECRET, kinds.INGRESS, kinds.INGRESSCLASS):
-        objects[kind.kind] = [redact.for_browser(doc) for doc in store.list_docs(cluster, kind)]
-    events = store.list_docs(cluster, kinds.EVENT)
+    for kind in SNAPSHOT_KINDS:
+        objects[kind.kind] = [redact.for_browser(doc) for doc in docs(kind)]
+    events = docs(kinds.EVENT)
     events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
     pod_uids = [p["metadata"]["uid"] for p in objects["Pod"]]
-    steps = [broadcast.step_payload(s) for s in Step.objects.filter(cluster=cluster, pod_uid__in=pod_uids).order_by("revision", "number")]
+    step_rows = Step.objects.filter(cluster=cluster, pod_uid__in=pod_uids)
+    if at is not None:
+        step_rows = step_rows.filter(revision__lte=revision)
+    steps = [broadcast.step_payload(s) for s in step_rows.order_by("revision", "number")]
     cluster.revision = revision
     return {
         "type": "snapshot",

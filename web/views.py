@@ -14,12 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cluster import sandbox
 from cluster.apimachinery.errors import APIError, bad_request
-from cluster.apiserver import store, tls
+from cluster.apimachinery import kinds
+from cluster.apiserver import history, store, tls
 from cluster.apiserver.handlers import access
 from cluster.apiserver.handlers.auth import kubeconfig, resolve
-from cluster.apiserver.handlers.k8s import api_view, check_body_size, json_object, json_response
+from cluster.apiserver.handlers.k8s import api_view, check_body_size, json_object, json_response, status_response
 from cluster.models import Cluster, Speed
-from web import limits, sandboxes
+from web import limits, sandboxes, stream
 
 ROLES = ("controller-manager", "scheduler", "kubelet")
 MIN_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT = 1.0, 10.0
@@ -58,6 +59,7 @@ def page(request: HttpRequest, cluster: str) -> HttpResponse:
         "cluster": found.name,
         "apiBase": f"/k8s/{found.name}",
         "speedUrl": reverse("cluster-speed", kwargs={"cluster": found.name}),
+        "snapshotUrl": reverse("cluster-snapshot", kwargs={"cluster": found.name}),
         "speed": found.speed,
     }
     return render(
@@ -208,3 +210,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
     failing = sorted(name for name, part in parts.items() if not part["ok"])
     body = {"status": "ok" if not failing else "unavailable", "parts": parts, "failing": failing}
     return JsonResponse(body, status=200 if not failing else 503)
+
+
+def snapshot_at(request: HttpRequest, cluster: str) -> HttpResponse:
+    """GET /clusters/<cluster>/snapshot?at=<revision>: the page's timeline. The cluster as it
+    was at that revision (what the stream's snapshot says of the present), and the oldest
+    revision the change log can still rebuild; 410 for one compacted away, 400 for one that
+    is not a revision. The owner's session only, as the page."""
+    found = access.cluster_for(request, cluster)
+    if found is None:
+        return HttpResponse(f'cluster "{cluster}" not found\n', status=404, content_type="text/plain")
+    if request.method != "GET":
+        return json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 405, "reason": "MethodNotAllowed", "message": "GET only"}, status=405)
+    try:
+        at = int(request.GET.get("at", ""))
+        if at < 1:
+            raise ValueError
+    except ValueError:
+        return status_response(bad_request("at must be a revision: a whole number of at least 1"))
+    oldest = max(history.available_from(found, kind, None) for kind in (*stream.SNAPSHOT_KINDS, kinds.EVENT))
+    if at < oldest:
+        return status_response(history.too_old(at, oldest))
+    try:
+        snap = stream.snapshot(found.pk, at=at)
+    except APIError as exc:
+        return status_response(exc)
+    return json_response({**snap, "oldest": oldest, "live": found.revision})

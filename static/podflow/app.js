@@ -19,6 +19,7 @@ import { SnapshotAssembler } from "./snapshot.js";
 import { ClockPanel } from "./clock.js";
 import { ExplainPanel } from "./explain.js";
 import { Terminal } from "./terminal.js";
+import { Timeline } from "./timeline.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -47,6 +48,28 @@ const clockPanel = new ClockPanel({ api, announce });
 const explainPanel = new ExplainPanel({ api });
 // kubectl in the page, run by the server against this cluster.
 const terminal = new Terminal({ api, announce });
+// The timeline: the cluster at an earlier revision, read-only; Live follows the present.
+let lookingBack = false;
+const timeline = new Timeline({
+  url: config.snapshotUrl,
+  onPast(snap) {
+    lookingBack = true;
+    // Stop following: the socket goes without reconnecting (its close handler sees it is
+    // no longer ours), and the forms are out of reach while the past is shown.
+    const ws = socket;
+    socket = null;
+    if (ws) ws.close();
+    clearTimeout(reconnectTimer);
+    $("#controls").inert = true;
+    state.applySnapshot({ ...snap, type: "snapshot" });
+    scheduleRender();
+  },
+  onLive() {
+    lookingBack = false;
+    $("#controls").inert = false;
+    connect(); // ?since= the revision shown: the replay brings the page to the present
+  },
+});
 const nodesPanel = new NodesPanel({ state, api, announce, rerender: () => scheduleRender() });
 const podInfo = new PodInfo({ api, announce });
 // This learner's sandboxes: new, reset and delete (a reset shows as deletions on the stream).
@@ -148,6 +171,7 @@ function render() {
   renderEvents(pod);
   renderSpeed();
   $("#revision").textContent = String(state.revision);
+  if (!lookingBack) timeline.follow(state.revision);
   $("#follow").checked = follow;
   freshSteps = new Set();
   if (pendingAnnouncements.length) {
@@ -447,6 +471,15 @@ function noteFresh(steps) {
 
 const assembler = new SnapshotAssembler();
 
+// ?at=<revision>: the page opens looking back at that revision (once, after the first snapshot).
+let startAtDone = false;
+function startAt() {
+  if (startAtDone) return;
+  startAtDone = true;
+  const at = Number(new URLSearchParams(location.search).get("at"));
+  if (Number.isInteger(at) && at > 0) timeline.goTo(at);
+}
+
 function handle(msg) {
   if (msg.type === "snapshot" || msg.type === "snapshot-part") {
     msg = assembler.take(msg);
@@ -455,6 +488,7 @@ function handle(msg) {
   if (msg.type === "snapshot") {
     state.applySnapshot(msg);
     clockPanel.refresh();
+    startAt();
     suggestNames();
     scheduleRender();
   } else if (msg.type === "change") {

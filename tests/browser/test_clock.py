@@ -139,3 +139,31 @@ def test_the_terminal_runs_kubectl_get_and_run(page):
     field.press("ArrowUp")
     field.press("ArrowUp")
     expect(field).to_have_value(f"kubectl run {name} --image=nginx:1.27")
+
+
+def test_the_timeline_shows_an_earlier_revision_and_live_returns(page, live_stack):
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http, pod_manifest
+
+    from .pages import api_of
+
+    before, after = f"before-{uuid.uuid4().hex[:5]}", f"after-{uuid.uuid4().hex[:5]}"
+    pods = f"{api_of(page)}/api/v1/namespaces/default/pods"
+    assert http(live_stack.url, "POST", pods, pod_manifest(before))[0] == 201
+    expect(page.locator("#pods-body tr", has_text=before)).to_have_count(1, timeout=STEPS_TIMEOUT)
+    at = int(http(live_stack.url, "GET", f"{pods}/{before}")[1]["metadata"]["resourceVersion"])
+    assert http(live_stack.url, "POST", pods, pod_manifest(after))[0] == 201
+    expect(page.locator("#pods-body tr", has_text=after)).to_have_count(1, timeout=STEPS_TIMEOUT)
+
+    slider = page.locator("#timeline-range")
+    slider.evaluate("(el, at) => { el.value = String(at); el.dispatchEvent(new Event('input', { bubbles: true })); }", at)
+    expect(page.locator("#timeline")).to_have_attribute("data-live", "false")
+    expect(page.locator("#timeline-status")).to_contain_text(f"revision {at}")
+    expect(page.locator("#pods-body tr", has_text=after)).to_have_count(0)
+    expect(page.locator("#pods-body tr", has_text=before)).to_have_count(1)
+    expect(page.locator("#revision")).to_have_text(str(at))
+
+    page.get_by_role("button", name="Live", exact=True).click()
+    expect(page.locator("#timeline")).to_have_attribute("data-live", "true")
+    expect(page.locator("#pods-body tr", has_text=after)).to_have_count(1, timeout=STEPS_TIMEOUT)

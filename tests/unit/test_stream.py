@@ -135,3 +135,18 @@ def test_the_shared_snapshots_are_bounded(cluster, settings, monkeypatch):
     for made in [cluster, *others]:
         stream.shared_snapshot_frames(made.pk)
     assert list(stream._shared) == [others[1].pk, others[2].pk]
+
+
+def test_the_timeline_shows_the_cluster_as_it_was(cluster, client):
+    from cluster.apiserver.handlers import access  # noqa: F401 — the page's owner rule
+
+    first = store.create(cluster, pod("early"))
+    at = revision(cluster)
+    store.create(cluster, pod("late"))
+    store.delete(cluster, kinds.POD, "default", "early", by=store.API, options=store.DeleteOptions(grace_seconds=0))
+
+    then = stream.snapshot(cluster.pk, at=at)
+    assert [p["metadata"]["name"] for p in then["pods"]] == ["early"] and then["revision"] == at
+    assert then["pods"][0]["metadata"]["uid"] == first["metadata"]["uid"]
+    now = stream.snapshot(cluster.pk)
+    assert [p["metadata"]["name"] for p in now["pods"]] == ["late"]
