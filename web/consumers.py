@@ -11,7 +11,9 @@ import asyncio
 import ctypes
 from urllib.parse import parse_qs
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cluster.apiserver.handlers import access
@@ -22,7 +24,7 @@ CLOSE_FORBIDDEN = 4403  # may not follow this cluster (or it does not exist)
 CLOSE_GONE = 4404  # the cluster was deleted
 
 
-FORGET_AGAIN_SECONDS = 5.0
+FORGET_AFTER_SECONDS = 5.0
 
 
 _followers = 0
@@ -126,13 +128,22 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         if group and self.channel_layer is not None:
             self.group = None
             await self.channel_layer.group_discard(group, self.channel_name)
-            _forget_channel(self.channel_layer, self.channel_name)
-            # A message already on its way when the group was left lands after this.
-            asyncio.get_running_loop().call_later(FORGET_AGAIN_SECONDS, _forget_channel, self.channel_layer, self.channel_name)
+            # Not at once: the layer's own receive for this channel is still being cancelled,
+            # and it removes its queue itself then (and fails if the queue is already gone).
+            # A few seconds on, whatever landed for the channel since is dropped.
+            asyncio.get_running_loop().call_later(FORGET_AFTER_SECONDS, _forget_channel, self.channel_layer, self.channel_name)
             global _followers
             _followers -= 1
             if _followers == 0:
                 _trim_memory()
+
+    async def send_json(self, content, close: bool = False) -> None:
+        """A follower that has gone (its socket closed while a message was on its way) ends
+        this consumer quietly, instead of as an error of the application."""
+        try:
+            await super().send_json(content, close=close)
+        except Disconnected as exc:
+            raise StopConsumer() from exc
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":

@@ -688,6 +688,7 @@ class Command(BaseCommand):
         after_runs = {name: rss_mb(pid) for name, pid in pids.items()}
         web = pids.get("web")
         peak, opened, failed = 0.0, 0, 0
+        reasons: Counter = Counter()
         ws_url = f"ws://{urlparse(base).netloc}/ws/clusters/{cluster}/"
         for _ in range(MEMORY_ROUNDS):
             sampler = RssSampler(web).start() if web else None
@@ -696,13 +697,14 @@ class Command(BaseCommand):
                 peak = max(peak, sampler.stop())
             opened += sum(1 for o in outcomes if o is True)
             failed += sum(1 for o in outcomes if o is not True)
+            reasons.update(type(o).__name__ + (f": {o}"[:120] if str(o) else "") for o in outcomes if o is not True)
         left = time.monotonic()
         settled = rss_mb(web) if web else 0.0
         # The last follower's goodbye reaches daphne a moment after the client closes.
         while web and time.monotonic() - left < MEMORY_SETTLE_SECONDS:
             time.sleep(0.2)
             settled = rss_mb(web)
-        return {"after_runs": after_runs, "peak": peak, "settled": settled, "opened": opened, "failed": failed}
+        return {"after_runs": after_runs, "peak": peak, "settled": settled, "opened": opened, "failed": failed, "reasons": reasons}
 
     def _report_memory(self, m: dict) -> None:
         out = self.stdout.write
@@ -710,6 +712,8 @@ class Command(BaseCommand):
         out("    after (a)-(c): " + ", ".join(f"{name} {value:.0f}" for name, value in sorted(m["after_runs"].items())))
         out(f"    daphne: peak {m['peak']:.0f} with the followers, {m['settled']:.0f} {MEMORY_SETTLE_SECONDS:.0f} s after the last left; "
             f"{m['opened']} streams opened, {m['failed']} refused or dropped   {verdict(m['failed'] == 0)}")
+        for reason, count in m["reasons"].most_common(3):
+            out(f"      {count} × {reason}")
         out("=" * 78)
 
     def _report(self, r: Results, env_line: str, *, pods: int, replicas: int, warmup: int, seconds: float) -> None:
