@@ -43,7 +43,7 @@ const ingresses = new IngressPanel({ state, api, announce, onMarks: () => schedu
 const waysIn = new WaysIn({ state, ingressToShow: () => ingresses.ingress() });
 const deployments = new DeploymentsPanel({ state, api, announce });
 // The cluster's clock: pause, step, resume, and the components' switches.
-const clockPanel = new ClockPanel({ api, announce });
+const clockPanel = new ClockPanel({ api, announce, onChange: () => scheduleRender() });
 // Why the selected pod is as it is, and which component is responsible.
 const explainPanel = new ExplainPanel({ api });
 // kubectl in the page, run by the server against this cluster.
@@ -235,6 +235,7 @@ function renderDiagramPart(pod, steps, states, current) {
       ? { name: clientLabel(latest.client), what: `${requestWhat(latest)} · ${codeText(latest.code, latest.verb, latest.reason)}` }
       : null,
     asking: requestLog.flashElapsed(),
+    stopped: clockPanel.state.stopped,
     selected: pod
       ? {
         uid: pod.metadata.uid,
@@ -500,6 +501,7 @@ function handle(msg) {
     if (state.ready) scheduleRender();
   } else if (msg.type === "clock") {
     clockPanel.render(msg.clock);
+    scheduleRender(); // the diagram crosses out a stopped component
   } else if (msg.type === "request") {
     requestLog.add(msg);
     scheduleFeed();

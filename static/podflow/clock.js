@@ -12,9 +12,10 @@ const COMPONENT_WORDS = {
 };
 
 export class ClockPanel {
-  constructor({ api, announce }) {
+  constructor({ api, announce, onChange }) {
     this.api = api;
     this.announce = announce;
+    this.onChange = onChange;
     this.root = document.getElementById("clock");
     this.state = { paused: false, stopped: [], next: [] };
     this.busy = false;
@@ -28,6 +29,7 @@ export class ClockPanel {
   async refresh() {
     try {
       this.render(await this.api.clock());
+      if (this.onChange) this.onChange();
     } catch (err) {
       // The stream's next clock message brings the state anyway.
     }
@@ -39,6 +41,7 @@ export class ClockPanel {
     try {
       const answer = await call();
       this.render(answer);
+      if (this.onChange) this.onChange();
       if (said) this.announce(said(answer));
     } catch (err) {
       this.announce(err instanceof ApiError ? err.message : String(err));

@@ -416,8 +416,12 @@ export function renderDiagram(svg, model) {
   }));
   parts.push(component(pos["api-server"], "api-server", labels["api-server"], { active: activeComps.has("api-server") }));
   parts.push(component(pos.etcd, "etcd", labels.etcd, { active: activeComps.has("etcd"), sub: fmt(gettext("revision %(rev)s"), { rev: model.revision }) }));
-  parts.push(component(pos["controller-manager"], "controller-manager", labels["controller-manager"], { active: activeComps.has("controller-manager") }));
-  parts.push(component(pos.scheduler, "scheduler", labels.scheduler, { active: activeComps.has("scheduler") }));
+  // A component a teacher stopped is drawn crossed out, and says so in words.
+  const stopped = new Set(model.stopped || []);
+  const stoppedSub = gettext("stopped: nothing it does happens");
+  const stoppedMark = (id) => (stopped.has(id) ? { dashed: true, sub: stoppedSub, extra: ' data-stopped="true"' } : {});
+  parts.push(component(pos["controller-manager"], "controller-manager", labels["controller-manager"], { active: activeComps.has("controller-manager"), ...stoppedMark("controller-manager") }));
+  parts.push(component(pos.scheduler, "scheduler", labels.scheduler, { active: activeComps.has("scheduler"), ...stoppedMark("scheduler") }));
   if (model.unscheduled.length) {
     // Right-aligned with the chips, free to run left over the empty space.
     parts.push(`<text class="tray-title" x="${trayX + trayW}" y="${trayTop + 14}">${esc(ellipsize(gettext("No node yet (only in etcd)"), trayW * 1.8, 11.5, 600))}</text>`);

@@ -73,7 +73,12 @@ def test_a_stopped_scheduler_in_korean(browser, live_stack):
         expect(switch).to_have_attribute("aria-pressed", "true")
         expect(switch).to_have_text("스케줄러 다시 시작")
         expect(page.locator("#clock-status")).to_contain_text("멈춘 컴포넌트: 스케줄러")
+        # The diagram crosses the scheduler out and says what that means.
+        crossed = page.locator('#diagram-svg .comp[data-component="scheduler"][data-stopped="true"]')
+        expect(crossed).to_have_count(1)
+        expect(crossed).to_contain_text("멈춤")
         switch.click()
+        expect(crossed).to_have_count(0)
         expect(switch).to_have_text("스케줄러 멈추기")
         assert not page.errors
     finally:
