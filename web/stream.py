@@ -62,9 +62,9 @@ def snapshot(cluster_name: str | int, at: int | None = None) -> dict | None:
     events = docs(kinds.EVENT)
     events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
     pod_uids = [p["metadata"]["uid"] for p in objects["Pod"]]
-    step_rows = Step.objects.filter(cluster=cluster, pod_uid__in=pod_uids)
-    if at is not None:
-        step_rows = step_rows.filter(revision__lte=revision)
+    # Steps up to the snapshot's revision only: a later one reaches the follower with its
+    # change (revision > the snapshot's), and must not arrive twice.
+    step_rows = Step.objects.filter(cluster=cluster, pod_uid__in=pod_uids, revision__lte=revision)
     steps = [broadcast.step_payload(s) for s in step_rows.order_by("revision", "number")]
     cluster.revision = revision
     return {

@@ -30,6 +30,12 @@ def paused(cluster):
     http(cluster, "POST", CLOCK, {"paused": False})
 
 
+def once_each(steps: list[dict]) -> dict[int, int]:
+    """How many times each step happened: a step is one (number, revision); the same one
+    may reach a follower twice (in its snapshot and in a change) and is still one."""
+    return dict(Counter(number for number, _ in {(s["number"], s["revision"]) for s in steps}))
+
+
 def next_actions(base: str) -> list[dict]:
     return http(base, "GET", CLOCK)[1]["next"]
 
@@ -55,7 +61,7 @@ def test_paused_a_pod_stays_pending_until_stepped_one_action_at_a_time(paused):
         stream.receive_until(step_done("held", 4), 20, "step 4 of held")
         admit = wait_until(lambda: held_for(base, "default/held"), 20, "the kubelet's next stage to be held")
         assert admit["component"] == "kubelet" and admit["step"] == 5
-        assert [s["number"] for s in stream.steps_for("held")] == [1, 2, 3, 4]  # 3: not needed for a bare pod
+        assert once_each(stream.steps_for("held")) == {1: 1, 2: 1, 3: 1, 4: 1}  # 3: not needed for a bare pod
 
         for _ in range(12):  # step until Ready, waiting for each next action to be held
             if is_ready(pod(base, "held")):
@@ -64,8 +70,7 @@ def test_paused_a_pod_stays_pending_until_stepped_one_action_at_a_time(paused):
             assert http(base, "POST", CLOCK + "/step", {"component": "kubelet"})[0] == 200
             wait_until(lambda: is_ready(pod(base, "held")) or held_for(base, "default/held"), 20, "the step to be taken")
         stream.receive_until(step_done("held", 8), 20, "step 8 of held")
-        counts = Counter(s["number"] for s in stream.steps_for("held"))
-        assert sorted(counts) == [1, 2, 3, 4, 5, 6, 7, 8] and set(counts.values()) == {1}
+        assert once_each(stream.steps_for("held")) == {n: 1 for n in range(1, 9)}
 
 
 def test_resume_releases_a_pending_deployment_and_each_step_happens_once(paused):
@@ -80,7 +85,7 @@ def test_resume_releases_a_pending_deployment_and_each_step_happens_once(paused)
         names = [p["metadata"]["name"] for p in http(base, "GET", PODS + "?labelSelector=app%3Dlater")[1]["items"]]
         for name in names:
             stream.receive_until(lambda m, n=name: any(s["pod"] == n and s["number"] == 8 for s in stream.steps_for(n)), 30, f"step 8 of {name}")
-            counts = Counter(s["number"] for s in stream.steps_for(name))
+            counts = once_each(stream.steps_for(name))
             assert set(counts.values()) == {1}, (name, counts)
     assert next_actions(base) == []
 
@@ -110,20 +115,3 @@ def test_a_stopped_controller_manager_does_not_replace_a_deleted_pod_until_start
         http(cluster, "POST", f"{COMPONENTS}/controller-manager/start")
     wait_until(lambda: len([p for p in http(cluster, "GET", selector)[1]["items"] if is_ready(p)]) == 2, 60, "the pod to be replaced")
 
-
-def test_at_normal_speed_the_control_plane_takes_visible_time_too(live_stack):
-    """A stage's worth (1 s at normal speed) per control-plane hop, as the kubelet per stage:
-    the scheduler's bind (step 4) comes about a second after the pod is stored (step 2)."""
-    from datetime import datetime
-
-    live_stack.manage("democluster", "--name", "paced", "--speed", "normal")
-    base = live_stack.url
-    with Stream(base, "paced") as stream:
-        # A first pod lets the new cluster's own wake-ups (its nodes joining) pass: a pending
-        # pass they started could bind a pod created meanwhile sooner.
-        assert http(base, "POST", "/k8s/paced/api/v1/namespaces/default/pods", pod_manifest("first"))[0] == 201
-        stream.receive_until(step_done("first", 4), 30, "step 4 of first")
-        assert http(base, "POST", "/k8s/paced/api/v1/namespaces/default/pods", pod_manifest("slowly"))[0] == 201
-        stream.receive_until(step_done("slowly", 4), 30, "step 4 of slowly")
-        at = {s["number"]: datetime.fromisoformat(s["time"].replace("Z", "+00:00")) for s in stream.steps_for("slowly")}
-    assert (at[4] - at[2]).total_seconds() >= 0.9

@@ -291,3 +291,22 @@ def test_a_failing_listener_does_not_stop_the_others(cluster, monkeypatch, djang
     with django_capture_on_commit_callbacks(execute=True):
         store.create(cluster, pod("web"))
     assert [name for name, _ in sent[0]] == [wake.SCHEDULE_POD]
+
+
+def test_at_normal_and_slow_speed_the_control_plane_waits_a_stage_per_hop(cluster, monkeypatch):
+    """dispatch_paced: component wake-ups wait the cluster's stage time (1 s normal, 3 s
+    slow) so steps 3 and 4 are seen happening; the kubelet paces its own stages."""
+    sent: list[tuple[list, dict]] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append((list(tasks), kw)))
+    scheduler_task = (wake.SCHEDULE_POD, (cluster.pk, "u"))
+    kubelet_task = (wake.SYNC_POD, (cluster.pk, "node-1", "u"))
+    for speed, pace in (("normal", 1.0), ("slow", 3.0)):
+        store.set_speed(cluster, speed)
+        sent.clear()
+        wake.dispatch_paced(cluster, [scheduler_task, kubelet_task])
+        assert ([kubelet_task], {"unless_delayed": False}) in sent
+        assert ([scheduler_task], {"countdown": pace, "unless_delayed": False}) in sent
+    store.set_speed(cluster, "instant")
+    sent.clear()
+    wake.dispatch_paced(cluster, [scheduler_task, kubelet_task])
+    assert sent == [([scheduler_task, kubelet_task], {"unless_delayed": False})]
