@@ -17,15 +17,18 @@ export class Timeline {
     this.timer = null;
     this.seq = 0;
     this.range.addEventListener("input", () => {
+      // The learner holds the scrubber: the live end stops moving it meanwhile.
+      const wanted = Number(this.range.value);
+      this.scrubbing = true;
       clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.goTo(Number(this.range.value)), 150);
+      this.timer = setTimeout(() => this.goTo(wanted), 150);
     });
     this.liveButton.addEventListener("click", () => this.goLive());
   }
 
   // The live revision moved: the scrubber's end follows it while live.
   follow(revision) {
-    if (!this.live || !revision) return;
+    if (!this.live || this.scrubbing || !revision) return;
     this.range.max = String(revision);
     this.range.value = String(revision);
   }
@@ -38,10 +41,12 @@ export class Timeline {
       snap = await response.json();
       if (!response.ok) throw new Error(snap.message || String(response.status));
     } catch (err) {
+      this.scrubbing = false;
       this.status.textContent = fmt(gettext("Revision %(revision)s cannot be shown: %(why)s"), { revision, why: err.message });
       return;
     }
     if (seq !== this.seq) return;
+    this.scrubbing = false;
     this.live = false;
     this.root.dataset.live = "false";
     this.liveButton.setAttribute("aria-pressed", "false");
