@@ -125,7 +125,8 @@ def schedule_pod(cluster_id: int, uid: str) -> None:
 def schedule_pending(cluster_id: int) -> None:
     """Something changed that may make room: try every waiting pod again, oldest first."""
     cluster = _cluster(cluster_id)
-    if cluster is not None and clock.is_paused(cluster) and not clock.is_stopped(cluster, clock.SCHEDULER):
+    paused, stopped = clock.settings_of(cluster_id)
+    if cluster is not None and paused and clock.SCHEDULER not in stopped:
         # Paused, the pass is held as what it is made of: one bind per pending pod, each
         # its own next action (a step binds one pod, not all of them).
         wake.started((wake.SCHEDULE_PENDING, (cluster_id,)))

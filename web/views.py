@@ -18,7 +18,7 @@ from cluster.apimachinery import kinds
 from cluster.apiserver import history, store, tls
 from cluster.apiserver.handlers import access
 from cluster.apiserver.handlers.auth import kubeconfig, resolve
-from cluster.apiserver.handlers.k8s import api_view, check_body_size, json_object, json_response, status_response
+from cluster.apiserver.handlers.k8s import allow_methods, api_view, check_body_size, json_object, json_response, status_response
 from cluster.models import Cluster, Speed
 from web import limits, sandboxes, stream
 
@@ -148,10 +148,9 @@ def api_speed(request: HttpRequest, cluster: str) -> HttpResponse:
     """`/k8s/<cluster>/podflow/v1/speed`: the cluster's speed for scripts and the benchmark,
     with the bearer token (GET reads it; PUT or POST {"speed": ...} sets it)."""
     found = resolve(request, cluster)
+    allow_methods(request, "GET", "PUT", "POST")
     if request.method in ("PUT", "POST"):
         store.set_speed(found, _speed_in(request.body))
-    elif request.method != "GET":
-        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
     return json_response({"name": found.name, "speed": found.speed})
 
 
@@ -220,18 +219,17 @@ def snapshot_at(request: HttpRequest, cluster: str) -> HttpResponse:
     found = access.cluster_for(request, cluster)
     if found is None:
         return HttpResponse(f'cluster "{cluster}" not found\n', status=404, content_type="text/plain")
-    if request.method != "GET":
-        return json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 405, "reason": "MethodNotAllowed", "message": "GET only"}, status=405)
     try:
-        at = int(request.GET.get("at", ""))
+        allow_methods(request, "GET")
+        try:
+            at = int(request.GET.get("at", ""))
+        except ValueError:
+            at = 0
         if at < 1:
-            raise ValueError
-    except ValueError:
-        return status_response(bad_request("at must be a revision: a whole number of at least 1"))
-    oldest = max(history.available_from(found, kind, None) for kind in (*stream.SNAPSHOT_KINDS, kinds.EVENT))
-    if at < oldest:
-        return status_response(history.too_old(at, oldest))
-    try:
+            raise bad_request("at must be a revision: a whole number of at least 1")
+        oldest = max(history.available_from(found, kind, None) for kind in (*stream.SNAPSHOT_KINDS, kinds.EVENT))
+        if at < oldest:
+            raise history.too_old(at, oldest)
         snap = stream.snapshot(found.pk, at=at)
     except APIError as exc:
         return status_response(exc)

@@ -60,10 +60,6 @@ def is_paused(cluster: Cluster) -> bool:
     return settings_of(cluster.pk)[0]
 
 
-def is_stopped(cluster: Cluster, component: str) -> bool:
-    return component in settings_of(cluster.pk)[1]
-
-
 RUN = "run"  # the clock runs: act as usual
 ONCE = "once"  # let through by a step: take this one action, then hold the next
 

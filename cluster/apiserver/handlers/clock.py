@@ -19,7 +19,7 @@ from cluster import kubelet, tasks
 from cluster.apimachinery.errors import APIError, bad_request
 from cluster.apiserver import store
 from cluster.apiserver.handlers.auth import resolve
-from cluster.apiserver.handlers.k8s import api_view, json_object, json_response
+from cluster.apiserver.handlers.k8s import allow_methods, api_view, json_object, json_response
 from cluster.componentbase import clock as cluster_clock
 from cluster.informers import wake
 from cluster.kubelet import node as kubelet_node
@@ -32,19 +32,14 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return json_object(request.body) if request.body else {}
 
 
-def _methods(request: HttpRequest, *allowed: str) -> None:
-    if request.method not in allowed:
-        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
-
-
 def clock_state(cluster: Cluster) -> dict[str, Any]:
-    cluster.refresh_from_db(fields=["speed", "paused", "stopped_components"])
+    cluster.refresh_from_db(fields=["speed"])
     return {"kind": "Clock", "apiVersion": "podflow/v1", "cluster": cluster.name, "speed": cluster.speed, **cluster_clock.state(cluster)}
 
 
 @api_view
 def clock(request: HttpRequest, cluster: str) -> HttpResponse:
-    _methods(request, "GET", "POST", "PUT")
+    allow_methods(request, "GET", "POST", "PUT")
     found = resolve(request, cluster)
     if request.method != "GET":
         body = _body(request)
@@ -75,7 +70,7 @@ def resume(cluster: Cluster) -> None:
 
 @api_view
 def step(request: HttpRequest, cluster: str) -> HttpResponse:
-    _methods(request, "POST")
+    allow_methods(request, "POST")
     found = resolve(request, cluster)
     body = _body(request)
     component = body.get("component") or None
@@ -93,7 +88,7 @@ def step(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @api_view
 def switch(request: HttpRequest, cluster: str, component: str, action: str) -> HttpResponse:
-    _methods(request, "POST")
+    allow_methods(request, "POST")
     found = resolve(request, cluster)
     if action not in ACTIONS:
         raise APIError(404, "NotFound", f'unknown action "{action}": use stop or start')

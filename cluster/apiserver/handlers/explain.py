@@ -13,16 +13,14 @@ from django.http import HttpRequest, HttpResponse
 
 from cluster import explain as explanation
 from cluster.apimachinery import kinds
-from cluster.apimachinery.errors import APIError
 from cluster.apiserver import store
 from cluster.apiserver.handlers.auth import resolve
-from cluster.apiserver.handlers.k8s import api_view, json_response
+from cluster.apiserver.handlers.k8s import allow_methods, api_view, json_response
 
 
 @api_view
 def pod(request: HttpRequest, cluster: str, namespace: str, name: str) -> HttpResponse:
-    if request.method != "GET":
-        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+    allow_methods(request, "GET")
     found = resolve(request, cluster)
     doc = store.get(found, kinds.POD, namespace, name)  # a missing pod is the API's 404 Status
     return json_response(explanation.explain_pod(found, doc))

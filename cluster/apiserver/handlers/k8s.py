@@ -78,6 +78,12 @@ def _verb(request: HttpRequest, name: str | None) -> str:
     return _verb_of(request.method)
 
 
+def allow_methods(request: HttpRequest, *allowed: str) -> None:
+    """405 MethodNotAllowed, as the API server answers, for a method a route does not serve."""
+    if request.method not in allowed:
+        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+
+
 def _verb_of(method: str | None) -> str:
     """The verb of a request on one object or subresource."""
     return {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method or "", (method or "").lower())

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from cluster.apimachinery.errors import APIError
 from cluster.apiserver.handlers.auth import resolve
-from cluster.apiserver.handlers.k8s import api_view, json_response
+from cluster.apiserver.handlers.k8s import allow_methods, api_view, json_response
 from cluster.kubelet import node as kubelet_node
 
 ACTIONS = {"stop": kubelet_node.stop, "start": kubelet_node.start}
@@ -20,8 +20,7 @@ ACTIONS = {"stop": kubelet_node.stop, "start": kubelet_node.start}
 
 @api_view
 def power(request: HttpRequest, cluster: str, name: str, action: str) -> HttpResponse:
-    if request.method != "POST":
-        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+    allow_methods(request, "POST")
     target = resolve(request, cluster)
     if action not in ACTIONS:
         raise APIError(404, "NotFound", f'unknown action "{action}": use stop or start')

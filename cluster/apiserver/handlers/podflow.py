@@ -15,7 +15,7 @@ from cluster.apimachinery import kinds
 from cluster.apimachinery.errors import APIError, bad_request
 from cluster.apiserver import audit, store
 from cluster.apiserver.handlers.auth import resolve
-from cluster.apiserver.handlers.k8s import api_view, json_object, json_response
+from cluster.apiserver.handlers.k8s import allow_methods, api_view, json_object, json_response
 from cluster.apiserver.registry import services
 from cluster.controllers import ingress as ingress_controller
 from cluster.models import Cluster
@@ -58,11 +58,6 @@ def _by_pod(answers: list[kubeproxy.Answer]) -> dict[str, int]:
         if answer.body.get("pod"):
             by_pod[answer.body["pod"]] = by_pod.get(answer.body["pod"], 0) + 1
     return by_pod
-
-
-def _methods(request: HttpRequest, *allowed: str) -> None:
-    if request.method not in allowed:
-        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
 
 
 def service_info(cluster: Cluster, service: dict) -> dict:
@@ -111,14 +106,14 @@ def service_info(cluster: Cluster, service: dict) -> dict:
 
 @api_view
 def services_list(request: HttpRequest, cluster: str, namespace: str) -> HttpResponse:
-    _methods(request, "GET")
+    allow_methods(request, "GET")
     c = resolve(request, cluster)
     return json_response({"items": [service_info(c, s) for s in store.list_docs(c, kinds.SERVICE, namespace)]})
 
 
 @api_view
 def service_detail(request: HttpRequest, cluster: str, namespace: str, service: str) -> HttpResponse:
-    _methods(request, "GET")
+    allow_methods(request, "GET")
     c = resolve(request, cluster)
     return json_response(service_info(c, store.get(c, kinds.SERVICE, namespace, service)))
 
@@ -126,7 +121,7 @@ def service_detail(request: HttpRequest, cluster: str, namespace: str, service: 
 @api_view
 def service_request(request: HttpRequest, cluster: str, namespace: str, service: str) -> HttpResponse:
     """`curl` a Service: GET or POST; via, node, port, client and count from the query (or the body)."""
-    _methods(request, "GET", "POST")
+    allow_methods(request, "GET", "POST")
     c = resolve(request, cluster)
     params = _params(request)
     count = _count(params)
@@ -152,7 +147,7 @@ def ingress_request(request: HttpRequest, cluster: str, namespace: str, ingress:
     and port, and the ready pod that answered; 404 from the controller's default backend when
     nothing matches, 503 when the Service has no ready endpoints.
     """
-    _methods(request, "GET", "POST")
+    allow_methods(request, "GET", "POST")
     c = resolve(request, cluster)
     params = _params(request)
     count = _count(params)
@@ -171,7 +166,7 @@ def ingress_request(request: HttpRequest, cluster: str, namespace: str, ingress:
 @api_view
 def proxy_rules(request: HttpRequest, cluster: str, namespace: str, service: str) -> HttpResponse:
     """kube-proxy's iptables rules for a Service on one node (?node=, default the first)."""
-    _methods(request, "GET")
+    allow_methods(request, "GET")
     c = resolve(request, cluster)
     doc = store.get(c, kinds.SERVICE, namespace, service)
     nodes = [n["metadata"]["name"] for n in store.list_docs(c, kinds.NODE)]

@@ -26,7 +26,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from cluster.apimachinery.errors import APIError, bad_request
 from cluster.apiserver import tls
 from cluster.apiserver.handlers.auth import kubeconfig, resolve
-from cluster.apiserver.handlers.k8s import api_view, json_object
+from cluster.apiserver.handlers.k8s import allow_methods, api_view, json_object
 from cluster.models import Cluster
 
 SUBCOMMANDS = {
@@ -78,12 +78,10 @@ def parse(command: str) -> list[str]:
                 raise bad_request(f"{name} is not available in the page's terminal (it reaches outside your cluster)")
         elif len(name) >= 2 and (name[1] in FORBIDDEN_SHORT or (name[1] == "f" and subcommand != "logs")):
             raise bad_request(f"{name[:2]} is not available in the page's terminal (it reads files on the server)")
-        if name in ("-o", "--output") or word.startswith("-o"):
-            value = word.split("=", 1)[1] if "=" in word else ""
-            if "file=" in value:
-                raise bad_request("templates from files are not available in the page's terminal")
-    for index, word in enumerate(words[:-1]):
-        if word in ("-o", "--output") and "file=" in words[index + 1]:
+    # An output format naming a template file (-o go-template-file=..., -o=jsonpath-file=...,
+    # or the value in the next word) would read the server's files.
+    for before, word in zip(["", *words], words):
+        if "file=" in word and (word.startswith(("-o", "--output")) or before in ("-o", "--output")):
             raise bad_request("templates from files are not available in the page's terminal")
     return words
 
@@ -99,8 +97,7 @@ def _kubeconfig_text(cluster: Cluster) -> str:
 
 @api_view
 def run(request: HttpRequest, cluster: str) -> HttpResponse:
-    if request.method != "POST":
-        raise APIError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({request.method})")
+    allow_methods(request, "POST")
     found = resolve(request, cluster)
     body = json_object(request.body or b"{}")
     words = parse(body.get("command"))
