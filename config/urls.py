@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from cluster.apiserver.handlers import clock, discovery, explain, k8s, nodes, podflow, terminal
+from cluster.apiserver.handlers import clock, discovery, etcd, explain, k8s, nodes, podflow, terminal
 from web import accounts, sandboxes, views
 
 K8S = "k8s/<slug:cluster>/"
@@ -69,5 +69,8 @@ urlpatterns = [
     path(K8S + "podflow/v1/kubectl", terminal.run, name="api-kubectl"),
     # Why a pod is as it is, and who is responsible.
     path(K8S + "podflow/v1/" + NS + "pods/<str:name>/explain", explain.pod, name="api-explain"),
+    # etcd's keys as kube-apiserver stores them, and the watch events each component received.
+    path(K8S + "podflow/v1/etcd", etcd.keys, name="api-etcd"),
+    path(K8S + "podflow/v1/watches", etcd.watches, name="api-watches"),
     re_path(r"^k8s/(?P<cluster>[-a-zA-Z0-9_]+)/(?P<rest>.*)$", k8s.unknown),
 ]

@@ -14,11 +14,14 @@ import asyncio
 import logging
 import os
 import threading
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
+from cluster.apimachinery import metav1
 from cluster.apiserver import audit, store
+from cluster.apiserver.serializers import display
 from cluster.models import Cluster, Step
 from web import redact
 
@@ -108,14 +111,28 @@ def publish_traffic(cluster_name: str, answers: list[dict[str, Any]]) -> None:
 
 def entry(change: store.Committed) -> dict[str, Any]:
     """One committed write as the page's stream carries it (Secrets redacted, a large
-    object summarised; see web/redact.py)."""
+    object summarised; see web/redact.py; a Pod or Node with its `display`)."""
     return {
         "revision": change.revision,
         "change": change.type,
         "kind": change.kind,
-        "object": redact.for_browser(change.new, change.size_hint),
+        "object": for_page(change.new, change.size_hint),
         "steps": [step_payload(s) for s in change.steps],
     }
+
+
+def for_page(doc: dict, size_hint: int | None = None, now: datetime | None = None) -> dict:
+    """An object as the page gets it: what redact.for_browser lets it see and, for a Pod or
+    a Node, a top-level `display` with what kubectl would print of it (see
+    cluster/apiserver/serializers/display.py), read from the whole object even when the page
+    gets it summarised. The stored document is never changed: the display goes on a copy."""
+    shown = redact.for_browser(doc, size_hint)
+    try:
+        fields = display.of(doc, now or metav1.now())
+    except Exception:  # the stream must go on: the page falls back to the object's phase
+        log.exception("could not print the display fields of %s %s", doc.get("kind"), (doc.get("metadata") or {}).get("name"))
+        return shown
+    return shown if fields is None else {**shown, "display": fields}
 
 
 def step_payload(step: Step) -> dict[str, Any]:

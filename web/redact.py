@@ -7,31 +7,9 @@ read Secrets.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import copy
 import json
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def _size(value: object, *, encoded: bool) -> str:
-    if not isinstance(value, str):
-        return "(redacted)"
-    if encoded:
-        try:
-            return f"({len(base64.b64decode(value))} bytes)"
-        except (binascii.Error, ValueError):
-            return "(redacted)"
-    return f"({len(value.encode())} bytes)"
-
-
-def _redact_values(doc: dict) -> None:
-    for field, encoded in (("data", True), ("stringData", False)):
-        values = doc.get(field)
-        if isinstance(values, dict):
-            doc[field] = {key: _size(value, encoded=encoded) for key, value in values.items()}
-
+from cluster.apiserver.serializers import secrets
 
 # An object larger than this is sent to the browser summarised: a frame of the stream must
 # stay far below daphne's 1 MiB, and no page shows a megabyte annotation usefully.
@@ -91,17 +69,4 @@ def _shrink(value: object) -> object:
 
 
 def _secret_for_browser(doc: dict) -> dict:
-    safe = copy.deepcopy(doc)
-    _redact_values(safe)
-    annotations = (safe.get("metadata") or {}).get("annotations") or {}
-    if LAST_APPLIED in annotations:
-        # `kubectl apply` keeps the whole manifest, values included, in an annotation.
-        try:
-            applied = json.loads(annotations[LAST_APPLIED])
-            if not isinstance(applied, dict):
-                raise ValueError
-            _redact_values(applied)
-            annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":"))
-        except ValueError:
-            annotations[LAST_APPLIED] = "(redacted)"
-    return safe
+    return secrets.redacted(doc)

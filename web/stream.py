@@ -8,11 +8,11 @@ import json
 import threading
 from collections import OrderedDict, defaultdict
 
-from cluster.apimachinery import kinds
+from cluster.apimachinery import kinds, metav1
 from cluster.apiserver import history, store
 from cluster.componentbase import clock
 from cluster.models import Change, Cluster, Step
-from web import broadcast, redact
+from web import broadcast
 
 STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace", "Service", "Endpoints", "ConfigMap", "Secret", "Ingress", "IngressClass")
 # A client this far behind gets a fresh snapshot instead of a replay.
@@ -57,8 +57,9 @@ def snapshot(cluster_name: str | int, at: int | None = None) -> dict | None:
         return history.list_at(cluster, kind, None, revision) if at is not None else store.list_docs(cluster, kind)
 
     objects: dict[str, list[dict]] = {}
+    now = metav1.now()  # one moment for every "(45s ago)" the snapshot prints
     for kind in SNAPSHOT_KINDS:
-        objects[kind.kind] = [redact.for_browser(doc) for doc in docs(kind)]
+        objects[kind.kind] = [broadcast.for_page(doc, now=now) for doc in docs(kind)]
     events = docs(kinds.EVENT)
     events.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
     pod_uids = [p["metadata"]["uid"] for p in objects["Pod"]]
@@ -180,8 +181,9 @@ def entries_since(cluster_name: str | int, since: int, limit: int = MAX_REPLAY) 
     if changes:
         for step in Step.objects.filter(cluster=cluster, revision__gt=since, revision__lte=changes[-1]["revision"]).order_by("revision", "number"):
             steps_by_rev[step.revision].append(broadcast.step_payload(step))
+    now = metav1.now()
     return [
-        {"revision": c["revision"], "change": c["type"], "kind": c["kind"], "object": redact.for_browser(c["doc"]), "steps": steps_by_rev.get(c["revision"], [])}
+        {"revision": c["revision"], "change": c["type"], "kind": c["kind"], "object": broadcast.for_page(c["doc"], now=now), "steps": steps_by_rev.get(c["revision"], [])}
         for c in changes
     ], True
 

@@ -71,6 +71,19 @@ export function makeApi(base, speedUrl, csrfToken) {
     explain(namespace, name) {
       return k8s("GET", `${podflow}/namespaces/${encodeURIComponent(namespace || "default")}/pods/${encodeURIComponent(name)}/explain`);
     },
+    // etcd's keys as the API server stores them (podflow/v1/etcd): a prefix, a limit, and
+    // optionally the revision to read them at.
+    etcd({ prefix = "/registry/", limit = 500, at = null } = {}) {
+      const query = new URLSearchParams({ prefix, limit: String(limit) });
+      if (at) query.set("at", String(at));
+      return k8s("GET", `${podflow}/etcd?${query}`);
+    },
+    // The watch events each component received, and what each woke (podflow/v1/watches).
+    watches({ since = null, limit = 200 } = {}) {
+      const query = new URLSearchParams({ limit: String(limit) });
+      if (since !== null && since !== undefined) query.set("since", String(since));
+      return k8s("GET", `${podflow}/watches?${query}`);
+    },
     // The cluster's clock and its components (podflow/v1/clock, podflow/v1/components).
     clock() {
       return k8s("GET", `${podflow}/clock`);

@@ -2,7 +2,7 @@
 // diagram, a step log, a pod table and forms that talk to the Kubernetes-shaped API.
 import { gettext, ngettext, fmt, stepText, LANG } from "./i18n.js";
 import { ClusterState } from "./store.js";
-import { podView, owner, podRequests, holdsResources, parseQuantity, formatCpu, formatMemory, nodeView } from "./k8s.js";
+import { podView, containerViews, owner, podRequests, holdsResources, formatCpu, formatMemory, nodeView } from "./k8s.js";
 import { renderDiagram, stateWord, esc, STEP_NUMBERS } from "./diagram.js";
 import { makeApi, ApiError } from "./api.js";
 import { clearFieldErrors, showResult, showError, busy } from "./forms.js";
@@ -20,6 +20,10 @@ import { ClockPanel } from "./clock.js";
 import { ExplainPanel } from "./explain.js";
 import { Terminal } from "./terminal.js";
 import { Timeline } from "./timeline.js";
+import { Dock } from "./dock.js";
+import { FaultsPanel } from "./faults.js";
+import { waterfallHtml } from "./waterfall.js";
+import { EtcdPanel } from "./etcd.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -60,13 +64,15 @@ const timeline = new Timeline({
     socket = null;
     if (ws) ws.close();
     clearTimeout(reconnectTimer);
-    $("#controls").inert = true;
+    for (const part of $$(".live-only")) part.inert = true;
     state.applySnapshot({ ...snap, type: "snapshot" });
+    etcd.setAt(snap.revision);
     scheduleRender();
   },
   onLive() {
     lookingBack = false;
-    $("#controls").inert = false;
+    for (const part of $$(".live-only")) part.inert = false;
+    etcd.setAt(null);
     connect(); // ?since= the revision shown: the replay brings the page to the present
   },
 });
@@ -74,6 +80,21 @@ const nodesPanel = new NodesPanel({ state, api, announce, rerender: () => schedu
 const podInfo = new PodInfo({ api, announce });
 // This learner's sandboxes: new, reset and delete (a reset shows as deletions on the stream).
 new SandboxPanel({ csrfToken });
+// The forms and the other panels, as tabs under the diagram.
+const dock = new Dock();
+dock.onShow("pods", () => scheduleRender());
+dock.onShow("nodes", () => scheduleRender());
+dock.onShow("services", () => scheduleRender());
+dock.onShow("deployments", () => scheduleRender());
+// etcd as the API server stores it, and the watch events that woke each component.
+const etcd = new EtcdPanel({ api, root: $("#etcd-root"), announce });
+dock.onShow("etcd", () => etcd.show());
+// The control bar's "Break something" menu.
+const faults = new FaultsPanel({
+  state, api, announce,
+  selectedPod: () => { const uid = selectedUid(); return uid ? state.pods.get(uid) : null; },
+  onCreated: () => followNewest(),
+});
 
 function csrfToken() {
   const cookie = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("csrftoken="));
@@ -158,16 +179,23 @@ function render() {
   const { steps, states, current } = uid ? stepStates(uid) : { steps: new Map(), states: {}, current: 0 };
   keepingFocus(() => {
     renderDiagramPart(pod, steps, states, current);
-    renderPodTable(uid);
-    nodesPanel.render();
-    services.render();
-    ingresses.render();
-    waysIn.render();
-    deployments.render();
+    renderPodNames();
+    // The dock's panels are drawn only while their tab shows; opening one draws it.
+    if (dock.isOpen("pods")) renderPodTable(uid);
+    if (dock.isOpen("nodes")) nodesPanel.render();
+    if (dock.isOpen("services")) {
+      services.render();
+      ingresses.render();
+      waysIn.render();
+    }
+    if (dock.isOpen("deployments")) deployments.render();
+    if (dock.isOpen("etcd")) etcd.refresh(state.revision);
     podInfo.render(pod);
+    faults.render();
   });
   explainPanel.show(pod);
   renderStepLog(pod, steps, states, current);
+  renderWaterfall(pod, steps);
   renderEvents(pod);
   renderSpeed();
   $("#revision").textContent = String(state.revision);
@@ -210,15 +238,14 @@ function renderDiagramPart(pod, steps, states, current) {
       cpu += r.cpu;
       memory += r.memory;
     }
-    const alloc = (node.status && node.status.allocatable) || {};
     const view = nodeView(node);
     return {
       name: node.metadata.name,
       ready: view.ready,
       view,
       pods: on.map((p) => podModel(p, selectedId)),
-      cpu: { used: formatCpu(cpu), cap: formatCpu(parseQuantity(alloc.cpu)) },
-      memory: { used: formatMemory(memory), cap: formatMemory(parseQuantity(alloc.memory)) },
+      cpu: { used: formatCpu(cpu), cap: view.allocatable.cpu },
+      memory: { used: formatMemory(memory), cap: view.allocatable.memory },
     };
   });
   const nodeNames = new Set(nodes.map((n) => n.name));
@@ -277,14 +304,18 @@ function renderStepLog(pod, steps, states, current) {
     hint.textContent = bits.join(" · ");
   }
   const v = pod ? podView(pod) : null;
+  const now = pod ? liveSteps(pod, steps, v) : {};
   for (const n of STEP_NUMBERS) {
     const li = $(`#steps li[data-step="${n}"]`);
     const step = steps.get(n);
-    const st = states[n] || "pending";
+    // What the step log recorded, or — for steps 7 and 8 — what is happening now: a pull in
+    // progress, a pull or start that fails, a container that keeps exiting, a failing probe.
+    const live = now[n];
+    const st = live ? live.state : (states[n] || "pending");
     li.dataset.state = st;
     if (n === current) li.dataset.current = "true";
     else delete li.dataset.current;
-    li.querySelector(".step-state").textContent = stateWord(st);
+    li.querySelector(".step-state").textContent = stepStateWord(st);
     let text = step ? stepText(step) : "";
     let meta = "";
     if (step) {
@@ -293,11 +324,107 @@ function renderStepLog(pod, steps, states, current) {
     } else if (n === 4 && v && v.key === "pending" && v.reason) {
       text = fmt(gettext("Waiting: the scheduler found no node yet (%(reason)s)"), { reason: v.reason });
     }
+    const now_ = li.querySelector(".step-now");
+    now_.textContent = live ? live.text : "";
+    now_.hidden = !live;
     li.querySelector(".step-text").textContent = text;
     li.querySelector(".step-meta").textContent = meta;
     li.querySelector(".step-text").hidden = !text;
     li.querySelector(".step-meta").hidden = !meta;
   }
+  announceLive(pod, now);
+}
+
+const IMAGE_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"]);
+const START_FAILURES = new Set(["CreateContainerConfigError", "CreateContainerError", "RunContainerError"]);
+
+// Steps 7 and 8 as they are now, when that differs from "recorded" or "waiting".
+function liveSteps(pod, steps, v) {
+  const out = {};
+  if (pod.metadata.deletionTimestamp) return out;
+  const containers = containerViews(pod);
+  const failing = containers.find((c) => IMAGE_FAILURES.has(c.reason) || START_FAILURES.has(c.reason));
+  const looping = containers.find((c) => c.reason === "CrashLoopBackOff");
+  if (failing) {
+    const what = IMAGE_FAILURES.has(failing.reason)
+      ? fmt(gettext("The image %(image)s cannot be pulled (%(reason)s); the kubelet tries again, waiting longer each time."), { image: failing.image, reason: failing.reason })
+      : fmt(gettext("The container %(name)s cannot start (%(reason)s)."), { name: failing.name, reason: failing.reason });
+    // ErrImagePull and ImagePullBackOff take turns while the kubelet retries: one failure.
+    const kind = IMAGE_FAILURES.has(failing.reason) ? "image" : failing.reason;
+    out[7] = { state: "failed", text: failing.message ? `${what} ${failing.message}` : what, key: `7:${kind}` };
+  } else if (looping) {
+    const last = looping.last;
+    out[7] = {
+      state: "failed",
+      text: fmt(gettext("The container %(name)s keeps exiting (CrashLoopBackOff): restarted %(n)s times, last exit code %(code)s. The kubelet waits longer before each new start."),
+        { name: looping.name, n: looping.restarts, code: last && last.exitCode !== undefined ? last.exitCode : "?" }),
+      key: "7:CrashLoopBackOff",
+    };
+  } else if (!steps.has(7) && v.key === "creating" && pod.spec && pod.spec.nodeName) {
+    const pulling = pullInProgress(pod);
+    out[7] = {
+      state: "active",
+      text: pulling
+        ? fmt(gettext("In progress: the kubelet is pulling %(image)s (since %(time)s)."), { image: pulling.image, time: formatTime(pulling.time) })
+        : gettext("In progress: the container runtime is creating the containers."),
+      key: pulling ? "7:pulling" : "7:creating",
+    };
+  }
+  const readinessFails = containers.some((c) => c.readinessProbe && c.state === "Running" && !c.ready);
+  if (!out[7] && v.key === "running" && readinessFails) {
+    out[8] = {
+      state: steps.has(8) ? "failed" : "active",
+      text: steps.has(8)
+        ? gettext("Not Ready any more: the readiness probe fails, so the pod left its Services' endpoints.")
+        : gettext("Waiting for the readiness probe to pass: the kubelet marks the pod Ready when it does."),
+      key: steps.has(8) ? "8:unready" : "8:probing",
+    };
+  }
+  return out;
+}
+
+// The kubelet's newest Pulling event for the pod with no Pulled or Failed after it.
+function pullInProgress(pod) {
+  const events = state.eventsFor(pod.metadata.uid, 30);
+  let pulling = null;
+  for (const ev of events) {
+    if (ev.reason === "Pulling") pulling = ev;
+    else if (ev.reason === "Pulled" || ev.reason === "Failed" || ev.reason === "BackOff") pulling = null;
+  }
+  if (!pulling) return null;
+  const m = /"([^"]+)"/.exec(pulling.message || "");
+  return { image: m ? m[1] : "", time: pulling.lastTimestamp || pulling.eventTime || pulling.firstTimestamp || "" };
+}
+
+function stepStateWord(st) {
+  if (st === "active") return gettext("in progress");
+  if (st === "failed") return gettext("failing");
+  return stateWord(st);
+}
+
+// A failure (or its end) is said once, when it starts, not on every restart.
+let liveSaid = { uid: null, keys: "" };
+function announceLive(pod, now) {
+  const uid = pod ? pod.metadata.uid : null;
+  const failures = Object.entries(now).filter(([, live]) => live.state === "failed");
+  const keys = failures.map(([, live]) => live.key).join(",");
+  if (uid !== liveSaid.uid) {
+    liveSaid = { uid, keys };
+    return; // a newly shown pod: the step log shows it; nothing happened just now
+  }
+  if (keys === liveSaid.keys) return;
+  liveSaid.keys = keys;
+  for (const [n, live] of failures) {
+    pendingAnnouncements.push(`${fmt(gettext("Step %(n)s"), { n })} (${stepStateWord(live.state)}): ${live.text}`);
+  }
+}
+
+let waterfallShown = "";
+function renderWaterfall(pod, steps) {
+  const html = waterfallHtml(pod, steps);
+  if (html === waterfallShown) return;
+  waterfallShown = html;
+  $("#waterfall-body").innerHTML = html;
 }
 
 function renderEvents(pod) {
@@ -316,14 +443,16 @@ function renderEvents(pod) {
   }).join("");
 }
 
+let podTableShown = "";
 function renderPodTable(selectedId) {
   const body = $("#pods-body");
   const pods = state.sortedPods();
   $("#pod-count").textContent = String(pods.length);
+  let html;
   if (!pods.length) {
-    body.innerHTML = `<tr><td colspan="6" class="muted">${esc(gettext("No pods in the cluster yet."))}</td></tr>`;
+    html = `<tr><td colspan="6" class="muted">${esc(gettext("No pods in the cluster yet."))}</td></tr>`;
   } else {
-    body.innerHTML = pods.map((pod) => {
+    html = pods.map((pod) => {
       const v = podView(pod);
       const uid = pod.metadata.uid;
       const own = owner(pod);
@@ -335,14 +464,22 @@ function renderPodTable(selectedId) {
         + `<td>${esc(v.node || "—")}</td>`
         + `<td><span class="pill pill-${v.key}">${esc(v.word)}</span></td>`
         + `<td>${esc(v.readyText)}</td>`
-        + `<td data-restarts="${v.restarts}">${v.restarts}</td>`
+        + `<td data-restarts="${v.restarts}">${esc(v.restartsText)}</td>`
         + `<td><button type="button" class="btn btn-small btn-danger delete-pod" data-name="${esc(pod.metadata.name)}" data-focus-key="delete:${esc(uid)}"`
         + ` aria-label="${esc(fmt(gettext("Delete pod %(name)s"), { name: pod.metadata.name }))}"${pod.metadata.deletionTimestamp ? " disabled" : ""}>${esc(gettext("Delete"))}</button></td>`
         + `</tr>`;
     }).join("");
   }
+  if (podTableShown !== html) {
+    body.innerHTML = html;
+    podTableShown = html;
+  }
+}
+
+// The delete form's suggestions: every pod's name.
+function renderPodNames() {
   const names = $("#pod-names");
-  const options = pods.map((p) => `<option value="${esc(p.metadata.name)}"></option>`).join("");
+  const options = state.sortedPods().map((p) => `<option value="${esc(p.metadata.name)}"></option>`).join("");
   if (names.dataset.options !== options) {
     names.innerHTML = options;
     names.dataset.options = options;
@@ -666,7 +803,8 @@ function wireForms() {
         probes: f.probes.checked,
       });
       followNewest();
-      showResult(podForm, "ok", `<p>${esc(fmt(gettext("Pod %(name)s was accepted by the API server. Watch its eight steps."), { name: created.metadata.name }))}</p>`);
+      showResult(podForm, "ok", `<p>${esc(fmt(gettext("Pod %(name)s was accepted by the API server. Watch its eight steps."), { name: created.metadata.name }))}`
+        + ` <a class="to-steps" href="#steps-panel">${esc(gettext("See its steps"))}</a></p>`);
       if (f.name.value.trim() === name) f.name.value = suggestName("web");
     } catch (err) {
       showError(podForm, err);
@@ -845,7 +983,7 @@ function wireDiagram() {
 }
 
 function wireTabs() {
-  tablist($$('#controls .tabs [role="tab"]'));
+  tablist($$('#dock-create .tabs [role="tab"]'));
 }
 
 wireTabs();

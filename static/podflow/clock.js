@@ -21,7 +21,8 @@ export class ClockPanel {
     this.busy = false;
     this.root.querySelector("#clock-pause").addEventListener("click", () => this.togglePause());
     this.root.querySelector("#clock-step").addEventListener("click", () => this.step());
-    for (const button of this.root.querySelectorAll(".component-switch")) {
+    // The switches sit in the page's faults menu, outside the clock's own box.
+    for (const button of document.querySelectorAll(".component-switch")) {
       button.addEventListener("click", () => this.toggleComponent(button.dataset.component));
     }
   }
@@ -77,7 +78,7 @@ export class ClockPanel {
     pause.disabled = this.busy;
     const stepButton = this.root.querySelector("#clock-step");
     stepButton.disabled = this.busy || !paused || !next.some((a) => !a.released);
-    for (const button of this.root.querySelectorAll(".component-switch")) {
+    for (const button of document.querySelectorAll(".component-switch")) {
       const component = button.dataset.component;
       const isStopped = stopped.includes(component);
       button.setAttribute("aria-pressed", String(isStopped));

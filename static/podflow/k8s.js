@@ -1,5 +1,5 @@
-// Reading Kubernetes objects the way kubectl does: a pod's status word, its readiness,
-// the resources it requests.
+// Reading Kubernetes objects for the page: a pod's status word, its readiness, the
+// resources it requests. What kubectl prints the server prints (an object's `display`).
 
 function condition(obj, type) {
   return ((obj.status && obj.status.conditions) || []).find((c) => c.type === type);
@@ -10,90 +10,64 @@ export function isReady(pod) {
   return Boolean(ready && ready.status === "True");
 }
 
-// kubectl's STATUS column (printPod): the phase, overridden by a container's waiting or
-// terminated reason (the last container's wins), Completed beside a running container read
-// as Running or NotReady, Terminating while a deleted pod has not finished.
-export function podStatusReason(pod) {
+// What kubectl prints of a pod or a node (its STATUS word, READY, RESTARTS, the quantities)
+// is worked out by the server and sent with the object as `display` (see
+// cluster/apiserver/serializers/display.py); the page shows it and does not print
+// Kubernetes objects itself. An object without it (none comes from the stream) is read
+// from its phase alone.
+const PHASE_KEYS = { Pending: "pending", Running: "running", Succeeded: "succeeded", Failed: "failed" };
+
+function podDisplay(pod) {
+  if (pod.display) return pod.display;
   const status = pod.status || {};
-  let reason = status.reason || status.phase || "Pending";
+  const phase = status.phase || "Pending";
+  const deleting = Boolean(pod.metadata.deletionTimestamp) && phase !== "Succeeded" && phase !== "Failed";
   const statuses = status.containerStatuses || [];
-  for (let i = statuses.length - 1; i >= 0; i--) {
-    const state = statuses[i].state || {};
-    if (state.waiting && state.waiting.reason) { reason = state.waiting.reason; break; }
-    if (state.terminated && state.terminated.reason) { reason = state.terminated.reason; break; }
-    if (state.terminated) {
-      reason = state.terminated.signal ? `Signal:${state.terminated.signal}` : `ExitCode:${state.terminated.exitCode || 0}`;
-      break;
-    }
-  }
-  const hasRunning = statuses.some((c) => c.state && c.state.running && c.ready);
-  if (reason === "Completed" && hasRunning) reason = isReady(pod) ? "Running" : "NotReady";
-  if (pod.metadata.deletionTimestamp && status.reason === "NodeLost") reason = "Unknown";
-  else if (pod.metadata.deletionTimestamp && status.phase !== "Succeeded" && status.phase !== "Failed") reason = "Terminating";
-  return reason;
+  const count = statuses.reduce((n, c) => n + (Number(c.restartCount) || 0), 0);
+  let key = deleting ? "terminating" : PHASE_KEYS[phase] || "unknown";
+  if (key === "running" && isReady(pod)) key = "ready";
+  return {
+    status: deleting ? "Terminating" : phase,
+    key,
+    reason: "",
+    ready: `${statuses.filter((c) => c.ready).length}/${((pod.spec && pod.spec.containers) || []).length}`,
+    restarts: String(count),
+    restartCount: count,
+    evicted: false,
+    requests: { cpu: "0", memory: "0", milliCpu: 0, memoryBytes: 0 },
+    holdsResources: phase !== "Succeeded" && phase !== "Failed",
+  };
 }
 
-export const WAITING_STARTING = new Set(["ContainerCreating", "PodInitializing"]);
+// kubectl's STATUS column, as the server printed it.
+export function podStatusReason(pod) {
+  return podDisplay(pod).status;
+}
 
 export function restartCount(pod) {
-  return ((pod.status && pod.status.containerStatuses) || []).reduce((n, c) => n + (Number(c.restartCount) || 0), 0);
+  return podDisplay(pod).restartCount;
 }
 
 // What the pod is doing, as one word (kubectl's STATUS column) and as a state key the
 // diagram draws with its own shape:
 //   pending, creating, running, ready, terminating, succeeded, failed, unknown.
+// `restarts` is the count; `restartsText` kubectl's RESTARTS column ("3 (45s ago)", as old
+// as the message that brought it: for showing only).
 export function podView(pod) {
   const status = pod.status || {};
-  const phase = status.phase || "Pending";
-  const containers = (pod.spec && pod.spec.containers) || [];
-  const statuses = status.containerStatuses || [];
-  const readyCount = statuses.filter((c) => c.ready).length;
-  const ready = isReady(pod);
-  const node = (pod.spec && pod.spec.nodeName) || "";
-  const scheduled = condition(pod, "PodScheduled");
-  const word = podStatusReason(pod);
-  let reason = "";
-  let key;
-  let evicted = false;
-  const waiting = statuses.map((c) => c.state && c.state.waiting).find((w) => w && w.reason === word);
-  const terminated = statuses.map((c) => c.state && c.state.terminated).find((t) => t && (t.reason === word || !t.reason));
-  if (word === "Terminating" || (word === "Unknown" && pod.metadata.deletionTimestamp)) {
-    key = "terminating";
-    const disruption = condition(pod, "DisruptionTarget");
-    if (disruption && disruption.status === "True") {
-      reason = disruption.message || disruption.reason || "";
-      evicted = true;
-    }
-  } else if (waiting) {
-    key = WAITING_STARTING.has(word) ? "creating" : "failed";
-    reason = waiting.message || "";
-  } else if (word === "Completed" || (phase === "Succeeded" && !terminated)) {
-    key = "succeeded";
-  } else if (terminated) {
-    key = "failed";
-    reason = terminated.message || (terminated.exitCode !== undefined ? `exit code ${terminated.exitCode}` : "");
-  } else if (phase === "Running" || word === "Running" || word === "NotReady") {
-    key = ready ? "ready" : "running";
-  } else if (phase === "Failed") {
-    key = "failed";
-    reason = status.message || "";
-  } else if (phase === "Pending") {
-    key = "pending";
-    if (scheduled && scheduled.status === "False") reason = scheduled.message || scheduled.reason || "";
-  } else {
-    key = "unknown";
-  }
+  const d = podDisplay(pod);
   return {
-    word,
-    key,
-    reason,
-    ready,
-    readyText: `${readyCount}/${containers.length}`,
-    restarts: restartCount(pod),
-    evicted,
-    node,
+    word: d.status,
+    key: d.key,
+    reason: d.reason,
+    ready: isReady(pod),
+    readyText: d.ready,
+    restarts: d.restartCount,
+    restartsText: d.restarts,
+    evicted: d.evicted,
+    node: (pod.spec && pod.spec.nodeName) || "",
     ip: status.podIP || "",
-    phase,
+    phase: status.phase || "Pending",
   };
 }
 
@@ -209,18 +183,22 @@ export function schedulerReasoning(pod) {
 // Nodes as kubectl get nodes reads them, plus what the page knows of the machine.
 export const STOPPED_ANNOTATION = "podflow.dev/stopped";
 
+const NO_AMOUNTS = { cpu: "0", memory: "0", milliCpu: 0, memoryBytes: 0 };
+
+// `allocatable`: what pods may take of the node, as the server printed it
+// ({cpu: "4", memory: "8Gi", milliCpu, memoryBytes}).
 export function nodeView(node) {
   const ready = condition(node, "Ready");
   const status = ready ? ready.status : "Unknown";
-  let word = status === "True" ? "Ready" : ready ? "NotReady" : "Unknown";
   const unschedulable = Boolean(node.spec && node.spec.unschedulable);
-  const kubectlWord = word + (unschedulable ? ",SchedulingDisabled" : "");
+  const d = node.display;
+  const kubectlWord = d ? d.status : (status === "True" ? "Ready" : ready ? "NotReady" : "Unknown") + (unschedulable ? ",SchedulingDisabled" : "");
   const taints = ((node.spec && node.spec.taints) || []).map((t) => `${t.key}${t.value ? "=" + t.value : ""}:${t.effect}`);
   const annotations = (node.metadata && node.metadata.annotations) || {};
   return {
     name: node.metadata.name,
-    ready: status === "True",
-    word,
+    ready: d ? d.ready : status === "True",
+    word: kubectlWord.split(",")[0],
     kubectlWord,
     conditionStatus: status,
     message: ready && status !== "True" ? ready.message || ready.reason || "" : "",
@@ -228,6 +206,7 @@ export function nodeView(node) {
     unschedulable,
     stopped: STOPPED_ANNOTATION in annotations,
     ip: ((node.status && node.status.addresses) || []).find((a) => a.type === "InternalIP")?.address || "",
+    allocatable: (d && d.allocatable) || NO_AMOUNTS,
   };
 }
 
@@ -289,58 +268,43 @@ export function owner(obj) {
   return refs.find((r) => r.controller) || refs[0] || null;
 }
 
-// Kubernetes quantities: "250m" CPU, "64Mi" memory, "1.5", "2e3".
-const SUFFIX = {
-  n: 1e-9, u: 1e-6, m: 1e-3, "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, Pi: 1024 ** 5, Ei: 1024 ** 6,
-};
-
-export function parseQuantity(text) {
-  if (text === undefined || text === null) return 0;
-  const m = /^([+-]?[0-9.]+)(?:([eE][-+]?[0-9]+)|([a-zA-Z]*))$/.exec(String(text).trim());
-  if (!m) return 0;
-  const value = parseFloat(m[1]);
-  if (m[2]) return value * Math.pow(10, parseInt(m[2].slice(1), 10));
-  const factor = SUFFIX[m[3] || ""];
-  return factor === undefined ? 0 : value * factor;
-}
-
+// What the pod's containers request, in cores and bytes (the server's sums).
 export function podRequests(pod) {
-  let cpu = 0;
-  let memory = 0;
-  for (const c of (pod.spec && pod.spec.containers) || []) {
-    const req = (c.resources && c.resources.requests) || {};
-    cpu += parseQuantity(req.cpu);
-    memory += parseQuantity(req.memory);
-  }
-  return { cpu, memory };
+  const r = podDisplay(pod).requests;
+  return { cpu: r.milliCpu / 1000, memory: r.memoryBytes };
 }
 
+// Sums the page makes (a node's pods' requests) written as the server writes a quantity:
+// whole cores or millicores ("4", "1500m"); memory with the binary or decimal suffix that
+// divides it exactly ("64Mi", "100M"), else to a tenth of the nearest binary unit.
 export function formatCpu(cores) {
-  if (cores === 0) return "0";
-  if (cores < 1) return `${Math.round(cores * 1000)}m`;
-  return Number.isInteger(cores) ? String(cores) : cores.toFixed(2).replace(/0+$/, "");
+  const milli = Math.round(cores * 1000);
+  return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
 }
+
+const BINARY = [["Ei", 1024 ** 6], ["Pi", 1024 ** 5], ["Ti", 1024 ** 4], ["Gi", 1024 ** 3], ["Mi", 1024 ** 2], ["Ki", 1024]];
+const DECIMAL = [["E", 1e18], ["P", 1e15], ["T", 1e12], ["G", 1e9], ["M", 1e6], ["k", 1e3]];
 
 export function formatMemory(bytes) {
-  if (bytes === 0) return "0";
-  const units = [["Gi", 1024 ** 3], ["Mi", 1024 ** 2], ["Ki", 1024]];
-  for (const [unit, size] of units) {
-    if (bytes >= size) {
-      const v = bytes / size;
-      return `${Number.isInteger(v) ? v : v.toFixed(1)}${unit}`;
-    }
+  const b = Math.round(bytes);
+  if (b === 0) return "0";
+  const exact = [];
+  for (const units of [BINARY, DECIMAL]) {
+    const unit = units.find(([, size]) => b % size === 0);
+    if (unit) exact.push(`${b / unit[1]}${unit[0]}`);
   }
-  return String(bytes);
+  if (exact.length) return exact.reduce((best, t) => (t.length < best.length ? t : best));
+  const unit = BINARY.find(([, size]) => b >= size);
+  return unit ? `${(b / unit[1]).toFixed(1)}${unit[0]}` : String(b);
 }
 
 export function nodeReady(node) {
+  if (node.display) return node.display.ready;
   const ready = condition(node, "Ready");
   return Boolean(ready && ready.status === "True");
 }
 
 // A pod counts against its node's capacity until it has finished.
 export function holdsResources(pod) {
-  const phase = (pod.status && pod.status.phase) || "Pending";
-  return phase !== "Succeeded" && phase !== "Failed";
+  return podDisplay(pod).holdsResources;
 }

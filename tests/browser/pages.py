@@ -134,3 +134,21 @@ def close_page(context, page) -> None:
 
 def page_config(page) -> dict:
     return json.loads(page.locator("#podflow-config").text_content())
+
+
+def open_tab(page, key: str) -> None:
+    """Show one of the dock's tabs (Create, kubectl, Pods, Nodes, Deployments, Services,
+    Ingress, etcd, API requests, Glossary), as a learner clicks it."""
+    from playwright.sync_api import expect
+
+    page.locator(f"#dock-tab-{key}").click()
+    expect(page.locator(f"#dock-{key}")).to_be_visible()
+
+
+def open_faults(page) -> None:
+    """Open the control bar's "Break something" menu (the component switches live there)."""
+    from playwright.sync_api import expect
+
+    if page.locator("#faults-menu").is_hidden():
+        page.locator("#faults-toggle").click()
+    expect(page.locator("#faults-menu")).to_be_visible()

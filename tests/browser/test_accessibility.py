@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from .pages import STEPS_TIMEOUT, close_page, needs_chromium, open_page
+from .pages import STEPS_TIMEOUT, close_page, needs_chromium, open_faults, open_page, open_tab
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -36,10 +36,27 @@ def test_the_page_has_no_accessibility_violations_in_each_state(page):
 
     page.locator("#clock-pause").click()
     expect(page.locator('#steps li[data-step="8"]')).to_have_attribute("data-state", "done", timeout=STEPS_TIMEOUT)
+    open_tab(page, "kubectl")
     field = page.get_by_label("kubectl command")
     field.fill("kubectl get pods")
     field.press("Enter")
     expect(page.locator("#terminal-output")).to_contain_text("[exit", timeout=30_000)
+    assert violations(page) == []
+
+    # The faults menu open, and each of the dock's other tabs.
+    open_faults(page)
+    assert violations(page) == []
+    page.keyboard.press("Escape")
+    for tab in ("pods", "nodes", "deployments", "services", "requests", "glossary"):
+        open_tab(page, tab)
+        assert violations(page) == [], tab
+    open_tab(page, "etcd")
+    expect(page.locator("#etcd-root table, #etcd-root .etcd-keys").first).to_be_visible(timeout=STEPS_TIMEOUT)
+    assert violations(page) == []
+
+    # A phone's width: the parts stacked, the jump bar on top.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator(".jump")).to_be_visible()
     assert violations(page) == []
 
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from .pages import STEPS_TIMEOUT, api_of, close_page, needs_chromium, open_page
+from .pages import STEPS_TIMEOUT, api_of, close_page, needs_chromium, open_page, open_tab
 from .test_sandboxes import english_words
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -23,6 +23,8 @@ def make_store(live_stack, page) -> dict:
     """Two Deployments (shop ×2, api ×1), a Service for each, and an Ingress `store` with two
     rules: shop.example.com / → shop:80 and api.example.com /v1 → api:80."""
     from tests.livehelpers import deployment_manifest, http
+
+    open_tab(page, "services")  # Services and Ingress share the dock's tab
 
     suffix = uuid.uuid4().hex[:5]
     names = {"shop": f"shop-{suffix}", "api": f"api-{suffix}", "ingress": f"store-{suffix}"}
@@ -181,6 +183,7 @@ def test_a_request_through_a_node_port_lights_the_nodeport_way(page, live_stack)
                "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 80, "nodePort": 30081}]}}
     status, body = http(live_stack.url, "POST", f"{api}/api/v1/namespaces/default/services", service)
     assert status == 201, body
+    open_tab(page, "services")
     expect(page.locator(f'#services-body tr[data-service="default/{name}"]')).to_contain_text("1 ready", timeout=STEPS_TIMEOUT)
     page.locator(f'#services-body button[data-service="default/{name}"]').click()
     request = page.locator("#request-form")

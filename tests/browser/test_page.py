@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from .pages import STEPS_TIMEOUT, api_of, close_page, needs_chromium, open_page, page_config, sandbox_of
+from .pages import STEPS_TIMEOUT, api_of, close_page, needs_chromium, open_page, open_tab, page_config, sandbox_of
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -22,7 +22,9 @@ def test_it_shows_the_eight_steps_of_a_pod_created_with_the_form(page):
     # A fresh anonymous learner's own sandbox: nobody signed in, no pod yet.
     expect(page.locator(".account")).to_contain_text("Sign in")
     expect(page.locator("#sandbox-list li.is-current")).to_have_attribute("data-sandbox", sandbox_of(page))
+    open_tab(page, "pods")
     expect(page.locator("#pod-count")).to_have_text("0")
+    open_tab(page, "create")
 
     name = f"browser-{uuid.uuid4().hex[:6]}"
     form = page.locator("#pod-form")
@@ -57,7 +59,8 @@ def test_it_shows_the_eight_steps_of_a_pod_created_with_the_form(page):
     expect(steps.locator('li[data-step="3"] .step-text')).to_contain_text("Not needed for a bare pod")
     expect(steps.locator('li[data-step="4"] .step-text')).to_contain_text("The scheduler chose node-")
     expect(steps.locator('li[data-step="8"] .step-text')).to_contain_text("Ready=True")
-    expect(page.locator('#diagram-svg .arrow[data-step="3"] .arrow-note')).to_have_text("not needed: bare pod")
+    # The note is shortened to "not needed" when the diagram has no room for the why.
+    expect(page.locator('#diagram-svg .arrow[data-step="3"] .arrow-note')).to_have_text(re.compile(r"^not needed(: bare pod)?$"))
 
     # The pod sits inside a worker node, Running and ready, in words as well as shape.
     in_node = page.locator(f'#diagram-svg .node[data-node] .pod[data-pod-name="{name}"]')
@@ -67,6 +70,7 @@ def test_it_shows_the_eight_steps_of_a_pod_created_with_the_form(page):
     node = page.locator(f'#diagram-svg .node:has(.pod[data-pod-name="{name}"])').get_attribute("data-node")
     assert node in {"node-1", "node-2", "node-3"}
     expect(page.locator("#selected-hint")).to_contain_text(f"on {node}")
+    open_tab(page, "pods")
     row = page.locator("#pods-body tr", has_text=name)
     expect(row).to_contain_text("Running")
     expect(row).to_contain_text(node)
@@ -106,6 +110,7 @@ def test_deleting_a_pod_with_its_button_removes_it(page):
     chip = page.locator(f'#diagram-svg .node .pod[data-pod-name="{name}"][data-phase="Running"]')
     expect(chip).to_have_count(1, timeout=STEPS_TIMEOUT)
 
+    open_tab(page, "pods")
     page.get_by_role("button", name=f"Delete pod {name}").click()
     expect(page.locator("#delete-form-status")).to_contain_text(name)
     expect(page.locator(f'#diagram-svg .pod[data-pod-name="{name}"]')).to_have_count(0, timeout=STEPS_TIMEOUT)
@@ -142,7 +147,8 @@ def test_switching_to_korean_shows_korean_labels_and_narration(page):
     page.get_by_role("button", name="한국어").click()
     expect(page.locator("html")).to_have_attribute("lang", "ko")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15_000)
-    expect(page.locator("#controls-heading")).to_have_text("직접 해 보기")
+    expect(page.locator("#controls-heading")).to_have_text("조작: 시계, 속도, 고장, 타임라인")
+    expect(page.get_by_role("tab", name="만들기", exact=True)).to_be_visible()
     expect(page.get_by_role("tab", name="파드 만들기")).to_be_visible()
     expect(page.locator("#steps-heading")).to_have_text("여덟 단계")
     expect(page.locator('#steps li[data-step="1"] .step-route')).to_have_text("kubectl → API 서버")
@@ -157,7 +163,7 @@ def test_switching_to_korean_shows_korean_labels_and_narration(page):
 
     page.get_by_role("button", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.locator("#controls-heading")).to_have_text("Try it")
+    expect(page.locator("#controls-heading")).to_have_text("Controls: clock, speed, faults, timeline")
 
 
 def test_a_korean_browser_gets_the_korean_page(browser, live_stack):
@@ -187,6 +193,7 @@ def test_a_request_made_outside_the_page_appears_in_the_feed_and_lights_arrow_1(
             }).observe(document.getElementById("diagram-svg"), { childList: true, subtree: true, attributes: true });
         }"""
     )
+    open_tab(page, "requests")
     feed = page.locator("#requests-list")
     expect(feed).to_have_attribute("aria-live", "off")
     kubectl = "kubectl/v1.32.4 (linux/amd64)"
@@ -245,6 +252,7 @@ def test_the_kubeconfig_link_downloads_this_clusters_kubeconfig(page, live_stack
 
     from playwright.sync_api import expect
 
+    open_tab(page, "kubectl")
     panel = page.locator("#use-kubectl")
     expect(panel.get_by_role("heading", name="Use kubectl")).to_be_visible()
     link = panel.get_by_role("link", name="Download kubeconfig")
@@ -290,9 +298,11 @@ def test_the_kubectl_panel_and_the_feed_in_korean(browser, live_stack):
 
     context, page = open_page(browser, live_stack.url, locale="ko-KR")
     try:
+        open_tab(page, "kubectl")
         panel = page.locator("#use-kubectl")
         expect(panel.get_by_role("heading", name="kubectl 사용하기")).to_be_visible()
         expect(panel.get_by_role("link", name="kubeconfig 내려받기")).to_be_visible()
+        open_tab(page, "requests")
         expect(page.get_by_role("heading", name="API 요청")).to_be_visible()
         status, _ = http(live_stack.url, "GET", f"{api_of(page)}/api/v1/namespaces/default/pods/nope-ko", agent="kubectl/v1.32.4 (linux/amd64)")
         assert status == 404
@@ -326,8 +336,11 @@ def test_a_service_made_with_the_expose_form_answers_requests_from_several_pods(
     name = f"svc-{uuid.uuid4().hex[:6]}"
     make_deployment(live_stack, page, name, 4)
     try:
+        open_tab(page, "deployments")
         card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
         expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+
+        open_tab(page, "create")
 
         page.get_by_role("tab", name="Expose a deployment").click()
         form = page.locator("#expose-form")
@@ -338,6 +351,7 @@ def test_a_service_made_with_the_expose_form_answers_requests_from_several_pods(
         expect(form.locator(".form-status")).to_contain_text("node port 3")
 
         # The Service is listed, chosen, and its four ready pods are its endpoints.
+        open_tab(page, "services")
         row = page.locator(f'#services-body tr[data-service="default/{name}"]')
         expect(row).to_contain_text("NodePort")
         expect(row).to_contain_text("4 ready", timeout=STEPS_TIMEOUT)
@@ -420,6 +434,7 @@ def test_set_image_with_the_form_makes_a_new_replicaset_and_roll_back_returns(pa
     name = f"roll-{uuid.uuid4().hex[:6]}"
     make_deployment(live_stack, page, name, 2, image="nginx:1.27")
     try:
+        open_tab(page, "deployments")
         card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
         expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
         expect(card.locator(".tag-revision")).to_have_attribute("data-revision", "1")
@@ -493,7 +508,11 @@ def test_a_pod_that_cannot_pull_its_image_says_so_in_words(page, live_stack):
         state = page.locator("#containers .c-state")
         expect(state).to_contain_text(re.compile("Waiting: (ErrImagePull|ImagePullBackOff)"))
         expect(page.locator("#containers")).to_contain_text("nginx:nope")
+        open_tab(page, "pods")
         expect(page.locator(f'#pods-body tr:has-text("{name}")')).to_contain_text(re.compile("ErrImagePull|ImagePullBackOff"))
+        # The step panel says it where the learner looks: step 7 is failing, in words.
+        expect(page.locator('#steps li[data-step="7"]')).to_have_attribute("data-state", "failed")
+        expect(page.locator('#steps li[data-step="7"] .step-now')).to_contain_text("nginx:nope")
     finally:
         http(live_stack.url, "DELETE", f"{api_of(page)}/api/v1/namespaces/default/pods/{name}")
 
@@ -503,10 +522,14 @@ def test_the_new_panels_in_korean(browser, live_stack):
 
     context, page = open_page(browser, live_stack.url, locale="ko-KR")
     try:
+        open_tab(page, "services")
         expect(page.get_by_role("heading", name="서비스", exact=False).first).to_be_visible()
+        open_tab(page, "deployments")
         expect(page.locator("#deployments-heading")).to_contain_text("디플로이먼트와 롤아웃")
         expect(page.locator("#scheduling-heading")).to_have_text("왜 이 노드일까? 스케줄러의 판단")
+        open_tab(page, "nodes")
         expect(page.get_by_role("button", name="node-1 끄기")).to_be_visible()
+        open_tab(page, "create")
         expect(page.get_by_role("tab", name="디플로이먼트 노출하기")).to_be_visible()
         assert not page.errors
     finally:
@@ -523,6 +546,7 @@ def test_stopping_a_node_makes_it_notready_and_its_pods_move(page, live_stack):
     make_deployment(live_stack, page, name, 6)
     node3 = page.locator('#diagram-svg .node[data-node="node-3"]')
     try:
+        open_tab(page, "deployments")
         card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
         expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
         # The scheduler spreads six pods over three empty-enough nodes.
@@ -530,6 +554,7 @@ def test_stopping_a_node_makes_it_notready_and_its_pods_move(page, live_stack):
         expect(on_node3.first).to_be_visible()
         moving = on_node3.first.get_attribute("data-pod-name")
 
+        open_tab(page, "nodes")
         page.get_by_role("button", name="Stop node-3").click()
         expect(page.locator("#nodes-status")).to_contain_text("node-3 is switched off")
         row = page.locator('#nodes-body tr[data-node="node-3"]')

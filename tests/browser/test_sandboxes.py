@@ -15,6 +15,7 @@ from .pages import (
     needs_chromium,
     new_context,
     open_page,
+    open_tab,
     page_post,
     sandbox_of,
     wait_live,
@@ -465,6 +466,8 @@ def make_a_rollout_a_service_and_an_ingress(page, name: str) -> None:
     answer = page_post(page, f"{api}/apis/networking.k8s.io/v1/namespaces/default/ingresses", ingress)
     assert answer["status"] == 201, answer
 
+    open_tab(page, "deployments")
+
     card = page.locator(f'.dep-card[data-deployment="default/{name}"]')
     expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
     card.locator("input[name=image]").fill("docker.io/library/nginx:1.28.0-alpine-slim")
@@ -472,6 +475,7 @@ def make_a_rollout_a_service_and_an_ingress(page, name: str) -> None:
     expect(card.locator(".rs-table tbody tr")).to_have_count(2, timeout=STEPS_TIMEOUT)
     expect(card.locator(".tag-revision")).to_have_attribute("data-revision", "2", timeout=STEPS_TIMEOUT)
     expect(card.locator(".rollout-state")).to_have_attribute("data-state", "complete", timeout=STEPS_TIMEOUT)
+    open_tab(page, "services")
     expect(page.locator(f'#services-body tr[data-service="default/{name}"]')).to_contain_text(re.compile("3 ready|3개 준비됨"), timeout=STEPS_TIMEOUT)
 
 
@@ -490,27 +494,29 @@ def test_a_sandbox_with_a_rollout_a_service_and_an_ingress_fits_a_phone(browser,
         name = f"storefront-frontend-{uuid.uuid4().hex[:6]}"
         make_a_rollout_a_service_and_an_ingress(page, name)
         # A pod selected, so that the scheduler's table is drawn too.
+        open_tab(page, "pods")
         page.locator("#pods-body button.select-pod").first.click()
         expect(page.locator("#scheduling .sched-table")).to_be_visible()
 
-        for width in (390, 320):
-            page.set_viewport_size({"width": width, "height": 900})
-            page.wait_for_function("(width) => window.innerWidth === width", arg=width)
-            measured = page.evaluate(PAST_THE_RIGHT_EDGE)
-            assert measured["scrollWidth"] <= width, (width, measured)
-            assert not measured["past"], (width, measured["past"])
-            if shots and width == 390:
-                shots.mkdir(parents=True, exist_ok=True)
-                lang = locale[:2]
-                page.screenshot(path=str(shots / f"rollout-{lang}-{width}.png"), full_page=True)
-                for selector, part in (("#deployments", "deployments"), (".panel-pods", "pods"), ("#services", "services"), ("#ingress", "ingress")):
-                    page.locator(selector).screenshot(path=str(shots / f"rollout-{lang}-{width}-{part}.png"))
+        # Each of the dock's tabs in turn: the page and every panel in it stay inside the edge.
+        for tab in ("deployments", "pods", "services", "kubectl", "nodes"):
+            open_tab(page, tab)
+            for width in (390, 320):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.wait_for_function("(width) => window.innerWidth === width", arg=width)
+                measured = page.evaluate(PAST_THE_RIGHT_EDGE)
+                assert measured["scrollWidth"] <= width, (tab, width, measured)
+                assert not measured["past"], (tab, width, measured["past"])
+                if shots and width == 390:
+                    shots.mkdir(parents=True, exist_ok=True)
+                    lang = locale[:2]
+                    page.screenshot(path=str(shots / f"rollout-{lang}-{width}-{tab}.png"), full_page=True)
 
         # Every table that scrolls is a named region the keyboard can reach.
         for region in page.locator(".table-wrap").all():
             expect(region).to_have_attribute("role", "region")
             expect(region).to_have_attribute("tabindex", "0")
-            assert region.evaluate("(el) => (document.getElementById(el.getAttribute('aria-labelledby')) || {}).textContent || ''").strip()
+            assert region.evaluate("(el) => el.getAttribute('aria-label') || (document.getElementById(el.getAttribute('aria-labelledby')) || {}).textContent || ''").strip()
         assert not page.errors
     finally:
         close_page(context, page)
@@ -530,6 +536,7 @@ def test_someone_elses_requests_to_a_service_are_said_in_the_services_live_regio
         assert page_post(page, f"{api}/apis/apps/v1/namespaces/default/deployments", deployment_manifest(name, 2, "nginx:1.27"))["status"] == 201
         service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}}
         assert page_post(page, f"{api}/api/v1/namespaces/default/services", service)["status"] == 201
+        open_tab(page, "services")
         expect(page.locator(f'#services-body tr[data-service="default/{name}"]')).to_contain_text("2개 준비됨", timeout=STEPS_TIMEOUT)
         said = page.locator("#request-status")
         expect(said).to_have_attribute("aria-live", "polite")

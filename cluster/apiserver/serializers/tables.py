@@ -98,22 +98,32 @@ def pod_status_reason(pod: dict) -> str:
     return reason
 
 
-def pod_restarts(pod: dict) -> int | str:
+def pod_restart_count(pod: dict) -> int:
+    """How many times the pod's containers have restarted, all together."""
+    return sum(int(cs.get("restartCount", 0)) for cs in (pod.get("status") or {}).get("containerStatuses") or [])
+
+
+def pod_restarts(pod: dict, now: datetime | None = None) -> int | str:
     """RESTARTS: the count, and how long ago the last restart was ("3 (12s ago)")."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
+    restarts = pod_restart_count(pod)
     finished = [((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") for cs in statuses]
     last = max((f for f in finished if metav1.parse_time(f)), default=None)
-    return f"{restarts} ({age(last)} ago)" if restarts and last else restarts
+    return f"{restarts} ({age(last, now)} ago)" if restarts and last else restarts
 
 
-def pod_row(pod: dict) -> list:
+def pod_ready(pod: dict) -> str:
+    """READY: containers ready of the pod's containers ("1/2")."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     total = len(pod["spec"].get("containers", []))
     ready = sum(1 for cs in statuses if cs.get("ready"))
+    return f"{ready}/{total}"
+
+
+def pod_row(pod: dict) -> list:
     return [
         pod["metadata"]["name"],
-        f"{ready}/{total}",
+        pod_ready(pod),
         pod_status_reason(pod),
         pod_restarts(pod),
         age(pod["metadata"].get("creationTimestamp")),
