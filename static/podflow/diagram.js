@@ -573,7 +573,13 @@ export function renderDiagram(svg, model) {
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("width", String(W));
   svg.setAttribute("height", String(H));
-  svg.innerHTML = `<title id="diagram-svg-title">${esc(title)}</title>${defs()}${parts.join("")}<g class="arrows">${over.join("")}</g>`;
+  // A message that changed nothing the diagram shows (a Lease renewal, an Event) leaves
+  // the drawing — and the keyboard focus on a pod in it — as it is.
+  const markup = `<title id="diagram-svg-title">${esc(title)}</title>${defs()}${parts.join("")}<g class="arrows">${over.join("")}</g>`;
+  if (svg.podflowMarkup !== markup) {
+    svg.innerHTML = markup;
+    svg.podflowMarkup = markup;
+  }
   return { width: W, height: H, wide };
 }
 
