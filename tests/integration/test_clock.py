@@ -115,3 +115,48 @@ def test_a_stopped_controller_manager_does_not_replace_a_deleted_pod_until_start
         http(cluster, "POST", f"{COMPONENTS}/controller-manager/start")
     wait_until(lambda: len([p for p in http(cluster, "GET", selector)[1]["items"] if is_ready(p)]) == 2, 60, "the pod to be replaced")
 
+
+
+def test_stepping_a_paused_rollout_keeps_max_surge_and_max_unavailable(cluster):
+    """A rolling update with maxSurge 1 and maxUnavailable 0, taken one held action at a time:
+    after every step there are at most replicas + 1 pods wanted across the ReplicaSets and
+    never fewer than `replicas` available — the paused clock changes when, never what."""
+    base = cluster
+    name = "surge"
+    manifest = deployment_manifest(name, 3, "nginx:1.27")
+    manifest["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert http(base, "POST", DEPLOYMENTS, manifest)[0] == 201
+    selector = "?labelSelector=app%3Dsurge"
+    replicasets = f"/k8s/{CLUSTER}/apis/apps/v1/namespaces/default/replicasets{selector}"
+
+    def available() -> int:
+        return sum((rs.get("status") or {}).get("availableReplicas") or 0 for rs in http(base, "GET", replicasets)[1]["items"])
+
+    def wanted() -> int:
+        return sum(rs["spec"].get("replicas") or 0 for rs in http(base, "GET", replicasets)[1]["items"])
+
+    def done() -> bool:
+        dep = http(base, "GET", f"{DEPLOYMENTS}/{name}")[1]
+        status = dep.get("status") or {}
+        return (status.get("observedGeneration") == dep["metadata"]["generation"] and status.get("updatedReplicas") == 3
+                and status.get("availableReplicas") == 3 and (status.get("replicas") or 0) == 3)
+
+    wait_until(lambda: available() == 3, 60, "3 available pods")
+    assert http(base, "POST", CLOCK, {"paused": True})[0] == 200
+    try:
+        dep = http(base, "GET", f"{DEPLOYMENTS}/{name}")[1]
+        dep["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+        assert http(base, "PUT", f"{DEPLOYMENTS}/{name}", dep)[0] == 200
+        steps = 0
+        while not done():
+            wait_until(lambda: next_actions(base) or done(), 20, "the next held action")
+            if done():
+                break
+            assert http(base, "POST", CLOCK + "/step", {})[0] == 200
+            steps += 1
+            assert steps < 300, "the rollout did not finish in 300 steps"
+            assert wanted() <= 3 + 1, "maxSurge 1: at most 4 pods wanted"
+            assert available() >= 3, "maxUnavailable 0: never fewer than 3 available"
+        assert steps > 3  # it really was taken one action at a time
+    finally:
+        http(base, "POST", CLOCK, {"paused": False})
