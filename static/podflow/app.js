@@ -275,7 +275,25 @@ function renderDiagramPart(pod, steps, states, current) {
       }
       : null,
   };
+  model.width = drawingWidth(container, model);
   renderDiagram($("#diagram-svg"), model);
+}
+
+// The diagram is drawn for a width and scaled to its box. When the box has a height of its
+// own (the one-screen layout), a wider drawing may fit better: worker nodes side by side
+// instead of stacked. Of the box's width and the width that puts every node in one row,
+// take the one the box shows larger.
+function drawingWidth(container, model) {
+  const boxW = container.clientWidth;
+  const boxH = container.clientHeight;
+  if (!boxH || boxH < 200 || getComputedStyle(container).flexGrow === "0") return boxW;
+  const oneRow = Math.min(1400, 2 * 16 + model.nodes.length * 250);
+  if (oneRow <= boxW) return boxW;
+  const scale = (width) => {
+    const size = renderDiagram($("#diagram-svg"), { ...model, width, measureOnly: true });
+    return Math.min(boxW / size.width, boxH / size.height, 1);
+  };
+  return scale(oneRow) > scale(boxW) * 1.05 ? oneRow : boxW;
 }
 
 function formatTime(iso) {
@@ -972,11 +990,12 @@ function wireDiagram() {
     if (event.target.checked) followNewest();
     else pin(selectedUid());
   });
-  let lastWidth = 0;
+  let lastSize = "";
   new ResizeObserver((entries) => {
-    const width = Math.floor(entries[0].contentRect.width);
-    if (width !== lastWidth) {
-      lastWidth = width;
+    const { width, height } = entries[0].contentRect;
+    const size = `${Math.floor(width)}x${Math.floor(height)}`;
+    if (size !== lastSize) {
+      lastSize = size;
       scheduleRender();
     }
   }).observe($("#diagram"));

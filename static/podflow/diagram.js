@@ -330,7 +330,7 @@ function chipLayout(count, x, y, w, minChip) {
 
 /**
  * model: {
- *   width, revision,
+ *   width, revision, measureOnly (lay out and return the size, drawing nothing),
  *   nodes: [{name, ready, view (k8s.nodeView), pods: [pod], cpu: {used, cap}, memory: {used, cap}}],
  *   unscheduled: [pod],
  *   client: null | {name, what}: who asked the API server last, and what,
@@ -575,6 +575,7 @@ export function renderDiagram(svg, model) {
   svg.setAttribute("height", String(H));
   // A message that changed nothing the diagram shows (a Lease renewal, an Event) leaves
   // the drawing — and the keyboard focus on a pod in it — as it is.
+  if (model.measureOnly) return { width: W, height: H, wide };
   const markup = `<title id="diagram-svg-title">${esc(title)}</title>${defs()}${parts.join("")}<g class="arrows">${over.join("")}</g>`;
   if (svg.podflowMarkup !== markup) {
     svg.innerHTML = markup;
