@@ -6,8 +6,10 @@ class ClusterConfig(AppConfig):
     verbose_name = "Cluster store (our etcd)"
 
     def ready(self) -> None:
-        from cluster.apiserver import store
+        from cluster.apiserver import audit, requestlog, store
         from cluster.informers import wake
 
         # The informers: after each commit, the components that watch what it wrote are woken.
         store.on_commit(wake.route)
+        # The request log: each request the API server answered, kept for the labs' checks.
+        audit.subscribe(requestlog.record)

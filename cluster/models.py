@@ -1,6 +1,8 @@
 """The store: what etcd holds for each simulated cluster.
 
-Only cluster/apiserver/store.py (the API-server layer) writes these models.
+Only cluster/apiserver/store.py (the API-server layer) writes the cluster's state (its
+objects, revision, change log and step log). Beside it: the API server's request log
+(written by cluster/apiserver/requestlog.py) and the learners' lab progress (cluster/labs/).
 """
 from __future__ import annotations
 
@@ -173,3 +175,63 @@ class HeldAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component}: {self.action or self.key}"
+
+
+class RequestRecord(models.Model):
+    """A request the API server answered, as its audit log records it: who asked (kubectl,
+    the page, a Python client), the verb and resource, and the answer's code.
+
+    Written by an audit listener (cluster/apiserver/requestlog.py) for every request that
+    opened this cluster; only the last REQUEST_LOG_KEEP of each cluster are kept. A lab's
+    `request` check reads them ("web was created by kubectl").
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="requests")
+    time = models.DateTimeField()
+    client = models.CharField(max_length=120)
+    verb = models.CharField(max_length=20)
+    resource = models.CharField(max_length=120)  # the plural, with /subresource if any
+    namespace = models.CharField(max_length=63, blank=True, default="")
+    name = models.CharField(max_length=253, blank=True, default="")
+    code = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=63, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "id"], name="request_record_cluster")]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.verb} {self.resource} {self.code}"
+
+
+# How many requests each cluster's log keeps (the newest).
+REQUEST_LOG_KEEP = 500
+
+
+class LabProgress(models.Model):
+    """How far a cluster's learner is in one lab (cluster/labs/): the current step, its
+    checks, the answers given, the hints and solutions shown. One row per cluster and lab;
+    starting the lab again resets it. The classroom's roster reads these rows."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="lab_progress")
+    lab = models.CharField(max_length=63)  # the lab's id (its file name in labs/)
+    step_index = models.PositiveSmallIntegerField(default=0)
+    step_id = models.CharField(max_length=63, blank=True, default="")
+    checks_passed = models.PositiveSmallIntegerField(default=0)
+    checks_total = models.PositiveSmallIntegerField(default=0)
+    started = models.DateTimeField(null=True, blank=True)  # when the lab was (last) started
+    step_started = models.DateTimeField(null=True, blank=True)  # when the current step began
+    # The cluster's revision when the lab and the current step began: what happened "since
+    # the step began" (events, steps) is what has a newer revision.
+    lab_revision = models.BigIntegerField(default=0)
+    step_revision = models.BigIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+    answers = models.JSONField(default=dict, blank=True)  # {step_id: {answer, correct, at, tries}}
+    hints_shown = models.JSONField(default=dict, blank=True)  # {step_id: how many}
+    solution_shown = models.JSONField(default=list, blank=True)  # [step_id, ...]
+    completed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "lab"], name="one_progress_per_lab")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.lab} step {self.step_index}"

@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 from datetime import timedelta
+from typing import Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -125,6 +126,16 @@ def touch(cluster: Cluster) -> None:
         cluster.last_active = moment
 
 
+# Rules that keep sandboxes past their idle time, each narrowing the idle ones: a class's
+# stay until a week after it ends (web/classroom.py, registered in web/apps.py).
+_keepers: list[Callable[[QuerySet[Cluster]], QuerySet[Cluster]]] = []
+
+
+def keep_when(rule: Callable[[QuerySet[Cluster]], QuerySet[Cluster]]) -> None:
+    if rule not in _keepers:
+        _keepers.append(rule)
+
+
 def expire(now=None) -> list[str]:
     """Remove anonymous sandboxes idle longer than PODFLOW_SANDBOX_IDLE_HOURS.
 
@@ -133,6 +144,8 @@ def expire(now=None) -> list[str]:
     """
     cutoff = (now or timezone.now()) - timedelta(hours=settings.PODFLOW_SANDBOX_IDLE_HOURS)
     idle = Cluster.objects.filter(owner__isnull=True).exclude(learner="").filter(Q(last_active__lt=cutoff) | Q(last_active__isnull=True, created__lt=cutoff))
+    for rule in _keepers:
+        idle = rule(idle)
     removed = []
     for cluster in idle:
         with transaction.atomic():

@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "cluster.tasks.heartbeat", "schedule": float(os.environ.get("PODFLOW_HEARTBEAT_SECONDS", "1")), "options": {"queue": "kubelet", "expires": 5}},
     "node-monitor": {"task": "cluster.tasks.monitor_nodes", "schedule": float(os.environ.get("PODFLOW_NODE_MONITOR_SECONDS", "1")), "options": {"queue": "controller-manager", "expires": 5}},
     "expire-sandboxes": {"task": "cluster.tasks.expire_sandboxes", "schedule": float(os.environ.get("PODFLOW_EXPIRE_SECONDS", "600")), "options": {"queue": "controller-manager", "expires": 60}},
+    # Classes past their time end; a week after, their sandboxes go (web/tasks.py).
+    "expire-classes": {"task": "web.tasks.expire_classes", "schedule": float(os.environ.get("PODFLOW_EXPIRE_SECONDS", "600")), "options": {"queue": "controller-manager", "expires": 60}},
 }
 
 # Sessions live in the database: an anonymous learner's sandbox belongs to the session,
@@ -222,6 +224,17 @@ PODFLOW_KUBECONFIG_LINK_SECONDS = int(os.environ.get("PODFLOW_KUBECONFIG_LINK_SE
 PODFLOW_SIGNIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PODFLOW_SIGNIN_FAILURES_PER_ACCOUNT", "5"))
 PODFLOW_SIGNIN_FAILURES_PER_IP = int(os.environ.get("PODFLOW_SIGNIN_FAILURES_PER_IP", "20"))
 PODFLOW_SIGNIN_WINDOW_SECONDS = int(os.environ.get("PODFLOW_SIGNIN_WINDOW_SECONDS", "900"))
+
+# --- The classroom (web/classroom.py) ---
+# How long a class's join code works (the instructor can extend it), and how long its
+# sandboxes stay, read-only, after it ends.
+PODFLOW_CLASS_HOURS = float(os.environ.get("PODFLOW_CLASS_HOURS", "12"))
+PODFLOW_CLASS_KEEP_DAYS = float(os.environ.get("PODFLOW_CLASS_KEEP_DAYS", "7"))
+# Wrong join codes allowed per client address per window (a class behind one router shares one).
+PODFLOW_JOIN_FAILURES_PER_IP = int(os.environ.get("PODFLOW_JOIN_FAILURES_PER_IP", "30"))
+PODFLOW_JOIN_WINDOW_SECONDS = int(os.environ.get("PODFLOW_JOIN_WINDOW_SECONDS", "600"))
+# A learner this long on one step is shown as stuck on the roster.
+PODFLOW_CLASS_STUCK_SECONDS = int(os.environ.get("PODFLOW_CLASS_STUCK_SECONDS", "300"))
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ko", "한국어")]

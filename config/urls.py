@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
-from cluster.apiserver.handlers import clock, discovery, etcd, explain, k8s, nodes, podflow, terminal
-from web import accounts, sandboxes, views
+from cluster.apiserver.handlers import clock, discovery, etcd, explain, k8s, labs, nodes, podflow, terminal
+from web import accounts, classes, sandboxes, views
 
 K8S = "k8s/<slug:cluster>/"
 NS = "namespaces/<str:namespace>/"
@@ -21,6 +21,22 @@ urlpatterns = [
     path("clusters/<slug:cluster>/reset", sandboxes.reset, name="cluster-reset"),
     path("clusters/<slug:cluster>/delete", sandboxes.delete, name="cluster-delete"),
     path("sandboxes/new", sandboxes.new, name="sandbox-new"),
+    # The classroom (web/classes.py): every route under classes/<code>/ opens only to the
+    # class's instructor (hand: to its learners); tests/unit/test_sealed.py walks them too.
+    path("classes/", classes.classes, name="classes"),
+    path("classes/<slug:code>/", classes.class_page, name="class"),
+    path("classes/<slug:code>/roster", classes.roster, name="class-roster"),
+    path("classes/<slug:code>/broadcast", classes.send_broadcast, name="class-broadcast"),
+    path("classes/<slug:code>/pace", classes.pace, name="class-pace"),
+    path("classes/<slug:code>/clock", classes.clock, name="class-clock"),
+    path("classes/<slug:code>/fault", classes.fault, name="class-fault"),
+    path("classes/<slug:code>/reset", classes.reset, name="class-reset"),
+    path("classes/<slug:code>/extend", classes.extend, name="class-extend"),
+    path("classes/<slug:code>/end", classes.end, name="class-end"),
+    path("classes/<slug:code>/projector", classes.projector, name="class-projector"),
+    path("classes/<slug:code>/hand", classes.hand, name="class-hand"),
+    path("join", classes.join, name="class-join"),
+    path("join/<slug:code>", classes.join, name="class-join-code"),
     path("accounts/login/", accounts.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", accounts.signup, name="signup"),
@@ -69,6 +85,10 @@ urlpatterns = [
     path(K8S + "podflow/v1/kubectl", terminal.run, name="api-kubectl"),
     # Why a pod is as it is, and who is responsible.
     path(K8S + "podflow/v1/" + NS + "pods/<str:name>/explain", explain.pod, name="api-explain"),
+    # The labs: the catalogue, a lab with its progress, and what a learner does in it.
+    path(K8S + "podflow/v1/labs", labs.catalogue, name="api-labs"),
+    path(K8S + "podflow/v1/labs/<str:lab>", labs.detail, name="api-lab"),
+    path(K8S + "podflow/v1/labs/<str:lab>/<str:action>", labs.act, name="api-lab-action"),
     # etcd's keys as kube-apiserver stores them, and the watch events each component received.
     path(K8S + "podflow/v1/etcd", etcd.keys, name="api-etcd"),
     path(K8S + "podflow/v1/watches", etcd.watches, name="api-watches"),

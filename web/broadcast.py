@@ -82,6 +82,12 @@ def _enabled() -> bool:
     return getattr(settings, "PODFLOW_BROADCAST", True)
 
 
+def send(group: str, message: dict[str, Any]) -> None:
+    """Any message to a Channels group, in order with the rest (the classroom's)."""
+    if _enabled():
+        _get_sender().put(group, message)
+
+
 def publish(cluster_name: str, entries: list[dict[str, Any]]) -> None:
     if not _enabled() or not entries:
         return

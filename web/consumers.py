@@ -17,7 +17,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cluster.apiserver.handlers import access
-from web import broadcast, stream
+from web import broadcast, classroom, stream
 
 POLL_SECONDS = 2.0
 CLOSE_FORBIDDEN = 4403  # may not follow this cluster (or it does not exist)
@@ -99,6 +99,10 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "cluster", "revision": since, "cluster": info})
                 if not await self._backfill():
                     await self._send_snapshot()
+            # A learner in a class gets the instructor's recent messages again: one sent
+            # while this socket was reconnecting is not lost (the page shows each once).
+            for said in await database_sync_to_async(classroom.recent_broadcasts)(self.cluster_id):
+                await self.send_json({**said, "type": "broadcast", "revision": self.last})
         self.poller = asyncio.create_task(self._poll())
 
     def _since(self) -> int | None:
@@ -185,6 +189,15 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
     async def cluster_traffic(self, message: dict) -> None:
         """Simulated requests to a Service, each with the pod that answered (not stored)."""
         await self.send_json({"type": "traffic", "revision": self.last, "answers": message["answers"]})
+
+    async def class_broadcast(self, message: dict) -> None:
+        """The class's instructor said something to every learner, or ended the class
+        (web/classroom.py): {"type": "broadcast", "kind": "message"|"ended", "text", "from", "sent", "class"}."""
+        await self.send_json({**{k: v for k, v in message.items() if k != "type"}, "type": "broadcast", "revision": self.last})
+
+    async def class_pace(self, message: dict) -> None:
+        """Instructor-led pacing: learners may now go as far as step `opened_step` of `lab`."""
+        await self.send_json({**{k: v for k, v in message.items() if k != "type"}, "type": "pace", "revision": self.last})
 
     # --- internals ------------------------------------------------------------------
 

@@ -13,14 +13,14 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from cluster import sandbox
-from cluster.apimachinery.errors import APIError, bad_request
 from cluster.apimachinery import kinds
+from cluster.apimachinery.errors import APIError, bad_request
 from cluster.apiserver import history, store, tls
 from cluster.apiserver.handlers import access
 from cluster.apiserver.handlers.auth import kubeconfig, resolve
 from cluster.apiserver.handlers.k8s import allow_methods, api_view, check_body_size, json_object, json_response, status_response
 from cluster.models import Cluster, Speed
-from web import limits, sandboxes, stream
+from web import classroom, limits, sandboxes, stream
 
 ROLES = ("controller-manager", "scheduler", "kubelet")
 MIN_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT = 1.0, 10.0
@@ -54,13 +54,20 @@ def page(request: HttpRequest, cluster: str) -> HttpResponse:
     found = access.cluster_for(request, cluster)
     if found is None:
         return render(request, "podflow/cluster.html", {"cluster_name": cluster, "cluster": None}, status=404)
-    sandbox.touch(found)
+    who = access.principal(request)
+    if access.owns(who, found):
+        sandbox.touch(found)  # the instructor looking in is not the learner's activity
+    # Open only to read (a class's instructor, or the learner once the class has ended): the
+    # page hides what would write, and the API refuses it anyway.
+    read_only = not access.can_open(who, found)
     page_config = {
         "cluster": found.name,
         "apiBase": f"/k8s/{found.name}",
         "speedUrl": reverse("cluster-speed", kwargs={"cluster": found.name}),
         "snapshotUrl": reverse("cluster-snapshot", kwargs={"cluster": found.name}),
         "speed": found.speed,
+        "readOnly": read_only,
+        "classroom": classroom.page_context(request, found),
     }
     return render(
         request,
@@ -70,6 +77,8 @@ def page(request: HttpRequest, cluster: str) -> HttpResponse:
             "cluster": found,
             "speeds": [s.value for s in Speed],
             "page_config": page_config,
+            "read_only": read_only,
+            "projector": request.GET.get("projector") == "1",
             "kubeconfig": _kubeconfig_info(request, found),
             **sandboxes.page_context(request, found),
         },

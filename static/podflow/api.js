@@ -84,6 +84,23 @@ export function makeApi(base, speedUrl, csrfToken) {
       if (since !== null && since !== undefined) query.set("since", String(since));
       return k8s("GET", `${podflow}/watches?${query}`);
     },
+    // The labs (podflow/v1/labs): the catalogue, one lab with this cluster's progress, its
+    // checks evaluated now, and the learner's moves (start, answer, hint, solution, next, cleanup).
+    labs() {
+      return k8s("GET", `${podflow}/labs`);
+    },
+    lab(id) {
+      return k8s("GET", `${podflow}/labs/${encodeURIComponent(id)}`);
+    },
+    labChecks(id) {
+      return k8s("GET", `${podflow}/labs/${encodeURIComponent(id)}/checks`);
+    },
+    labAct(id, verb) {
+      return k8s("POST", `${podflow}/labs/${encodeURIComponent(id)}/${verb}`, {});
+    },
+    labAnswer(id, step, answer) {
+      return k8s("POST", `${podflow}/labs/${encodeURIComponent(id)}/answer`, { step, answer });
+    },
     // The cluster's clock and its components (podflow/v1/clock, podflow/v1/components).
     clock() {
       return k8s("GET", `${podflow}/clock`);

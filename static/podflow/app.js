@@ -24,6 +24,7 @@ import { Dock } from "./dock.js";
 import { FaultsPanel } from "./faults.js";
 import { waterfallHtml } from "./waterfall.js";
 import { EtcdPanel } from "./etcd.js";
+import { LabPanel } from "./labs.js";
 
 const config = JSON.parse(document.getElementById("podflow-config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -89,6 +90,18 @@ dock.onShow("deployments", () => scheduleRender());
 // etcd as the API server stores it, and the watch events that woke each component.
 const etcd = new EtcdPanel({ api, root: $("#etcd-root"), announce });
 dock.onShow("etcd", () => etcd.show());
+// The guided labs (labs/*.yaml): the current step, its checks re-run as the stream changes.
+const labPanel = new LabPanel({
+  api, announce, root: $("#lab-root"), cluster: config.cluster,
+  onSuggest(command) {
+    dock.open("kubectl");
+    const input = $("#terminal-input");
+    input.value = command;
+    input.focus();
+  },
+});
+dock.onShow("lab", () => labPanel.show());
+labPanel.show(); // a lab this browser had open resumes where its progress is
 // The control bar's "Break something" menu.
 const faults = new FaultsPanel({
   state, api, announce,
@@ -190,6 +203,7 @@ function render() {
     }
     if (dock.isOpen("deployments")) deployments.render();
     if (dock.isOpen("etcd")) etcd.refresh(state.revision);
+    labPanel.refresh(state.revision); // an open lab's checks run whichever tab shows
     podInfo.render(pod);
     faults.render();
   });
@@ -656,7 +670,13 @@ function handle(msg) {
     if (state.ready) scheduleRender();
   } else if (msg.type === "clock") {
     clockPanel.render(msg.clock);
+    labPanel.refresh(state.revision, { force: true }); // a check may ask whether the clock is paused
     scheduleRender(); // the diagram crosses out a stopped component
+  } else if (msg.type === "broadcast") {
+    showBroadcast(msg);
+  } else if (msg.type === "pace") {
+    announce(fmt(gettext("The instructor opened the lab up to step %(n)s."), { n: Number(msg.opened_step) + 1 }));
+    labPanel.refresh(state.revision, { force: true });
   } else if (msg.type === "request") {
     requestLog.add(msg);
     scheduleFeed();
@@ -667,6 +687,56 @@ function handle(msg) {
     else services.take(msg.answers, "stream");
   }
 }
+
+// A message the instructor of this learner's class sent to everyone (the live region says it).
+let lastBroadcast = ""; // the newest message shown ("sent", ISO time): a replay shows nothing again
+function showBroadcast(msg) {
+  if (msg.sent) {
+    if (msg.sent <= lastBroadcast) return;
+    lastBroadcast = msg.sent;
+  }
+  const box = $("#broadcast");
+  if (msg.kind === "ended") msg = { ...msg, text: gettext("The class has ended: your sandbox stays for a week, read-only.") };
+  $(".broadcast-from", box).textContent = msg.from ? fmt(gettext("From %(name)s:"), { name: msg.from }) : gettext("From your instructor:");
+  $(".broadcast-text", box).textContent = msg.text || "";
+  box.hidden = false;
+}
+$("#broadcast-close").addEventListener("click", () => { $("#broadcast").hidden = true; });
+
+// The learner's class: its name, a hand to raise, the instructor's last message.
+function wireClass() {
+  const cls = config.classroom;
+  if (config.readOnly) for (const part of $$(".live-only")) part.inert = true;
+  if (!cls || cls.role !== "learner") return;
+  const bar = $("#class-bar");
+  let raised = Boolean(cls.handRaised);
+  const draw = () => {
+    bar.innerHTML = `<p><strong>${esc(cls.title)}</strong> <span class="muted small">${esc(cls.name)}</span></p>`
+      + (cls.readOnly ? "" : `<button type="button" class="btn btn-small" id="class-hand" aria-pressed="${raised}">${esc(raised ? gettext("Lower your hand") : gettext("Raise your hand"))}</button>`);
+  };
+  draw();
+  bar.hidden = false;
+  bar.addEventListener("click", async (event) => {
+    if (!event.target.closest("#class-hand")) return;
+    try {
+      const response = await fetch(cls.handUrl, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ raised: !raised }),
+      });
+      const answer = await response.json();
+      if (response.ok) raised = Boolean(answer.raised);
+      draw();
+      $("#class-hand").focus();
+      if (answer.message) announce(answer.message);
+    } catch (err) {
+      announce(String(err));
+    }
+  });
+  const last = (cls.messages || [])[cls.messages.length - 1];
+  if (last) showBroadcast({ kind: "message", text: last.text, from: last.from, sent: last.sent });
+}
+wireClass();
 
 // --- the API requests feed ---------------------------------------------------------
 

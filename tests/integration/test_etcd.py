@@ -61,6 +61,8 @@ def test_the_keys_of_a_pod_a_service_its_endpoints_a_node_and_a_deployment(base)
     endpoints = "/registry/services/endpoints/default/keyed"
     wait_until(lambda: (by_key(keys(base, "?prefix=/registry/services/")).get(endpoints) or {}).get("value", {}).get("subsets"), 30, "the Endpoints to list the pod")
 
+    # The Deployment's ReplicaSet is the controller manager's to make: wait for it too.
+    wait_until(lambda: any(k.startswith("/registry/replicasets/default/shop-") for k in by_key(keys(base, "?prefix=/registry/replicasets/"))), 30, "the ReplicaSet of shop")
     body = keys(base, "?limit=5000")
     found = by_key(body)
     assert body["truncated"] is False and body["count"] == len(body["keys"])

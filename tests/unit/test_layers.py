@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cluster.informers",),
     ("cluster.controllers", "cluster.scheduler", "cluster.kubelet", "cluster.proxy"),
     # The doors and the entry points: HTTP handlers, Celery tasks, sandboxes, commands.
-    ("cluster.apiserver.handlers", "cluster.tasks", "cluster.actions", "cluster.explain", "cluster.demo", "cluster.sandbox", "cluster.stack", "cluster.apps", "cluster.admin", "cluster.management", "cluster"),
+    ("cluster.apiserver.handlers", "cluster.tasks", "cluster.actions", "cluster.explain", "cluster.demo", "cluster.sandbox", "cluster.stack", "cluster.labs", "cluster.apps", "cluster.admin", "cluster.management", "cluster"),
     ("web", "config"),
 ]
 

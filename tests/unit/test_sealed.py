@@ -35,6 +35,7 @@ EXAMPLES = {
     "component": "scheduler",
     "gv": "api/v1",
     "rest": "anything/at/all",
+    "lab": "eight-steps",
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Public as on a real API server, and the same for every name (checked below).
@@ -229,7 +230,7 @@ ORIGIN = (b"origin", b"http://testserver")
 def test_the_stream_opens_to_its_owners_session_and_closes_4403_to_anyone_else():
     a, sandbox_a = learner()
     b, sandbox_b = learner()
-    routes = [str(p.pattern) for p in websocket_urlpatterns]
+    routes = [str(p.pattern) for p in websocket_urlpatterns if "cluster>" in str(p.pattern)]  # classes: below
     assert routes, "no websocket routes?"
     for route in routes:
         mine = _follow(_concrete(route, sandbox_a.name), [ORIGIN, _cookie_header(a)])
@@ -270,3 +271,153 @@ def test_only_the_owners_session_is_announced_as_the_page():
 
     assert client_of(page) == "podflow page"
     assert client_of(pretending) == "podflow-page (not the page)"
+
+
+# --- classes: every route under classes/<code>/ and its websocket (web/classes.py) -----------
+
+# A learner's own door of their class (their hand); every other opens to the instructor only.
+CLASS_MEMBER_ROUTES = {"classes/<slug:code>/hand"}
+CLASS_PASSWORD = "a long enough password 1"
+
+
+def _class_routes() -> list[str]:
+    return [r for r in _routes(get_resolver().url_patterns) if "<slug:code>" in r and not r.startswith("join")]
+
+
+def _signed_in(name: str, *, instructor: bool = False) -> Client:
+    from web import classroom
+
+    user = User.objects.create_user(name, password=CLASS_PASSWORD)
+    if instructor:
+        classroom.make_instructor(user)
+    client = Client()
+    assert client.login(username=name, password=CLASS_PASSWORD)
+    client.get("/classes/")  # the csrftoken cookie
+    return client
+
+
+def a_class() -> dict:
+    """An instructor's class with two learners in it, another instructor, a stranger."""
+    from web import classroom
+
+    teacher = _signed_in("teacher", instructor=True)
+    made = classroom.create_class(User.objects.get(username="teacher"), title="Sealed class 101", labs=[])
+    members = []
+    for name in ("ada", "grace"):
+        client = Client()
+        answer = client.post(f"/join/{made.code}", {"name": name.title()})
+        assert answer.status_code == 302, answer.content[:300]
+        client.get(answer["Location"])
+        members.append((client, Cluster.objects.get(name=answer["Location"].strip("/").split("/")[-1])))
+    stranger, _ = learner()
+    return {"teacher": teacher, "class": made, "members": members, "rival": _signed_in("rival", instructor=True), "stranger": stranger}
+
+
+def class_footprint(made) -> tuple:
+    from web.models import ClassMessage, Classroom, Membership
+
+    row = Classroom.objects.get(pk=made.pk)
+    return (row.paused, row.ended_at, row.expires_at, row.opened_step, row.stopped_components, row.instructor_cluster_id,
+            ClassMessage.objects.filter(classroom=made).count(), list(Membership.objects.filter(classroom=made).values_list("hand_raised", flat=True)))
+
+
+def _csrf(client: Client) -> str:
+    return client.cookies["csrftoken"].value if client.cookies.get("csrftoken") else ""
+
+
+def test_every_class_route_is_walked():
+    routes = _class_routes()
+    assert {"classes/<slug:code>/", "classes/<slug:code>/roster", "classes/<slug:code>/hand"} <= set(routes)
+    assert all(r.startswith("classes/<slug:code>/") for r in routes), routes
+
+
+def test_no_one_but_its_instructor_opens_any_route_of_a_class():
+    world = a_class()
+    made = world["class"]
+    (ada, ada_cluster), (grace, grace_cluster) = world["members"]
+    before = class_footprint(made), footprint(ada_cluster), footprint(grace_cluster)
+    tried = 0
+    for route in _class_routes():
+        url = "/" + route.replace("<slug:code>", made.code)
+        nowhere = "/" + route.replace("<slug:code>", "ZZZZZZ")
+        for who in ("member", "stranger", "rival", "nobody"):
+            client = {"member": ada, "stranger": world["stranger"], "rival": world["rival"], "nobody": Client()}[who]
+            if who == "member" and route in CLASS_MEMBER_ROUTES:
+                continue  # a learner's own hand: below
+            for method in METHODS:
+                kwargs = {"content_type": "application/json", "HTTP_X_CSRFTOKEN": _csrf(client)}
+                theirs = client.generic(method, url, b'{"action": "pause", "member": "all", "text": "x", "hours": 1}', **kwargs)
+                missing = client.generic(method, nowhere, b"{}", **kwargs)
+                assert theirs.status_code in (404, 405), (who, method, url, theirs.status_code, theirs.content[:300])
+                assert theirs.status_code == missing.status_code, (who, method, url)
+                assert b"Sealed class 101" not in theirs.content and b"Ada" not in theirs.content, (who, method, url)
+                tried += 1
+    assert tried >= 10 * 4 * len(METHODS) - len(METHODS)
+    assert (class_footprint(made), footprint(ada_cluster), footprint(grace_cluster)) == before
+    # The hand is the learner's own: Grace's post raises Grace's hand, nobody else's.
+    assert grace.post(f"/classes/{made.code}/hand", {"raised": "1"}, HTTP_X_CSRFTOKEN=_csrf(grace)).status_code == 302
+    from web.models import Membership
+
+    assert dict(Membership.objects.filter(classroom=made).values_list("display_name", "hand_raised")) == {"Ada": False, "Grace": True}
+    # The instructor opens every page of the class.
+    assert world["teacher"].get(f"/classes/{made.code}/").status_code == 200
+    assert world["teacher"].get(f"/classes/{made.code}/roster").status_code == 200
+
+
+def test_a_classmate_and_another_instructor_open_no_route_of_a_learners_class_sandbox():
+    world = a_class()
+    (ada, _), (_, grace_cluster) = world["members"]
+    before = footprint(grace_cluster)
+    for client in (ada, world["rival"]):
+        for route in _cluster_routes():
+            if route in PUBLIC:
+                continue
+            url = _concrete(route, grace_cluster.name)
+            for method in METHODS:
+                response = client.generic(method, url, b"{}", content_type="application/json", HTTP_X_CSRFTOKEN=_csrf(client))
+                assert response.status_code in DENIED | {405}, (method, url, response.status_code, response.content[:300])
+    assert footprint(grace_cluster) == before
+
+
+def test_the_instructor_reads_a_learners_class_sandbox_and_writes_through_no_route():
+    world = a_class()
+    teacher = world["teacher"]
+    (_, ada_cluster), _ = world["members"]
+    before = footprint(ada_cluster)
+    for route in _cluster_routes():
+        if route in PUBLIC:
+            continue
+        url = _concrete(route, ada_cluster.name)
+        for method in METHODS:
+            response = teacher.generic(method, url, b'{"speed": "slow", "paused": true}', content_type="application/json", HTTP_X_CSRFTOKEN=_csrf(teacher))
+            if method == "GET":
+                assert response.status_code < 500, (url, response.status_code)
+                if route.endswith("kubeconfig"):
+                    assert response.status_code == 404  # it holds the cluster's token
+            else:
+                assert response.status_code in DENIED | {405}, (method, url, response.status_code, response.content[:300])
+            assert ada_cluster.token.encode() not in response.content, (method, url)
+    assert footprint(ada_cluster) == before
+    assert teacher.get(f"/clusters/{ada_cluster.name}/?readonly=1").status_code == 200
+
+
+def test_the_roster_stream_opens_to_the_instructor_only():
+    world = a_class()
+    made = world["class"]
+    (ada, ada_cluster), _ = world["members"]
+    routes = [str(p.pattern) for p in websocket_urlpatterns if "<slug:code>" in str(p.pattern)]
+    assert routes
+    for route in routes:
+        path = "/" + route.replace("<slug:code>", made.code)
+        mine = _follow(path, [ORIGIN, _cookie_header(world["teacher"])])
+        assert mine["type"] == "websocket.send" and '"roster"' in mine["text"]
+        for client in (ada, world["rival"], world["stranger"]):
+            assert _follow(path, [ORIGIN, _cookie_header(client)]) == {"type": "websocket.close", "code": 4403}
+        assert _follow(path, [ORIGIN]) == {"type": "websocket.close", "code": 4403}
+        assert _follow(path, [ORIGIN, (b"authorization", f"Bearer {ada_cluster.token}".encode())]) == {"type": "websocket.close", "code": 4403}
+        assert _follow("/" + route.replace("<slug:code>", "ZZZZZZ"), [ORIGIN, _cookie_header(world["teacher"])]) == {"type": "websocket.close", "code": 4403}
+        refused = _follow(path, [(b"origin", b"http://evil.example"), _cookie_header(world["teacher"])])
+        assert refused.get("refused") or refused.get("code") == 403
+    # The instructor follows a learner's stream (read-only); the rival does not.
+    assert '"snapshot"' in _follow(f"/ws/clusters/{ada_cluster.name}/", [ORIGIN, _cookie_header(world["teacher"])]).get("text", "")
+    assert _follow(f"/ws/clusters/{ada_cluster.name}/", [ORIGIN, _cookie_header(world["rival"])]) == {"type": "websocket.close", "code": 4403}

@@ -5,7 +5,11 @@ endpoints all decide through `can_open`. A cluster opens to:
 - its account owner, signed in;
 - before anyone signs in, the browser session whose learner id made it;
 - staff;
-- (the instructor of a class it belongs to, when classes exist.)
+- to read only (the page, its snapshots, the stream, the API's GETs; never a write, nor the
+  kubeconfig, which holds the token): the instructor of the class it belongs to.
+A cluster of a class that has ended is read-only, to its owner too, for the week it is kept.
+Both classroom rules are the web app's (web/classroom.py), registered at startup in
+web/apps.py: this layer cannot import it.
 The Kubernetes API also opens to the cluster's bearer token (cluster/apiserver/handlers/auth.py), as a real API
 server opens to a kubeconfig's credentials.
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -43,7 +47,38 @@ class Principal:
         return bool(getattr(self.user, "is_authenticated", False) and self.user.is_staff and self.user.is_active)
 
 
-def can_open(principal: Principal, cluster: Cluster) -> bool:
+_readers: list[Callable[[Principal, Cluster], bool]] = []
+_read_only: list[Callable[[Cluster], bool]] = []
+
+
+def allow_reader(rule: Callable[[Principal, Cluster], bool]) -> None:
+    """`rule(principal, cluster)` names someone else who may read (never write) a cluster."""
+    if rule not in _readers:
+        _readers.append(rule)
+
+
+def read_only_when(rule: Callable[[Cluster], bool]) -> None:
+    """`rule(cluster)` says the cluster is read-only for now, to its owner too."""
+    if rule not in _read_only:
+        _read_only.append(rule)
+
+
+def is_read_only(cluster: Cluster) -> bool:
+    return any(rule(cluster) for rule in _read_only)
+
+
+def can_open(principal: Principal, cluster: Cluster, *, write: bool = True) -> bool:
+    """Whether `principal` may open the cluster: to change it (`write`, the default, and
+    what every door that is not a plain read asks), or only to read it."""
+    if principal.is_staff:
+        return True
+    if owns(principal, cluster):
+        return not write or not is_read_only(cluster)
+    return not write and any(rule(principal, cluster) for rule in _readers)
+
+
+def owns(principal: Principal, cluster: Cluster) -> bool:
+    """The cluster is the principal's own sandbox (or the principal is staff)."""
     if principal.is_staff:
         return True
     user = principal.user
@@ -74,10 +109,16 @@ def learner_id(request: HttpRequest) -> str:
     return current
 
 
-def cluster_for(request: HttpRequest, name: str) -> Cluster | None:
-    """The named cluster if this request may open it; None otherwise (the caller says 404)."""
+READS = ("GET", "HEAD", "OPTIONS")
+
+
+def cluster_for(request: HttpRequest, name: str, *, write: bool | None = None) -> Cluster | None:
+    """The named cluster if this request may open it; None otherwise (the caller says 404).
+    A GET reads; any other method writes (unless `write` says otherwise)."""
     cluster = Cluster.objects.filter(name=name).first()
-    if cluster is None or not can_open(principal(request), cluster):
+    if write is None:
+        write = request.method not in READS
+    if cluster is None or not can_open(principal(request), cluster, write=write):
         return None
     return cluster
 
@@ -125,4 +166,4 @@ def cluster_for_scope(scope: dict, name: str) -> Cluster | None:
     token = scope_bearer_token(scope)
     if token:
         return cluster if _same(cluster.token, token) else None
-    return cluster if can_open(scope_principal(scope), cluster) else None
+    return cluster if can_open(scope_principal(scope), cluster, write=False) else None

@@ -34,7 +34,8 @@ def resolve(request: HttpRequest, cluster_name: str) -> Cluster:
     """
     cluster = _open(request, cluster_name)
     request.podflow_cluster = cluster
-    sandbox.touch(cluster)
+    if not getattr(request, "podflow_reader", False):  # an instructor looking on is not the learner's activity
+        sandbox.touch(cluster)
     # A client's write past the sandbox's rate is refused here, before the view writes.
     if request.method not in SAFE_METHODS:
         quota.admit_write(cluster)
@@ -48,6 +49,8 @@ def _open(request: HttpRequest, cluster_name: str) -> Cluster:
         return _by_session(request, cluster_name)
     cluster = Cluster.objects.filter(name=cluster_name).first()
     if cluster is not None and hmac.compare_digest(cluster.token.encode(), token.encode("utf-8", "surrogateescape")):
+        if request.method not in SAFE_METHODS and access.is_read_only(cluster):
+            raise _read_only(cluster_name)
         return cluster
     owner = Cluster.objects.filter(token=token).values_list("name", flat=True).first()
     if owner is None:
@@ -67,7 +70,10 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 def _by_session(request: HttpRequest, cluster_name: str) -> Cluster:
     cluster = access.cluster_for(request, cluster_name)
     if cluster is None:
+        if request.method not in SAFE_METHODS and access.cluster_for(request, cluster_name, write=False) is not None:
+            raise _read_only(cluster_name)  # who may read it may know it exists
         raise APIError(401, "Unauthorized", "Unauthorized")
+    request.podflow_reader = not access.owns(access.principal(request), cluster)
     if request.method not in SAFE_METHODS:
         # The API views are CSRF-exempt for bearer tokens, as the Kubernetes API is; a
         # cookie is sent by the browser on its own, so a cookie-borne write must prove it
@@ -76,6 +82,10 @@ def _by_session(request: HttpRequest, cluster_name: str) -> Cluster:
         if rejected is not None:
             raise APIError(403, "Forbidden", "forbidden: CSRF verification failed: send the csrftoken cookie's value in the X-CSRFToken header")
     return cluster
+
+
+def _read_only(cluster_name: str) -> APIError:
+    return APIError(403, "Forbidden", f'forbidden: cluster "{cluster_name}" is open to you read-only')
 
 
 def _no_response(request: HttpRequest) -> HttpResponse:

@@ -17,6 +17,7 @@ import asyncio
 import os
 import shlex
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -95,15 +96,50 @@ def _kubeconfig_text(cluster: Cluster) -> str:
     return kubeconfig(cluster, server, tls.ensure()[0].read_bytes())
 
 
+def _binary() -> str:
+    binary = kubectl_path()
+    if binary is None:
+        raise APIError(503, "ServiceUnavailable", "kubectl is not installed on this server: install kubectl 1.32 (it must be on PATH) and start podflow again")
+    return binary
+
+
+def _home(config: str) -> tuple[str, dict[str, str]]:
+    """A directory of kubectl's own holding the cluster's kubeconfig, and kubectl's environment."""
+    home = tempfile.mkdtemp(prefix="podflow-kubectl-")
+    path = Path(home) / "kubeconfig"
+    path.write_text(config)
+    env = {"HOME": home, "KUBECONFIG": str(path), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    return home, env
+
+
+def run_command(cluster: Cluster, words: list[str], deadline: float = DEADLINE_SECONDS) -> tuple[int | None, str]:
+    """Run kubectl (`words` as `parse` returns them) against the cluster to the end, as the
+    terminal does: argv only, the cluster's kubeconfig, a deadline. Returns its exit code
+    (None when the deadline stopped it) and its output (stdout and stderr). The labs' own
+    `kubectl` actions run here; a 503 APIError when kubectl is not installed."""
+    binary = _binary()
+    home, env = _home(_kubeconfig_text(cluster))
+    try:
+        done = subprocess.run(
+            [binary, "--cache-dir", str(Path(home) / "cache"), *words],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=home,
+            start_new_session=True, timeout=deadline,
+        )
+    except subprocess.TimeoutExpired as exc:
+        output = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else (exc.output or "")
+        return None, output + f"\n[stopped after {deadline:.0f} s]\n"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return done.returncode, done.stdout.decode(errors="replace")
+
+
 @api_view
 def run(request: HttpRequest, cluster: str) -> HttpResponse:
     allow_methods(request, "POST")
     found = resolve(request, cluster)
     body = json_object(request.body or b"{}")
     words = parse(body.get("command"))
-    binary = kubectl_path()
-    if binary is None:
-        raise APIError(503, "ServiceUnavailable", "kubectl is not installed on this server: install kubectl 1.32 (it must be on PATH) and start podflow again")
+    binary = _binary()
     config = _kubeconfig_text(found)
     deadline = FOLLOW_SECONDS if follows(words) else DEADLINE_SECONDS
     response = StreamingHttpResponse(_stream(binary, config, words, deadline), content_type="text/plain; charset=utf-8")
@@ -114,10 +150,7 @@ def run(request: HttpRequest, cluster: str) -> HttpResponse:
 
 async def _stream(binary: str, config: str, words: list[str], deadline: float):
     """kubectl's output (stdout and stderr as they come), then a last line with its exit."""
-    home = tempfile.mkdtemp(prefix="podflow-kubectl-")
-    path = Path(home) / "kubeconfig"
-    path.write_text(config)
-    env = {"HOME": home, "KUBECONFIG": str(path), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    home, env = _home(config)
     process = await asyncio.create_subprocess_exec(
         binary, "--cache-dir", str(Path(home) / "cache"), *words,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=home,
