@@ -61,6 +61,23 @@ class Stack:
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     argvs: dict[str, list[str]] = field(default_factory=dict)
 
+    @classmethod
+    def scratch(cls, var_dir: Path) -> "Stack":
+        """A stack of its own in `var_dir`, beside any other: every port free, its own SQLite
+        file and Redis (what `manage.py bench` and `manage.py lab verify` start)."""
+        return cls(
+            port=free_port(),
+            api_port=free_port(),
+            quiet=True,
+            var_dir=var_dir,
+            env={
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DATABASE_URL": f"sqlite:///{var_dir}/podflow.sqlite3",
+                "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+                "PODFLOW_VAR_DIR": str(var_dir),
+            },
+        )
+
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"

@@ -400,23 +400,10 @@ class Command(BaseCommand):
     # --- setup ----------------------------------------------------------------------------
 
     def _start_stack(self, var: Path, cluster: str):
-        from cluster.stack import Stack, free_port, wait_for
+        from cluster.stack import Stack, wait_for
 
-        redis_url = f"redis://127.0.0.1:{free_port()}/0"
-        # Every port our own: the TLS door too (its default, 6443, is `make run`'s).
-        ports = {"api_port": free_port()} if "api_port" in getattr(Stack, "__dataclass_fields__", {}) else {}
-        stack = Stack(
-            port=free_port(),
-            **ports,
-            quiet=True,
-            var_dir=var,
-            env={
-                "DJANGO_SETTINGS_MODULE": "config.settings",
-                "DATABASE_URL": f"sqlite:///{var}/podflow.sqlite3",
-                "REDIS_URL": redis_url,
-                "PODFLOW_VAR_DIR": str(var),
-            },
-        )
+        stack = Stack.scratch(var)
+        redis_url = stack.env["REDIS_URL"]
         self.stdout.write("starting the stack (redis-server, daphne, a Celery worker per role, beat) ...")
         try:
             stack.start(demo=False)

@@ -146,22 +146,11 @@ class Command(BaseCommand):
             )
 
     def _verify_on_own_stack(self, options: dict, chosen: list[Lab]) -> None:
-        from cluster.stack import Stack, free_port, wait_for
+        from cluster.stack import Stack, wait_for
 
         with tempfile.TemporaryDirectory(prefix="podflow-lab-verify-") as tmp:
             var = Path(tmp)
-            stack = Stack(
-                port=free_port(),
-                api_port=free_port(),
-                quiet=True,
-                var_dir=var,
-                env={
-                    "DJANGO_SETTINGS_MODULE": "config.settings",
-                    "DATABASE_URL": f"sqlite:///{var}/podflow.sqlite3",
-                    "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-                    "PODFLOW_VAR_DIR": str(var),
-                },
-            )
+            stack = Stack.scratch(var)
             self.stdout.write("starting a stack of its own (redis-server, daphne, a Celery worker per role, beat) ...")
             try:
                 stack.start(demo=False)
