@@ -101,9 +101,16 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                     await self._send_snapshot()
             # A learner in a class gets the instructor's recent messages again: one sent
             # while this socket was reconnecting is not lost (the page shows each once).
-            for said in await database_sync_to_async(classroom.recent_broadcasts)(self.cluster_id):
-                await self.send_json({**said, "type": "broadcast", "revision": self.last})
+            await self._send_broadcasts()
         self.poller = asyncio.create_task(self._poll())
+
+    async def _send_broadcasts(self) -> None:
+        """The class's messages this socket has not sent yet: on connect, and by the poll,
+        since a group message can be dropped (a full channel) and is in no change log."""
+        for said in await database_sync_to_async(classroom.recent_broadcasts)(self.cluster_id):
+            if said["sent"] and said["sent"] > getattr(self, "broadcast_seen", ""):
+                self.broadcast_seen = said["sent"]
+                await self.send_json({**said, "type": "broadcast", "revision": self.last})
 
     def _since(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -193,6 +200,8 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
     async def class_broadcast(self, message: dict) -> None:
         """The class's instructor said something to every learner, or ended the class
         (web/classroom.py): {"type": "broadcast", "kind": "message"|"ended", "text", "from", "sent", "class"}."""
+        if message.get("sent") and message["sent"] > getattr(self, "broadcast_seen", ""):
+            self.broadcast_seen = message["sent"]
         await self.send_json({**{k: v for k, v in message.items() if k != "type"}, "type": "broadcast", "revision": self.last})
 
     async def class_pace(self, message: dict) -> None:
@@ -238,3 +247,5 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                 async with self.lock:
                     if not await self._backfill():
                         await self._send_snapshot()
+            async with self.lock:
+                await self._send_broadcasts()
