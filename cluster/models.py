@@ -63,6 +63,8 @@ class Cluster(models.Model):
     paused = models.BooleanField(default=False)
     # The control-plane components a teacher has stopped ("scheduler", "controller-manager").
     stopped_components = models.JSONField(default=list, blank=True)
+    # podflow's explain API answers for this cluster (a lab's troubleshooting step turns it off).
+    explain = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.name
@@ -205,6 +207,35 @@ class RequestRecord(models.Model):
 
 # How many requests each cluster's log keeps (the newest).
 REQUEST_LOG_KEEP = 500
+
+
+class TrafficRecord(models.Model):
+    """One simulated request to a Service or through an Ingress (the page's “send
+    requests”, a lab's `traffic` action) and who answered it: the pod kube-proxy's rules
+    or the ingress controller picked, and the status.
+
+    Written by the same audit listener as RequestRecord (cluster/apiserver/requestlog.py);
+    the last TRAFFIC_LOG_KEEP of each cluster are kept. A lab's `traffic` check reads them
+    ("20 requests to web were answered by 4 different pods").
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="traffic")
+    time = models.DateTimeField()
+    kind = models.CharField(max_length=10)  # Service or Ingress
+    namespace = models.CharField(max_length=63)
+    name = models.CharField(max_length=253)
+    via = models.CharField(max_length=200, blank=True, default="")
+    pod = models.CharField(max_length=253, blank=True, default="")
+    status = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "id"], name="traffic_record_cluster")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name} → {self.pod or '-'} {self.status}"
+
+
+TRAFFIC_LOG_KEEP = 500
 
 
 class LabProgress(models.Model):

@@ -96,11 +96,13 @@ def _candidate(wanted: str, attempt: int) -> str:
 def reset(cluster: Cluster) -> int:
     """Back to the first state: every object deleted (each deletion a revision, so open
     streams and watches see it), then the namespaces and nodes made again. The revision
-    keeps increasing; the token, speed and owner stay. Returns the new revision."""
+    keeps increasing; the token, speed and owner stay; explain is on again. Returns the new
+    revision."""
     with store.locked(cluster):
         store.remove_all(cluster, by="podflow")
         demo.populate(cluster)
-    cluster.refresh_from_db(fields=["revision"])
+        Cluster.objects.filter(pk=cluster.pk).update(explain=True)
+    cluster.refresh_from_db(fields=["revision", "explain"])
     return cluster.revision
 
 

@@ -21,6 +21,7 @@ from cluster.apimachinery import kinds
 from cluster.apimachinery.errors import APIError
 from cluster.apiserver import audit, store
 from cluster.apiserver.handlers import clock as clock_api
+from cluster.apiserver.handlers import podflow as podflow_api
 from cluster.apiserver.handlers import terminal
 from cluster.componentbase import clock as cluster_clock
 from cluster.componentbase import narration
@@ -28,7 +29,7 @@ from cluster.informers import wake
 from cluster.kubelet import node as kubelet_node
 from cluster.labs import checks
 from cluster.labs.schema import Action, Text
-from cluster.models import HeldAction
+from cluster.models import Cluster, HeldAction
 
 # Who the diagram (step 1) and the request log say asked, for what a lab's actions apply.
 CLIENT = "podflow lab"
@@ -100,6 +101,17 @@ def describe(action: Action) -> dict[str, Any]:
             out = {"en": f"step the clock: let {en}'s next action through", "ko": f"시계를 한 단계 진행합니다: {ko}의 다음 동작 하나를 내보냅니다"}
     elif t == "speed":
         out = {"en": f"set the cluster's speed to {a}", "ko": f"클러스터 속도를 {a}(으)로 설정합니다"}
+    elif t == "traffic":
+        if a["kind"] == "Service":
+            via = f" via {a['via']}" if a["via"] else ""
+            out = {"en": f"send {a['count']} requests to Service {a['name']}{via} (the Services tab's “Send a request”)", "ko": f"{a['name']} 서비스에 요청 {a['count']}개를 보냅니다 (서비스 탭의 “요청 보내기”)"}
+        else:
+            out = {"en": f"send {a['count']} requests through Ingress {a['name']} (the Services tab's “Send a request through an Ingress”)", "ko": f"{a['name']} 인그레스로 요청 {a['count']}개를 보냅니다 (서비스 탭의 “인그레스로 요청 보내기”)"}
+    elif t == "explain":
+        if a:
+            out = {"en": "switch podflow's explain on again", "ko": "podflow의 explain을 다시 켭니다"}
+        else:
+            out = {"en": "switch podflow's explain off: causes are found with kubectl alone", "ko": "podflow의 explain을 끕니다: 원인은 kubectl만으로 찾습니다"}
     elif t in ("stop", "start"):
         words = [_component_words(c) for c in a]
         en_names, ko_names = ", ".join(w[0] for w in words), ", ".join(w[1] for w in words)
@@ -171,7 +183,7 @@ def _apply(ctx: checks.Context, manifests: list[dict]) -> str:
 
 
 def _kubectl(ctx: checks.Context, arg: dict) -> str:
-    code, output = terminal.run_command(ctx.cluster, arg["words"])
+    code, output = terminal.run_command(ctx.cluster, arg["words"], stdin=terminal.heredoc(arg["command"])[1])
     if code != 0 and not arg["mayFail"]:
         stopped = "did not finish in time" if code is None else f"failed (exit {code})"
         raise ActionFailed(f"`{arg['command']}` {stopped}: {output.strip()[-500:]}")
@@ -266,6 +278,27 @@ def _delete_all(ctx: checks.Context, arg: dict) -> str:
     return f"{removed} object(s) deleted in namespace {arg['namespace']}"
 
 
+def _traffic(ctx: checks.Context, a: dict) -> str:
+    try:
+        if a["kind"] == "Service":
+            answers = podflow_api.send_to_service(ctx.cluster, a["namespace"], a["name"], a["count"], via=a["via"], node=a["node"], port=a["port"])
+        else:
+            answers = podflow_api.send_through_ingress(ctx.cluster, a["namespace"], a["name"], a["count"], host=a["host"], path=a["path"])
+    except APIError as exc:
+        raise ActionFailed(exc.message, exc.code) from exc
+    by: dict[str, int] = {}
+    for answer in answers:
+        key = answer.body.get("pod") or str(answer.status)
+        by[key] = by.get(key, 0) + 1
+    return ", ".join(f"{k} ×{n}" for k, n in sorted(by.items()))
+
+
+def _explain(ctx: checks.Context, on: bool) -> str:
+    Cluster.objects.filter(pk=ctx.cluster.pk).update(explain=on)
+    ctx.cluster.explain = on
+    return "explain on" if on else "explain off"
+
+
 def _reset(ctx: checks.Context, _arg: bool) -> str:
     """A fresh start: the clock running and every component started (so nothing is held
     for objects about to go), then the sandbox's Reset."""
@@ -310,6 +343,8 @@ _RUNNERS: dict[str, Callable[[checks.Context, Any], str]] = {
     "kubectl": _kubectl,
     "clock": _clock,
     "speed": _speed,
+    "explain": _explain,
+    "traffic": _traffic,
     "stop": lambda ctx, arg: _switch(ctx, arg, stop=True),
     "start": lambda ctx, arg: _switch(ctx, arg, stop=False),
     "annotate": _annotate,

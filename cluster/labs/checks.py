@@ -373,6 +373,29 @@ def request(ctx: Context, a: dict) -> Verdict:
     return False, Text(f"{who_en} has not made a request to {what}{since_en} yet", f"{since_ko}{who_ko}에서 {what} 요청을 아직 보내지 않았습니다")
 
 
+def _traffic_words(a: dict) -> tuple[str, str]:
+    return (f"Service {a['name']}", f"{a['name']} 서비스") if a["kind"] == "Service" else (f"Ingress {a['name']}", f"{a['name']} 인그레스")
+
+
+def traffic(ctx: Context, a: dict) -> Verdict:
+    rows = [t for t in requestlog.traffic_since(ctx.cluster, _since_time(ctx, a["since"])) if t.kind == a["kind"] and t.name == a["name"] and t.namespace == a["namespace"]]
+    answered = [t for t in rows if t.status == a["status"]]
+    pods = {t.pod for t in answered if t.pod}
+    if len(answered) >= a["atLeast"] and (a["pods"] is None or len(pods) >= a["pods"]):
+        return True, None
+    en, ko = _traffic_words(a)
+    since_en, since_ko = SINCE_WORDS[a["since"]]
+    if not rows:
+        return False, Text(f"no request has been sent to {en}{since_en} yet", f"{since_ko}{ko}에 보낸 요청이 아직 없습니다")
+    others = sorted({t.status for t in rows if t.status != a["status"]})
+    other_en = f" ({len(rows) - len(answered)} answered {', '.join(map(str, others))})" if others else ""
+    other_ko = f" ({len(rows) - len(answered)}개는 {', '.join(map(str, others))} 응답)" if others else ""
+    return False, Text(
+        f"{len(answered)} of {len(rows)} requests to {en} were answered {a['status']}{other_en}, by {len(pods)} pod(s){since_en}; expected at least {a['atLeast']}" + (f" by at least {a['pods']} pods" if a["pods"] else ""),
+        f"{since_ko}{ko}에 보낸 요청 {len(rows)}개 중 {len(answered)}개가 {a['status']}으로 응답받았고{other_ko}, 응답한 파드는 {len(pods)}개입니다 (기대: {a['atLeast']}개 이상" + (f", 파드 {a['pods']}개 이상)" if a["pods"] else ")"),
+    )
+
+
 # --- the clock and the components ---------------------------------------------------------------
 
 
@@ -430,6 +453,7 @@ EVALUATORS: dict[str, Callable[[Context, dict], Verdict]] = {
     "steps": steps,
     "explain": explain,
     "request": request,
+    "traffic": traffic,
     "held": held,
     "clock": clock,
     "component": component,
@@ -507,6 +531,13 @@ def describe(check: Check) -> tuple[Text, str]:
         since_en, since_ko = SINCE_WORDS[a["since"]]
         text = Text(f"{who_en[0].upper() + who_en[1:]} made a request: {what}{code_en}{since_en}", f"{since_ko}{who_ko}에서 {what} 요청을 보냈습니다{code_ko}")
         label = f"request {a['client']} {what}"
+    elif t == "traffic":
+        en, ko = _traffic_words(a)
+        since_en, since_ko = SINCE_WORDS[a["since"]]
+        pods_en = f", by at least {a['pods']} different pods" if a["pods"] else ""
+        pods_ko = f", 서로 다른 파드 {a['pods']}개 이상이 응답" if a["pods"] else ""
+        text = Text(f"at least {a['atLeast']} request(s) to {en} answered {a['status']}{pods_en}{since_en}", f"{since_ko}{ko}에 보낸 요청 {a['atLeast']}개 이상이 {a['status']}으로 응답받았습니다{pods_ko}")
+        label = f"traffic {a['kind']} {a['name']}"
     elif t == "held":
         who_en = f"the {a['component']}" if a["component"] else "a component"
         who_ko = COMPONENT_KO.get(a["component"], a["component"]) if a["component"] else "컴포넌트"

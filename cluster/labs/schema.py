@@ -915,6 +915,33 @@ def _read_request(r: _Reader, a: Map, where: str, line: int) -> dict | None:
     return out
 
 
+def _traffic_target(r: _Reader, a: Any, where: str, line: int, out: dict) -> None:
+    """`service: name` or `ingress: name` (one of them), and `namespace`."""
+    targets = [k for k in ("service", "ingress") if k in a]
+    if len(targets) != 1:
+        r.problem(getattr(a, "line", None) or line, where, "name one Service (service: web) or one Ingress (ingress: web)")
+    else:
+        out["kind"] = "Service" if targets[0] == "service" else "Ingress"
+        out["name"] = r.string(a[targets[0]], f"{where}.{targets[0]}", _at(a, targets[0], line))
+    if "namespace" in a:
+        out["namespace"] = r.string(a["namespace"], f"{where}.namespace", _at(a, "namespace", line), pattern=SLUG, what="a namespace name")
+
+
+def _read_traffic(r: _Reader, a: Map, where: str, line: int) -> dict | None:
+    r.keys(a, where, ("service", "ingress", "namespace", "atLeast", "pods", "status", "since"))
+    out: dict[str, Any] = {"kind": None, "name": None, "namespace": "default", "atLeast": 1, "pods": None, "status": 200, "since": "step"}
+    _traffic_target(r, a, where, line, out)
+    if "atLeast" in a:
+        out["atLeast"] = r.integer(a["atLeast"], f"{where}.atLeast", _at(a, "atLeast", line), 1, 500)
+    if "pods" in a:
+        out["pods"] = r.integer(a["pods"], f"{where}.pods", _at(a, "pods", line), 1, 100)
+    if "status" in a:
+        out["status"] = r.integer(a["status"], f"{where}.status", _at(a, "status", line), 100, 599)
+    if "since" in a:
+        out["since"] = r.choice(a["since"], f"{where}.since", _at(a, "since", line), SINCE)
+    return out
+
+
 def _read_held(r: _Reader, a: Map, where: str, line: int) -> dict | None:
     r.keys(a, where, ("component", "step"))
     out: dict[str, Any] = {"component": None, "step": None}
@@ -961,6 +988,7 @@ CHECKS = {
     "steps": _read_steps,
     "explain": _read_explain,
     "request": _read_request,
+    "traffic": _read_traffic,
     "held": _read_held,
     "clock": _read_clock,
     "component": _read_component,
@@ -1028,6 +1056,40 @@ def _read_speed(r: _Reader, value: Any, where: str, line: int) -> str | None:
     return r.choice(value, where, line, speed_values())
 
 
+TRAFFIC_VIA = ("clusterIP", "dns", "nodePort", "loadBalancer")
+
+
+def _read_traffic_action(r: _Reader, value: Any, where: str, line: int) -> dict | None:
+    raw = r.mapping(value, where, line, "{service: web, count: 20} or {ingress: web, host, path, count}")
+    if raw is None:
+        return None
+    r.keys(raw, where, ("service", "ingress", "namespace", "count", "via", "node", "port", "host", "path"))
+    out: dict[str, Any] = {"kind": None, "name": None, "namespace": "default", "count": 10, "via": None, "node": None, "port": None, "host": None, "path": None}
+    _traffic_target(r, raw, where, line, out)
+    if "count" in raw:
+        out["count"] = r.integer(raw["count"], f"{where}.count", _at(raw, "count", line), 1, 100)
+    if "via" in raw:
+        out["via"] = r.choice(raw["via"], f"{where}.via", _at(raw, "via", line), TRAFFIC_VIA)
+    for key in ("node", "port", "host", "path"):
+        if key in raw:
+            value_ = raw[key]
+            out[key] = r.string(str(value_) if isinstance(value_, int) and not isinstance(value_, bool) else value_, f"{where}.{key}", _at(raw, key, line))
+    wrong = [k for k in (("via", "node", "port") if out["kind"] == "Ingress" else ("host", "path")) if k in raw]
+    if out["kind"] and wrong:
+        r.problem(_at(raw, wrong[0], line), f"{where}.{wrong[0]}", f"{wrong[0]} is not a setting of a request to {'an Ingress' if out['kind'] == 'Ingress' else 'a Service'}")
+    return out
+
+
+def _read_explain_switch(r: _Reader, value: Any, where: str, line: int) -> bool | None:
+    # YAML reads a bare on/off as true/false; the words are accepted as well.
+    if value in (True, False):
+        return value
+    if value in ("on", "off"):
+        return value == "on"
+    r.problem(line, where, "write explain: off (the explain API answers 403 until explain: on) or explain: on")
+    return None
+
+
 def _read_components(r: _Reader, value: Any, where: str, line: int) -> list[str]:
     items = value if isinstance(value, list) else [value]
     return [c for i, item in enumerate(items) if (c := component_name(r, item, f"{where}[{i}]" if isinstance(value, list) else where, _Reader.line_of(value, i, line) if isinstance(value, list) else line))]
@@ -1091,6 +1153,8 @@ ACTIONS = {
     "kubectl": _read_kubectl,
     "clock": _read_clock_action,
     "speed": _read_speed,
+    "explain": _read_explain_switch,
+    "traffic": _read_traffic_action,
     "stop": _read_components,
     "start": _read_components,
     "annotate": _read_annotate,

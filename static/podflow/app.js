@@ -95,9 +95,7 @@ const labPanel = new LabPanel({
   api, announce, root: $("#lab-root"), cluster: config.cluster,
   onSuggest(command) {
     dock.open("kubectl");
-    const input = $("#terminal-input");
-    input.value = command;
-    input.focus();
+    terminal.suggest(command);
   },
 });
 dock.onShow("lab", () => labPanel.show());

@@ -13,6 +13,11 @@ const COMPONENTS = {
   clock: () => gettext("the paused clock"),
 };
 
+function switchedOff(err) {
+  const causes = (err && err.status === 403 && err.body && err.body.details && err.body.details.causes) || [];
+  return causes.some((cause) => cause.reason === "ExplainSwitchedOff");
+}
+
 export class ExplainPanel {
   constructor({ api }) {
     this.api = api;
@@ -47,6 +52,7 @@ export class ExplainPanel {
     try {
       answer = await this.api.explain(namespace, name);
     } catch (err) {
+      if (seq === this.seq && switchedOff(err)) this.off();
       return; // a pod deleted meanwhile: the next selection asks again
     }
     if (seq !== this.seq) return;
@@ -60,6 +66,19 @@ export class ExplainPanel {
     this.root.dataset.reason = answer.reason || "";
     this.root.dataset.component = component;
     this.mark(component);
+  }
+
+  // A lab's troubleshooting step switched explain off: say so, and mark nothing.
+  off() {
+    this.root.hidden = false;
+    this.root.querySelector(".explain-component").textContent = gettext("Explain is switched off");
+    this.root.querySelector(".explain-reason").textContent = "";
+    const text = gettext("This lab step asks you to find the cause yourself: use kubectl get, kubectl describe and kubectl events, as on a real cluster.");
+    const el = this.root.querySelector(".explain-summary");
+    if (el.textContent !== text) el.textContent = text;
+    this.root.dataset.reason = "ExplainSwitchedOff";
+    this.root.dataset.component = "";
+    this.mark("");
   }
 
   mark(component) {

@@ -286,8 +286,8 @@ export class LabPanel {
     parts.push(`<h3 class="lab-step-title subhead" tabindex="-1">${esc(say(step.title) || fmt(gettext("Step %(n)s"), { n: index + 1 }))}</h3>`);
     if (step.text) parts.push(`<div class="lab-text">${say(step.text).split(/\n{2,}/).map((para) => `<p>${esc(para)}</p>`).join("")}</div>`);
     if (step.suggest && step.suggest.length) {
-      parts.push(`<ul class="lab-suggest" aria-label="${esc(gettext("Commands to try"))}">${step.suggest.map((cmd, i) => `<li><code>${esc(cmd)}</code> `
-        + `<button type="button" class="btn btn-small" data-lab-do="suggest" data-command="${esc(cmd)}" data-focus-key="suggest:${i}">${esc(gettext("Put it in the terminal"))}<span class="visually-hidden"> ${esc(cmd)}</span></button></li>`).join("")}</ul>`);
+      parts.push(`<ul class="lab-suggest" aria-label="${esc(gettext("Commands to try"))}">${step.suggest.map((cmd, i) => `<li><code${cmd.includes("\n") ? ' class="lab-suggest-block"' : ""}>${esc(cmd)}</code> `
+        + `<button type="button" class="btn btn-small" data-lab-do="suggest" data-command="${esc(cmd)}" data-focus-key="suggest:${i}">${esc(gettext("Put it in the terminal"))}<span class="visually-hidden"> ${esc(cmd.split("\n")[0])}</span></button></li>`).join("")}</ul>`);
     }
     if (step.question) parts.push(this.questionHtml(step));
     parts.push(this.checksHtml(step, current));

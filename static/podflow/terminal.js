@@ -1,5 +1,7 @@
 // The page's terminal: a kubectl command line run by the server against this cluster
-// (podflow/v1/kubectl), its output streamed in as it comes; ↑/↓ walk the history.
+// (podflow/v1/kubectl), its output streamed in as it comes; ↑/↓ walk the history. A
+// manifest comes as a here-document (kubectl apply -f - <<EOF … EOF): while one is open,
+// Enter adds a line, as in a shell; Ctrl+Enter runs at once.
 import { gettext } from "./i18n.js";
 import { ApiError } from "./api.js";
 
@@ -23,9 +25,25 @@ export class Terminal {
     });
     this.stopButton.addEventListener("click", () => this.stop());
     this.input.addEventListener("keydown", (event) => this.key(event));
+    this.input.addEventListener("input", () => this.fit());
+    this.fit();
+  }
+
+  // As many rows as the command has lines (at most 14; it scrolls beyond).
+  fit() {
+    this.input.rows = Math.min(14, Math.max(1, this.input.value.split("\n").length));
   }
 
   key(event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      if (event.ctrlKey || event.metaKey || !openHeredoc(this.input.value)) {
+        event.preventDefault();
+        this.form.requestSubmit();
+      }
+      return; // inside an open here-document Enter adds a line
+    }
+    const multiline = this.input.value.includes("\n");
+    if (multiline && (event.key === "ArrowUp" || event.key === "ArrowDown")) return; // moves the caret
     if (event.key === "ArrowUp" && this.cursor > 0) {
       this.cursor -= 1;
     } else if (event.key === "ArrowDown" && this.cursor < this.history.length) {
@@ -35,11 +53,13 @@ export class Terminal {
     }
     event.preventDefault();
     this.input.value = this.history[this.cursor] || "";
+    this.fit();
   }
 
   // Put a command in the line (a lab's or a scene's suggestion), ready to run.
   suggest(command) {
     this.input.value = command;
+    this.fit();
     this.input.focus();
   }
 
@@ -86,6 +106,15 @@ export class Terminal {
     this.output.textContent = next.length > MAX_OUTPUT ? next.slice(-MAX_OUTPUT) : next;
     this.output.scrollTop = this.output.scrollHeight;
   }
+}
+
+// The delimiter of a here-document the text opens and does not close yet, or null.
+export function openHeredoc(text) {
+  const lines = text.split("\n");
+  const found = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/.exec(lines[0]);
+  if (!found) return null;
+  const closed = lines.slice(1).some((line) => line.replace(/^\t+/, "").trimEnd() === found[2]);
+  return closed ? null : found[2];
 }
 
 function load() {

@@ -40,6 +40,17 @@ def test_kubectl_run_and_get_pods_from_the_page(cluster):
     assert "NAME" in listed and "from-page" in listed and "Running" in listed
 
 
+def test_kubectl_apply_reads_a_here_document(cluster):
+    manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: applied\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: applied}\n  template:\n    metadata:\n      labels: {app: applied}\n    spec:\n      containers:\n      - name: nginx\n        image: nginx:1.27\n"
+    out = run(cluster, f"kubectl apply -f - <<EOF\n{manifest}EOF")
+    assert "deployment.apps/applied created" in out and out.rstrip().endswith("[exit 0]")
+    again = run(cluster, f"cat <<'EOF' | kubectl apply -f -\n{manifest.replace('replicas: 2', 'replicas: 3')}EOF")
+    assert "deployment.apps/applied configured" in again and again.rstrip().endswith("[exit 0]")
+    _, deployment = http(cluster, "GET", f"/k8s/{CLUSTER}/apis/apps/v1/namespaces/default/deployments/applied")
+    assert deployment["spec"]["replicas"] == 3
+    assert "kubectl.kubernetes.io/last-applied-configuration" in deployment["metadata"]["annotations"]
+
+
 def test_a_failing_command_shows_kubectls_own_error_and_exit(cluster):
     out = run(cluster, "kubectl get pod nope")
     assert 'pods "nope" not found' in out and out.rstrip().endswith("[exit 1]")

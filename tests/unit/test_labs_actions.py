@@ -11,7 +11,7 @@ from cluster.componentbase import clock as cluster_clock
 from cluster.kubelet import node as kubelet_node
 from cluster.labs import actions, checks
 from cluster.labs.schema import Action
-from cluster.models import Cluster, HeldAction, Object, RequestRecord, Step
+from cluster.models import Cluster, HeldAction, Object, RequestRecord, Step, TrafficRecord
 
 from .labfiles import one_step
 from .manifests import pod
@@ -113,10 +113,11 @@ def test_wait_for_ends_when_the_check_passes_or_says_why_it_did_not(cluster):
 
 
 def test_a_kubectl_action_runs_the_terminals_runner_and_fails_on_a_bad_exit(cluster, monkeypatch):
-    ran = []
+    ran, fed = [], []
 
-    def fake(found: Cluster, words: list[str], deadline: float = 20):
+    def fake(found: Cluster, words: list[str], deadline: float = 20, stdin: str | None = None):
         ran.append(words)
+        fed.append(stdin)
         return (1, 'Error from server (NotFound): pods "nope" not found\n') if "nope" in words else (0, "pod/web created\n")
 
     monkeypatch.setattr(terminal, "run_command", fake)
@@ -126,6 +127,33 @@ def test_a_kubectl_action_runs_the_terminals_runner_and_fails_on_a_bad_exit(clus
         do(cluster, "- kubectl delete pod nope")
     assert failed.value.message == '`kubectl delete pod nope` failed (exit 1): Error from server (NotFound): pods "nope" not found'
     do(cluster, "- kubectl: {command: kubectl delete pod nope, mayFail: true}")
+    do(cluster, "- |-\n  kubectl apply -f - <<EOF\n  kind: Pod\n  EOF")
+    assert ran[-1] == ["apply", "-f", "-"] and fed[-1] == "kind: Pod\n"
+
+
+def test_traffic_is_sent_to_a_service_and_recorded(cluster):
+    with pytest.raises(actions.ActionFailed) as failed:
+        do(cluster, "- traffic: {service: web, count: 3}")
+    assert failed.value.code == 404 and 'services "web" not found' in failed.value.message
+    store.create(cluster, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    [done] = do(cluster, "- traffic: {service: web, count: 3, via: clusterIP}")
+    assert done.output == "503 ×3"  # no pod is selected: kube-proxy's rules reject the connection
+    assert list(TrafficRecord.objects.filter(cluster=cluster).values_list("kind", "name", "status")) == [("Service", "web", 503)] * 3
+    assert done.text.en == "send 3 requests to Service web via clusterIP (the Services tab's “Send a request”)"
+
+
+def test_explain_is_switched_off_and_on_and_a_reset_switches_it_on(cluster, api):
+    url = f"/k8s/{cluster.name}/podflow/v1/namespaces/default/pods/web/explain"
+    store.create(cluster, pod("web"))
+    [done] = do(cluster, "- explain: off")
+    assert done.output == "explain off" and not Cluster.objects.get(pk=cluster.pk).explain
+    refused = api.get(url)
+    assert refused.status_code == 403 and refused.json()["details"]["causes"][0]["reason"] == "ExplainSwitchedOff"
+    assert "kubectl describe" in refused.json()["message"]
+    do(cluster, "- explain: on")
+    assert api.get(url).status_code == 200
+    do(cluster, "- explain: off\n- reset: true")
+    assert Cluster.objects.get(pk=cluster.pk).explain
 
 
 def test_without_kubectl_a_kubectl_action_is_a_503(cluster, monkeypatch):

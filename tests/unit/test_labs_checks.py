@@ -12,7 +12,7 @@ from cluster.componentbase import clock as cluster_clock
 from cluster.componentbase import events, narration
 from cluster.kubelet import node as kubelet_node
 from cluster.labs import checks
-from cluster.models import RequestRecord
+from cluster.models import RequestRecord, TrafficRecord
 
 from .labfiles import one_step
 from .manifests import deployment, pod
@@ -183,11 +183,32 @@ def test_a_request_is_read_from_the_request_log(cluster):
 def test_the_request_log_keeps_the_newest_of_each_cluster(cluster):
     for i in range(12):
         requestlog.record(cluster.name, "request", {"client": "kubectl", "verb": "get", "resource": "pods", "name": f"p{i}", "code": 200})
-    requestlog.record(cluster.name, "traffic", [{"pod": "x"}])  # not a request: ignored
+    requestlog.record(cluster.name, "traffic", [{"service": "web", "namespace": "default", "pod": "x", "status": 200}])  # the traffic log's
     requestlog.record("no-such-cluster", "request", {"client": "kubectl", "verb": "get", "resource": "pods", "code": 200})
     assert RequestRecord.objects.filter(cluster=cluster).count() == 12
     assert requestlog.trim(cluster.pk, keep=5) == 7
     assert [r.name for r in requestlog.since(cluster)] == ["p7", "p8", "p9", "p10", "p11"]
+
+
+def test_traffic_is_read_from_the_traffic_log(cluster):
+    started = timezone.now()
+    ctx = checks.Context(cluster, lab_started=started, step_started=started)
+    text = "traffic: {service: web, atLeast: 4, pods: 2}"
+    assert run(cluster, text, ctx).why.en == "no request has been sent to Service web since this step began yet"
+    answers = [{"service": "web", "namespace": "default", "via": "nodePort 30080 on node-1", "pod": f"web-{i % 2}", "status": 200} for i in range(3)]
+    requestlog.record(cluster.name, "traffic", answers + [{"service": "web", "namespace": "default", "status": 503, "error": "no ready endpoints"}])
+    assert TrafficRecord.objects.filter(cluster=cluster).count() == 4
+    result = run(cluster, text, ctx)
+    assert not result.ok and result.why.en == "3 of 4 requests to Service web were answered 200 (1 answered 503), by 2 pod(s) since this step began; expected at least 4 by at least 2 pods"
+    assert result.text.en == "at least 4 request(s) to Service web answered 200, by at least 2 different pods since this step began"
+    assert run(cluster, "traffic: {service: web, atLeast: 3, pods: 2}", ctx).ok
+    assert not run(cluster, "traffic: {service: web, atLeast: 3, pods: 3}", ctx).ok
+    assert run(cluster, "traffic: {service: web, status: 503}", ctx).ok
+    # An Ingress's answers name the Ingress (and the Service behind it).
+    requestlog.record(cluster.name, "traffic", [{"ingress": "shop", "service": "web", "namespace": "default", "pod": "web-0", "status": 200}])
+    assert run(cluster, "traffic: {ingress: shop}", ctx).ok and not run(cluster, "traffic: {ingress: other}", ctx).ok
+    later = checks.Context(cluster, lab_started=started, step_started=timezone.now())
+    assert not run(cluster, "traffic: {service: web}", later).ok and run(cluster, "traffic: {service: web, since: lab}", later).ok
 
 
 def test_held_clock_and_component(cluster):

@@ -114,6 +114,40 @@ def test_a_check_that_nothing_solves_and_a_solve_that_checks_nothing_are_refused
     assert problems(lab_source(no_checks))[0].startswith("labs/x.yaml:8: steps[0]: a solve without checks proves nothing")
 
 
+def test_traffic_explain_and_here_documents_are_read_and_their_mistakes_named():
+    steps = """
+  - id: make
+    text: {en: a, ko: 가}
+    setup:
+      - explain: off
+      - explain: maybe
+    checks:
+      - traffic: {service: web, atLeast: 10, pods: 3}
+      - traffic: {service: web, ingress: shop}
+    solve:
+      - traffic: {service: web, count: 20, via: nodePort, port: 80}
+      - traffic: {ingress: shop, host: shop.example, via: nodePort}
+      - traffic: {service: web, count: 1000}
+      - |-
+        kubectl apply -f - <<EOF
+        kind: ConfigMap
+        EOF
+      - |-
+        kubectl apply -f - <<EOF
+        kind: ConfigMap
+"""
+    found = problems(lab_source(steps))
+    text = "\n".join(found)
+    assert "labs/x.yaml:10: steps[0].setup[1].explain: write explain: off" in text
+    assert "labs/x.yaml:13: steps[0].checks[1].traffic: name one Service (service: web) or one Ingress (ingress: web)" in text
+    assert "labs/x.yaml:16: steps[0].solve[1].traffic.via: via is not a setting of a request to an Ingress" in text
+    assert "labs/x.yaml:17: steps[0].solve[2].traffic.count: must be a whole number between 1 and 100, not 1000" in text
+    assert "labs/x.yaml:22: steps[0].solve[4]: the page's terminal would refuse it: the here-document is not closed" in text
+    assert len(found) == 5, found
+    good = parse(lab_source(GOOD_STEP.replace("    solve:", "    setup:\n      - explain: off\n      - traffic: {service: web, count: 20, via: nodePort}\n    solve:")), "labs/x.yaml", expected_id="x")
+    assert [(a.type, a.arg) for a in good.steps[0].setup] == [("explain", False), ("traffic", {"kind": "Service", "name": "web", "namespace": "default", "count": 20, "via": "nodePort", "node": None, "port": None, "host": None, "path": None})]
+
+
 def test_wait_is_for_a_solve_only_and_a_following_command_is_no_action():
     steps = GOOD_STEP.replace("    checks:", "    setup:\n      - wait: 2s\n      - kubectl get pods -w\n    checks:")
     found = problems(lab_source(steps))

@@ -56,6 +56,52 @@ def test_it_refuses_what_reaches_outside_the_cluster(command, why):
 def test_watching_commands_get_the_longer_deadline():
     assert terminal.follows(["get", "pods", "-w"]) and terminal.follows(["logs", "web", "-f"])
     assert not terminal.follows(["get", "pods", "-o", "wide"])
+    assert not terminal.follows(["apply", "-f", "-"])  # there -f names the manifest
+
+
+MANIFEST = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: web\n    image: nginx:1.27\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        f"kubectl apply -f - <<EOF\n{MANIFEST}EOF",
+        f"kubectl apply -f - <<'EOF'\n{MANIFEST}EOF\n",
+        f"cat <<EOF | kubectl apply -f -\n{MANIFEST}EOF",
+        f"kubectl create --filename=- << YAML\n{MANIFEST}YAML",
+    ],
+)
+def test_a_here_document_is_kubectls_standard_input(command):
+    words = terminal.parse(command)
+    line, stdin = terminal.heredoc(command)
+    assert words[0] in ("apply", "create") and "<<" not in " ".join(words)
+    assert stdin == MANIFEST and "\n" not in line
+
+
+def test_tabs_are_stripped_from_a_dash_here_document():
+    assert terminal.heredoc("kubectl apply -f - <<-EOF\n\tkind: Pod\n\tEOF")[1] == "kind: Pod\n"
+
+
+@pytest.mark.parametrize(
+    "command,why",
+    [
+        (f"kubectl apply -f - <<EOF\n{MANIFEST}", "not closed"),
+        (f"kubectl apply -f - <<EOF\n{MANIFEST}EOF\nkubectl delete pods --all", "one command at a time"),
+        ("kubectl apply -f -", "here-document"),
+        (f"kubectl get pods <<EOF\n{MANIFEST}EOF", "read by -f -"),
+        (f"kubectl apply -f /etc/passwd <<EOF\n{MANIFEST}EOF", "read by -f -"),
+        (f"kubectl apply -f - -f /etc/passwd <<EOF\n{MANIFEST}EOF", "-f"),
+        (f"kubectl logs -f - <<EOF\n{MANIFEST}EOF", "does not read a manifest"),
+        (f"kubectl apply -f - <<EOF x\n{MANIFEST}EOF", "end of the command line"),
+        ("kubectl apply edit-last-applied deployment/web", "editor"),
+        ("kubectl get pods\nkubectl delete pods --all", "one command at a time"),
+        ("kubectl apply -f - <<EOF\n" + "x" * (terminal.MAX_STDIN + 1) + "\nEOF", "KiB"),
+    ],
+)
+def test_it_refuses_a_here_document_that_is_not_one(command, why):
+    with pytest.raises(APIError) as refused:
+        terminal.parse(command)
+    assert refused.value.code == 400 and why in refused.value.message
 
 
 def test_the_endpoint_answers_a_refused_command_with_a_status(api):

@@ -118,6 +118,23 @@ def service_detail(request: HttpRequest, cluster: str, namespace: str, service: 
     return json_response(service_info(c, store.get(c, kinds.SERVICE, namespace, service)))
 
 
+def send_to_service(cluster: Cluster, namespace: str, name: str, count: int, **options: Any) -> list[kubeproxy.Answer]:
+    """`count` simulated requests to a Service (a 404 APIError if it does not exist), each
+    answered as kube-proxy's rules route it; announced as traffic (the page, the traffic log)."""
+    doc = store.get(cluster, kinds.SERVICE, namespace, name)
+    answers = [kubeproxy.request(cluster, doc, **options) for _ in range(count)]
+    audit.announce(cluster.name, audit.TRAFFIC, [a.body for a in answers])
+    return answers
+
+
+def send_through_ingress(cluster: Cluster, namespace: str, name: str, count: int, *, host: str | None = None, path: str | None = None) -> list[kubeproxy.Answer]:
+    """`count` simulated requests through an Ingress, routed as its controller routes them."""
+    doc = store.get(cluster, kinds.INGRESS, namespace, name)
+    answers = [ingress_controller.request(cluster, doc, host=host, path=path) for _ in range(count)]
+    audit.announce(cluster.name, audit.TRAFFIC, [a.body for a in answers])
+    return answers
+
+
 @api_view
 def service_request(request: HttpRequest, cluster: str, namespace: str, service: str) -> HttpResponse:
     """`curl` a Service: GET or POST; via, node, port, client and count from the query (or the body)."""
@@ -125,15 +142,13 @@ def service_request(request: HttpRequest, cluster: str, namespace: str, service:
     c = resolve(request, cluster)
     params = _params(request)
     count = _count(params)
-    doc = store.get(c, kinds.SERVICE, namespace, service)
     options = {
         "via": _text(params, "via"),
         "node": _text(params, "node"),
         "port": _text(params, "port"),
         "client": _text(params, "client") or request.META.get("REMOTE_ADDR", ""),
     }
-    answers = [kubeproxy.request(c, doc, **options) for _ in range(count)]
-    audit.announce(c.name, audit.TRAFFIC, [a.body for a in answers])
+    answers = send_to_service(c, namespace, service, count, **options)
     if count == 1:
         return json_response(answers[0].body, answers[0].status)
     return json_response({"service": service, "namespace": namespace, "count": count, "byPod": _by_pod(answers), "answers": [a.body for a in answers]})
@@ -151,10 +166,7 @@ def ingress_request(request: HttpRequest, cluster: str, namespace: str, ingress:
     c = resolve(request, cluster)
     params = _params(request)
     count = _count(params)
-    doc = store.get(c, kinds.INGRESS, namespace, ingress)
-    host, path = _text(params, "host"), _text(params, "path")
-    answers = [ingress_controller.request(c, doc, host=host, path=path) for _ in range(count)]
-    audit.announce(c.name, audit.TRAFFIC, [a.body for a in answers])
+    answers = send_through_ingress(c, namespace, ingress, count, host=_text(params, "host"), path=_text(params, "path"))
     if count == 1:
         return json_response(answers[0].body, answers[0].status)
     by_status: dict[str, int] = {}
