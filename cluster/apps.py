@@ -8,8 +8,11 @@ class ClusterConfig(AppConfig):
     def ready(self) -> None:
         from cluster.apiserver import audit, requestlog, store
         from cluster.informers import wake
+        from cluster.labs import follow
 
         # The informers: after each commit, the components that watch what it wrote are woken.
         store.on_commit(wake.route)
         # The request log: each request the API server answered, kept for the labs' checks.
         audit.subscribe(requestlog.record)
+        # Labs in progress: their checks re-run on the server as the cluster changes.
+        store.on_commit(follow.committed)

@@ -19,6 +19,7 @@ from cluster.controllers import namespace as namespace_controller
 from cluster.controllers import node as node_controller
 from cluster.controllers import replicaset
 from cluster.informers import wake
+from cluster.labs import follow
 from cluster.models import Cluster
 
 log = logging.getLogger("podflow.tasks")
@@ -175,6 +176,14 @@ def sync_config_waiters(cluster_id: int, kind: str, namespace: str, name: str) -
     CreateContainerConfigError that read it try again."""
     wake.started((wake.SYNC_CONFIG_WAITERS, (cluster_id, kind, namespace, name)))
     wake.dispatch([(wake.SYNC_POD, (cluster_id, node, uid)) for node, uid in kubelet.pods_waiting_on(cluster_id, kind, namespace, name)])
+
+
+@shared_task(name="cluster.tasks.evaluate_labs")
+def evaluate_labs(cluster_id: int) -> None:
+    """The cluster changed while a lab is in progress: its checks run again on the server
+    (cluster/labs/follow.py), so progress and the class's roster follow without the page."""
+    wake.started((wake.EVALUATE_LABS, (cluster_id,)))
+    follow.evaluate(cluster_id)
 
 
 @shared_task(name="cluster.tasks.resync")

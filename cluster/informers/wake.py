@@ -36,6 +36,8 @@ RECONCILE_NAMESPACE = "cluster.tasks.reconcile_namespace"
 RECONCILE_INGRESS = "cluster.tasks.reconcile_ingress"
 SYNC_INGRESSES = "cluster.tasks.sync_ingresses"
 SYNC_CONFIG_WAITERS = "cluster.tasks.sync_config_waiters"
+# Not a component: a learner's lab checks re-run by the server (cluster/labs/follow.py).
+EVALUATE_LABS = "cluster.tasks.evaluate_labs"
 
 QUEUES = {
     RECONCILE_DEPLOYMENT: "controller-manager",
@@ -51,6 +53,7 @@ QUEUES = {
     RECONCILE_INGRESS: "controller-manager",
     SYNC_INGRESSES: "controller-manager",
     SYNC_CONFIG_WAITERS: "kubelet",
+    EVALUATE_LABS: "controller-manager",
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 
 from cluster.labs.schema import load_file
-from tests.livehelpers import http
+from tests.livehelpers import http, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -105,4 +105,27 @@ def test_a_learner_starts_a_lab_over_http_and_its_checks_follow_the_cluster(live
     assert request_check["ok"] is False and request_check["why"]["en"] == "kubectl has not made a request to create pods since this step began yet"
     status, refused = http(base, "POST", labs_url + "/next")
     assert status == 409 and refused["details"]["causes"][0]["field"] == "checks[0]"
+    http(base, "POST", labs_url + "/cleanup")
+
+
+def test_the_server_re_runs_the_checks_as_the_cluster_changes_with_no_page_open(live_stack):
+    """A learner who works with their own kubectl and has no page open: the workers re-run
+    the current step's checks after the cluster changes, so their progress (and a class's
+    roster, which reads it) follows without anyone asking for the checks."""
+    base = live_stack.url
+    live_stack.manage("democluster", "--name", "lab-follow", "--speed", "instant")
+    labs_url = "/k8s/lab-follow/podflow/v1/labs/eight-steps"
+    assert http(base, "POST", labs_url + "/start")[0] == 200
+    assert http(base, "POST", "/k8s/lab-follow/podflow/v1/clock", {"paused": True})[0] == 200
+    assert http(base, "POST", labs_url + "/next")[0] == 200  # `next` runs the checks itself
+
+    def progress() -> dict:
+        _, listed = http(base, "GET", "/k8s/lab-follow/podflow/v1/labs")  # reads progress, runs no check
+        return next(item["progress"] for item in listed["items"] if item["id"] == "eight-steps")
+
+    assert progress()["stepId"] == "create" and progress()["checksPassed"] == 0
+    status, _ = http(base, "POST", "/k8s/lab-follow/api/v1/namespaces/default/pods", {"metadata": {"name": "web"}, "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}, agent="kubectl/v1.32.4 (linux/amd64) kubernetes/abc")
+    assert status == 201
+    # Request, object, steps 1–2 and the scheduler's held action: all four, with no /checks.
+    wait_until(lambda: progress()["checksPassed"] == 4, 10, "the workers to re-run lab 2's checks")
     http(base, "POST", labs_url + "/cleanup")

@@ -27,7 +27,7 @@ import cluster.labs as labs
 from cluster.apimachinery.errors import APIError, Cause, bad_request, invalid
 from cluster.apiserver.handlers.auth import resolve
 from cluster.apiserver.handlers.k8s import allow_methods, api_view, json_object, json_response
-from cluster.labs import actions, runner
+from cluster.labs import actions, follow, runner
 from cluster.labs.schema import Lab
 from cluster.models import Cluster, LabProgress
 
@@ -108,6 +108,7 @@ def act(request: HttpRequest, cluster: str, lab: str, action: str) -> HttpRespon
 def _start(request: HttpRequest, found: Cluster, lab: Lab) -> dict[str, Any]:
     _body(request, ())
     progress, done = runner.start(found, lab)
+    follow.started(found.pk)
     return {**runner.lab_view(lab, progress), "did": [d.as_dict() for d in done]}
 
 
