@@ -224,6 +224,32 @@ def test_a_broadcast_reaches_every_learners_stream(classroom):
             assert message["from"] == classroom["teacher_name"] and message["class"] == "Live class 101"
 
 
+def test_a_broadcast_sent_while_a_learner_was_away_is_replayed_once_when_they_come_back(classroom):
+    """Broadcasts are in no change log: a learner whose page was closed (or reconnecting)
+    gets the class's latest messages when the stream opens, marked as a replay; a socket
+    that already has a message is not sent it again by the stream's poll."""
+    teacher, code, learner = classroom["teacher"], classroom["code"], classroom["learners"][2]
+    status, _ = teacher.json("POST", f"/classes/{code}/broadcast", {"text": "Sent while Linus was away"})
+    assert status == 200
+    with learner.websocket(f"/ws/clusters/{learner.cluster}/") as ws:
+        message, _ = receive_until(ws, lambda m: m.get("type") == "broadcast" and m.get("text") == "Sent while Linus was away", 10, "the replayed broadcast")
+        assert message["replay"] is True and message["from"] == classroom["teacher_name"]
+        status, _ = teacher.json("POST", f"/classes/{code}/broadcast", {"text": "And one while he is here"})
+        live, _ = receive_until(ws, lambda m: m.get("type") == "broadcast" and m.get("text") == "And one while he is here", 5, "the live broadcast")
+        assert not live.get("replay")
+        # Two polls' worth of time (the stream polls every 2 s): neither message comes again.
+        again = []
+        ends = time.monotonic() + 4.5
+        while time.monotonic() < ends:
+            try:
+                frame = json.loads(ws.recv(timeout=max(0.05, ends - time.monotonic())))
+            except TimeoutError:
+                break
+            if frame.get("type") == "broadcast":
+                again.append(frame["text"])
+        assert again == [], f"sent again on the same socket: {again}"
+
+
 def _pod(name: str) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}
 
