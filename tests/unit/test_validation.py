@@ -176,6 +176,13 @@ def test_it_defaults_a_pod_as_the_api_server_does(cluster):
     assert created["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
 
 
+def test_a_new_pods_status_is_the_api_servers_whatever_the_client_sent(cluster):
+    # kubectl run sends `status: {}`; a client may even claim a phase.
+    empty = store.create(cluster, pod("empty") | {"status": {}})
+    claimed = store.create(cluster, pod("claimed") | {"status": {"phase": "Running", "podIP": "10.0.0.9"}})
+    assert empty["status"] == claimed["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
+
+
 def test_it_pulls_latest_and_untagged_images_always(cluster):
     untagged = store.create(cluster, pod("a", image="nginx"))
     latest = store.create(cluster, pod("b", image="nginx:latest"))

@@ -136,7 +136,7 @@ _STRATEGIES = (
             Subresource("log", "Pod", "", "v1", ("get",)),
             _status(kinds.POD),
         ),
-        default=validation.default_pod,
+        default=validation.default_pod, prepare_for_create=validation.pod_prepare_for_create,
     ),
     Strategy(kinds.EVENT, validation.validate_event, tables.EVENT_COLUMNS, tables.event_row),
     Strategy(

@@ -1170,6 +1170,13 @@ def default_pod(doc: dict) -> None:
         default_pod_tolerations(spec)
         doc.setdefault("status", {"phase": "Pending", "qosClass": qos_class(spec)})
 
+def pod_prepare_for_create(doc: dict) -> None:
+    """A new pod's status is the API server's, whatever the client sent (kubectl run sends
+    `status: {}`): Pending, with its QoS class. Only the pod's kubelet writes it after."""
+    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    doc["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+
 def default_service(doc: dict) -> None:
     """SetDefaults_Service, and the status a new Service starts with."""
     spec = doc.setdefault("spec", {})
