@@ -174,6 +174,9 @@ def test_it_defaults_a_pod_as_the_api_server_does(cluster):
     assert spec["terminationGracePeriodSeconds"] == 30
     assert spec["containers"][0]["imagePullPolicy"] == "IfNotPresent"
     assert created["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
+    with_port = pod("port") | {}
+    with_port["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
+    assert store.create(cluster, with_port)["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 
 
 def test_a_new_pods_status_is_the_api_servers_whatever_the_client_sent(cluster):

@@ -1083,6 +1083,10 @@ def default_pod_spec(spec: dict) -> None:
         tag = image.rsplit("/", 1)[-1]
         default_policy = "Always" if (":" not in tag or tag.endswith(":latest")) and "@" not in tag else "IfNotPresent"
         container.setdefault("imagePullPolicy", default_policy)
+        ports = container.get("ports")
+        for port in ports if isinstance(ports, list) else []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")  # SetDefaults_ContainerPort
 
 
 INT32_MAX = 2**31 - 1
