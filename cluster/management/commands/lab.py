@@ -3,11 +3,12 @@
     python manage.py lab list                         the catalogue
     python manage.py lab validate [path.yaml ...]     check lab files (default: every lab);
                                                       each problem named with its line
-    python manage.py lab verify [<id> ...] [--file path.yaml ...] [--url URL]
+    python manage.py lab verify [<id> ...] [--file path.yaml ...] [--url URL] [--jobs N]
         run each lab (default: every lab) on a fresh cluster with real workers: every
         check fails before its solution and passes after it; one line per check; exits 1
         on any failure. --file validates a lab being written (problems → exit 1) and
-        verifies it if it is valid.
+        verifies it if it is valid. --jobs verifies N labs at once (threads, a cluster
+        each: most of a lab's time is waiting for the cluster at normal speed).
 
 `verify` needs the whole product running. With --url it uses the stack at that address,
 which must share this process's settings (DATABASE_URL, REDIS_URL, PODFLOW_VAR_DIR and
@@ -24,12 +25,15 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 import cluster.labs as labs
 from cluster.labs import verify as verifying
@@ -49,6 +53,7 @@ class Command(BaseCommand):
         verify.add_argument("--file", action="append", default=[], help="a lab file to validate and then verify (may be repeated)")
         verify.add_argument("--url", default="", help="the running stack to use (e.g. http://127.0.0.1:8000); default: start one")
         verify.add_argument("--timeout", type=float, default=None, help="seconds each step's checks may take to pass (default: the lab's verify.timeout, 60)")
+        verify.add_argument("--jobs", type=int, default=1, help="labs verified at once, each on its own cluster (default 1); lines name their lab")
 
     def handle(self, *args, **options) -> None:
         what = options["what"]
@@ -117,11 +122,26 @@ class Command(BaseCommand):
             self._verify_on_own_stack(options, chosen)
             return
         self._check_stack(options["url"])
-        failed = []
-        for lab in chosen:
-            report = verifying.verify(lab, emit=self.stdout.write, timeout=options["timeout"])
-            if not report.ok:
-                failed.append(lab.id)
+        jobs = max(1, min(options["jobs"] or 1, len(chosen), 8))
+        printing = threading.Lock()
+
+        def emit(line: str) -> None:
+            with printing:
+                self.stdout.write(line)
+
+        def one(lab: Lab) -> bool:
+            try:
+                return verifying.verify(lab, emit=emit, timeout=options["timeout"]).ok
+            except Exception as exc:  # one lab's crash is its failure, not the others'
+                emit(f"lab {lab.id} · failed: {type(exc).__name__}: {exc}")
+                return False
+            finally:
+                if jobs > 1:
+                    connections.close_all()  # this thread's own connections
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="lab-verify") as pool:
+            results = list(pool.map(one, chosen))
+        failed = [lab.id for lab, ok in zip(chosen, results) if not ok]
         if failed:
             raise CommandError(f"lab verify failed: {', '.join(failed)}")
         self.stdout.write(f"{len(chosen)} lab(s) verified")
@@ -159,6 +179,7 @@ class Command(BaseCommand):
                 argv += [a for lab in chosen for a in ("--file", lab.file)]
                 if options["timeout"]:
                     argv += ["--timeout", str(options["timeout"])]
+                argv += ["--jobs", str(options["jobs"] or 1)]
                 env = {**os.environ, **stack.env, "PODFLOW_API_PORT": str(stack.api_port)}
                 code = subprocess.run(argv, env=env, cwd=settings.BASE_DIR).returncode
             except Exception:
