@@ -27,6 +27,7 @@ class WebConfig(AppConfig):
         access.allow_reader(classroom.instructor_reads)
         access.read_only_when(classroom.ended_class_sandbox)
         sandbox.keep_when(classroom.keep_class_sandboxes)
+        sandbox.personal_when(classroom.personal_sandboxes)
         labs.register_pacer(classroom.may_advance)
         audit.subscribe(classroom.progress_announced)
         post_save.connect(classroom.progress_changed, sender=LabProgress, dispatch_uid="classroom-progress-saved")

@@ -189,7 +189,7 @@ def join(classroom: Classroom, *, user, learner: str, display_name: str) -> Memb
     made = None
     if member.cluster_id is None:
         try:
-            made, _renamed = sandbox.create(user=user, learner=learner, name=f"{classroom.code.lower()}-{secrets.token_hex(3)}")
+            made, _renamed = sandbox.create(user=user, learner=learner, name=f"{classroom.code.lower()}-{secrets.token_hex(3)}", quota=False)
         except sandbox.SandboxError as err:
             raise ClassError(str(err), err.field) from err
         _apply_class_clock(classroom, made)
@@ -250,6 +250,13 @@ def instructor_reads(principal: access.Principal, cluster: Cluster) -> bool:
 def ended_class_sandbox(cluster: Cluster) -> bool:
     """The sandbox of a class that has ended: read-only for the week it is kept."""
     return Membership.objects.filter(cluster=cluster).filter(Q(classroom__ended_at__isnull=False) | Q(classroom__expires_at__lte=timezone.now())).exists()
+
+
+def personal_sandboxes(sandboxes: QuerySet[Cluster]) -> QuerySet[Cluster]:
+    """A learner's quota (cluster/sandbox.py) leaves out the sandboxes their classes gave
+    them, running or ended and read-only, and an instructor's projector clusters."""
+    projectors = Classroom.objects.filter(instructor_cluster__isnull=False).values("instructor_cluster")
+    return sandboxes.filter(class_membership__isnull=True).exclude(pk__in=projectors)
 
 
 def keep_class_sandboxes(idle: QuerySet[Cluster]) -> QuerySet[Cluster]:
@@ -639,7 +646,7 @@ def instructor_sandbox(classroom: Classroom) -> Cluster:
         if own is not None:
             return own
     try:
-        made, _renamed = sandbox.create(user=classroom.instructor, name=f"{classroom.code.lower()}-projector-{secrets.token_hex(2)}")
+        made, _renamed = sandbox.create(user=classroom.instructor, name=f"{classroom.code.lower()}-projector-{secrets.token_hex(2)}", quota=False)
     except sandbox.SandboxError as err:
         raise ClassError(str(err), status=409) from err
     _apply_class_clock(classroom, made)

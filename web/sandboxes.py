@@ -39,6 +39,7 @@ def page_context(request: HttpRequest, current: Cluster) -> dict:
         # Staff may open a cluster that is not theirs (demo, a learner's): it is not listed.
         "current_is_mine": any(c.pk == current.pk for c in mine),
         "sandbox_limit": settings.PODFLOW_QUOTA_SANDBOXES,
+        "sandbox_count": sandbox.personal(mine).count(),  # a class's sandboxes are not counted
         "max_nodes": sandbox.MAX_NODES,
         "node_sizes": [{"value": size.value, "cpu": cpu, "memory": memory} for size, (cpu, memory) in NODE_SIZES.items()],
         "new_sandbox_url": reverse("sandbox-new"),

@@ -167,6 +167,24 @@ def test_a_learner_joins_by_code_and_gets_a_sandbox_of_their_own(sent):
     assert other != cluster and Membership.objects.filter(classroom=made).count() == 2
 
 
+def test_a_class_sandbox_is_not_counted_in_the_learners_own_quota(settings, sent):
+    settings.PODFLOW_QUOTA_SANDBOXES = 2
+    _, teacher = instructor()
+    made = make_class(teacher)
+    learner, in_class = join(made.code, "Ada")
+    who = in_class.learner
+    # The class's sandbox leaves room for two of their own; a third is refused.
+    sandbox.create(learner=who, name="mine-1")
+    sandbox.create(learner=who, name="mine-2")
+    with pytest.raises(sandbox.SandboxError):
+        sandbox.create(learner=who, name="mine-3")
+    assert b"2 of 2" in learner.get(f"/clusters/{in_class.name}/").content
+    # And a learner at their limit still joins another class.
+    other = make_class(teacher)
+    _, second = join(other.code, "Ada", learner)
+    assert second.learner == who and sandbox.owned_by(learner=who).count() == 4
+
+
 def test_joining_needs_a_name_and_a_right_code():
     _, teacher = instructor()
     made = make_class(teacher)
