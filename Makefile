@@ -1,6 +1,6 @@
 # podflow: `make run` starts the product, `make test` runs the whole suite.
 # Both install what is missing first (a virtualenv from requirements.txt; redis-server,
-# and for the tests Debian's chromium, through apt).
+# and for the tests Debian's chromium and postgresql, through apt).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +9,7 @@ PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
-.PHONY: run test bench deps system-redis system-chromium clean
+.PHONY: run test bench bench-postgres deps system-redis system-chromium system-postgres clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,14 +24,24 @@ system-redis:
 system-chromium:
 	@command -v chromium >/dev/null || { $(APT) update -qq && $(APT) install -y -qq chromium; }
 
+# The server programs (initdb, postgres) live in /usr/lib/postgresql/<version>/bin on Debian.
+system-postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { $(APT) update -qq && $(APT) install -y -qq postgresql; }
+
 run: deps
 	PORT=$(PORT) $(PY) manage.py runstack --port $(PORT)
 
-test: deps system-chromium
+# The whole suite on SQLite, then the integration tests again on a throwaway PostgreSQL
+# server of their own (tests/conftest.py: PODFLOW_TEST_POSTGRES=1).
+test: deps system-chromium system-postgres
 	$(PY) -m pytest
+	PODFLOW_TEST_POSTGRES=1 $(PY) -m pytest -m integration tests/integration
 
 bench: deps
 	$(PY) manage.py bench
+
+bench-postgres: deps system-postgres
+	$(PY) manage.py bench --postgres
 
 clean:
 	rm -rf var .pytest_cache

@@ -2,6 +2,10 @@
 
 `python manage.py runstack` (what `make run` calls), the integration tests and the
 benchmark all start the product through this one class, so they run the same processes.
+With `postgres=True` it also starts a throwaway PostgreSQL server (Debian's `postgresql`
+package: initdb, then the server on a free port of 127.0.0.1) and gives every process its
+DATABASE_URL; the test suite (PODFLOW_TEST_POSTGRES=1) and `manage.py bench --postgres`
+use it.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
+from cluster import metrics
 from cluster.apiserver import tls
 
 ROLES = ("controller-manager", "scheduler", "kubelet")
@@ -33,6 +39,16 @@ def port_open(host: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0
+
+
+def postgres_binary(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, or where Debian installs it
+    (/usr/lib/postgresql/<version>/bin, the newest version)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return str(versions[-1]) if versions else None
 
 
 def wait_for(check, timeout: float, what: str, interval: float = 0.05) -> None:
@@ -57,19 +73,24 @@ class Stack:
     # queues (the smallest footprint).
     worker_per_role: bool = True
     beat: bool = True
+    # A throwaway PostgreSQL server of its own instead of SQLite (start_postgres).
+    postgres: bool = False
+    pg_dir: Path | None = None
     quiet: bool = False
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     argvs: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def scratch(cls, var_dir: Path) -> "Stack":
+    def scratch(cls, var_dir: Path, *, postgres: bool = False) -> "Stack":
         """A stack of its own in `var_dir`, beside any other: every port free, its own SQLite
-        file and Redis (what `manage.py bench` and `manage.py lab verify` start)."""
+        file (or PostgreSQL server) and Redis (what `manage.py bench` and `manage.py lab
+        verify` start)."""
         return cls(
             port=free_port(),
             api_port=free_port(),
             quiet=True,
             var_dir=var_dir,
+            postgres=postgres,
             env={
                 "DJANGO_SETTINGS_MODULE": "config.settings",
                 "DATABASE_URL": f"sqlite:///{var_dir}/podflow.sqlite3",
@@ -92,6 +113,8 @@ class Stack:
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         env["PODFLOW_API_PORT"] = str(self.api_port)
         env.setdefault("PODFLOW_VAR_DIR", str(self.var_dir))
+        # Each process counts in its own files there; /metrics adds them up (cluster/metrics.py).
+        env[metrics.MULTIPROC_ENV] = str(metrics.multiproc_dir(self.var_dir))
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
@@ -114,6 +137,7 @@ class Stack:
 
     def restart(self, name: str) -> subprocess.Popen:
         """Start a child that exited again, as it was first started."""
+        metrics.process_gone(self.procs[name].pid, metrics.multiproc_dir(self.var_dir))
         return self._spawn(name, self.argvs[name])
 
     def redis_url(self) -> str:
@@ -132,6 +156,47 @@ class Stack:
         data.mkdir(parents=True, exist_ok=True)
         self._spawn("redis", [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(data)])
         wait_for(lambda: port_open(host, port), 15, f"redis-server on port {port}")
+
+    def start_postgres(self) -> str:
+        """Start a PostgreSQL server of this stack's own and make it every child's database:
+        initdb into a fresh directory (trust authentication, 127.0.0.1 only, fsync off: it
+        holds test and benchmark data and is thrown away), the server on a free port, then
+        an empty database `podflow`. Returns its URL (also set as DATABASE_URL).
+
+        The server refuses to run as root, so as root it runs as the `postgres` user that
+        Debian's package creates, in a directory of its own under the system's temp dir."""
+        initdb, server = postgres_binary("initdb"), postgres_binary("postgres")
+        if not initdb or not server:
+            raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (Debian's package)")
+        as_user: list[str] = []
+        self.pg_dir = Path(tempfile.mkdtemp(prefix="podflow-pg-"))
+        if os.geteuid() == 0:
+            import pwd
+
+            user = pwd.getpwnam("postgres")
+            os.chown(self.pg_dir, user.pw_uid, user.pw_gid)
+            as_user = ["runuser", "-u", "postgres", "--"]
+        data, port = self.pg_dir / "data", free_port()
+        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "podflow", "--auth=trust", "-E", "UTF8", "--locale=C"], check=True, capture_output=True, timeout=120)
+        self._spawn("postgres", [
+            *as_user, server, "-D", str(data), "-p", str(port), "-k", str(self.pg_dir), "-c", "listen_addresses=127.0.0.1",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
+        ])
+        url = f"postgres://podflow@127.0.0.1:{port}/podflow"
+
+        def accepts() -> bool:
+            import psycopg
+
+            try:
+                with psycopg.connect(f"postgresql://podflow@127.0.0.1:{port}/postgres", autocommit=True, connect_timeout=2) as conn:
+                    conn.execute("CREATE DATABASE podflow")
+                return True
+            except psycopg.OperationalError:
+                return False  # still starting
+
+        wait_for(accepts, 60, f"PostgreSQL on port {port}", interval=0.2)
+        self.env["DATABASE_URL"] = url
+        return url
 
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], env=self._env(), cwd=settings.BASE_DIR, check=True, stdout=subprocess.DEVNULL if self.quiet else None)
@@ -171,7 +236,10 @@ class Stack:
 
     def start(self, *, demo: bool = True, demo_speed: str = "normal") -> "Stack":
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        metrics.clear_dir(metrics.multiproc_dir(self.var_dir))  # an earlier run's figures are not this one's
         self.start_redis()
+        if self.postgres:
+            self.start_postgres()
         self.manage("migrate", "--noinput")
         if self._env().get("DEBUG", "1") != "1":
             # Production serves the collected, hashed and compressed files (web/staticfiles.py).
@@ -188,15 +256,18 @@ class Stack:
         proc = self.procs.pop(name)
         os.killpg(proc.pid, sig)
         proc.wait(10)
+        metrics.process_gone(proc.pid, metrics.multiproc_dir(self.var_dir))
 
     def stop(self) -> None:
-        # Web and workers first, Redis last, so nobody loses its broker mid-task.
-        order = [n for n in self.procs if n != "redis"] + (["redis"] if "redis" in self.procs else [])
+        # Web and workers first, the database and Redis last, so nobody loses them mid-task.
+        last = [n for n in ("postgres", "redis") if n in self.procs]
+        order = [n for n in self.procs if n not in last] + last
         for name in order:
             proc = self.procs[name]
             if proc.poll() is None:
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    # PostgreSQL's fast shutdown (SIGINT) does not wait for clients to leave.
+                    os.killpg(proc.pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         for name in order:
@@ -207,6 +278,9 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
         self.procs.clear()
+        if self.pg_dir is not None:
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
+            self.pg_dir = None
 
     def failed(self) -> list[str]:
         return [name for name, proc in self.procs.items() if proc.poll() is not None]

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it times the whole request (web/metrics.py, served at /metrics).
+    "web.metrics.timing",
     "django.middleware.security.SecurityMiddleware",
     # Static files (web/staticfiles.py): compressed, and under hashed names cached for good.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -177,9 +179,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_TASK_DEFAULT_QUEUE = "controller-manager"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery closes Django's connection after every task unless told to reuse it.
-CELERY_DB_REUSE_MAX = 1000
+CELERY_DB_REUSE_MAX = int(os.environ.get("PODFLOW_DB_REUSE_MAX", "1000"))
+_RESYNC_SECONDS = float(os.environ.get("PODFLOW_RESYNC_SECONDS", "5"))
 CELERY_BEAT_SCHEDULE = {
-    "resync": {"task": "cluster.tasks.resync", "schedule": float(os.environ.get("PODFLOW_RESYNC_SECONDS", "5")), "options": {"queue": "controller-manager"}},
+    # A resync still queued when the next is due is dropped (expires): when one takes longer
+    # than its period (many clusters, a busy machine) they must not pile up in front of the
+    # controllers' own work on the same queue.
+    "resync": {"task": "cluster.tasks.resync", "schedule": _RESYNC_SECONDS, "options": {"queue": "controller-manager", "expires": _RESYNC_SECONDS}},
     # Kubelets renew their node Leases; the node controller watches them (cluster/componentbase/timing.py).
     "heartbeat": {"task": "cluster.tasks.heartbeat", "schedule": float(os.environ.get("PODFLOW_HEARTBEAT_SECONDS", "1")), "options": {"queue": "kubelet", "expires": 5}},
     "node-monitor": {"task": "cluster.tasks.monitor_nodes", "schedule": float(os.environ.get("PODFLOW_NODE_MONITOR_SECONDS", "1")), "options": {"queue": "controller-manager", "expires": 5}},
@@ -224,6 +230,11 @@ PODFLOW_KUBECONFIG_LINK_SECONDS = int(os.environ.get("PODFLOW_KUBECONFIG_LINK_SE
 PODFLOW_SIGNIN_FAILURES_PER_ACCOUNT = int(os.environ.get("PODFLOW_SIGNIN_FAILURES_PER_ACCOUNT", "5"))
 PODFLOW_SIGNIN_FAILURES_PER_IP = int(os.environ.get("PODFLOW_SIGNIN_FAILURES_PER_IP", "20"))
 PODFLOW_SIGNIN_WINDOW_SECONDS = int(os.environ.get("PODFLOW_SIGNIN_WINDOW_SECONDS", "900"))
+
+# --- Metrics (/metrics, web/metrics.py) ---
+# When set, /metrics answers only `Authorization: Bearer <this token>`; unset, only requests
+# from this machine (loopback).
+PODFLOW_METRICS_TOKEN = os.environ.get("PODFLOW_METRICS_TOKEN", "")
 
 # --- The classroom (web/classroom.py) ---
 # How long a class's join code works (the instructor can extend it), and how long its
@@ -307,6 +318,8 @@ if not DEBUG:
     # answerable over plain HTTP for load balancers' and orchestrators' probes.
     SECURE_SSL_REDIRECT = _flag("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # /metrics too: Prometheus scrapes it as a probe reads /healthz (web/metrics.py decides who may).
+    SECURE_REDIRECT_EXEMPT.append(r"^metrics$")
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     # Preloading puts the domain into browsers' built-in HTTPS-only list, which is hard to

@@ -46,12 +46,18 @@ def clock(monkeypatch) -> Clock:
     return clock
 
 
+# The integration and browser tests run against PostgreSQL instead of SQLite.
+POSTGRES = os.environ.get("PODFLOW_TEST_POSTGRES") == "1"
+
+
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory):
     """The real product: redis-server, daphne, one Celery worker per role, beat.
 
-    Its own ports, its own SQLite file and Redis, so it never touches `make run`'s.
-    The demo cluster starts at instant speed. Logs land in <tmp>/logs/ (printed on failure).
+    Its own ports, its own SQLite file and Redis, so it never touches `make run`'s; with
+    PODFLOW_TEST_POSTGRES=1 its own throwaway PostgreSQL server instead of SQLite (Stack.
+    start_postgres). The demo cluster starts at instant speed. Logs land in <tmp>/logs/
+    (printed on failure).
     """
     from cluster.stack import Stack, free_port
 
@@ -62,6 +68,7 @@ def live_stack(tmp_path_factory):
         api_port=free_port(),
         quiet=True,
         var_dir=Path(var),
+        postgres=POSTGRES and not os.environ.get("PODFLOW_TEST_DATABASE_URL"),
         env={
             "DJANGO_SETTINGS_MODULE": "config.settings",
             # PODFLOW_TEST_DATABASE_URL runs the live stack on PostgreSQL instead (it must

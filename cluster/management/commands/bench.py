@@ -1,7 +1,8 @@
 """`python manage.py bench`: how fast pods become Ready, and whether the stream loses any.
 
 Against the real product at instant speed (its own Stack on free ports, a temporary
-SQLite file and Redis, unless --url names a running one):
+SQLite file — or with --postgres a throwaway PostgreSQL server — and Redis, unless --url
+names a running one):
 
 (a) create-pod → Ready latency of sequential bare pods: from the POST to the websocket
     message carrying step 8 of that pod (p50, p95, p99);
@@ -352,9 +353,10 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="", help="a running podflow (http://host:port); default: start our own stack")
         parser.add_argument("--cluster", default="", help="cluster to use (default: bench on our own stack, demo with --url)")
         parser.add_argument("--token", default="", help="the cluster's bearer token with --url (default: read from this database)")
+        parser.add_argument("--postgres", action="store_true", help="our own stack on a throwaway PostgreSQL server instead of SQLite (Debian's postgresql)")
         parser.add_argument("--warmup", type=int, default=3, help="bare pods made before (a) and not timed (default 3)")
 
-    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, token: str, **options):
+    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, token: str, postgres: bool = False, **options):
         began = time.monotonic()
         stack = None
         tmp: tempfile.TemporaryDirectory | None = None
@@ -368,9 +370,9 @@ class Command(BaseCommand):
             else:
                 cluster = cluster or "bench"
                 tmp = tempfile.TemporaryDirectory(prefix="podflow-bench-")
-                stack, redis_url = self._start_stack(Path(tmp.name), cluster)
+                stack, redis_url = self._start_stack(Path(tmp.name), cluster, postgres=postgres)
                 base = stack.url
-                database_note = f"SQLite {sqlite3.sqlite_version}, WAL, file in {tmp.name}"
+                database_note = f"PostgreSQL {self._postgres_version(stack)} (throwaway, fsync off)" if postgres else f"SQLite {sqlite3.sqlite_version}, WAL, file in {tmp.name}"
                 where = f"our own stack at {base} (Redis {redis_url}, {database_note})"
             self.stdout.write(f"podflow bench: cluster {cluster!r} on {where}")
             client = Http(base)
@@ -399,10 +401,16 @@ class Command(BaseCommand):
 
     # --- setup ----------------------------------------------------------------------------
 
-    def _start_stack(self, var: Path, cluster: str):
+    def _postgres_version(self, stack) -> str:
+        import psycopg
+
+        with psycopg.connect(stack.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1), connect_timeout=5) as conn:
+            return str(conn.execute("SHOW server_version").fetchone()[0])
+
+    def _start_stack(self, var: Path, cluster: str, *, postgres: bool = False):
         from cluster.stack import Stack, wait_for
 
-        stack = Stack.scratch(var)
+        stack = Stack.scratch(var, postgres=postgres)
         redis_url = stack.env["REDIS_URL"]
         self.stdout.write("starting the stack (redis-server, daphne, a Celery worker per role, beat) ...")
         try:
