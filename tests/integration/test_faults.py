@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import livehelpers
+from tests.conftest import POSTGRES
 from tests.livehelpers import deployment_manifest, http, wait_until
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ def supervised(tmp_path):
 
     redis_port = free_port()
     stack = Stack(
-        port=free_port(), api_port=free_port(), quiet=True, var_dir=Path(tmp_path),
+        port=free_port(), api_port=free_port(), quiet=True, var_dir=Path(tmp_path), postgres=POSTGRES,
         env={
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": f"sqlite:///{tmp_path}/podflow.sqlite3",
