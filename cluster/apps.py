@@ -6,6 +6,7 @@ class ClusterConfig(AppConfig):
     verbose_name = "Cluster store (our etcd)"
 
     def ready(self) -> None:
+        from cluster import metrics
         from cluster.apiserver import audit, requestlog, store
         from cluster.informers import wake
         from cluster.labs import follow
@@ -16,3 +17,5 @@ class ClusterConfig(AppConfig):
         audit.subscribe(requestlog.record)
         # Labs in progress: their checks re-run on the server as the cluster changes.
         store.on_commit(follow.committed)
+        # Writes, revisions and the time from a pod's creation to each step (/metrics).
+        store.on_commit(metrics.committed)

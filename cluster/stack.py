@@ -72,6 +72,8 @@ class Stack:
     # One worker per role, as on a real control plane; False runs one worker for all three
     # queues (the smallest footprint).
     worker_per_role: bool = True
+    # Celery workers started per role (a second one of a role shares its queue).
+    workers_per_role: int = 1
     beat: bool = True
     # A throwaway PostgreSQL server of its own instead of SQLite (start_postgres).
     postgres: bool = False
@@ -211,7 +213,8 @@ class Stack:
     def start_workers(self, roles: tuple[str, ...] = ROLES) -> None:
         groups = [(role, [role]) for role in roles] if self.worker_per_role else [("worker", list(roles))]
         for name, queues in groups:
-            self.start_worker(name, queues)
+            for i in range(self.workers_per_role):
+                self.start_worker(name if i == 0 else f"{name}-{i + 1}", queues)
 
     def start_worker(self, name: str, queues: list[str]) -> subprocess.Popen:
         return self._spawn(
@@ -227,12 +230,15 @@ class Stack:
         schedule = self.var_dir / f"celerybeat-{self.port}"
         self._spawn("beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-s", str(schedule), "-l", "WARNING"])
 
-    def start_web(self) -> None:
+    def start_web(self, name: str = "web", port: int | None = None, api_port: int | None = None) -> None:
+        """A daphne; another one beside the first (`name`, its own ports) shares everything
+        else — the database, Redis and the TLS files — as a second machine's would."""
+        port, api_port = port or self.port, api_port or self.api_port
         _, cert, key = tls.ensure(self.var_dir / "tls")
         # One daphne, two doors: plain HTTP for the page, TLS for kubectl and client-go.
-        tls_endpoint = f"ssl:{self.api_port}:interface={self.host}:privateKey={key}:certKey={cert}"
-        self._spawn("web", [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), "-e", tls_endpoint, "config.asgi:application"])
-        wait_for(lambda: port_open(self.host, self.port) and port_open(self.host, self.api_port), 30, f"daphne on ports {self.port} and {self.api_port}")
+        tls_endpoint = f"ssl:{api_port}:interface={self.host}:privateKey={key}:certKey={cert}"
+        self._spawn(name, [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(port), "-e", tls_endpoint, "config.asgi:application"])
+        wait_for(lambda: port_open(self.host, port) and port_open(self.host, api_port), 30, f"daphne on ports {port} and {api_port}")
 
     def start(self, *, demo: bool = True, demo_speed: str = "normal") -> "Stack":
         self.var_dir.mkdir(parents=True, exist_ok=True)

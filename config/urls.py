@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from cluster.apiserver.handlers import clock, discovery, etcd, explain, k8s, labs, nodes, podflow, terminal
-from web import accounts, classes, sandboxes, views
+from web import accounts, classes, metrics, sandboxes, views
 
 K8S = "k8s/<slug:cluster>/"
 NS = "namespaces/<str:namespace>/"
@@ -42,6 +42,9 @@ urlpatterns = [
     path("accounts/signup/", accounts.signup, name="signup"),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    # Every local process's metrics (web/metrics.py). It names no cluster: PODFLOW_METRICS_TOKEN's
+    # bearer token opens it, or without one a request from this machine.
+    path("metrics", metrics.serve, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(packages=["web"]), name="javascript-catalog"),
     # The Kubernetes-shaped API: discovery and OpenAPI ...

@@ -74,8 +74,17 @@ def is_ready(pod: dict) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions", []))
 
 
+def frame_messages(frame: dict) -> list[dict]:
+    """A frame of the stream as messages: a `changes` frame is one `change` per entry (the
+    stream sends a transaction's changes, or a backfill's, in one frame)."""
+    if frame.get("type") == "changes":
+        return [{"type": "change", **entry} for entry in frame["entries"]]
+    return [frame]
+
+
 class Stream:
-    """A websocket client of /ws/clusters/<cluster>/ that keeps every message it receives."""
+    """A websocket client of /ws/clusters/<cluster>/ that keeps every message it receives
+    (each change of a `changes` frame as a message of its own)."""
 
     def __init__(self, base: str, cluster: str = "demo", since: int | None = None) -> None:
         ws_url = base.replace("http://", "ws://") + f"/ws/clusters/{cluster}/" + (f"?since={since}" if since is not None else "")
@@ -104,10 +113,12 @@ class Stream:
                 raw = self.ws.recv(timeout=remaining)
             except TimeoutError:
                 continue
-            message = json.loads(raw)
-            self.messages.append(message)
-            if check(message):
-                return message
+            # Every message of the frame is kept, also those after the one awaited.
+            messages = frame_messages(json.loads(raw))
+            self.messages.extend(messages)
+            for message in messages:
+                if check(message):
+                    return message
 
     def changes(self) -> list[dict]:
         return [m for m in self.messages if m.get("type") == "change"]

@@ -4,11 +4,19 @@ On connect it sends the current state (or, with ?since=<revision>, exactly what 
 client missed), then every committed change in revision order. Messages come fast through
 the Redis group; any gap in revisions is filled from the change log, so a message that
 Redis dropped is never lost, and one that arrives twice is never sent twice.
+
+Changes travel in `changes` frames: {"type": "changes", "revision": <the last one>,
+"entries": [<change>, ...]} — what one transaction committed in one frame, a backfill in
+frames of up to FRAME_ENTRIES. A frame is encoded once per process and the same text sent
+to every follower it suits (a class following one cluster costs one encoding per commit,
+not one per follower).
 """
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected
@@ -16,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from cluster import metrics
 from cluster.apiserver.handlers import access
 from web import broadcast, classroom, stream
 
@@ -25,6 +34,27 @@ CLOSE_GONE = 4404  # the cluster was deleted
 
 
 FORGET_AFTER_SECONDS = 5.0
+FRAME_ENTRIES = 200  # the most changes one frame carries
+
+# The encoded `changes` frames last sent, by (cluster id, first revision, last revision):
+# the followers of a cluster receive the same entries and share their text.
+_frames: OrderedDict[tuple[int, int, int], str] = OrderedDict()
+FRAMES_KEPT = 64
+
+
+def changes_frame(cluster_id: int, entries: list[dict], *, shared: bool = True) -> str:
+    """The `changes` frame of these entries; `shared` (live entries, the same for every
+    follower) looks for it among the frames last encoded first."""
+    if not shared:
+        return json.dumps({"type": "changes", "revision": entries[-1]["revision"], "entries": entries})
+    key = (cluster_id, entries[0]["revision"], entries[-1]["revision"])
+    text = _frames.get(key)
+    if text is None:
+        text = json.dumps({"type": "changes", "revision": entries[-1]["revision"], "entries": entries})
+        _frames[key] = text
+        if len(_frames) > FRAMES_KEPT:
+            _frames.popitem(last=False)
+    return text
 
 
 _followers = 0
@@ -86,6 +116,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.group = broadcast.group_name(self.cluster_name)
         global _followers
         _followers += 1
+        metrics.STREAM_FOLLOWERS.inc()
         # Join before reading, so nothing committed after the read can slip past.
         await self.channel_layer.group_add(self.group, self.channel_name)
         since = self._since()
@@ -145,6 +176,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             asyncio.get_running_loop().call_later(FORGET_AFTER_SECONDS, _forget_channel, self.channel_layer, self.channel_name)
             global _followers
             _followers -= 1
+            metrics.STREAM_FOLLOWERS.dec()
             if _followers == 0:
                 _trim_memory()
 
@@ -155,6 +187,21 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             await super().send_json(content, close=close)
         except Disconnected as exc:
             raise StopConsumer() from exc
+        metrics.frame_sent(content)
+
+    async def _send_changes(self, entries: list[dict], *, live: bool = True) -> None:
+        """Contiguous entries after self.last, in frames of up to FRAME_ENTRIES. (A
+        backfill's entries are read for this follower: their display fields are of now.)"""
+        for start in range(0, len(entries), FRAME_ENTRIES):
+            chunk = entries[start:start + FRAME_ENTRIES]
+            try:
+                await self.send(text_data=changes_frame(self.cluster_id, chunk, shared=live))
+            except Disconnected as exc:
+                raise StopConsumer() from exc
+            self.last = chunk[-1]["revision"]
+            metrics.frame_sent({"type": "changes"})
+            if len(chunk) > 1:
+                metrics.STREAM_COALESCED.inc(len(chunk))
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
@@ -173,8 +220,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                 if not await self._backfill():
                     await self._send_snapshot()
                 return
-            for entry in fresh:
-                await self._send_entry(entry)
+            await self._send_changes(fresh)
 
     async def cluster_settings(self, message: dict) -> None:
         info = await database_sync_to_async(stream.current)(self.cluster_id)
@@ -210,10 +256,6 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
 
     # --- internals ------------------------------------------------------------------
 
-    async def _send_entry(self, entry: dict) -> None:
-        await self.send_json({"type": "change", **entry})
-        self.last = entry["revision"]
-
     async def _send_snapshot(self) -> None:
         """The snapshot in bounded frames (web/stream.py): the first says how many parts
         follow; nothing else is sent between them (the caller holds the lock)."""
@@ -229,9 +271,10 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         entries, complete = await _read(stream.entries_since)(self.cluster_id, self.last)
         if not complete:
             return False
-        for entry in entries:
-            if entry["revision"] > self.last:
-                await self._send_entry(entry)
+        fresh = [e for e in entries if e["revision"] > self.last]
+        if fresh:
+            await self._send_changes(fresh, live=False)
+            metrics.STREAM_BACKFILLED.inc(len(fresh))
         return True
 
     async def _poll(self) -> None:

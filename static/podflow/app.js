@@ -659,8 +659,11 @@ function handle(msg) {
     startAt();
     suggestNames();
     scheduleRender();
-  } else if (msg.type === "change") {
-    const fresh = state.applyChange(msg);
+  } else if (msg.type === "changes") {
+    // What one transaction committed (or a stretch of the change log), in revision order:
+    // applied together, drawn once.
+    const fresh = [];
+    for (const entry of msg.entries) fresh.push(...state.applyChange(entry));
     noteFresh(fresh);
     scheduleRender();
   } else if (msg.type === "cluster") {

@@ -150,6 +150,6 @@ def drain(follower, until_quiet: float = 0.5) -> list[int]:
             return seen
         except Exception:  # the socket closed (daphne killed): what came before counts
             return seen
-        message = json.loads(raw)
-        if message.get("type") == "change":
-            seen.append(message["revision"])
+        for message in livehelpers.frame_messages(json.loads(raw)):
+            if message.get("type") == "change":
+                seen.append(message["revision"])

@@ -18,7 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.livehelpers import deployment_manifest, wait_until
+from tests.livehelpers import deployment_manifest, frame_messages, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +159,7 @@ def test_reset_is_seen_live_by_the_pages_stream_and_by_kubectl_get_pods_watch(li
             changes = []
 
             def pod_deleted() -> bool:
-                changes.append(json.loads(ws.recv(timeout=10)))
+                changes.extend(frame_messages(json.loads(ws.recv(timeout=10))))
                 return any(m.get("change") == "DELETED" and m.get("object", {}).get("metadata", {}).get("name") == "before-reset" for m in changes)
 
             wait_until(pod_deleted, 30, "the stream to show the pod deleted")

@@ -13,7 +13,7 @@ from cluster.apiserver import store
 from cluster.componentbase import narration
 from cluster.models import Cluster
 from config.asgi import application
-from web import broadcast, stream
+from web import broadcast, consumers, stream
 
 from .manifests import pod
 
@@ -67,13 +67,19 @@ async def connected(path: str = "/ws/clusters/test/") -> WebsocketCommunicator:
     return communicator
 
 
-async def revisions(communicator: WebsocketCommunicator, count: int) -> list[int]:
-    out = []
-    for _ in range(count):
-        message = await communicator.receive_json_from()
-        assert message["type"] == "change"
-        out.append(message["revision"])
+async def changes(communicator: WebsocketCommunicator, count: int) -> list[dict]:
+    """The next `count` changes, from as many `changes` frames as carry them."""
+    out: list[dict] = []
+    while len(out) < count:
+        frame = await communicator.receive_json_from()
+        assert frame["type"] == "changes" and frame["revision"] == frame["entries"][-1]["revision"], frame
+        out += frame["entries"]
+    assert len(out) == count, out
     return out
+
+
+async def revisions(communicator: WebsocketCommunicator, count: int) -> list[int]:
+    return [entry["revision"] for entry in await changes(communicator, count)]
 
 
 @run
@@ -103,15 +109,16 @@ async def test_it_forwards_group_entries_in_revision_order(cluster):
 
         await publish(*entries)
 
-        first = await communicator.receive_json_from()
-        second = await communicator.receive_json_from()
+        frame = await communicator.receive_json_from()  # one transaction's changes: one frame
     finally:
         await communicator.disconnect()
 
     assert snapshot["revision"] == at
-    assert [(m["type"], m["change"], m["kind"], m["revision"]) for m in (first, second)] == [
-        ("change", "ADDED", "Pod", at + 1),
-        ("change", "ADDED", "Pod", at + 2),
+    assert (frame["type"], frame["revision"]) == ("changes", at + 2)
+    first, second = frame["entries"]
+    assert [(m["change"], m["kind"], m["revision"]) for m in (first, second)] == [
+        ("ADDED", "Pod", at + 1),
+        ("ADDED", "Pod", at + 2),
     ]
     assert first["object"]["metadata"]["name"] == "a"
     assert [s["number"] for s in first["steps"]] == [1, 2, 3]
@@ -265,7 +272,7 @@ async def test_it_sends_a_large_clusters_snapshot_in_parts_and_then_the_changes(
         first = await communicator.receive_json_from(timeout=10)
         parts = [await communicator.receive_json_from(timeout=10) for _ in range(first["parts"])]
         await create_pods(cluster, "after")
-        change = await communicator.receive_json_from(timeout=5)  # the poller backfills it
+        frame = await communicator.receive_json_from(timeout=5)  # the poller backfills it
     finally:
         await communicator.disconnect()
 
@@ -273,7 +280,30 @@ async def test_it_sends_a_large_clusters_snapshot_in_parts_and_then_the_changes(
     assert {p["type"] for p in parts} == {"snapshot-part"}
     names = {p["metadata"]["name"] for frame in [first, *parts] for p in frame.get("pods", [])}
     assert len(names) == 600
-    assert change["type"] == "change" and change["object"]["metadata"]["name"] == "after"
+    [change] = frame["entries"]
+    assert frame["type"] == "changes" and change["object"]["metadata"]["name"] == "after"
+
+
+@run
+async def test_followers_share_one_encoding_of_a_frame_and_a_backfill_is_cut_into_frames(cluster, monkeypatch):
+    monkeypatch.setattr(consumers, "FRAME_ENTRIES", 2)
+    consumers._frames.clear()
+    one, two = await connected(), await connected()
+    try:
+        for follower in (one, two):
+            await follower.receive_json_from()  # the snapshot
+        at = await create_pods(cluster, "a", "b")
+        await publish(*await logged(cluster, at))
+        texts = [await follower.receive_output() for follower in (one, two)]
+        assert texts[0]["text"] == texts[1]["text"] and list(consumers._frames) == [(cluster.pk, at + 1, at + 2)]
+        # Five changes missed: the change log sends them in frames of at most two.
+        later = await create_pods(cluster, "c", "d", "e", "f", "g")
+        await publish((await logged(cluster, later))[-1])
+        frames = [await one.receive_json_from() for _ in range(3)]
+    finally:
+        await one.disconnect()
+        await two.disconnect()
+    assert [[e["revision"] for e in f["entries"]] for f in frames] == [[later + 1, later + 2], [later + 3, later + 4], [later + 5]]
 
 
 @run

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from functools import wraps
 from typing import Any, Callable
 
@@ -17,6 +18,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from cluster import metrics
 from cluster.apimachinery import kinds, pods, selectors
 from cluster.apimachinery.errors import APIError, Cause, bad_request, conflict, invalid, not_found
 from cluster.apiserver import audit, history, registry, store
@@ -99,6 +101,7 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        started = time.perf_counter()
         try:
             check_body_size(request)
             response = view(request, *args, **kwargs)
@@ -135,6 +138,10 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                     "reason": _reason(response),
                 },
             )
+        # Timed by verb and resource; a request on no resource (discovery, podflow's endpoints)
+        # by its HTTP method.
+        verb = _verb(request, kwargs.get("name")) if plural else request.method or ""
+        metrics.api_request(verb, plural, kwargs.get("sub"), response.status_code, time.perf_counter() - started)
         return response
 
     return wrapper

@@ -111,6 +111,7 @@ class StreamRecorder:
         self.last: int | None = None
         self.snapshots = 0
         self.changes = 0
+        self.frames = 0  # websocket frames received (a frame may carry many changes)
         self.gaps: list[tuple[int, int]] = []  # (expected, received)
         self.repeats: list[int] = []
         self.revisions: list[int] = []
@@ -163,9 +164,13 @@ class StreamRecorder:
             try:
                 async for raw in ws:
                     arrived = time.perf_counter()
-                    message = json.loads(raw)
+                    frame = json.loads(raw)
+                    # A `changes` frame carries a transaction's (or a backfill's) changes.
+                    messages = [{"type": "change", **e} for e in frame["entries"]] if frame.get("type") == "changes" else [frame]
                     with self.cond:
-                        self._handle(message, arrived)
+                        self.frames += 1
+                        for message in messages:
+                            self._handle(message, arrived)
             except ConnectionClosedOK:
                 pass
 
@@ -626,7 +631,7 @@ class Command(BaseCommand):
             counts = dict(stream.step_counts)
             live_revisions = [r for r in stream.revisions if r <= target]
             live_steps = {k for k in stream.step_keys if k[2] <= target}
-            gaps, repeats, snapshots = list(stream.gaps), list(stream.repeats), stream.snapshots
+            gaps, repeats, snapshots, frames = list(stream.gaps), list(stream.repeats), stream.snapshots, stream.frames
         checked = bare_uids | deployment_uids
         missing = {uid: [n for n in range(1, 9) if counts.get((uid, n), 0) == 0] for uid in checked}
         duplicated = {(uid, n): c for (uid, n), c in counts.items() if uid in checked and c > 1}
@@ -643,6 +648,7 @@ class Command(BaseCommand):
             "start": start,
             "target": target,
             "changes": len(live_revisions),
+            "frames": frames,
         }
         # Replay the same revisions from the change log and compare.
         replay = StreamRecorder(ws_url + f"?since={start}", origin=base, token=client.token)
@@ -742,7 +748,7 @@ class Command(BaseCommand):
             out(f"    first pod Ready after {r.deployment_first_ready_s:.2f} s" + (f"; step 1 of all {replicas} pods after {r.deployment_created_s:.2f} s" if r.deployment_created_s else ""))
         out("")
         out("(c) the stream lost nothing")
-        out(f"    stream: {c['changes']} change messages, revisions {c['start'] + 1}..{c['target']}; gaps {len(c['gaps'])}, repeats {len(c['repeats'])}, extra snapshots {max(0, c['snapshots'] - 1)}")
+        out(f"    stream: {c['changes']} changes ({c['frames']} frames in all), revisions {c['start'] + 1}..{c['target']}; gaps {len(c['gaps'])}, repeats {len(c['repeats'])}, extra snapshots {max(0, c['snapshots'] - 1)}")
         out(f"    steps: {c['complete']} of {c['pods']} pods ({c['bare_pods']} bare, {c['deployment_pods']} from the deployment) had steps 1..8 each exactly once")
         if c["missing"]:
             out(f"      missing steps: {len(c['missing'])} pods, e.g. {dict(list(c['missing'].items())[:5])}")
