@@ -102,6 +102,12 @@ def _run(argv: list[str], repo: str) -> Behaviour:
     return Behaviour(seconds, code, False)
 
 
+def simple_command(program: str, args: list[str]) -> tuple[float, int, bool]:
+    """(Kubernetes seconds, exit code, runs forever) of one program run with `args`, as the
+    runtime times it (`program` is a file name without its directory)."""
+    return _command(program, args)
+
+
 def _command(program: str, args: list[str]) -> tuple[float, int, bool]:
     """(seconds, exit code, runs forever) of one simple command."""
     if program == "sleep":

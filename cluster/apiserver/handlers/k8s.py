@@ -680,6 +680,8 @@ def _binding(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> Http
 def _log(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> HttpResponse:
     from datetime import datetime, timedelta, timezone
 
+    from cluster.componentbase import timing
+
 
     pod = store.find(cluster, kinds.POD, ns, name)
     if pod is None:
@@ -690,10 +692,10 @@ def _log(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> HttpResp
         raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]")
     if container not in containers:
         raise bad_request(f"container {container} is not valid for pod {name}")
-    if logs.container_started(pod, container) is None:
-        state = next((s.get("state", {}) for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), {})
-        reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
-        raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+    previous = flag(request, "previous")
+    problem = logs.unavailable(pod, container, previous=previous)
+    if problem:
+        raise bad_request(problem)
     timestamps = flag(request, "timestamps")
     try:
         tail = int(request.GET["tailLines"]) if request.GET.get("tailLines") else None
@@ -701,14 +703,16 @@ def _log(request: HttpRequest, cluster: Cluster, ns: str, name: str) -> HttpResp
     except ValueError as exc:
         raise bad_request(f"invalid log option: {exc}") from exc
     now = datetime.now(timezone.utc)
-    text = logs.render(logs.lines(pod, container, until=now, since=since), timestamps=timestamps, tail=tail)
-    if not flag(request, "follow"):
+    env, scale = logs.environment(cluster, pod, container, previous=previous), timing.scale(cluster)
+    text = logs.render(logs.lines(pod, container, until=now, since=since, previous=previous, env=env, scale=scale), timestamps=timestamps, tail=tail)
+    if not flag(request, "follow") or logs.ended(pod, container, previous=previous):
         return HttpResponse(text, content_type="text/plain")
-    return StreamingHttpResponse(_follow(cluster, pod, container, text, now, timestamps), content_type="text/plain")
+    return StreamingHttpResponse(_follow(cluster, pod, container, text, now, timestamps, previous=previous, env=env, scale=scale), content_type="text/plain")
 
 
-async def _follow(cluster: Cluster, pod: dict, container: str, first: str, since, timestamps: bool):
-    """`logs -f`: what is there, then each new line as the container writes it, until the pod goes."""
+async def _follow(cluster: Cluster, pod: dict, container: str, first: str, since, timestamps: bool, *, previous: bool = False, env: dict | None = None, scale: float | None = None):
+    """`logs -f`: what is there, then each new line as the container writes it, until the
+    container ends or the pod goes."""
     import asyncio
     from datetime import datetime, timezone
 
@@ -723,10 +727,13 @@ async def _follow(cluster: Cluster, pod: dict, container: str, first: str, since
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
         now = datetime.now(timezone.utc)
-        text = logs.render(logs.lines(current, container, until=now, since=since), timestamps=timestamps)
+        read = logs.lines(current, container, until=now, since=since, previous=previous, env=env, scale=scale)
+        text = await asyncio.to_thread(logs.render, read, timestamps=timestamps)
         since = now
         if text:
             yield text.encode()
+        if logs.ended(current, container, previous=previous):
+            return
 
 
 @api_view
