@@ -6,6 +6,17 @@ import { gettext, fmt, LANG } from "./i18n.js";
 import { esc } from "./diagram.js";
 import { ApiError } from "./api.js";
 
+// A lab's level (labs/README.md: beginner, intermediate or advanced) in the page's language.
+function levelText(level) {
+  const words = { beginner: gettext("beginner"), intermediate: gettext("intermediate"), advanced: gettext("advanced") };
+  return words[level] || level;
+}
+
+// Said when a lab action (its setup, above all) takes more than a moment.
+function slowText() {
+  return gettext("Working on it: a lab's setup waits until the cluster has settled, which can take a few seconds.");
+}
+
 const KEY = "podflow.lab"; // which lab this browser had open, per cluster
 const MIN_INTERVAL_MS = 1000;
 
@@ -147,6 +158,13 @@ export class LabPanel {
     if (this.busy) return;
     this.busy = true;
     this.render();
+    // A lab's setup waits for the cluster to settle (seconds at normal speed): past a
+    // moment, say so, in the panel and to a screen reader.
+    const slow = setTimeout(() => {
+      this.slow = true;
+      this.render();
+      this.announce(slowText());
+    }, 800);
     try {
       const answer = await call();
       this.error = "";
@@ -155,9 +173,15 @@ export class LabPanel {
       this.error = errorText(err);
       this.announce(this.error);
     } finally {
+      clearTimeout(slow);
+      this.slow = false;
       this.busy = false;
       this.render();
     }
+  }
+
+  busyHtml() {
+    return this.slow ? `<p class="lab-busy"><span aria-hidden="true">⏳ </span>${esc(slowText())}</p>` : "";
   }
 
   click(event) {
@@ -230,7 +254,7 @@ export class LabPanel {
   // --- drawing -------------------------------------------------------------------------
 
   render() {
-    const html = this.lab ? this.labHtml() : this.catalogueHtml();
+    const html = this.busyHtml() + (this.lab ? this.labHtml() : this.catalogueHtml());
     if (html === this.shown) return;
     const focusKey = this.root.contains(document.activeElement) ? document.activeElement.dataset.focusKey : null;
     this.shown = html;
@@ -256,11 +280,11 @@ export class LabPanel {
       const state = !p ? gettext("not started") : p.completed ? gettext("done") : fmt(gettext("step %(n)s of %(total)s"), { n: p.stepIndex + 1, total: lab.steps });
       return `<li class="lab-item" data-lab="${esc(lab.id)}"><div class="lab-item-head">`
         + `<strong>${lab.number ? `${esc(lab.number)}. ` : ""}${esc(say(lab.title))}</strong>`
-        + ` <span class="muted small">${esc(fmt(gettext("%(level)s · about %(minutes)s min · %(steps)s steps"), { level: lab.level, minutes: lab.minutes, steps: lab.steps }))}</span></div>`
+        + ` <span class="muted small">${esc(fmt(gettext("%(level)s · about %(minutes)s min · %(steps)s steps"), { level: levelText(lab.level), minutes: lab.minutes, steps: lab.steps }))}</span></div>`
         + (lab.summary ? `<p class="lab-summary">${esc(say(lab.summary))}</p>` : "")
         + `<p class="lab-state">${esc(state)}</p>`
         + `<button type="button" class="btn btn-small ${p && !p.completed ? "btn-primary" : ""}" data-lab-do="open" data-lab="${esc(lab.id)}" data-focus-key="open:${esc(lab.id)}"${this.busy ? " disabled" : ""}>`
-        + `${esc(p && !p.completed ? gettext("Continue") : gettext("Start"))}<span class="visually-hidden"> ${esc(say(lab.title))}</span></button></li>`;
+        + `${esc(p && !p.completed ? gettext("Continue") : gettext("Start the lab"))}<span class="visually-hidden"> ${esc(say(lab.title))}</span></button></li>`;
     }).join("");
     return `<p class="form-hint">${esc(gettext("Guided labs: each step says what to do, and its checks turn green by themselves when your cluster shows it is done."))}</p>`
       + this.errorHtml()
