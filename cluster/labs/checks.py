@@ -214,7 +214,8 @@ def _holding_since(cluster: Cluster, doc: dict, a: dict) -> datetime | None:
 def count(ctx: Context, a: dict) -> Verdict:
     kind = kinds.BY_KIND[a["kind"]]
     matches = selectors.label_selector(a["selector"] or None)
-    docs = [d for d in store.list_docs(ctx.cluster, kind, a["namespace"] or None) if not d["metadata"].get("deletionTimestamp") and matches(d["metadata"].get("labels") or {})]
+    # Objects being deleted are left out unless `terminating: true` asks for them too.
+    docs = [d for d in store.list_docs(ctx.cluster, kind, a["namespace"] or None) if (a.get("terminating") or not d["metadata"].get("deletionTimestamp")) and matches(d["metadata"].get("labels") or {})]
     if a["phase"]:
         docs = [d for d in docs if (d.get("status") or {}).get("phase", "Pending") == a["phase"]]
     if a["ready"] is not None:
@@ -296,10 +297,24 @@ def _step_list(numbers: list[int]) -> str:
     return ", ".join(str(n) for n in sorted(numbers))
 
 
+def _made_since(cluster: Cluster, candidates: list[tuple[str, str]], revision: int) -> list[tuple[str, str]]:
+    """The candidate pods whose first recorded step is newer than `revision`."""
+    first: dict[str, int] = {}
+    for uid, rev in Step.objects.filter(cluster=cluster, pod_uid__in=[uid for _, uid in candidates]).values_list("pod_uid", "revision"):
+        first[uid] = min(rev, first.get(uid, rev))
+    return [(name, uid) for name, uid in candidates if first.get(uid, 0) > revision]
+
+
 def steps(ctx: Context, a: dict) -> Verdict:
     candidates = _pod_uids(ctx.cluster, a)
     who_en = f"pods {a['pod']}" if a["pod"].endswith("*") else f"Pod {a['pod']}"
     who_ko = f"{a['pod']} 파드"
+    since = a.get("since", "any")
+    if since != "any":
+        candidates = _made_since(ctx.cluster, candidates, _since_revision(ctx, since))
+        if not candidates:
+            since_en, since_ko = SINCE_WORDS[since]
+            return False, Text(f"no pod {a['pod']} has been made{since_en} yet", f"{since_ko}새로 만들어진 {who_ko}가 아직 없습니다")
     if not candidates:
         return False, Text(f"there is no {who_en} yet (no step has happened for it)", f"아직 {who_ko}가 없습니다 (어떤 단계도 일어나지 않았습니다)")
     best: Text | None = None
@@ -490,6 +505,9 @@ def describe(check: Check) -> tuple[Text, str]:
         if a["ready"] is not None:
             filters_en.append("Ready" if a["ready"] else "not Ready")
             filters_ko.append("Ready인" if a["ready"] else "Ready가 아닌")
+        if a.get("terminating"):
+            filters_en.append("being deleted or not")
+            filters_ko.append("삭제 중인 것을 포함한")
         ns_en = f" in namespace {a['namespace']}" if a["namespace"] and a["namespace"] != "default" else ""
         text = Text(f"{want_en} {a['kind']}s{ns_en}" + (f" ({', '.join(filters_en)})" if filters_en else ""), " ".join([*filters_ko, noun]) + f" 수가 {want_ko}입니다")
         label = f"count {a['kind']} {a['selector'] or ''} {a['phase'] or ''}".strip()
@@ -512,7 +530,10 @@ def describe(check: Check) -> tuple[Text, str]:
         if a["missing"]:
             parts_en.append(f"step{'s' if len(a['missing']) > 1 else ''} {_step_list(a['missing'])} not happened")
             parts_ko.append(f"{_step_list(a['missing'])}단계 일어나지 않음")
-        text = Text(f"Pod {a['pod']}: " + "; ".join(parts_en), f"{a['pod']} 파드: " + ", ".join(parts_ko))
+        since = a.get("since", "any")
+        made_en = f" (a pod made{SINCE_WORDS[since][0]})" if since != "any" else ""
+        made_ko = f"{SINCE_WORDS[since][1]}새로 만들어진 " if since != "any" else ""
+        text = Text(f"Pod {a['pod']}{made_en}: " + "; ".join(parts_en), f"{made_ko}{a['pod']} 파드: " + ", ".join(parts_ko))
         label = f"steps {a['pod']}"
     elif t == "explain":
         said = " or ".join(a["reason"])

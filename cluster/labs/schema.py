@@ -798,9 +798,11 @@ def _read_field(r: _Reader, a: Map, where: str, line: int) -> dict | None:
 
 
 def _read_count(r: _Reader, a: Map, where: str, line: int) -> dict | None:
-    r.keys(a, where, ("kind", "namespace", "selector", "phase", "ready", "equals", "atLeast", "atMost"))
+    r.keys(a, where, ("kind", "namespace", "selector", "phase", "ready", "equals", "atLeast", "atMost", "terminating"))
     kind = r.kind(a.get("kind", "Pod"), f"{where}.kind", _at(a, "kind", line))
-    out: dict[str, Any] = {"kind": kind, "namespace": "default", "selector": "", "phase": None, "ready": None}
+    out: dict[str, Any] = {"kind": kind, "namespace": "default", "selector": "", "phase": None, "ready": None, "terminating": False}
+    if "terminating" in a:
+        out["terminating"] = r.boolean(a["terminating"], f"{where}.terminating", _at(a, "terminating", line))
     if "namespace" in a:
         out["namespace"] = r.string(a["namespace"], f"{where}.namespace", _at(a, "namespace", line), pattern=SLUG, what="a namespace name")
     if kind and not kinds.BY_KIND[kind].namespaced:
@@ -858,10 +860,12 @@ def _step_numbers(r: _Reader, value: Any, where: str, line: int) -> list[int]:
 
 
 def _read_steps(r: _Reader, a: Map, where: str, line: int) -> dict | None:
-    r.keys(a, where, ("pod", "namespace", "done", "notNeeded", "missing"), ("pod",))
-    out: dict[str, Any] = {"pod": None, "namespace": "default", "done": [], "notNeeded": [], "missing": []}
+    r.keys(a, where, ("pod", "namespace", "done", "notNeeded", "missing", "since"), ("pod",))
+    out: dict[str, Any] = {"pod": None, "namespace": "default", "done": [], "notNeeded": [], "missing": [], "since": "any"}
     if "pod" in a:
         out["pod"] = r.string(a["pod"], f"{where}.pod", _at(a, "pod", line))
+    if "since" in a:
+        out["since"] = r.choice(a["since"], f"{where}.since", _at(a, "since", line), SINCE)
     if "namespace" in a:
         out["namespace"] = r.string(a["namespace"], f"{where}.namespace", _at(a, "namespace", line), pattern=SLUG, what="a namespace name")
     for key in ("done", "notNeeded", "missing"):

@@ -115,6 +115,9 @@ def test_count_by_selector_phase_and_readiness(cluster):
     # A pod being deleted is not counted (it is on its way out).
     store.delete(cluster, kinds.POD, "default", "web-1", by=store.API)
     assert run(cluster, "count: {selector: app=web, equals: 1}").ok
+    # ... unless asked for: a Terminating pod is still there until its kubelet lets it go.
+    with_them = run(cluster, "count: {selector: app=web, terminating: true, equals: 2}")
+    assert with_them.ok and with_them.text.en == "exactly 2 Pods (matching app=web, being deleted or not)"
 
 
 def test_an_event_since_the_step_began_is_told_by_its_revision(cluster):
@@ -142,6 +145,18 @@ def test_steps_read_the_step_log_of_the_pod(cluster):
     assert run(cluster, text).why.en == "step 4 happened for Pod web, expected it not to"
     assert run(cluster, "steps: {pod: we*, done: [4]}").ok
     assert run(cluster, "steps: {pod: nope, done: [1]}").why.en == "there is no Pod nope yet (no step has happened for it)"
+
+
+def test_steps_since_the_step_began_look_only_at_pods_made_since(cluster):
+    kubectl_pod(cluster, "web-old")
+    began = checks.Context(cluster, step_revision=store.current_revision(cluster))
+    text = "steps: {pod: web-*, done: [1, 2], since: step}"
+    result = run(cluster, text, began)
+    assert not result.ok and result.why.en == "no pod web-* has been made since this step began yet"
+    assert result.text.en == "Pod web-* (a pod made since this step began): steps 1, 2 done"
+    assert run(cluster, "steps: {pod: web-*, done: [1, 2]}", began).ok  # any pod, as before
+    kubectl_pod(cluster, "web-new")
+    assert run(cluster, text, began).ok
 
 
 def test_steps_of_a_pod_that_is_gone_come_from_the_step_log(cluster):
