@@ -15,9 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests import livehelpers
+from tests.conftest import POSTGRES
 from tests.livehelpers import Stream, deployment_manifest, http, is_ready, pod_manifest, step_done, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # It starts PostgreSQL of its own whichever engine the rest use: once, in the PostgreSQL pass.
+    pytest.mark.skipif(not POSTGRES, reason="runs in make test's PostgreSQL pass (PODFLOW_TEST_POSTGRES=1)"),
+]
 
 PODS = "/k8s/demo/api/v1/namespaces/default/pods"
 DEPLOYMENTS = "/k8s/demo/apis/apps/v1/namespaces/default/deployments"
