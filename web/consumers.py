@@ -78,6 +78,12 @@ def _read(fn):
     return database_sync_to_async(fn, thread_sensitive=False)
 
 
+# Every read a follower makes goes through `_read`: on Channels' default single database
+# thread it would queue behind every sync view of the process (each learner's lab checks,
+# the instructor's roster), and a follower waiting there holds back every message after it
+# — a class's broadcast included.
+
+
 def _forget_channel(layer, channel: str) -> None:
     """Drop what the Redis channel layer buffered for a channel nobody reads any more.
 
@@ -109,7 +115,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.cluster_id = allowed.pk
-        info = await database_sync_to_async(stream.current)(self.cluster_id)
+        info = await _read(stream.current)(self.cluster_id)
         if info is None:
             await self.close(code=CLOSE_GONE)
             return
@@ -138,7 +144,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
     async def _send_broadcasts(self) -> None:
         """The class's messages this socket has not sent yet: on connect, and by the poll,
         since a group message can be dropped (a full channel) and is in no change log."""
-        for said in await database_sync_to_async(classroom.recent_broadcasts)(self.cluster_id):
+        for said in await _read(classroom.recent_broadcasts)(self.cluster_id):
             if said["sent"] and said["sent"] > getattr(self, "broadcast_seen", ""):
                 self.broadcast_seen = said["sent"]
                 await self.send_json({**said, "type": "broadcast", "revision": self.last})
@@ -223,7 +229,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             await self._send_changes(fresh)
 
     async def cluster_settings(self, message: dict) -> None:
-        info = await database_sync_to_async(stream.current)(self.cluster_id)
+        info = await _read(stream.current)(self.cluster_id)
         if info:
             await self.send_json({"type": "cluster", "revision": self.last, "cluster": info})
         else:
@@ -231,7 +237,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
 
     async def cluster_clock(self, message: dict) -> None:
         """The cluster's clock was paused, stepped or resumed, or a component switched."""
-        state = await database_sync_to_async(stream.clock_of)(self.cluster_id)
+        state = await _read(stream.clock_of)(self.cluster_id)
         if state is not None:
             await self.send_json({"type": "clock", "revision": self.last, "clock": state})
 
@@ -282,7 +288,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         the gap, so every few seconds compare with the cluster's revision."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            info = await database_sync_to_async(stream.current)(self.cluster_id)
+            info = await _read(stream.current)(self.cluster_id)
             if info is None:
                 await self.close(code=CLOSE_GONE)
                 return

@@ -36,9 +36,8 @@ def uses_kubectl(path: Path) -> bool:
     return any(a.type == "kubectl" for a in (*lab.setup, *lab.cleanup, *steps))
 
 
-# Labs verified at once: most of a lab's time is waiting for the cluster at normal speed,
-# so all eight together take about as long as the longest (rollout, ~2 min).
-JOBS = 8
+# Labs verified at once: most of a lab's time is waiting for the cluster at normal speed.
+JOBS = 4
 
 
 @pytest.fixture(scope="module")
