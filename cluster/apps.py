@@ -17,5 +17,6 @@ class ClusterConfig(AppConfig):
         audit.subscribe(requestlog.record)
         # Labs in progress: their checks re-run on the server as the cluster changes.
         store.on_commit(follow.committed)
+        audit.subscribe(follow.announced)
         # Writes, revisions and the time from a pod's creation to each step (/metrics).
         store.on_commit(metrics.committed)

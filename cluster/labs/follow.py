@@ -1,13 +1,16 @@
 """The server re-runs a learner's lab checks as their cluster changes, page open or not.
 
 The page re-runs the current step's checks whenever its stream brings a change; this does
-the same on the server, so that a learner who works with their own kubectl and no page
-open still sees the roster (web/classroom.py) follow them. `committed`, registered with the
-store as a commit listener (cluster/apps.py), queues one `cluster.tasks.evaluate_labs` per
+the same on the server, so that the progress of a learner who works with their own
+kubectl and no page open — and a class's roster (web/classroom.py), which reads it —
+follows them. Two listeners (cluster/apps.py) queue one `cluster.tasks.evaluate_labs` per
 cluster at most once a second (the work queue's dedupe of cluster/informers/wake.py: one
-delayed run per key; writes after it started queue it again), and only for clusters with a
-lab in progress. Whether a cluster has one is remembered for a few seconds in each
-process, so the listener costs a dictionary lookup per commit.
+delayed run per key; writes after it started queue it again), and only for clusters with
+a lab in progress: `committed`, the store's commit listener, and `announced`, an audit
+listener for the clock's announcements (a pause, an action held or let through, a
+component switched: none is a store write, and checks read them). Whether a cluster has a
+lab in progress is remembered for a few seconds in each process, so the commit listener
+costs a dictionary lookup per commit.
 
 `evaluate(cluster_id)` runs the current step's checks of every lab in progress; the
 progress it saves is announced as the page's own evaluation is (cluster/labs/runner.py).
@@ -21,6 +24,7 @@ import time
 
 from cluster import labs
 from cluster.apiserver import store
+from cluster.componentbase import clock
 from cluster.informers import wake
 from cluster.labs import runner
 from cluster.models import Cluster, LabProgress
@@ -51,6 +55,14 @@ def started(cluster_id: int) -> None:
 def committed(cluster: Cluster, changes: list[store.Committed]) -> None:
     if changes and in_progress(cluster.pk):
         wake.dispatch([(wake.EVALUATE_LABS, (cluster.pk,))], countdown=EVERY_SECONDS)
+
+
+def announced(cluster_name: str, what: str, payload=None) -> None:
+    if what != clock.CLOCK:
+        return
+    cluster_id = Cluster.objects.filter(name=cluster_name).values_list("pk", flat=True).first()
+    if cluster_id is not None and in_progress(cluster_id):
+        wake.dispatch([(wake.EVALUATE_LABS, (cluster_id,))], countdown=EVERY_SECONDS)
 
 
 def evaluate(cluster_id: int) -> int:

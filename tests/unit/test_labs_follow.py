@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from cluster.apiserver import store
+from cluster.componentbase import clock
 from cluster.informers import wake
 from cluster.labs import follow
 from cluster.models import LabProgress
@@ -40,3 +41,17 @@ def test_an_evaluation_saves_the_progress_of_the_current_step(cluster, monkeypat
     assert progress.checks_passed == 1
     LabProgress.objects.filter(pk=progress.pk).update(lab="no-such-lab")
     assert follow.evaluate(cluster.pk) == 0  # a lab file gone: skipped
+
+
+def test_a_clock_announcement_queues_an_evaluation_too(cluster, monkeypatch):
+    # An action held or let through is no store write, and a check (held, clock) reads it.
+    queued = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: queued.extend(tasks))
+    follow._in_progress.clear()
+    follow.announced(cluster.name, clock.CLOCK)
+    assert queued == []  # no lab in progress
+    LabProgress.objects.create(cluster=cluster, lab="eight-steps", step_id="pause", checks_total=1, started=timezone.now(), step_started=timezone.now())
+    follow.started(cluster.pk)
+    follow.announced(cluster.name, "request", {})
+    follow.announced(cluster.name, clock.CLOCK)
+    assert queued == [(wake.EVALUATE_LABS, (cluster.pk,))]
