@@ -182,10 +182,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = int(os.environ.get("PODFLOW_DB_REUSE_MAX", "1000"))
 _RESYNC_SECONDS = float(os.environ.get("PODFLOW_RESYNC_SECONDS", "5"))
 CELERY_BEAT_SCHEDULE = {
-    # A resync still queued when the next is due is dropped (expires): when one takes longer
-    # than its period (many clusters, a busy machine) they must not pile up in front of the
-    # controllers' own work on the same queue.
-    "resync": {"task": "cluster.tasks.resync", "schedule": _RESYNC_SECONDS, "options": {"queue": "controller-manager", "expires": _RESYNC_SECONDS}},
+    # A resync that waited in the queue for many periods is dropped (expires): when each takes
+    # longer than its period (many clusters, a busy machine) they must not pile up in front of
+    # the controllers' own work. Not sooner: on a busy worker every resync would expire before
+    # it ran, and a lost wake-up would never be made good.
+    "resync": {"task": "cluster.tasks.resync", "schedule": _RESYNC_SECONDS, "options": {"queue": "controller-manager", "expires": max(5 * _RESYNC_SECONDS, 30.0)}},
     # Kubelets renew their node Leases; the node controller watches them (cluster/componentbase/timing.py).
     "heartbeat": {"task": "cluster.tasks.heartbeat", "schedule": float(os.environ.get("PODFLOW_HEARTBEAT_SECONDS", "1")), "options": {"queue": "kubelet", "expires": 5}},
     "node-monitor": {"task": "cluster.tasks.monitor_nodes", "schedule": float(os.environ.get("PODFLOW_NODE_MONITOR_SECONDS", "1")), "options": {"queue": "controller-manager", "expires": 5}},
