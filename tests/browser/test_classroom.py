@@ -1,7 +1,7 @@
 """A class in real browsers: one instructor and three learners, each a browser context of
 its own. The learners join by code; the instructor's roster shows each learner's step within
 2 s of a check passing; a broadcast reaches all three pages over their websockets (the page
-shows it: the frames are what is asserted here); pause-all holds all three sandboxes;
+shows it, and its frame on the socket is checked); pause-all holds all three sandboxes;
 reset-all empties them; a learner opens neither a classmate's sandbox nor the roster.
 
 The lab progress is written as the labs engine writes it (an update of LabProgress, then
@@ -138,11 +138,15 @@ time.sleep(1.0)
         teacher.get_by_label("Message").fill("Everyone: look at the scheduler")
         teacher.get_by_role("button", name="Send to everyone").click()
         expect(teacher.locator("#sent-list")).to_contain_text("Everyone: look at the scheduler")
+        # Asserted on what each learner sees: Playwright's sync API hands a page's websocket
+        # frames to the listener only while one of its calls runs (an `expect`), never while
+        # the test sleeps, so a loop over `frames` alone misses a frame that came in late.
         for learner in learners:
-            wait_until(
-                lambda: any(f.get("type") == "broadcast" and f.get("text") == "Everyone: look at the scheduler" and f.get("from") == teacher_name for f in learner["frames"]),
-                5, f"the broadcast on {learner['name']}'s page",
-            )
+            banner = learner["page"].locator("#broadcast")
+            expect(banner.locator(".broadcast-text")).to_have_text("Everyone: look at the scheduler", timeout=5_000)
+            expect(banner.locator(".broadcast-from")).to_contain_text(teacher_name)
+            said = [f for f in learner["frames"] if f.get("type") == "broadcast" and f.get("text") == "Everyone: look at the scheduler"]
+            assert said and said[0].get("from") == teacher_name, (learner["name"], said)
 
         # Pause all: every learner's clock holds; a pod each stays Pending with no node.
         teacher.get_by_role("button", name="Pause all").click()
