@@ -11,8 +11,9 @@ Lowest layer first; a module imports only from its own layer or those below it
     apiserver/      registry/ (one strategy per kind: validation, defaulting, verbs,
                     subresources, update rules, table columns), admission/ (quota,
                     DefaultIngressClass), serializers/ (protobuf, patch, tables);
-                    then store.py, the one door every write goes through, audit.py, and
-                    history.py (lists at an exact past revision, from the change log)
+                    then store.py, the one door every write goes through (rows.py: its
+                    rows in plain SQL), audit.py, and history.py (lists at an exact past
+                    revision, from the change log)
     componentbase/  what every component shares: Events, step narration, per-object
                     isolation, Kubernetes' clocks at the cluster's speed, the cluster's
                     clock (pause, step, resume) and component switches

@@ -135,11 +135,45 @@ def schedule_pending(cluster_id: int) -> None:
             _admitted((wake.SCHEDULE_POD, (cluster_id, uid)))
         return
     if cluster := _admitted((wake.SCHEDULE_PENDING, (cluster_id,))):
-        # One pod that cannot be scheduled for an unexpected reason is recorded on that
-        # pod and skipped: it must not keep every pod behind it waiting.
-        for uid in scheduler.pending_pods(cluster):
-            with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
-                scheduler.schedule(cluster, uid)
+        _schedule_in_batches(cluster, scheduler.pending_pods(cluster))
+
+
+@shared_task(name="cluster.tasks.schedule_queue")
+def schedule_queue(cluster_id: int) -> None:
+    """The scheduler's queue: every pod woken for since the last pass (wake.dispatch
+    gathers them). At instant speed, in the queue's order, bound in batches.
+
+    Paused, or at a paced speed, each pod is taken as its own task would take it: on a
+    paused cluster its bind is held as its own next action (a step binds one pod).
+    """
+    task = (wake.SCHEDULE_QUEUE, (cluster_id,))
+    wake.started(task)
+    uids = wake.take_queued(task)
+    cluster = _cluster(cluster_id) if uids else None
+    if cluster is None:
+        return
+    wake.started(*[(wake.SCHEDULE_POD, (cluster_id, uid)) for uid in uids])  # each pod's task, as if started
+    paused, stopped = clock.settings_of(cluster_id)
+    if clock.SCHEDULER in stopped:
+        return  # it catches up through the resync when started
+    if paused or cluster.stage_seconds > 0:
+        for uid in uids:
+            schedule_pod(cluster_id, uid)
+        return
+    clock.forget_held(cluster, wake.SCHEDULE_POD, [(cluster_id, uid) for uid in uids])
+    _schedule_in_batches(cluster, scheduler.queue_order(cluster, uids))
+
+
+def _schedule_in_batches(cluster: Cluster, uids: list[str]) -> None:
+    """A scheduling pass over these pods, in this order: each transaction binds a batch,
+    the nodes read once for it. One pod that cannot be scheduled for an unexpected reason
+    is recorded on that pod and skipped (its writes undone): it must not keep every pod
+    behind it waiting."""
+    for start in range(0, len(uids), scheduler.BATCH):
+        with scheduler.batch(cluster):
+            for uid in uids[start:start + scheduler.BATCH]:
+                with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
+                    scheduler.schedule(cluster, uid)
 
 
 @shared_task(name="cluster.tasks.sync_pod")
@@ -168,6 +202,43 @@ def sync_pod(cluster_id: int, node: str, uid: str) -> None:
             # Paced: let the next stage be due a stage-time from now.
             wake.dispatch([task], countdown=cluster.stage_seconds)
             return
+
+
+@shared_task(name="cluster.tasks.sync_node")
+def sync_node(cluster_id: int, node: str) -> None:
+    """A kubelet's pass over the pods of its node woken for since the last one (wake.
+    dispatch gathers them). At instant speed every due stage of each, a batch of pods per
+    transaction; a pod with a stage due later is woken again then, on its own.
+
+    Paused, or at a paced speed, each pod is taken as its own task would take it: on a
+    paused cluster its next stage is held as its own next action.
+    """
+    task = (wake.SYNC_NODE, (cluster_id, node))
+    wake.started(task)
+    uids = wake.take_queued(task)
+    cluster = _cluster(cluster_id) if uids else None
+    if cluster is None:
+        return
+    wake.started(*[(wake.SYNC_POD, (cluster_id, node, uid)) for uid in uids])  # each pod's task, as if started
+    paused, stopped = clock.settings_of(cluster_id)
+    if clock.KUBELET in stopped:
+        return
+    if paused or cluster.stage_seconds > 0:
+        for uid in uids:
+            sync_pod(cluster_id, node, uid)
+        return
+    clock.forget_held(cluster, wake.SYNC_POD, [(cluster_id, node, uid) for uid in uids])
+    later: dict[float, list[wake.Task]] = {}
+    for start in range(0, len(uids), kubelet.PODS_AT_ONCE):
+        with store.locked(cluster):
+            for uid in uids[start:start + kubelet.PODS_AT_ONCE]:
+                wait = None
+                with isolation.isolated(cluster, store.KUBELET, uid=uid, what=f"pod {uid} on {node}"):
+                    wait = kubelet.run_due_stages(cluster, node, uid)
+                if wait is not None:
+                    later.setdefault(wait, []).append((wake.SYNC_POD, (cluster_id, node, uid)))
+    for wait, woken in later.items():
+        wake.dispatch(woken, countdown=wait)
 
 
 @shared_task(name="cluster.tasks.sync_config_waiters")

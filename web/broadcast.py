@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from django.conf import settings
@@ -117,14 +117,24 @@ def publish_traffic(cluster_name: str, answers: list[dict[str, Any]]) -> None:
 
 def entry(change: store.Committed) -> dict[str, Any]:
     """One committed write as the page's stream carries it (Secrets redacted, a large
-    object summarised; see web/redact.py; a Pod or Node with its `display`)."""
+    object summarised; see web/redact.py; a Pod or Node with its `display`; `at`, when it
+    committed)."""
     return {
         "revision": change.revision,
+        "at": commit_time(change.at),
         "change": change.type,
         "kind": change.kind,
         "object": for_page(change.new, change.size_hint),
         "steps": [step_payload(s) for s in change.steps],
     }
+
+
+def commit_time(moment: datetime | None) -> str | None:
+    """When a change committed, as every stream entry carries it (`at`): its Change row's
+    time in RFC 3339, UTC, always to the microsecond (2026-12-03T10:00:00.000000Z)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def for_page(doc: dict, size_hint: int | None = None, now: datetime | None = None) -> dict:

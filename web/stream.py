@@ -168,7 +168,7 @@ def entries_since(cluster_name: str | int, since: int, limit: int = MAX_REPLAY) 
     if cluster is None:
         return [], True
     changes = list(
-        Change.objects.filter(cluster=cluster, revision__gt=since).order_by("revision").values("revision", "type", "kind", "doc")[: limit + 1]
+        Change.objects.filter(cluster=cluster, revision__gt=since).order_by("revision").values("revision", "type", "kind", "doc", "time")[: limit + 1]
     )
     if len(changes) > limit:
         return [], False
@@ -183,7 +183,7 @@ def entries_since(cluster_name: str | int, since: int, limit: int = MAX_REPLAY) 
             steps_by_rev[step.revision].append(broadcast.step_payload(step))
     now = metav1.now()
     return [
-        {"revision": c["revision"], "change": c["type"], "kind": c["kind"], "object": broadcast.for_page(c["doc"], now=now), "steps": steps_by_rev.get(c["revision"], [])}
+        {"revision": c["revision"], "at": broadcast.commit_time(c["time"]), "change": c["type"], "kind": c["kind"], "object": broadcast.for_page(c["doc"], now=now), "steps": steps_by_rev.get(c["revision"], [])}
         for c in changes
     ], True
 

@@ -10,20 +10,23 @@ the components that watch it, and the browser stream — so nothing here knows w
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import logging
+import os
 import secrets
 import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Iterator
 
 from django.db import connection, transaction
 
 from cluster.apimachinery import kinds, metav1
 from cluster.apimachinery.errors import APIError, Cause, already_exists, conflict, conflict_because, forbidden, invalid, not_found
-from cluster.apiserver import audit, registry
+from cluster.apiserver import audit, registry, rows
 from cluster.apiserver.admission import ingressclasses, quota
 from cluster.apiserver.registry import validation
 from cluster.models import Change, Cluster, Object, Step
@@ -81,6 +84,7 @@ class Committed:
     by: str
     steps: tuple[Step, ...] = ()
     size_hint: int | None = None  # the object's serialised size, when the write measured it
+    at: Any = None  # a datetime: the Change row's time (Change.time), carried to the stream's "at"
 
     @property
     def kind(self) -> str:
@@ -105,12 +109,19 @@ def on_commit(listener: Listener) -> None:
 
 @dataclass
 class Outbox:
-    """What one transaction wrote: handed to the listeners only after it commits."""
+    """What one transaction wrote: handed to the listeners only after it commits.
+
+    `log` holds the change-log rows of those writes, appended in one statement when the
+    transaction's writing is done (nothing reads the log of a transaction still open).
+    `namespaces` remembers, for this transaction, what admission found of each namespace.
+    """
 
     cluster: Cluster
     revision: int
     start_revision: int
     changes: list[Committed] = field(default_factory=list)
+    log: list[rows.ChangeRow] = field(default_factory=list)
+    namespaces: dict[str, str | None] = field(default_factory=dict)
 
     def next_revision(self) -> int:
         self.revision += 1
@@ -143,20 +154,67 @@ def locked(cluster: Cluster) -> Iterator[Outbox]:
             raise RuntimeError("one transaction writes one cluster")
         yield outer
         return
-    with transaction.atomic():
-        # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
-        # database's write lock, and the read just fetches the revision.
-        current = Cluster.objects.select_for_update().values_list("revision", flat=True).get(pk=cluster.pk)
-        outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
-        _local.outbox = outbox
-        try:
-            yield outbox
-        finally:
-            _local.outbox = None
-        if outbox.revision != outbox.start_revision:
-            Cluster.objects.filter(pk=cluster.pk).update(revision=outbox.revision)
-            cluster.revision = outbox.revision
-            transaction.on_commit(outbox.flush)
+    # Whether this block is the whole transaction (not a part of a caller's): then the
+    # listeners run once it has committed and the writers' queue is left.
+    whole = not connection.in_atomic_block
+    with _writers_turn(whole):
+        with transaction.atomic():
+            # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
+            # database's write lock, and the read just fetches the revision.
+            current = rows.revision_for_update(cluster.pk)
+            outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
+            _local.outbox = outbox
+            try:
+                yield outbox
+            finally:
+                _local.outbox = None
+            if outbox.revision != outbox.start_revision:
+                rows.insert_changes(outbox.log)
+                rows.set_revision(cluster.pk, outbox.revision)
+                cluster.revision = outbox.revision
+                if not whole:
+                    transaction.on_commit(outbox.flush)
+    if whole:
+        outbox.flush()
+
+
+_writer = threading.local()
+
+
+@contextmanager
+def _writers_turn(whole: bool) -> Iterator[None]:
+    """On SQLite, wait for this writer's turn in a queue of the database's writers (an
+    exclusive lock on a file beside it) before asking for SQLite's write lock.
+
+    SQLite's own wait for its lock is a sleep between tries, longer the longer a writer has
+    waited (up to 100 ms): with several components writing in turn, the lock sat idle
+    while those waiting slept. A waiter for the file lock wakes as soon as it is let go.
+    Only for a transaction of its own: inside a caller's transaction SQLite's write lock is
+    already held. (PostgreSQL queues the cluster's writers on its row lock.)
+    """
+    path = _writers_queue_path() if whole else None
+    if path is None:
+        yield
+        return
+    if getattr(_writer, "key", None) != (os.getpid(), path):
+        # One open file per thread (and process): a lock taken through another thread's
+        # open file would not exclude this thread.
+        _writer.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        _writer.key = (os.getpid(), path)
+    fcntl.flock(_writer.fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(_writer.fd, fcntl.LOCK_UN)
+
+
+def _writers_queue_path() -> str | None:
+    if connection.vendor != "sqlite":
+        return None
+    name = str(connection.settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+        return None
+    return name + ".writers"
 
 
 def in_transaction() -> bool:
@@ -173,44 +231,67 @@ def savepoint(cluster: Cluster) -> Iterator[Outbox]:
     (cluster/componentbase/isolation.py) without publishing writes that were rolled back.
     """
     with locked(cluster) as outbox:
-        changes, revision = len(outbox.changes), outbox.revision
+        changes, logged, revision = len(outbox.changes), len(outbox.log), outbox.revision
         try:
             with transaction.atomic():
                 yield outbox
         except BaseException:
             del outbox.changes[changes:]
+            del outbox.log[logged:]
             outbox.revision = revision
+            outbox.namespaces.clear()
             raise
 
 
 # --- reads ------------------------------------------------------------------------------
 
 def get(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict:
-    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).only("doc").first()
-    if row is None:
+    found = rows.stored(cluster.pk, kind.kind, _ns(kind, namespace), name)
+    if found is None:
         raise not_found(kind.plural, kind.group, name)
-    return row.doc
+    return json.loads(found.text)
 
 
 def find(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict | None:
-    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).only("doc").first()
-    return row.doc if row else None
+    found = rows.stored(cluster.pk, kind.kind, _ns(kind, namespace), name)
+    return json.loads(found.text) if found else None
 
 
 def by_uid(cluster: Cluster, uid: str) -> dict | None:
-    row = Object.objects.filter(cluster=cluster, uid=uid).only("doc").first()
-    return row.doc if row else None
+    text = rows.text_by_uid(cluster.pk, uid)
+    return json.loads(text) if text is not None else None
+
+
+def by_uid_written(cluster: Cluster, uid: str) -> tuple[dict, datetime] | None:
+    """The object and when it was last written (its row's update time)."""
+    found = rows.written_by_uid(cluster.pk, uid)
+    return (json.loads(found[0]), found[1]) if found else None
+
+
+@dataclass(frozen=True)
+class Written:
+    """An object with when it was last written and at which revision."""
+
+    name: str
+    doc: dict
+    updated: datetime
+    revision: int
+
+
+def list_written(cluster: Cluster, kind: kinds.Kind, *, owner_uid: str) -> list[Written]:
+    """The objects of a kind that an object owns (Events: that are about it), oldest
+    revision first, each with when it was last written."""
+    return [Written(row.name, json.loads(row.text), row.updated, row.revision) for row in rows.written(cluster.pk, kind.kind, owner_uid)]
+
+
+def list_by_uid(cluster: Cluster, uids: list[str]) -> list[dict]:
+    """The objects of these uids that exist, in no particular order."""
+    return [json.loads(text) for text in rows.texts_by_uid(cluster.pk, uids)]
 
 
 def list_docs(cluster: Cluster, kind: kinds.Kind, namespace: str | None = None, *, node: str | None = None, owner_uid: str | None = None) -> list[dict]:
-    rows = Object.objects.filter(cluster=cluster, kind=kind.kind)
-    if namespace is not None and kind.namespaced:
-        rows = rows.filter(namespace=namespace)
-    if node is not None:
-        rows = rows.filter(node_name=node)
-    if owner_uid is not None:
-        rows = rows.filter(owner_uid=owner_uid)
-    return [doc for (doc,) in rows.order_by("namespace", "name").values_list("doc")]
+    texts = rows.texts(cluster.pk, kind.kind, namespace if kind.namespaced else None, node=node, owner_uid=owner_uid)
+    return [json.loads(text) for text in texts]
 
 
 def current_revision(cluster: Cluster) -> int:
@@ -231,7 +312,7 @@ def create(
     """Validate, default and store a new object. Raises APIError; writes nothing then."""
     kind = _kind_of(doc)
     strategy = registry.strategy(kind)
-    doc = {"apiVersion": kind.api_version, "kind": kind.kind, **copy.deepcopy(doc)}
+    doc = {"apiVersion": kind.api_version, "kind": kind.kind, **_copy(doc)}
     doc["apiVersion"], doc["kind"] = kind.api_version, kind.kind
     meta = doc.setdefault("metadata", {})
     if not isinstance(meta, dict):
@@ -263,14 +344,17 @@ def create(
     if strategy.prepare_for_create is not None:
         strategy.prepare_for_create(doc)
     with locked(cluster) as outbox:
+        # A generated name is checked free just below, under the same lock.
+        free = False
         if generated:
             meta["name"] = _unique_name(cluster, kind, namespace, meta["generateName"], meta["name"])
+            free = True
         if kind.namespaced:
             _admit_in_namespace(cluster, kind, namespace, meta["name"], by)
         # Admission, as in the real API server: after naming, before storage (so a full
         # sandbox answers a duplicate name with the quota's 403, as Kubernetes does).
         quota.admit_create(cluster, kind, meta["name"])
-        if Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=meta["name"]).exists():
+        if not free and rows.exists(cluster.pk, kind.kind, _ns(kind, namespace), meta["name"]):
             raise already_exists(kind.plural, kind.group, meta["name"])
         if strategy.allocate is not None:
             strategy.allocate(cluster, doc, None)  # a Service's cluster IP and node ports, or 422
@@ -280,20 +364,13 @@ def create(
             meta["generation"] = 1
         revision = outbox.next_revision()
         meta["resourceVersion"] = str(revision)
-        row = Object.objects.create(
-            cluster=cluster,
-            kind=kind.kind,
-            namespace=_ns(kind, namespace),
-            name=meta["name"],
-            uid=meta["uid"],
-            resource_version=revision,
-            node_name=_node_of(doc),
-            owner_uid=_owner_of(doc),
-            client=client,
-            updated=metav1.now(),
-            doc=doc,
+        text, _ = _encoded(doc)
+        row = _Row(cluster.pk, kind.kind, _ns(kind, namespace), meta["name"], meta["uid"])
+        rows.insert_object(
+            cluster.pk, row.kind, row.namespace, row.name, row.uid, revision,
+            _node_of(doc), _owner_of(doc), client, metav1.now(), text,
         )
-        _record(outbox, Change.ADDED, row, None, doc, by, steps, size_hint=size)
+        _record(outbox, Change.ADDED, row, None, doc, by, steps, size_hint=size, text=text)
     return doc
 
 
@@ -365,7 +442,7 @@ def mutate(
     with locked(cluster) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
         old = row.doc
-        new = copy.deepcopy(old)
+        new = row.copy()
         change(new)
         # Identity and server-owned metadata cannot be changed by a write.
         new["apiVersion"], new["kind"] = kind.api_version, kind.kind
@@ -392,7 +469,7 @@ def mutate(
         if _finalized(new):
             # The write that removes the last finalizer of an object being deleted deletes it.
             return _remove_row(outbox, row, old, new, by)
-        return _save(outbox, row, old, new, by, steps, size_hint=check_size(new))
+        return _save(outbox, row, old, new, by, steps)
 
 
 # etcd's default --max-request-bytes: a larger object cannot be stored.
@@ -404,10 +481,26 @@ def check_size(doc: dict) -> int:
     on: 413 RequestEntityTooLarge. Measured as compact JSON (etcd holds protobuf, a little
     smaller: the limit is reached a little earlier here). Returns the size, which the
     browser stream reuses (redact.for_browser)."""
-    size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return _encoded(doc)[1]
+
+
+def _encoded(doc: dict) -> tuple[str, int]:
+    """The document as the store keeps it (compact JSON text) and its size, measured as
+    `check_size` says (413 over the limit). Encoded once per write: the object row and
+    the change-log row store the same text."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON allows it, UTF-8 does not): measured as it came, stored escaped.
+            size = len(text.encode("utf-8", "surrogatepass"))
+            text = json.dumps(doc, separators=(",", ":"))
     if size > MAX_OBJECT_BYTES:
         raise APIError(413, "RequestEntityTooLarge", "etcdserver: request is too large")
-    return size
+    return text, size
 
 
 def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
@@ -417,7 +510,7 @@ def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, 
         old = row.doc
         if old["metadata"].get("deletionTimestamp"):
             return old
-        new = copy.deepcopy(old)
+        new = row.copy()
         new["metadata"]["deletionTimestamp"] = metav1.rfc3339()
         new["metadata"]["deletionGracePeriodSeconds"] = grace_seconds
         return _save(outbox, row, old, new, by, None)
@@ -460,7 +553,7 @@ def delete(
         strategy = registry.strategy(kind)
         if name in strategy.undeletable:
             raise forbidden(kind.plural, kind.group, name, "this namespace may not be deleted")
-        new = copy.deepcopy(old)
+        new = row.copy()
         meta = new["metadata"]
         finalizers = _gc_finalizers(list(meta.get("finalizers") or []), options)
         if finalizers:
@@ -550,15 +643,16 @@ def remove_all(cluster: Cluster, *, by: str) -> int:
     change, and forget the step log: a sandbox's reset. Open watches and streams see every
     deletion; the revision keeps increasing. Returns how many objects were removed."""
     with locked(cluster) as outbox:
-        rows = list(Object.objects.filter(cluster=cluster).order_by("id"))
-        for row in rows:
-            final = copy.deepcopy(row.doc)
+        found = list(Object.objects.filter(cluster=cluster).order_by("id"))
+        for stored in found:
+            row = _Row(stored.cluster_id, stored.kind, stored.namespace, stored.name, stored.uid, stored.pk, stored.doc)
+            final = copy.deepcopy(stored.doc)
             revision = outbox.next_revision()
             final["metadata"]["resourceVersion"] = str(revision)
-            _record(outbox, Change.DELETED, row, row.doc, final, by, None, revision=revision)
-        Object.objects.filter(pk__in=[row.pk for row in rows]).delete()
+            _record(outbox, Change.DELETED, row, stored.doc, final, by, None, revision=revision)
+        Object.objects.filter(pk__in=[stored.pk for stored in found]).delete()
         Step.objects.filter(cluster=cluster).delete()
-        return len(rows)
+        return len(found)
 
 
 def compact(cluster: Cluster, keep: int) -> int:
@@ -585,22 +679,57 @@ def set_speed(cluster: Cluster, speed: str) -> None:
 
 # --- internals --------------------------------------------------------------------------
 
-def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expected_uid: str | None = None) -> Object:
+@dataclass
+class _Row:
+    """An object's row as a write needs it: its identity, and what is stored."""
+
+    cluster_id: int
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    id: int | None = None
+    doc: dict | None = None
+    text: str = ""
+
+    def copy(self) -> dict:
+        """A copy of the stored document to edit (decoded again from its text: quicker
+        than a deep copy, and the same)."""
+        return json.loads(self.text) if self.text else _copy(self.doc)
+
+
+def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expected_uid: str | None = None) -> _Row:
     """The stored row, or 404 (also when it is a newer object of the same name)."""
-    row = Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).first()
-    if row is None or (expected_uid and row.uid != expected_uid):
+    ns = _ns(kind, namespace)
+    found = rows.stored(cluster.pk, kind.kind, ns, name)
+    if found is None or (expected_uid and found.uid != expected_uid):
         raise not_found(kind.plural, kind.group, name)
-    return row
+    return _Row(cluster.pk, kind.kind, ns, name, found.uid, found.id, json.loads(found.text), found.text)
 
 
-def _remove_row(outbox: Outbox, row: Object, old: dict, last: dict, by: str) -> dict:
+def _remove_row(outbox: Outbox, row: _Row, old: dict, last: dict, by: str) -> dict:
     """Remove the row; the DELETED change carries the object's last state."""
-    final = copy.deepcopy(last)
+    final = _copy(last)
     revision = outbox.next_revision()
     final["metadata"]["resourceVersion"] = str(revision)
-    row.delete()
+    rows.delete_object(row.id)
     _record(outbox, Change.DELETED, row, old, final, by, None, revision=revision)
     return final
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a document: JSON's dicts and lists copied, its scalars shared (what
+    copy.deepcopy does for them, without its bookkeeping); anything else deep-copied."""
+    if isinstance(value, dict):
+        return {key: item if type(item) in _SCALARS else _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [item if type(item) in _SCALARS else _copy(item) for item in value]
+    if type(value) in _SCALARS:
+        return value
+    return copy.deepcopy(value)
 
 
 def _at(doc: dict, path: tuple[str, ...]) -> Any:
@@ -665,12 +794,19 @@ def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name
     a terminating namespace: the kubelet keeps its memory of a pod's stages in them, and
     needs it to finish stopping the pods the namespace controller deletes.
     """
-    found = list(Object.objects.filter(cluster=cluster, kind="Namespace", name=namespace).values_list("doc__metadata__deletionTimestamp", flat=True)[:1])
-    if not found:
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    if outbox is not None and namespace in outbox.namespaces:
+        deleting = outbox.namespaces[namespace]
+    else:
+        found = rows.stored(cluster.pk, "Namespace", "", namespace)
+        deleting = None if found is None else (json.loads(found.text)["metadata"].get("deletionTimestamp") or "")
+        if outbox is not None:
+            outbox.namespaces[namespace] = deleting
+    if deleting is None:
         if by == API:
             raise not_found("namespaces", "", namespace)
         return
-    if found[0] and not (kind.kind == "Event" and by != API):
+    if deleting and not (kind.kind == "Event" and by != API):
         raise forbidden(
             kind.plural, kind.group, name,
             f"unable to create new content in namespace {namespace} because it is being terminated",
@@ -678,33 +814,26 @@ def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name
         )
 
 
-def _save(outbox: Outbox, row: Object, old: dict, new: dict, by: str, steps: StepsFor | None, size_hint: int | None = None) -> dict:
+def _save(outbox: Outbox, row: _Row, old: dict, new: dict, by: str, steps: StepsFor | None) -> dict:
     revision = outbox.next_revision()
     new["metadata"]["resourceVersion"] = str(revision)
-    row.doc = new
-    row.resource_version = revision
-    row.node_name = _node_of(new)
-    row.owner_uid = _owner_of(new)
-    row.updated = metav1.now()
-    row.save(update_fields=["doc", "resource_version", "node_name", "owner_uid", "updated"])
-    _record(outbox, Change.MODIFIED, row, old, new, by, steps, revision=revision, size_hint=size_hint)
+    text, size = _encoded(new)
+    rows.update_object(row.id, revision, _node_of(new), _owner_of(new), metav1.now(), text)
+    _record(outbox, Change.MODIFIED, row, old, new, by, steps, revision=revision, size_hint=size, text=text)
     return new
 
 
-def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict, by: str, steps: StepsFor | None, revision: int | None = None, size_hint: int | None = None) -> None:
+def _record(
+    outbox: Outbox, type_: str, row: _Row, old: dict | None, new: dict, by: str, steps: StepsFor | None,
+    revision: int | None = None, size_hint: int | None = None, text: str | None = None,
+) -> None:
     revision = revision or int(new["metadata"]["resourceVersion"])
     moment = metav1.now()
-    Change.objects.create(
-        cluster_id=row.cluster_id,
-        revision=revision,
-        type=type_,
-        kind=row.kind,
-        namespace=row.namespace,
-        name=row.name,
-        uid=row.uid,
-        doc=new,
-        time=moment,
-    )
+    if text is None:
+        text = json.dumps(new, separators=(",", ":"))
+    outbox.log.append(rows.ChangeRow(row.cluster_id, revision, type_, row.kind, row.namespace, row.name, row.uid, text, moment))
+    if row.kind == "Namespace":
+        outbox.namespaces.pop(row.name, None)
     step_rows: list[Step] = []
     if steps is not None:
         for record in steps(new, revision):
@@ -728,11 +857,8 @@ def _record(outbox: Outbox, type_: str, row: Object, old: dict | None, new: dict
         # A step happens once per pod: a late duplicate reconcile (or a pod Ready again
         # after a spell of not Ready) records nothing more, and publishes nothing more —
         # what is streamed must be what the step log holds.
-        if step_rows:
-            done = set(Step.objects.filter(pod_uid=step_rows[0].pod_uid, number__in=[s.number for s in step_rows]).values_list("number", flat=True))
-            step_rows = [s for s in step_rows if s.number not in done]
-            Step.objects.bulk_create(step_rows, ignore_conflicts=True)
-    outbox.changes.append(Committed(type_, revision, old, new, by, tuple(step_rows), size_hint))
+        step_rows = [s for s in step_rows if rows.insert_step(s)]
+    outbox.changes.append(Committed(type_, revision, old, new, by, tuple(step_rows), size_hint, moment))
 
 
 def _kind_of(doc: Any) -> kinds.Kind:
@@ -779,7 +905,7 @@ def _unique_name(cluster: Cluster, kind: kinds.Kind, namespace: str, prefix: str
     """The validated candidate, or another one while it is taken (RetryGenerateName)."""
     name = first
     for _ in range(20):
-        if not Object.objects.filter(cluster=cluster, kind=kind.kind, namespace=_ns(kind, namespace), name=name).exists():
+        if not rows.exists(cluster.pk, kind.kind, _ns(kind, namespace), name):
             return name
         name = generate_name(prefix)
     raise APIError(409, "AlreadyExists", f"could not generate a unique name from {prefix!r}")

@@ -74,8 +74,15 @@ def zone_state(nodes: list[dict]) -> str:
 
 
 def reconcile(cluster: Cluster) -> None:
-    """One pass of the node controller over the cluster's nodes."""
+    """One pass of the node controller over the cluster's nodes.
+
+    The pass runs every second: when the nodes as they are now give it nothing to write
+    (heartbeats fresh, taints as they should be, no NoExecute taint to evict for), it ends
+    there, without taking the cluster's write lock.
+    """
     lease_kind = kinds.BY_KIND.get("Lease")
+    if not _anything_to_do(cluster, lease_kind, metav1.now()):
+        return
     with store.locked(cluster):
         now = metav1.now()
         leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, wellknown.NODE_LEASE_NAMESPACE)} if lease_kind else {}
@@ -95,13 +102,35 @@ def reconcile(cluster: Cluster) -> None:
                 _evict(cluster, node, now)
 
 
-def _check_health(cluster: Cluster, node: dict, lease: dict | None, now: datetime) -> None:
+def _anything_to_do(cluster: Cluster, lease_kind, now: datetime) -> bool:
+    """Whether a pass would write anything, judged from the nodes as they are (outside
+    the lock: what changes after this is seen by the next pass)."""
+    leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, wellknown.NODE_LEASE_NAMESPACE)} if lease_kind else {}
+    nodes = store.list_docs(cluster, kinds.NODE)
+    state = zone_state(nodes)
+    for node in nodes:
+        name = node["metadata"]["name"]
+        if name in leases and _silent(cluster, node, leases[name], now):
+            return True
+        if _taints_wanted(node, state, now) is not None:
+            return True
+        if any(isinstance(t, dict) and t.get("effect") == "NoExecute" for t in (node.get("spec") or {}).get("taints") or []):
+            return True
+    return False
+
+
+def _silent(cluster: Cluster, node: dict, lease: dict | None, now: datetime) -> bool:
+    """The node's kubelet has stopped heartbeating and the node is not Unknown yet."""
     if ready_status(node) == "Unknown" and pods.condition(node, "Ready"):
-        return
+        return False
     beat = last_heartbeat(node, lease)
     if beat is not None:
         beat = max(beat, STARTED)
-    if beat is not None and (now - beat).total_seconds() <= timing.node_monitor_grace(cluster):
+    return not (beat is not None and (now - beat).total_seconds() <= timing.node_monitor_grace(cluster))
+
+
+def _check_health(cluster: Cluster, node: dict, lease: dict | None, now: datetime) -> None:
+    if not _silent(cluster, node, lease, now):
         return
     name = node["metadata"]["name"]
     moment = metav1.rfc3339(now)
@@ -127,6 +156,21 @@ def _check_health(cluster: Cluster, node: dict, lease: dict | None, now: datetim
 
 
 def _set_taints(cluster: Cluster, node: dict, state: str, now: datetime) -> None:
+    taints = _taints_wanted(node, state, now)
+    if taints is None:
+        return
+
+    def apply(doc: dict) -> None:
+        if taints:
+            doc.setdefault("spec", {})["taints"] = taints
+        else:
+            doc.setdefault("spec", {}).pop("taints", None)
+
+    store.mutate(cluster, kinds.NODE, "", node["metadata"]["name"], apply, by=NODE_CONTROLLER)
+
+
+def _taints_wanted(node: dict, state: str, now: datetime) -> list[dict] | None:
+    """The node's taints as the controller wants them, or None when they are so already."""
     status = ready_status(node)
     key = None if status == "True" else (NOT_READY if status == "False" else UNREACHABLE)
     spec = node.get("spec") or {}
@@ -140,16 +184,8 @@ def _set_taints(cluster: Cluster, node: dict, state: str, now: datetime) -> None
         if state == "Normal" or (state == "PartialDisruption" and existing):
             wanted.append(existing or {"key": key, "effect": "NoExecute", "timeAdded": metav1.rfc3339(now)})
     if _same(managed, wanted):
-        return
-
-    def apply(doc: dict) -> None:
-        taints = others + wanted
-        if taints:
-            doc.setdefault("spec", {})["taints"] = taints
-        else:
-            doc.setdefault("spec", {}).pop("taints", None)
-
-    store.mutate(cluster, kinds.NODE, "", node["metadata"]["name"], apply, by=NODE_CONTROLLER)
+        return None
+    return others + wanted
 
 
 def _same(a: list[dict], b: list[dict]) -> bool:

@@ -63,18 +63,21 @@ def _owned(cluster: Cluster, rs_uid: str) -> list[dict]:
     return [p for p in store.list_docs(cluster, kinds.POD, owner_uid=rs_uid) if p["kind"] == "Pod"]
 
 
-def claim_pods(cluster: Cluster, rs: dict) -> None:
+def claim_pods(cluster: Cluster, rs: dict, owned: list[dict] | None = None) -> bool:
     """Adopt orphans the selector matches and release owned pods it no longer matches.
 
     As the real controller's ClaimPods: only active pods are claimed or released, and a
-    pod another controller owns is never touched.
+    pod another controller owns is never touched. `owned` is the set's pods as the caller
+    has just read them. Returns whether any pod was adopted or released.
     """
     uid, ns = rs["metadata"]["uid"], rs["metadata"]["namespace"]
     selector = rs["spec"].get("selector")
-    for pod in _owned(cluster, uid):
+    changed = False
+    for pod in _owned(cluster, uid) if owned is None else owned:
         if pods.is_active(pod) and not selectors.matches(selector, pod["metadata"].get("labels")):
             with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"]):
                 store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], release_from(uid), by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
+                changed = True
     for pod in store.list_docs(cluster, kinds.POD, ns, owner_uid=""):
         if pods.is_active(pod) and metav1.controller_ref(pod) is None and selectors.matches(selector, pod["metadata"].get("labels")):
 
@@ -83,6 +86,8 @@ def claim_pods(cluster: Cluster, rs: dict) -> None:
 
             with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=pod["metadata"]["uid"]):
                 store.mutate(cluster, kinds.POD, ns, pod["metadata"]["name"], adopt, by=store.REPLICASET_CONTROLLER, expected_uid=pod["metadata"]["uid"])
+                changed = True
+    return changed
 
 
 def reconcile(cluster: Cluster, uid: str) -> bool:
@@ -101,10 +106,12 @@ def reconcile(cluster: Cluster, uid: str) -> bool:
             rs = store.by_uid(cluster, uid)
             if rs is None or rs["kind"] != "ReplicaSet" or rs["metadata"].get("deletionTimestamp"):
                 return False
+            owned = _owned(cluster, uid)
             if first:
-                claim_pods(cluster, rs)
+                if claim_pods(cluster, rs, owned):
+                    owned = _owned(cluster, uid)
                 first = False
-            active = [p for p in _owned(cluster, uid) if pods.is_active(p)]
+            active = [p for p in owned if pods.is_active(p)]
             want = int(rs["spec"].get("replicas", 1))
             diff = want - len(active)
             if diff > 0 and _owner_stopped(cluster, rs, len(active)):
@@ -127,7 +134,8 @@ def reconcile(cluster: Cluster, uid: str) -> bool:
                 more = -diff > count
             if more and handled < BURST_REPLICAS:
                 continue
-            _write_status(cluster, rs, failure)
+            # A pass that created or deleted none still has its pods as read above.
+            _write_status(cluster, rs, failure, owned=owned if diff == 0 else None)
             return more
 
 
@@ -195,8 +203,9 @@ def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -
     return None
 
 
-def _write_status(cluster: Cluster, rs: dict, failure: APIError | None = None) -> None:
-    owned = _owned(cluster, rs["metadata"]["uid"])
+def _write_status(cluster: Cluster, rs: dict, failure: APIError | None = None, *, owned: list[dict] | None = None) -> None:
+    if owned is None:
+        owned = _owned(cluster, rs["metadata"]["uid"])
     active = [p for p in owned if pods.is_active(p)]
     ready = sum(1 for p in active if pods.is_ready(p))
     selector = (rs["spec"].get("selector") or {}).get("matchLabels") or {}

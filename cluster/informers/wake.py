@@ -38,6 +38,11 @@ SYNC_INGRESSES = "cluster.tasks.sync_ingresses"
 SYNC_CONFIG_WAITERS = "cluster.tasks.sync_config_waiters"
 # Not a component: a learner's lab checks re-run by the server (cluster/labs/follow.py).
 EVALUATE_LABS = "cluster.tasks.evaluate_labs"
+# Not woken by a change itself: the work queues that gather the scheduler's wake-ups of
+# single pods (one queue per cluster) and the kubelets' (one per node) that are to run at
+# once, so that one task takes a burst of them (see `dispatch`).
+SCHEDULE_QUEUE = "cluster.tasks.schedule_queue"
+SYNC_NODE = "cluster.tasks.sync_node"
 
 QUEUES = {
     RECONCILE_DEPLOYMENT: "controller-manager",
@@ -54,6 +59,8 @@ QUEUES = {
     SYNC_INGRESSES: "controller-manager",
     SYNC_CONFIG_WAITERS: "kubelet",
     EVALUATE_LABS: "controller-manager",
+    SCHEDULE_QUEUE: "scheduler",
+    SYNC_NODE: "kubelet",
 }
 
 
@@ -263,8 +270,10 @@ def pending_key(task: Task) -> str:
 
 # The controller manager's work queue coalesces wake-ups of one key that come close
 # together (a ReplicaSet hears from each of its pods as it starts): one reconcile then sees
-# them all. A real controller gets the same from its informer's queue.
-COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1, SYNC_INGRESSES: 0.1}
+# them all. A real controller gets the same from its informer's queue. A Deployment hears
+# from its ReplicaSets, whose status writes are coalesced so already: it reconciles at once
+# (its status follows theirs without a wait of its own).
+COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1, SYNC_INGRESSES: 0.1}
 
 COALESCE_SECONDS[RECONCILE_NAMESPACE] = 0.1  # a namespace hears of every object that leaves it
 
@@ -274,12 +283,56 @@ COALESCE_SECONDS[RECONCILE_NAMESPACE] = 0.1  # a namespace hears of every object
 MAX_COUNTDOWN = 60.0
 
 
+def gathered(task: Task) -> tuple[Task, str] | None:
+    """The work queue a single pod's wake-up goes into when it is to run at once, and the
+    pod's member in it: the scheduler's queue of its cluster, or the kubelet's of the pod's
+    node."""
+    name, args = task
+    if name == SCHEDULE_POD:
+        return (SCHEDULE_QUEUE, (args[0],)), str(args[1])
+    if name == SYNC_POD:
+        return (SYNC_NODE, (args[0], args[1])), str(args[2])
+    return None
+
+
+def queue_key(task: Task) -> str:
+    return pending_key(task).replace(":queued:", ":workqueue:", 1)
+
+
+# A work queue nobody takes (its cluster deleted meanwhile) goes after this long; the
+# resync wakes whatever it held that still needs work.
+QUEUE_TTL_SECONDS = 600
+
+
+def take_queued(task: Task) -> list[str]:
+    """Empty a work queue (called by its task after `started`): the pods woken since it
+    was last taken, in no particular order. A uid added after this is queued with a task
+    of its own again, because `started` has cleared the queue's mark first."""
+    if not getattr(settings, "PODFLOW_WAKE", True):
+        return []
+    try:
+        pipe = _redis_client().pipeline(transaction=True)
+        pipe.smembers(queue_key(task))
+        pipe.delete(queue_key(task))
+        members, _ = pipe.execute()
+    except Exception:  # the resync wakes what was lost with them
+        log.exception("could not take the work queue of %s", task)
+        return []
+    return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+
 def dispatch(tasks: list[Task], *, countdown: float | None = None, unless_delayed: bool = False) -> None:
     """Queue each task unless the same key is already queued and not started.
 
     `countdown` delays them all; without it each waits its kind's coalescing time.
     `unless_delayed` (the resync) also skips a key whose delayed run is already pending:
     that run re-reads state when it fires, so the resync has nothing to add.
+
+    A single pod's scheduler or kubelet wake-up that is to run at once goes into its work
+    queue (`gathered`), and the queue's task is queued instead (once, like any task): a
+    Deployment's three hundred pods cost the scheduler a few tasks, each binding a batch,
+    instead of three hundred. (What each pod's task would have done, the queue's task does
+    for each: held one by one on a paused cluster, paced one by one at a paced speed.)
     """
     if not getattr(settings, "PODFLOW_WAKE", True) or not tasks:
         return
@@ -292,6 +345,20 @@ def dispatch(tasks: list[Task], *, countdown: float | None = None, unless_delaye
                 pipe.exists(_delayed_key(task))
             tasks = [task for task, delayed in zip(tasks, pipe.execute()) if not delayed]
         pipe = client.pipeline(transaction=False)
+        if countdown is None:
+            # Into the queue first, then the queue's task: a task that has started (and so
+            # cleared its mark) before the pod went in is queued again below.
+            kept: dict[Task, None] = {}
+            for task in tasks:
+                into = gathered(task)
+                if into is None:
+                    kept[task] = None
+                    continue
+                queue, member = into
+                pipe.sadd(queue_key(queue), member)
+                pipe.expire(queue_key(queue), QUEUE_TTL_SECONDS)
+                kept[queue] = None
+            tasks = list(kept)
         delays = [min(countdown if countdown is not None else COALESCE_SECONDS.get(name, 0.0), MAX_COUNTDOWN) for name, _ in tasks]
         for task, delay in zip(tasks, delays):
             if delay <= 0:
@@ -299,7 +366,7 @@ def dispatch(tasks: list[Task], *, countdown: float | None = None, unless_delaye
             else:
                 # One delayed run per key is enough: it re-reads state when it fires.
                 pipe.set(_delayed_key(task), 1, nx=True, ex=int(delay) + 2)
-        fresh = pipe.execute()
+        fresh = pipe.execute()[-len(tasks):] if tasks else []
         for (name, args), delay, is_new in zip(tasks, delays, fresh):
             if is_new:
                 app.send_task(name, args=list(args), queue=QUEUES[name], countdown=delay or None)
@@ -311,11 +378,14 @@ def _delayed_key(task: Task) -> str:
     return pending_key(task).replace(":queued:", ":delayed:", 1)
 
 
-def started(task: Task) -> None:
-    """Called first thing by a task, so writes after this point queue it again."""
+def started(task: Task, *more: Task) -> None:
+    """Called first thing by a task, so writes after this point queue it again. A work
+    queue's task calls it also for the single pods' tasks it took from its queue: each
+    counts as started (a delayed run of one no longer keeps a new one from being queued)."""
     if not getattr(settings, "PODFLOW_WAKE", True):
         return
+    keys = [key for t in (task, *more) for key in (pending_key(t), _delayed_key(t))]
     try:
-        _redis_client().delete(pending_key(task), _delayed_key(task))
+        _redis_client().delete(*keys)
     except Exception:
         log.exception("could not clear the queued mark of %s", task)

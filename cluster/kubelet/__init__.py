@@ -25,11 +25,14 @@ from cluster.models import Cluster, Object
 RUNTIME = "containerd://1.7.24"
 # At instant speed a crash loop could otherwise run many stages in one transaction.
 MAX_STAGES_AT_ONCE = 60
+# Pods one transaction of a kubelet's pass at instant speed takes through their stages:
+# the cluster's lock is held for one batch at most.
+PODS_AT_ONCE = 10
 
 
 def _read(cluster: Cluster, node_name: str, uid: str, node: dict | None = None) -> Ctx | None:
     """The pod, its node and its history, if this node's kubelet has work for it at all."""
-    row = Object.objects.filter(cluster=cluster, uid=uid).values_list("doc", "updated").first()
+    row = store.by_uid_written(cluster, uid)
     if row is None:
         return None
     pod, updated = row

@@ -16,7 +16,7 @@ from cluster.apimachinery import kinds, metav1
 from cluster.apimachinery.errors import APIError
 from cluster.apiserver import store
 from cluster.componentbase import events
-from cluster.models import Cluster, Object
+from cluster.models import Cluster
 
 FIELD_PATH_RE = re.compile(r"^spec\.(?:init)?[cC]ontainers\{(.+)\}$")
 
@@ -40,14 +40,12 @@ def container_of(field_path: str | None) -> str:
 
 def history(cluster: Cluster, uid: str) -> list[Seen]:
     """The pod's Events, oldest (by last occurrence) first."""
-    rows = (
-        Object.objects.filter(cluster=cluster, kind="Event", owner_uid=uid)
-        .order_by("resource_version")
-        .values_list("name", "doc__reason", "doc__involvedObject__fieldPath", "doc__message", "doc__type", "doc__count", "updated", "resource_version")
-    )
     return [
-        Seen(name, reason or "", container_of(path), message or "", type_ or "Normal", int(count or 1), updated, rv)
-        for name, reason, path, message, type_, count, updated, rv in rows
+        Seen(
+            row.name, row.doc.get("reason") or "", container_of((row.doc.get("involvedObject") or {}).get("fieldPath")),
+            row.doc.get("message") or "", row.doc.get("type") or "Normal", int(row.doc.get("count") or 1), row.updated, row.revision,
+        )
+        for row in store.list_written(cluster, kinds.EVENT, owner_uid=uid)
     ]
 
 

@@ -83,6 +83,9 @@ def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
     renew_every = timing.lease_renew_interval(cluster)
     status_every = timing.node_status_interval(cluster)
     lease_kind = kinds.BY_KIND.get("Lease")
+    # Beat every second, write when due: a beat with nothing due takes no write lock.
+    if not _any_due(cluster, lease_kind, now, renew_every, status_every):
+        return woken
     with store.locked(cluster):
         leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, LEASE_NAMESPACE)} if lease_kind else {}
         for node in store.list_docs(cluster, kinds.NODE):
@@ -96,24 +99,49 @@ def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
     return woken
 
 
+def _any_due(cluster: Cluster, lease_kind, now: datetime, renew_every: float, status_every: float) -> bool:
+    """Whether a running kubelet of the cluster has a Lease to renew or a status to post
+    (read outside the lock: what falls due after this is written by the next beat)."""
+    leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, LEASE_NAMESPACE)} if lease_kind else {}
+    for node in store.list_docs(cluster, kinds.NODE):
+        if is_stopped(node):
+            continue
+        name = node["metadata"]["name"]
+        if lease_kind is not None and _lease_due(leases.get(name), now, renew_every):
+            return True
+        if _status_due(node, now, status_every):
+            return True
+    return False
+
+
+def _lease_due(lease: dict | None, now: datetime, renew_every: float) -> bool:
+    if lease is None:
+        return True
+    renewed = metav1.parse_time((lease.get("spec") or {}).get("renewTime"))
+    return renewed is None or (now - renewed).total_seconds() >= renew_every * 0.8
+
+
+def _status_due(node: dict, now: datetime, status_every: float) -> bool:
+    ready = metav1.condition(node, "Ready") or {}
+    beat = metav1.parse_time(ready.get("lastHeartbeatTime"))
+    healthy = ready.get("status") == "True" and ready.get("reason") == "KubeletReady"
+    return not (healthy and beat is not None and (now - beat).total_seconds() < status_every)
+
+
 def _beat(cluster: Cluster, node: dict, lease: dict | None, lease_kind, now: datetime, renew_every: float, status_every: float) -> list[tuple[str, str]]:
     """One node's kubelet: renew its Lease when due, post its status when due or changed."""
     name = node["metadata"]["name"]
     if lease_kind is not None:
         if lease is None:
             store.create(cluster, lease_doc(node, now), by=store.KUBELET, namespace=LEASE_NAMESPACE)
-        else:
-            renewed = metav1.parse_time((lease.get("spec") or {}).get("renewTime"))
-            if renewed is None or (now - renewed).total_seconds() >= renew_every * 0.8:
-                store.mutate(
-                    cluster, lease_kind, LEASE_NAMESPACE, name,
-                    lambda d: d.setdefault("spec", {}).update(renewTime=metav1.micro_time(now), holderIdentity=name),
-                    by=store.KUBELET,
-                )
+        elif _lease_due(lease, now, renew_every):
+            store.mutate(
+                cluster, lease_kind, LEASE_NAMESPACE, name,
+                lambda d: d.setdefault("spec", {}).update(renewTime=metav1.micro_time(now), holderIdentity=name),
+                by=store.KUBELET,
+            )
     ready = metav1.condition(node, "Ready") or {}
-    beat = metav1.parse_time(ready.get("lastHeartbeatTime"))
-    healthy = ready.get("status") == "True" and ready.get("reason") == "KubeletReady"
-    if healthy and beat is not None and (now - beat).total_seconds() < status_every:
+    if not _status_due(node, now, status_every):
         return []
     moment = metav1.rfc3339(now)
     store.mutate(cluster, kinds.NODE, "", name, lambda d: _post_status(d, moment), by=store.KUBELET)

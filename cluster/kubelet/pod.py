@@ -13,9 +13,13 @@ next stage and when it is due; the caller does just that one.
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
+
+from django.db import connection
 
 from cluster.apimachinery import kinds, metav1, pods, quantity
 from cluster.apiserver import store
@@ -40,10 +44,20 @@ class Ctx:
     now: datetime
     last: datetime  # the pod's (or one of its Events') last write
     removed: bool = False  # the pod is gone from the store
+    _others: list | None = None  # the other pods on the node, once read
 
     @property
     def host(self) -> str:
         return self.node["metadata"]["name"]
+
+    def others(self) -> list[tuple[str, "_OnNode"]]:
+        """The other pods bound to the node, read once for this pod's stages: under the
+        cluster's lock only this pod's own writes happen meanwhile, which leave the others
+        as they are."""
+        if self._others is None:
+            me = self.pod["metadata"]["uid"]
+            self._others = [(uid, held) for uid, held in _node_pods(self.cluster, self.host) if uid != me]
+        return self._others
 
     def next(self) -> datetime:
         """When a stage after the last one is due: one stage time later."""
@@ -95,17 +109,65 @@ def _waiting(doc: dict, name: str, reason: str, message: str = "") -> None:
 
 # --- admit and sandbox ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _OnNode:
+    """What admission and IP allocation read of one pod bound to the node."""
+
+    admitted: bool  # it has a hostIP and has not finished: it holds its requests
+    cpu: int
+    memory: int
+    pod_ip: str | None
+
+
+def _on_node(doc: dict) -> _OnNode:
+    status = doc.get("status") or {}
+    cpu, memory_ = pods.requests({"spec": {"containers": (doc.get("spec") or {}).get("containers") or []}})
+    return _OnNode(bool(status.get("hostIP")) and status.get("phase") not in ("Succeeded", "Failed"), cpu, memory_, status.get("podIP"))
+
+
+# The pods bound to each node as the kubelet last read them, by uid, with the revision and
+# time of the write they were read at. The worker is long-lived: each admission or IP
+# allocation reads only (uid, resourceVersion, updated) of the node's pods and decodes the
+# documents that changed since, instead of every pod on the node each time.
+_seen_on_node: dict[str, tuple[tuple, _OnNode]] = {}
+SEEN_ON_NODE_MAX = 20000
+
+
+def _node_pods(cluster: Cluster, host: str) -> list[tuple[str, _OnNode]]:
+    """(uid, what it holds) of every pod bound to the node, as stored now."""
+    # The write's time as text: a key to compare, not a time to parse for every pod.
+    table = Object._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT uid, resource_version, CAST(updated AS TEXT) FROM {table} WHERE cluster_id = %s AND kind = 'Pod' AND node_name = %s",
+            [cluster.pk, host],
+        )
+        bound = cursor.fetchall()
+        stale = [uid for uid, rv, updated in bound if _seen_on_node.get(uid, ((None,),))[0] != (rv, updated)]
+        for start in range(0, len(stale), 500):
+            chunk = stale[start : start + 500]
+            cursor.execute(
+                f"SELECT uid, resource_version, CAST(updated AS TEXT), doc FROM {table} WHERE uid IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            for uid, rv, updated, doc in cursor.fetchall():
+                _seen_on_node[uid] = ((rv, updated), _on_node(json.loads(doc)))
+    found = []
+    for uid, rv, updated in bound:
+        entry = _seen_on_node.get(uid)
+        if entry is not None and entry[0] == (rv, updated):
+            found.append((uid, entry[1]))
+    if len(_seen_on_node) > SEEN_ON_NODE_MAX:  # pods that went are forgotten with the rest
+        _seen_on_node.clear()
+    return found
+
+
 def _requests_on_node(ctx: Ctx) -> tuple[int, int, int]:
     """(millicores, bytes, pods) the admitted pods on the node take, this one aside."""
     cpu = memory_ = count = 0
-    rows = (
-        Object.objects.filter(cluster=ctx.cluster, kind="Pod", node_name=ctx.host).exclude(uid=ctx.pod["metadata"]["uid"])
-        .values_list("doc__status__hostIP", "doc__status__phase", "doc__spec__containers")
-    )
-    for host_ip, phase, containers in rows:
-        if host_ip and phase not in ("Succeeded", "Failed"):
-            c, m = pods.requests({"spec": {"containers": containers or []}})
-            cpu, memory_, count = cpu + c, memory_ + m, count + 1
+    for _, held in ctx.others():
+        if held.admitted:
+            cpu, memory_, count = cpu + held.cpu, memory_ + held.memory, count + 1
     return cpu, memory_, count
 
 
@@ -157,7 +219,7 @@ def _admit(ctx: Ctx) -> None:
 
 
 def _sandbox(ctx: Ctx) -> None:
-    ip = _free_ip(ctx.cluster, ctx.node)
+    ip = _free_ip(ctx.cluster, ctx.node, ctx.others())
 
     def apply(doc: dict) -> None:
         doc["status"]["podIP"] = ip
@@ -167,11 +229,12 @@ def _sandbox(ctx: Ctx) -> None:
     ctx.write(apply, narration.sandbox(ctx.pod, ctx.host, ip))
 
 
-def _free_ip(cluster: Cluster, node: dict) -> str:
+def _free_ip(cluster: Cluster, node: dict, others: list[tuple[str, _OnNode]] | None = None) -> str:
+    """The first address of the node's pod CIDR no pod on it has (`others`: those pods, if
+    already read)."""
     network = ipaddress.ip_network(node["spec"].get("podCIDR", "10.244.0.0/24"))
-    on_node = Object.objects.filter(cluster=cluster, kind="Pod", node_name=node["metadata"]["name"])
-    taken = set(on_node.values_list("doc__status__podIP", flat=True))
-    for host in list(network.hosts())[1:]:  # .1 is the node's bridge
+    taken = {held.pod_ip for _, held in (_node_pods(cluster, node["metadata"]["name"]) if others is None else others)}
+    for host in itertools.islice(network.hosts(), 1, None):  # .1 is the node's bridge
         if str(host) not in taken:
             return str(host)
     raise RuntimeError(f"no free pod IP on {node['metadata']['name']}")

@@ -5,7 +5,7 @@ tainttoleration, nodeaffinity, noderesources), the framework that runs them in o
 (framework), the snapshot they read (nodeinfo), and the cycle that writes the outcome
 through the API server (cycle).
 """
-from cluster.scheduler.cycle import pending_pods, resync_wanted, schedule
+from cluster.scheduler.cycle import BATCH, batch, pending_pods, queue_order, resync_wanted, schedule
 from cluster.scheduler.nodeinfo import NodeInfo, node_rooms
 
-__all__ = ["NodeInfo", "node_rooms", "pending_pods", "resync_wanted", "schedule"]
+__all__ = ["BATCH", "NodeInfo", "batch", "node_rooms", "pending_pods", "queue_order", "resync_wanted", "schedule"]

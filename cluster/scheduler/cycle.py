@@ -2,6 +2,8 @@
 
 It runs inside the cluster's lock, so two scheduling passes never both spend the same
 room on a node (the real scheduler gets the same from its single loop and assume cache).
+A pass over several pods (its queue) reads the nodes once per transaction and, like
+kube-scheduler's assume, counts each pod it binds on its node before the next attempt.
 The reasoning of each attempt is kept on the pod as annotations, under the names
 kube-scheduler-simulator uses, in the same write as the binding or the Unschedulable
 condition.
@@ -9,16 +11,22 @@ condition.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 from cluster.apimachinery import kinds, pods
 from cluster.apiserver import store
 from cluster.componentbase import events, narration
 from cluster.models import Cluster
 from cluster.scheduler import framework, nodeaffinity, noderesources, nodeunschedulable, tainttoleration
-from cluster.scheduler.nodeinfo import node_rooms, pod_info, priority_of
+from cluster.scheduler.nodeinfo import NodeInfo, assume, node_rooms, pod_info, priority_of
 
 SCHEDULER_NAME = "default-scheduler"
+# Pods one transaction of a pass binds: the cluster's lock is held for one batch at most,
+# so the API server's writes (and the other components) get in between.
+BATCH = 50
 
 ANNOTATION_PREFIX = "kube-scheduler-simulator.sigs.k8s.io/"
 FILTER_RESULT = ANNOTATION_PREFIX + "filter-result"
@@ -105,13 +113,35 @@ def why_chosen(pod: dict, result: framework.Attempt) -> tuple[str, str, str]:
     return kind, "", tiebreak
 
 
+_pass = threading.local()
+
+
+@contextmanager
+def batch(cluster: Cluster) -> Iterator[None]:
+    """One transaction of a scheduling pass over several pods: the nodes are read once, and
+    each `schedule` inside counts the pod it binds on its node in that snapshot, so the
+    next attempt sees it."""
+    with store.locked(cluster):
+        _pass.snapshot = (cluster.pk, node_rooms(cluster))
+        try:
+            yield
+        finally:
+            _pass.snapshot = None
+
+
+def _rooms(cluster: Cluster) -> dict[str, NodeInfo] | None:
+    snapshot = getattr(_pass, "snapshot", None)
+    return snapshot[1] if snapshot is not None and snapshot[0] == cluster.pk else None
+
+
 def schedule(cluster: Cluster, uid: str) -> str | None:
     """One scheduling attempt for one pod. Returns the node chosen, or None."""
     with store.locked(cluster):
         pod = store.by_uid(cluster, uid)
         if not _wants_scheduling(pod):
             return None
-        nodes = list(node_rooms(cluster).values())
+        rooms = _rooms(cluster)
+        nodes = list((rooms if rooms is not None else node_rooms(cluster)).values())
         result = framework.attempt(pod_info(pod), nodes)
         annotations = result_annotations(result)
         ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
@@ -131,6 +161,8 @@ def schedule(cluster: Cluster, uid: str) -> str | None:
             steps=lambda doc, rev: [narration.scheduled(doc, node, len(result.feasible), len(nodes), why)],
         )
         events.record(cluster, bound, "Scheduled", f"Successfully assigned {ns}/{name} to {node}", by=store.SCHEDULER, component=SCHEDULER_NAME)
+        if rooms is not None:
+            assume(rooms[node], bound)
         return node
 
 
@@ -195,6 +227,14 @@ def _tried(pod: dict) -> bool:
 def pending_pods(cluster: Cluster) -> list[str]:
     """Uids of the pods waiting for this scheduler, in its queue's order: higher priority
     first, then oldest first (the PrioritySort plugin)."""
-    waiting = [p for p in store.list_docs(cluster, kinds.POD, node="") if _wants_scheduling(p)]
-    waiting.sort(key=lambda p: (-priority_of(p), p["metadata"]["creationTimestamp"]))
-    return [p["metadata"]["uid"] for p in waiting]
+    return _in_queue_order(p for p in store.list_docs(cluster, kinds.POD, node="") if _wants_scheduling(p))
+
+
+def queue_order(cluster: Cluster, uids: list[str]) -> list[str]:
+    """Of these pods, those still waiting for this scheduler, in its queue's order."""
+    return _in_queue_order(p for p in store.list_by_uid(cluster, uids) if _wants_scheduling(p))
+
+
+def _in_queue_order(waiting) -> list[str]:
+    ordered = sorted(waiting, key=lambda p: (-priority_of(p), p["metadata"]["creationTimestamp"]))
+    return [p["metadata"]["uid"] for p in ordered]

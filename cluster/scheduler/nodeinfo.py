@@ -153,6 +153,14 @@ def _holding(pod: dict) -> PodOnNode | None:
     )
 
 
+def assume(room: NodeInfo, pod: dict) -> None:
+    """Count a pod just bound to this node in a snapshot still in use (kube-scheduler's
+    assume): the next attempt of the same pass sees the room it takes."""
+    holding = _holding(pod)
+    if holding is not None:
+        room.pods.append(holding)
+
+
 def node_rooms(cluster: Cluster) -> dict[str, NodeInfo]:
     """Every node, by name in name order, with the pods bound to it that still hold room."""
     rooms = {doc["metadata"]["name"]: node_info(doc) for doc in store.list_docs(cluster, kinds.NODE)}

@@ -2,6 +2,7 @@
 cluster with a lab in progress; an evaluation saves the progress the page would."""
 from __future__ import annotations
 
+import pytest
 from django.utils import timezone
 
 from cluster.apiserver import store
@@ -11,6 +12,15 @@ from cluster.labs import follow
 from cluster.models import LabProgress
 
 from .manifests import pod
+
+
+@pytest.fixture(autouse=True)
+def forget_what_the_process_knows():
+    """The process remembers which clusters have a lab in progress, by id: a later test's
+    cluster gets the same id from the test database, and must not inherit it."""
+    follow._in_progress.clear()
+    yield
+    follow._in_progress.clear()
 
 
 def test_a_commit_queues_an_evaluation_only_while_a_lab_is_in_progress(cluster, monkeypatch, django_capture_on_commit_callbacks):

@@ -1,10 +1,14 @@
 """What the browser stream reads: the snapshot and the entries since a revision, from the logs."""
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from cluster.apimachinery import kinds
 from cluster.apiserver import store
 from cluster.componentbase import narration
-from web import stream
+from cluster.models import Change
+from web import broadcast, stream
 
 from .manifests import pod, revision
 
@@ -45,6 +49,26 @@ def test_it_returns_the_entries_after_a_revision_with_their_steps(cluster):
     assert entries[0]["object"]["metadata"]["uid"] == web["metadata"]["uid"]
     assert [s["number"] for s in entries[0]["steps"]] == [1, 2, 3]
     assert entries[1]["steps"] == []
+
+
+def test_live_and_replayed_entries_carry_their_change_rows_commit_time(cluster, settings, monkeypatch, django_capture_on_commit_callbacks):
+    settings.PODFLOW_BROADCAST = True
+    sent: list[dict] = []
+    monkeypatch.setattr(broadcast, "publish", lambda name, entries: sent.extend(entries))
+    at = revision(cluster)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bare(cluster, "web")
+        store.remove(cluster, kinds.POD, "default", "web", by=store.API)
+    replayed, _ = stream.entries_since("test", at)
+
+    rows = {c.revision: c.time for c in Change.objects.filter(cluster=cluster, revision__gt=at)}
+    assert sorted(rows) == [at + 1, at + 2] == [e["revision"] for e in sent] == [e["revision"] for e in replayed]
+    for entry in sent + replayed:
+        # RFC 3339 in UTC to the microsecond, the Change row's time exactly.
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", entry["at"]), entry["at"]
+        assert datetime.fromisoformat(entry["at"].replace("Z", "+00:00")) == rows[entry["revision"]]
+    assert [e["at"] for e in sent] == [e["at"] for e in replayed]
 
 
 def test_it_gives_up_on_a_replay_longer_than_its_limit(cluster):
