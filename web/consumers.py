@@ -2,21 +2,22 @@
 
 On connect it sends the current state (or, with ?since=<revision>, exactly what the
 client missed), then every committed change in revision order. Messages come fast through
-the Redis group; any gap in revisions is filled from the change log, so a message that
-Redis dropped is never lost, and one that arrives twice is never sent twice.
+the Redis group, read once per process for all its followers of a cluster (web/fanout.py);
+any gap in revisions is filled from the change log, so a message that Redis dropped is
+never lost, and one that arrives twice is never sent twice.
 
 Changes travel in `changes` frames: {"type": "changes", "revision": <the last one>,
-"entries": [<change>, ...]} — what one transaction committed in one frame, a backfill in
-frames of up to FRAME_ENTRIES. A frame is encoded once per process and the same text sent
-to every follower it suits (a class following one cluster costs one encoding per commit,
-not one per follower).
+"entries": [<change>, ...]}. A follower sends at most one frame per TICK_SECONDS: what
+arrived meanwhile goes out together (up to FRAME_ENTRIES a frame), so a burst of commits
+costs a follower a few frames, not one per commit; a quiet stream sends at once. Each
+change is encoded once per process; a frame is the followers' shared texts joined.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import ctypes
-import json
-from collections import OrderedDict
+import logging
 from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected
@@ -26,35 +27,25 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cluster import metrics
 from cluster.apiserver.handlers import access
-from web import broadcast, classroom, stream
+from web import classroom, fanout, stream
+from web.fanout import Encoded
 
-POLL_SECONDS = 2.0
+log = logging.getLogger("podflow.stream")
+
 CLOSE_FORBIDDEN = 4403  # may not follow this cluster (or it does not exist)
 CLOSE_GONE = 4404  # the cluster was deleted
+CLOSE_ERROR = 1011  # the server failed while serving this follower: the page reconnects
 
-
-FORGET_AFTER_SECONDS = 5.0
 FRAME_ENTRIES = 200  # the most changes one frame carries
+TICK_SECONDS = 0.05  # a follower sends at most one frame of changes per tick
+# A follower whose mailbox holds more than this (it cannot send as fast as the cluster
+# commits) lets its pending changes go and later fills the gap from the change log.
+MAILBOX_MAX = 2000
 
-# The encoded `changes` frames last sent, by (cluster id, first revision, last revision):
-# the followers of a cluster receive the same entries and share their text.
-_frames: OrderedDict[tuple[int, int, int], str] = OrderedDict()
-FRAMES_KEPT = 64
 
-
-def changes_frame(cluster_id: int, entries: list[dict], *, shared: bool = True) -> str:
-    """The `changes` frame of these entries; `shared` (live entries, the same for every
-    follower) looks for it among the frames last encoded first."""
-    if not shared:
-        return json.dumps({"type": "changes", "revision": entries[-1]["revision"], "entries": entries})
-    key = (cluster_id, entries[0]["revision"], entries[-1]["revision"])
-    text = _frames.get(key)
-    if text is None:
-        text = json.dumps({"type": "changes", "revision": entries[-1]["revision"], "entries": entries})
-        _frames[key] = text
-        if len(_frames) > FRAMES_KEPT:
-            _frames.popitem(last=False)
-    return text
+def changes_frame(entries: list[Encoded]) -> str:
+    """The `changes` frame of these (contiguous) changes, from their shared texts."""
+    return '{"type": "changes", "revision": %d, "entries": [%s]}' % (entries[-1].revision, ", ".join(e.text for e in entries))
 
 
 _followers = 0
@@ -80,21 +71,7 @@ def _read(fn):
 
 # Every read a follower makes goes through `_read`: on Channels' default single database
 # thread it would queue behind every sync view of the process (each learner's lab checks,
-# the instructor's roster), and a follower waiting there holds back every message after it
-# — a class's broadcast included.
-
-
-def _forget_channel(layer, channel: str) -> None:
-    """Drop what the Redis channel layer buffered for a channel nobody reads any more.
-
-    channels_redis's receive loop reads every message for this process and files each in a
-    per-channel queue, made on first use; a group message that arrives for a follower that
-    has just left is filed in a queue nobody will read or remove, and daphne's memory grew
-    by one queue per departed follower. Its public API has no way to forget a channel, so
-    the buffer is reached here (and nothing happens on a layer without one)."""
-    buffers = getattr(layer, "receive_buffer", None)
-    if isinstance(buffers, dict):
-        buffers.pop(channel, None)
+# the instructor's roster).
 
 
 class ClusterConsumer(AsyncJsonWebsocketConsumer):
@@ -103,7 +80,11 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.cluster_name = self.scope["url_route"]["kwargs"]["cluster"]
         self.lock = asyncio.Lock()
-        self.poller: asyncio.Task | None = None
+        self.pump: asyncio.Task | None = None
+        self.mailbox: collections.deque[dict] = collections.deque()
+        self.wakeup = asyncio.Event()
+        self.sent_at = 0.0  # the loop's time of the last frame of changes
+        self.joined = False
         # The handshake is answered at once: the checks below wait for the database behind
         # other followers' snapshots, and a handshake left unanswered for daphne's connect
         # timeout (5 s) is dropped — when a whole class opens the page in the same second.
@@ -119,12 +100,13 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         if info is None:
             await self.close(code=CLOSE_GONE)
             return
-        self.group = broadcast.group_name(self.cluster_name)
         global _followers
         _followers += 1
         metrics.STREAM_FOLLOWERS.inc()
-        # Join before reading, so nothing committed after the read can slip past.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Join before reading, so nothing committed after the read can slip past. What
+        # arrives meanwhile waits in the mailbox until the snapshot is out.
+        self.joined = True
+        await fanout.hub().join(self.channel_layer, self.cluster_id, self.cluster_name, self)
         since = self._since()
         if since is not None and since > info["revision"]:
             since = None  # a revision this cluster never had (it was made again): start afresh
@@ -138,16 +120,58 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                     await self._send_snapshot()
             # A learner in a class gets the instructor's recent messages again: one sent
             # while this socket was reconnecting is not lost (the page shows each once).
-            await self._send_broadcasts()
-        self.poller = asyncio.create_task(self._poll())
+            await self._send_broadcasts(await _read(classroom.recent_broadcasts)(self.cluster_id))
+        self.pump = asyncio.create_task(self._pump())
 
-    async def _send_broadcasts(self) -> None:
-        """The class's messages this socket has not sent yet: on connect, and by the poll,
-        since a group message can be dropped (a full channel) and is in no change log."""
-        for said in await _read(classroom.recent_broadcasts)(self.cluster_id):
-            if said["sent"] and said["sent"] > getattr(self, "broadcast_seen", ""):
-                self.broadcast_seen = said["sent"]
-                await self.send_json({**said, "type": "broadcast", "revision": self.last})
+    def deliver(self, message: dict) -> None:
+        """A message of the cluster's group, from this process's feed (web/fanout.py)."""
+        self.mailbox.append(message)
+        if len(self.mailbox) > MAILBOX_MAX:
+            # Too far behind to keep everything: the changes go (the next one shows the gap,
+            # or the poll does, and the change log fills it); the rest are kept.
+            kept = [m for m in self.mailbox if m.get("type") != "cluster.entries"]
+            self.mailbox = collections.deque(kept[-MAILBOX_MAX // 2:])
+        self.wakeup.set()
+
+    async def _pump(self) -> None:
+        """Hand the mailbox to the handlers in order, the changes that arrived together
+        in one frame, at most one frame of changes per tick."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await self.wakeup.wait()
+                self.wakeup.clear()
+                wait = self.sent_at + TICK_SECONDS - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                while self.mailbox:
+                    message = self.mailbox.popleft()
+                    kind = message.get("type")
+                    if kind == "cluster.entries":
+                        entries = list(message["entries"])
+                        while self.mailbox and self.mailbox[0].get("type") == "cluster.entries":
+                            entries += self.mailbox.popleft()["entries"]
+                        await self._take(entries)
+                    elif kind in HANDLED:
+                        await getattr(self, HANDLED[kind])(message)
+        except (StopConsumer, asyncio.CancelledError):
+            pass
+        except Exception:
+            log.exception("the stream of %s failed for a follower: it is closed for the page to open it again", self.cluster_name)
+            try:
+                await self.close(code=CLOSE_ERROR)
+            except Exception:  # the socket is gone already
+                pass
+        finally:
+            await self._leave(from_pump=True)
+
+    async def _send_broadcasts(self, said: list[dict]) -> None:
+        """The class's messages this socket has not sent yet: on connect, and from the
+        poll, since a group message can be dropped (a full channel) and is in no change log."""
+        for message in said:
+            if message["sent"] and message["sent"] > getattr(self, "broadcast_seen", ""):
+                self.broadcast_seen = message["sent"]
+                await self.send_json({**message, "type": "broadcast", "revision": self.last})
 
     def _since(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -159,7 +183,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
 
     async def __call__(self, scope, receive, send) -> None:
         """However the consumer ends — a clean close, a crash in a handler, a cancelled
-        task — it leaves the cluster's group, so no message is sent to a client long gone."""
+        task — it leaves the cluster's feed, so no message is kept for a client long gone."""
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -168,18 +192,14 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self._leave()
 
-    async def _leave(self) -> None:
-        poller = getattr(self, "poller", None)
-        if poller:
-            poller.cancel()
-        group = getattr(self, "group", None)
-        if group and self.channel_layer is not None:
-            self.group = None
-            await self.channel_layer.group_discard(group, self.channel_name)
-            # Not at once: the layer's own receive for this channel is still being cancelled,
-            # and it removes its queue itself then (and fails if the queue is already gone).
-            # A few seconds on, whatever landed for the channel since is dropped.
-            asyncio.get_running_loop().call_later(FORGET_AFTER_SECONDS, _forget_channel, self.channel_layer, self.channel_name)
+    async def _leave(self, from_pump: bool = False) -> None:
+        pump = getattr(self, "pump", None)
+        if pump is not None and not from_pump:
+            pump.cancel()
+        if getattr(self, "joined", False):
+            self.joined = False
+            self.mailbox.clear()
+            await fanout.hub().leave(self.channel_layer, self.cluster_id, self.cluster_name, self)
             global _followers
             _followers -= 1
             metrics.STREAM_FOLLOWERS.dec()
@@ -195,19 +215,19 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             raise StopConsumer() from exc
         metrics.frame_sent(content)
 
-    async def _send_changes(self, entries: list[dict], *, live: bool = True) -> None:
-        """Contiguous entries after self.last, in frames of up to FRAME_ENTRIES. (A
-        backfill's entries are read for this follower: their display fields are of now.)"""
+    async def _send_changes(self, entries: list[Encoded]) -> None:
+        """Contiguous entries after self.last, in frames of up to FRAME_ENTRIES."""
         for start in range(0, len(entries), FRAME_ENTRIES):
             chunk = entries[start:start + FRAME_ENTRIES]
             try:
-                await self.send(text_data=changes_frame(self.cluster_id, chunk, shared=live))
+                await self.send(text_data=changes_frame(chunk))
             except Disconnected as exc:
                 raise StopConsumer() from exc
-            self.last = chunk[-1]["revision"]
+            self.last = chunk[-1].revision
             metrics.frame_sent({"type": "changes"})
             if len(chunk) > 1:
                 metrics.STREAM_COALESCED.inc(len(chunk))
+        self.sent_at = asyncio.get_running_loop().time()
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
@@ -215,31 +235,49 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
 
     # --- group messages -------------------------------------------------------------
 
-    async def cluster_entries(self, message: dict) -> None:
+    async def _take(self, entries: list[Encoded]) -> None:
+        """Changes from the feed, in revision order: the new ones are sent while they
+        follow on from the last one sent; at a gap (a message Redis dropped, or one let go
+        from a full mailbox) the change log has the rest."""
         async with self.lock:
-            fresh = [e for e in message["entries"] if e["revision"] > self.last]
+            fresh = [e for e in entries if e.revision > self.last]
             if not fresh:
                 return
-            if fresh[0]["revision"] != self.last + 1:
-                # Something before these never reached us: the change log has it (and
-                # these too, as they are committed).
+            run = 0
+            while run < len(fresh) and fresh[run].revision == self.last + 1 + run:
+                run += 1
+            if run:
+                await self._send_changes(fresh[:run])
+            if run < len(fresh):
                 if not await self._backfill():
                     await self._send_snapshot()
-                return
-            await self._send_changes(fresh)
+
+    async def stream_poll(self, message: dict) -> None:
+        """The feed's safety net (web/fanout.py): a revision the cluster had a poll ago and
+        this follower still has not sent is filled from the change log; class messages
+        this socket has not sent yet are sent."""
+        if message.get("gone"):
+            await self.close(code=CLOSE_GONE)
+            raise StopConsumer()
+        behind = message.get("behind")
+        async with self.lock:
+            if behind is not None and behind > self.last:
+                if not await self._backfill():
+                    await self._send_snapshot()
+            await self._send_broadcasts(message.get("said") or [])
 
     async def cluster_settings(self, message: dict) -> None:
-        info = await _read(stream.current)(self.cluster_id)
-        if info:
-            await self.send_json({"type": "cluster", "revision": self.last, "cluster": info})
+        """The cluster's settings changed (its speed): as the feed read them once."""
+        if message.get("info"):
+            await self.send_json({"type": "cluster", "revision": self.last, "cluster": message["info"]})
         else:
             await self.close(code=CLOSE_GONE)
+            raise StopConsumer()
 
     async def cluster_clock(self, message: dict) -> None:
         """The cluster's clock was paused, stepped or resumed, or a component switched."""
-        state = await _read(stream.clock_of)(self.cluster_id)
-        if state is not None:
-            await self.send_json({"type": "clock", "revision": self.last, "clock": state})
+        if message.get("clock") is not None:
+            await self.send_json({"type": "clock", "revision": self.last, "clock": message["clock"]})
 
     async def cluster_request(self, message: dict) -> None:
         """A client's request reached the API server (not stored: it is not a change)."""
@@ -279,22 +317,19 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             return False
         fresh = [e for e in entries if e["revision"] > self.last]
         if fresh:
-            await self._send_changes(fresh, live=False)
+            await self._send_changes(fanout.encode(fresh))
             metrics.STREAM_BACKFILLED.inc(len(fresh))
         return True
 
-    async def _poll(self) -> None:
-        """A safety net: if the last message of a burst was dropped, no later one reveals
-        the gap, so every few seconds compare with the cluster's revision."""
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            info = await _read(stream.current)(self.cluster_id)
-            if info is None:
-                await self.close(code=CLOSE_GONE)
-                return
-            if info["revision"] > self.last:
-                async with self.lock:
-                    if not await self._backfill():
-                        await self._send_snapshot()
-            async with self.lock:
-                await self._send_broadcasts()
+
+# The feed's messages each follower handles (web/fanout.py): the cluster's group (web/broadcast.py,
+# web/classroom.py) and the feed's own poll. `cluster.entries` is taken apart (`_take`).
+HANDLED = {
+    "cluster.settings": "cluster_settings",
+    "cluster.clock": "cluster_clock",
+    "cluster.request": "cluster_request",
+    "cluster.traffic": "cluster_traffic",
+    "class.broadcast": "class_broadcast",
+    "class.pace": "class_pace",
+    "stream.poll": "stream_poll",
+}

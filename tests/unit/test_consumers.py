@@ -13,7 +13,7 @@ from cluster.apiserver import store
 from cluster.componentbase import narration
 from cluster.models import Cluster
 from config.asgi import application
-from web import broadcast, consumers, stream
+from web import broadcast, consumers, fanout, stream
 
 from .manifests import pod
 
@@ -285,9 +285,11 @@ async def test_it_sends_a_large_clusters_snapshot_in_parts_and_then_the_changes(
 
 
 @run
-async def test_followers_share_one_encoding_of_a_frame_and_a_backfill_is_cut_into_frames(cluster, monkeypatch):
+async def test_followers_share_one_encoding_of_a_change_and_a_backfill_is_cut_into_frames(cluster, monkeypatch):
     monkeypatch.setattr(consumers, "FRAME_ENTRIES", 2)
-    consumers._frames.clear()
+    encoded = []
+    real_encode = fanout.encode
+    monkeypatch.setattr(fanout, "encode", lambda entries: encoded.append([e["revision"] for e in entries]) or real_encode(entries))
     one, two = await connected(), await connected()
     try:
         for follower in (one, two):
@@ -295,7 +297,8 @@ async def test_followers_share_one_encoding_of_a_frame_and_a_backfill_is_cut_int
         at = await create_pods(cluster, "a", "b")
         await publish(*await logged(cluster, at))
         texts = [await follower.receive_output() for follower in (one, two)]
-        assert texts[0]["text"] == texts[1]["text"] and list(consumers._frames) == [(cluster.pk, at + 1, at + 2)]
+        assert texts[0]["text"] == texts[1]["text"]
+        assert encoded == [[at + 1, at + 2]]  # once for both followers
         # Five changes missed: the change log sends them in frames of at most two.
         later = await create_pods(cluster, "c", "d", "e", "f", "g")
         await publish((await logged(cluster, later))[-1])
@@ -307,19 +310,71 @@ async def test_followers_share_one_encoding_of_a_frame_and_a_backfill_is_cut_int
 
 
 @run
-async def test_a_consumer_that_crashes_leaves_its_group(cluster):
+async def test_one_subscription_per_cluster_serves_every_follower_in_the_process(cluster):
+    layer = get_channel_layer()
+    group = broadcast.group_name("test")
+    one, two = await connected(), await connected()
+    for follower in (one, two):
+        await follower.receive_json_from()  # the snapshot
+    assert len(layer.groups.get(group, {})) == 1
+    await one.disconnect()
+    assert len(layer.groups.get(group, {})) == 1  # the other still follows
+    at = await create_pods(cluster, "a")
+    await publish(*await logged(cluster, at))
+    [change] = await changes(two, 1)
+    assert change["object"]["metadata"]["name"] == "a"
+    await two.disconnect()
+    assert not layer.groups.get(group)
+
+
+@run
+async def test_changes_that_arrive_together_go_out_in_one_frame(cluster):
+    follower = await connected()
+    await follower.receive_json_from()  # the snapshot
+    at = await create_pods(cluster, "a", "b", "c")
+    entries = await logged(cluster, at)
+    for entry in entries:  # three commits' messages, one after the other
+        await publish(entry)
+    frames = []
+    while sum(len(f["entries"]) for f in frames) < 3:
+        frames.append(await follower.receive_json_from())
+    await follower.disconnect()
+    assert [e["revision"] for f in frames for e in f["entries"]] == [at + 1, at + 2, at + 3]
+    assert len(frames) < 3  # at most one frame a tick: the second and third went together
+
+
+@run
+async def test_a_malformed_message_is_dropped_and_the_change_log_fills_the_gap(cluster):
     layer = get_channel_layer()
     group = broadcast.group_name("test")
     communicator = await connected()
     await communicator.receive_json_from()  # the snapshot
-    assert len(layer.groups.get(group, {})) == 1
 
-    # A message the consumer cannot handle makes it fail.
     await layer.group_send(group, {"type": "cluster.entries", "entries": [{"no": "revision"}]})
-    with pytest.raises(KeyError):
-        await communicator.wait(timeout=5)
-
+    at = await create_pods(cluster, "a", "b")
+    await publish((await logged(cluster, at))[-1])  # only the second: a gap
+    received = await changes(communicator, 2)
+    assert [e["revision"] for e in received] == [at + 1, at + 2]
+    await communicator.disconnect()
     assert not layer.groups.get(group)
+
+
+@run
+async def test_a_follower_that_fails_is_closed_and_leaves_the_feed(cluster, monkeypatch):
+    layer = get_channel_layer()
+    group = broadcast.group_name("test")
+    communicator = await connected()
+    await communicator.receive_json_from()  # the snapshot
+
+    async def fails(self, message):
+        raise RuntimeError("a handler's bug")
+
+    monkeypatch.setattr(consumers.ClusterConsumer, "cluster_request", fails)
+    await layer.group_send(group, {"type": "cluster.request", "request": {}})
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": consumers.CLOSE_ERROR}
+    assert not layer.groups.get(group)
+    await communicator.disconnect()
 
 
 def test_a_departed_followers_buffer_is_forgotten():
@@ -327,7 +382,7 @@ def test_a_departed_followers_buffer_is_forgotten():
     leaving the group drops it (a unit test of the one function that reaches it)."""
     from collections import defaultdict
 
-    from web.consumers import _forget_channel
+    from web.fanout import forget_channel as _forget_channel
 
     class Layer:
         receive_buffer = defaultdict(list, {"specific.a!gone": ["late message"], "specific.a!here": []})
@@ -335,3 +390,14 @@ def test_a_departed_followers_buffer_is_forgotten():
     _forget_channel(Layer, "specific.a!gone")
     assert list(Layer.receive_buffer) == ["specific.a!here"]
     _forget_channel(object(), "specific.a!gone")  # a layer without the buffer: nothing to do
+
+
+@run
+async def test_the_poll_fills_in_a_last_change_whose_message_was_lost(cluster, monkeypatch):
+    monkeypatch.setattr(fanout, "POLL_SECONDS", 0.1)
+    follower = await connected()
+    await follower.receive_json_from()  # the snapshot
+    at = await create_pods(cluster, "lost")  # committed, its message never published
+    [change] = await changes(follower, 1)  # the poll after the one that read its revision
+    await follower.disconnect()
+    assert change["revision"] == at + 1 and change["object"]["metadata"]["name"] == "lost"

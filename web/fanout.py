@@ -1,0 +1,168 @@
+"""One subscription per followed cluster per daphne process, shared by its followers.
+
+A follower joining the cluster's Channels group with a channel of its own costs Redis a
+copy of every message per follower and daphne a decoding of each copy: with a class of
+two hundred following one cluster, that alone outran a core. Here the first follower of a
+cluster in a process opens a `Feed`: one channel in the group, one reader that decodes
+each message once and encodes each change once (`Encoded`), then hands the message to the
+mailbox of every follower of the cluster in this process (web/consumers.py); the last
+follower to leave closes it.
+
+The feed also makes the stream's safety net (invariant 7) once for all its followers: every
+POLL_SECONDS it reads the cluster's revision and its class's recent messages and hands them
+round as a `stream.poll` message. A follower still short of the revision read at the poll
+before (seconds ago: the live messages had their time) fills the gap from the change log.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, NamedTuple, Protocol
+
+from channels.db import database_sync_to_async
+
+from web import broadcast, classroom, stream
+
+log = logging.getLogger("podflow.stream")
+
+POLL_SECONDS = 2.0
+FORGET_AFTER_SECONDS = 5.0
+
+
+class Encoded(NamedTuple):
+    """One change of the stream and its JSON text, encoded once for every follower."""
+
+    revision: int
+    text: str
+
+
+def encode(entries: list[dict]) -> list[Encoded]:
+    return [Encoded(int(entry["revision"]), json.dumps(entry)) for entry in entries]
+
+
+class Follower(Protocol):
+    def deliver(self, message: dict) -> None: ...
+
+
+def _read(fn):
+    """A read in the thread pool (not Channels' single database thread: see web/consumers.py)."""
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
+def forget_channel(layer, channel: str) -> None:
+    """Drop what the Redis channel layer buffered for a channel nobody reads any more.
+
+    channels_redis's receive loop reads every message for this process and files each in a
+    per-channel queue, made on first use; a group message that arrives for a channel just
+    left is filed in a queue nobody will read or remove, and daphne's memory grew by one
+    queue per departed channel. Its public API has no way to forget a channel, so the
+    buffer is reached here (and nothing happens on a layer without one)."""
+    buffers = getattr(layer, "receive_buffer", None)
+    if isinstance(buffers, dict):
+        buffers.pop(channel, None)
+
+
+class Feed:
+    """A cluster's group, read once for the followers of this process."""
+
+    def __init__(self, cluster_id: int, group: str) -> None:
+        self.cluster_id, self.group = cluster_id, group
+        self.followers: list[Follower] = []
+        self.channel = ""
+        self.tasks: list[asyncio.Task] = []
+
+    async def open(self, layer) -> None:
+        self.channel = await layer.new_channel()
+        # In the group before any follower reads its snapshot: nothing committed after
+        # that read can slip past.
+        await layer.group_add(self.group, self.channel)
+        self.tasks = [asyncio.create_task(self._read(layer)), asyncio.create_task(self._poll())]
+
+    async def close(self, layer) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await layer.group_discard(self.group, self.channel)
+        # Not at once: the layer's own receive for this channel is still being cancelled,
+        # and it removes its queue itself then (and fails if the queue is already gone).
+        asyncio.get_running_loop().call_later(FORGET_AFTER_SECONDS, forget_channel, layer, self.channel)
+
+    def deliver(self, message: dict) -> None:
+        for follower in list(self.followers):
+            follower.deliver(message)
+
+    async def _read(self, layer) -> None:
+        while True:
+            message = await layer.receive(self.channel)
+            kind = message.get("type")
+            try:
+                if kind == "cluster.entries":
+                    message = {"type": kind, "entries": encode(message["entries"])}
+                elif kind == "cluster.settings":
+                    # Read once here for every follower (None: the cluster is gone).
+                    message = {"type": kind, "info": await _read(stream.current)(self.cluster_id)}
+                elif kind == "cluster.clock":
+                    message = {"type": kind, "clock": await _read(stream.clock_of)(self.cluster_id)}
+            except (KeyError, TypeError, ValueError):
+                log.exception("a malformed message for %s was dropped (the followers fill any gap from the change log)", self.group)
+                continue
+            except Exception:  # the database is away for a moment: the next such message reads again
+                log.exception("a %s message for %s could not be read for", kind, self.group)
+                continue
+            self.deliver(message)
+
+    async def _poll(self) -> None:
+        behind: int | None = None
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                info = await _read(stream.current)(self.cluster_id)
+                said = await _read(classroom.recent_broadcasts)(self.cluster_id) if info is not None else []
+            except Exception:  # the database is away for a moment: the next poll asks again
+                log.exception("the stream's poll of cluster %s failed", self.cluster_id)
+                continue
+            self.deliver({"type": "stream.poll", "gone": info is None, "behind": behind, "said": said})
+            behind = info["revision"] if info is not None else None
+
+
+class Hub:
+    """The feeds of one event loop (daphne's), by cluster."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[tuple[int, str], Feed] = {}
+        self.lock = asyncio.Lock()
+
+    async def join(self, layer, cluster_id: int, cluster_name: str, follower: Follower) -> None:
+        key = (cluster_id, broadcast.group_name(cluster_name))
+        async with self.lock:
+            feed = self.feeds.get(key)
+            if feed is None:
+                feed = Feed(*key)
+                await feed.open(layer)
+                self.feeds[key] = feed
+            feed.followers.append(follower)
+
+    async def leave(self, layer, cluster_id: int, cluster_name: str, follower: Follower) -> None:
+        key = (cluster_id, broadcast.group_name(cluster_name))
+        async with self.lock:
+            feed = self.feeds.get(key)
+            if feed is None or follower not in feed.followers:
+                return
+            feed.followers.remove(follower)
+            if not feed.followers:
+                del self.feeds[key]
+                await feed.close(layer)
+
+
+_hubs: dict[int, tuple[Any, Hub]] = {}
+
+
+def hub() -> Hub:
+    """This event loop's hub (daphne runs one loop; a test may run several in turn)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(id(loop))
+    if found is None or found[0] is not loop:
+        for key in [k for k, (other, _) in _hubs.items() if other.is_closed()]:
+            del _hubs[key]
+        found = _hubs[id(loop)] = (loop, Hub())
+    return found[1]
