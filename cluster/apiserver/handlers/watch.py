@@ -37,15 +37,23 @@ def expired(cluster_id: int, resource_version: int) -> bool:
 
 
 def _changes_after(cluster_id: int, kind: str, namespace: str | None, after: int) -> tuple[list[tuple[int, str, dict]], int]:
-    rows = Change.objects.filter(cluster_id=cluster_id, kind=kind, revision__gt=after)
+    """Changes of a kind after `after`, and the revision the next poll starts after.
+
+    The cluster's revision is read first and the log only up to it: a transaction sets the
+    revision and appends its changes together, so every change up to that revision is in
+    the log by then. (Read the other way round, a transaction committing between the two
+    reads had its changes skipped: the next poll started after them.)"""
+    current = Cluster.objects.filter(pk=cluster_id).values_list("revision", flat=True).first()
+    if current is None or current <= after:
+        return [], after
+    rows = Change.objects.filter(cluster_id=cluster_id, kind=kind, revision__gt=after, revision__lte=current)
     if namespace is not None:
         rows = rows.filter(namespace=namespace)
     found = list(rows.order_by("revision").values_list("revision", "type", "doc")[:BATCH])
     if len(found) == BATCH:
         return found, found[-1][0]
-    # Nothing more of this kind up to the cluster's revision: the next poll starts there.
-    current = Cluster.objects.filter(pk=cluster_id).values_list("revision", flat=True).first() or after
-    return found, max(current, found[-1][0] if found else after)
+    # Nothing more of this kind up to that revision: the next poll starts there.
+    return found, current
 
 
 def _line(event: dict) -> bytes:
