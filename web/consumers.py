@@ -9,7 +9,7 @@ never lost, and one that arrives twice is never sent twice.
 Changes travel in `changes` frames: {"type": "changes", "revision": <the last one>,
 "entries": [<change>, ...]}. A follower sends at most one frame per TICK_SECONDS: what
 arrived meanwhile goes out together (up to FRAME_ENTRIES a frame), so a burst of commits
-costs a follower a few frames, not one per commit; a quiet stream sends at once. Each
+costs a follower fewer frames than commits; a quiet stream sends at once. Each
 change is encoded once per process; a frame is the followers' shared texts joined.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ CLOSE_GONE = 4404  # the cluster was deleted
 CLOSE_ERROR = 1011  # the server failed while serving this follower: the page reconnects
 
 FRAME_ENTRIES = 200  # the most changes one frame carries
-TICK_SECONDS = 0.05  # a follower sends at most one frame of changes per tick
+TICK_SECONDS = 0.01  # a follower sends at most one frame of changes per tick
 # A follower whose mailbox holds more than this (it cannot send as fast as the cluster
 # commits) lets its pending changes go and later fills the gap from the change log.
 MAILBOX_MAX = 2000
@@ -85,6 +85,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.wakeup = asyncio.Event()
         self.sent_at = 0.0  # the loop's time of the last frame of changes
         self.joined = False
+        self.dropped = False  # changes let go from a full mailbox, not yet filled in
         # The handshake is answered at once: the checks below wait for the database behind
         # other followers' snapshots, and a handshake left unanswered for daphne's connect
         # timeout (5 s) is dropped — when a whole class opens the page in the same second.
@@ -131,6 +132,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             # or the poll does, and the change log fills it); the rest are kept.
             kept = [m for m in self.mailbox if m.get("type") != "cluster.entries"]
             self.mailbox = collections.deque(kept[-MAILBOX_MAX // 2:])
+            self.dropped = True
         self.wakeup.set()
 
     async def _pump(self) -> None:
@@ -253,15 +255,15 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                     await self._send_snapshot()
 
     async def stream_poll(self, message: dict) -> None:
-        """The feed's safety net (web/fanout.py): a revision the cluster had a poll ago and
-        this follower still has not sent is filled from the change log; class messages
-        this socket has not sent yet are sent."""
+        """The feed's poll (web/fanout.py): the cluster is gone, or class messages this
+        socket has not sent yet; a follower that let changes go from a full mailbox fills
+        them from the change log now, should no later change have shown it the gap."""
         if message.get("gone"):
             await self.close(code=CLOSE_GONE)
             raise StopConsumer()
-        behind = message.get("behind")
         async with self.lock:
-            if behind is not None and behind > self.last:
+            if self.dropped:
+                self.dropped = False
                 if not await self._backfill():
                     await self._send_snapshot()
             await self._send_broadcasts(message.get("said") or [])

@@ -8,10 +8,13 @@ each message once and encodes each change once (`Encoded`), then hands the messa
 mailbox of every follower of the cluster in this process (web/consumers.py); the last
 follower to leave closes it.
 
-The feed also makes the stream's safety net (invariant 7) once for all its followers: every
-POLL_SECONDS it reads the cluster's revision and its class's recent messages and hands them
-round as a `stream.poll` message. A follower still short of the revision read at the poll
-before (seconds ago: the live messages had their time) fills the gap from the change log.
+The feed keeps the changes it hands out contiguous (invariant 7), once for all its
+followers: it knows the newest revision it has handed out, and a message that skips ahead
+of it (Redis dropped one) is preceded by what the change log holds in between, read once.
+Every POLL_SECONDS it also reads the cluster's revision: a revision the cluster had at the
+poll before that the feed has still not seen (the last message of a burst was dropped,
+and nothing came after it) is read from the change log the same way. The same poll reads
+the class's recent messages and hands them round (`stream.poll`).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any, NamedTuple, Protocol
 
 from channels.db import database_sync_to_async
 
+from cluster import metrics
 from web import broadcast, classroom, stream
 
 log = logging.getLogger("podflow.stream")
@@ -71,12 +75,17 @@ class Feed:
         self.followers: list[Follower] = []
         self.channel = ""
         self.tasks: list[asyncio.Task] = []
+        self.received = 0  # the newest revision handed to the followers
+        self.fills = 0  # how many times the change log filled a gap (tests read it)
 
     async def open(self, layer) -> None:
         self.channel = await layer.new_channel()
         # In the group before any follower reads its snapshot: nothing committed after
-        # that read can slip past.
+        # that read can slip past. What the feed hands out starts at the revision read
+        # after joining (a follower's snapshot is at least as new).
         await layer.group_add(self.group, self.channel)
+        info = await _read(stream.current)(self.cluster_id)
+        self.received = info["revision"] if info else 0
         self.tasks = [asyncio.create_task(self._read(layer)), asyncio.create_task(self._poll())]
 
     async def close(self, layer) -> None:
@@ -91,22 +100,42 @@ class Feed:
         for follower in list(self.followers):
             follower.deliver(message)
 
+    def _hand_out(self, entries: list[Encoded]) -> None:
+        fresh = [e for e in entries if e.revision > self.received]
+        if fresh:
+            self.received = fresh[-1].revision
+            self.deliver({"type": "cluster.entries", "entries": fresh})
+
+    async def _fill(self) -> None:
+        """Hand out what the change log holds after the newest revision handed out."""
+        entries, complete = await _read(stream.entries_since)(self.cluster_id, self.received)
+        if not complete:
+            # Too far to replay: the followers find the gap themselves (a snapshot each).
+            return
+        self.fills += 1
+        metrics.STREAM_BACKFILLED.inc(len(entries))
+        self._hand_out(encode(entries))
+
     async def _read(self, layer) -> None:
         while True:
             message = await layer.receive(self.channel)
             kind = message.get("type")
             try:
                 if kind == "cluster.entries":
-                    message = {"type": kind, "entries": encode(message["entries"])}
-                elif kind == "cluster.settings":
+                    entries = encode(message["entries"])
+                    if entries and entries[0].revision > self.received + 1:
+                        await self._fill()  # a message was lost: the log has it (and these)
+                    self._hand_out(entries)
+                    continue
+                if kind == "cluster.settings":
                     # Read once here for every follower (None: the cluster is gone).
                     message = {"type": kind, "info": await _read(stream.current)(self.cluster_id)}
                 elif kind == "cluster.clock":
                     message = {"type": kind, "clock": await _read(stream.clock_of)(self.cluster_id)}
             except (KeyError, TypeError, ValueError):
-                log.exception("a malformed message for %s was dropped (the followers fill any gap from the change log)", self.group)
+                log.exception("a malformed message for %s was dropped (the change log fills any gap)", self.group)
                 continue
-            except Exception:  # the database is away for a moment: the next such message reads again
+            except Exception:  # the database is away for a moment: the poll fills in later
                 log.exception("a %s message for %s could not be read for", kind, self.group)
                 continue
             self.deliver(message)
@@ -117,11 +146,13 @@ class Feed:
             await asyncio.sleep(POLL_SECONDS)
             try:
                 info = await _read(stream.current)(self.cluster_id)
+                if behind is not None and behind > self.received:
+                    await self._fill()
                 said = await _read(classroom.recent_broadcasts)(self.cluster_id) if info is not None else []
             except Exception:  # the database is away for a moment: the next poll asks again
                 log.exception("the stream's poll of cluster %s failed", self.cluster_id)
                 continue
-            self.deliver({"type": "stream.poll", "gone": info is None, "behind": behind, "said": said})
+            self.deliver({"type": "stream.poll", "gone": info is None, "said": said})
             behind = info["revision"] if info is not None else None
 
 

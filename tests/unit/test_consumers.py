@@ -401,3 +401,18 @@ async def test_the_poll_fills_in_a_last_change_whose_message_was_lost(cluster, m
     [change] = await changes(follower, 1)  # the poll after the one that read its revision
     await follower.disconnect()
     assert change["revision"] == at + 1 and change["object"]["metadata"]["name"] == "lost"
+
+
+@run
+async def test_a_lost_message_is_read_from_the_change_log_once_for_all_followers(cluster):
+    one, two = await connected(), await connected()
+    for follower in (one, two):
+        await follower.receive_json_from()  # the snapshot
+    [feed] = fanout.hub().feeds.values()
+    at = await create_pods(cluster, "a", "b", "c")
+    await publish((await logged(cluster, at))[-1])  # the first two never published
+    for follower in (one, two):
+        assert [e["revision"] for e in await changes(follower, 3)] == [at + 1, at + 2, at + 3]
+    assert feed.fills == 1
+    await one.disconnect()
+    await two.disconnect()
