@@ -45,7 +45,7 @@ MAILBOX_MAX = 2000
 
 def changes_frame(entries: list[Encoded]) -> str:
     """The `changes` frame of these (contiguous) changes, from their shared texts."""
-    return '{"type": "changes", "revision": %d, "entries": [%s]}' % (entries[-1].revision, ", ".join(e.text for e in entries))
+    return '{"type":"changes","revision":%d,"entries":[%s]}' % (entries[-1].revision, ",".join(e.text for e in entries))
 
 
 _followers = 0

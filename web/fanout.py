@@ -42,7 +42,7 @@ class Encoded(NamedTuple):
 
 
 def encode(entries: list[dict]) -> list[Encoded]:
-    return [Encoded(int(entry["revision"]), json.dumps(entry)) for entry in entries]
+    return [Encoded(int(entry["revision"]), json.dumps(entry, separators=(",", ":"))) for entry in entries]
 
 
 class Follower(Protocol):

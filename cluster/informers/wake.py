@@ -72,9 +72,19 @@ def route(cluster: Cluster, changes: list[store.Committed]) -> None:
     """The store's commit listener: wake, once per key, every component that watches what
     this transaction wrote."""
     tasks: dict[Task, None] = {}
+    made: set[Task] = set()
     for change in changes:
         for task in for_change(cluster.pk, change.type, change.old, change.new, change.by):
             tasks[task] = None
+            if change.type == "ADDED" and task[1][-1:] == (change.new["metadata"]["uid"],):
+                made.add(task)
+    # An object's first reconcile waits for no coalescing: nothing has been said about it
+    # yet to gather (a new ReplicaSet's pods are made at once; its pods' later status
+    # changes are gathered as usual).
+    urgent = [t for t in tasks if t in made and COALESCE_SECONDS.get(t[0])]
+    if urgent and cluster.stage_seconds <= 0:
+        dispatch(urgent, countdown=0.0)
+        tasks = {t: None for t in tasks if t not in made or not COALESCE_SECONDS.get(t[0])}
     dispatch_paced(cluster, list(tasks))
 
 

@@ -310,3 +310,21 @@ def test_at_normal_and_slow_speed_the_control_plane_waits_a_stage_per_hop(cluste
     sent.clear()
     wake.dispatch_paced(cluster, [scheduler_task, kubelet_task])
     assert sent == [([scheduler_task, kubelet_task], {"unless_delayed": False})]
+
+
+def test_a_new_replicaset_is_reconciled_at_once_and_later_wakes_are_gathered(cluster, monkeypatch, django_capture_on_commit_callbacks):
+    from cluster.apimachinery import kinds
+
+    from .manifests import replicaset
+
+    sent: list[tuple[list, dict]] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append((list(tasks), kw)))
+    with django_capture_on_commit_callbacks(execute=True):
+        made = store.create(cluster, replicaset("web", replicas=2), by=store.DEPLOYMENT_CONTROLLER)
+    key = (wake.RECONCILE_REPLICASET, (cluster.pk, made["metadata"]["uid"]))
+    assert [kw for tasks, kw in sent if key in tasks] == [{"countdown": 0.0}]
+
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        store.mutate(cluster, kinds.REPLICASET, "default", "web", lambda d: d["spec"].update(replicas=3), by=store.DEPLOYMENT_CONTROLLER)
+    assert [kw.get("countdown") for tasks, kw in sent if key in tasks] == [None]  # its kind's coalescing time
