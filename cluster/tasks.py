@@ -129,10 +129,13 @@ def schedule_pending(cluster_id: int) -> None:
     paused, stopped = clock.settings_of(cluster_id)
     if cluster is not None and paused and clock.SCHEDULER not in stopped:
         # Paused, the pass is held as what it is made of: one bind per pending pod, each
-        # its own next action (a step binds one pod, not all of them).
+        # its own next action (a step binds one pod, not all of them). A bind a step has
+        # let through is taken here and now: admitting it used up the step.
         wake.started((wake.SCHEDULE_PENDING, (cluster_id,)))
         for uid in scheduler.pending_pods(cluster):
-            _admitted((wake.SCHEDULE_POD, (cluster_id, uid)))
+            if _admitted((wake.SCHEDULE_POD, (cluster_id, uid))):
+                with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
+                    scheduler.schedule(cluster, uid)
         return
     if cluster := _admitted((wake.SCHEDULE_PENDING, (cluster_id,))):
         _schedule_in_batches(cluster, scheduler.pending_pods(cluster))

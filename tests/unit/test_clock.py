@@ -111,6 +111,18 @@ def test_a_paused_pending_pass_is_held_as_one_bind_per_pod(cluster, api):
     assert [h[:2] for h in held(cluster)] == [("scheduler", 4), ("scheduler", 4)]
 
 
+def test_a_step_let_through_is_taken_by_a_pending_pass_that_comes_first(cluster, api):
+    """A step releases a pod's bind; a pending pass (woken by a node's change) runs before
+    the pod's own task: the pass binds it, and the step is not used up for nothing."""
+    post(api, CLOCK, {"paused": True})
+    store.create(cluster, pod("a"))
+    tasks.schedule_pending(cluster.pk)
+    assert post(api, CLOCK + "/step").json()["released"]["step"] == 4
+    tasks.schedule_pending(cluster.pk)
+    assert current(cluster, "a")["spec"].get("nodeName")
+    assert held(cluster) == []
+
+
 def test_a_stopped_scheduler_leaves_pods_pending_and_holds_nothing(cluster, api):
     answer = post(api, "/k8s/test/podflow/v1/components/scheduler/stop")
     assert answer.status_code == 200 and answer.json()["stopped"] == ["scheduler"]
