@@ -9,8 +9,10 @@ mailbox of every follower of the cluster in this process (web/consumers.py); the
 follower to leave closes it.
 
 The feed keeps the changes it hands out contiguous (invariant 7), once for all its
-followers: it knows the newest revision it has handed out, and a message that skips ahead
-of it (Redis dropped one) is preceded by what the change log holds in between, read once.
+followers: it knows the newest revision it has handed out. A message that skips ahead of
+it waits up to GAP_SECONDS for the one before it (each process publishes its own commits,
+so two processes' messages can cross on the way); if that never comes (Redis dropped it),
+the change log's entries in between are read, once, and handed out first.
 Every POLL_SECONDS it also reads the cluster's revision: a revision the cluster had at the
 poll before that the feed has still not seen (the last message of a burst was dropped,
 and nothing came after it) is read from the change log the same way. The same poll reads
@@ -31,6 +33,7 @@ from web import broadcast, classroom, stream
 log = logging.getLogger("podflow.stream")
 
 POLL_SECONDS = 2.0
+GAP_SECONDS = 0.25  # how long a message ahead of a gap waits for the one before it
 FORGET_AFTER_SECONDS = 5.0
 
 
@@ -76,6 +79,8 @@ class Feed:
         self.channel = ""
         self.tasks: list[asyncio.Task] = []
         self.received = 0  # the newest revision handed to the followers
+        self.waiting: dict[int, Encoded] = {}  # changes ahead of a gap, by revision
+        self.filler: asyncio.Task | None = None
         self.fills = 0  # how many times the change log filled a gap (tests read it)
 
     async def open(self, layer) -> None:
@@ -89,8 +94,9 @@ class Feed:
         self.tasks = [asyncio.create_task(self._read(layer)), asyncio.create_task(self._poll())]
 
     async def close(self, layer) -> None:
-        for task in self.tasks:
-            task.cancel()
+        for task in [*self.tasks, self.filler]:
+            if task is not None:
+                task.cancel()
         await layer.group_discard(self.group, self.channel)
         # Not at once: the layer's own receive for this channel is still being cancelled,
         # and it removes its queue itself then (and fails if the queue is already gone).
@@ -101,20 +107,49 @@ class Feed:
             follower.deliver(message)
 
     def _hand_out(self, entries: list[Encoded]) -> None:
-        fresh = [e for e in entries if e.revision > self.received]
-        if fresh:
-            self.received = fresh[-1].revision
-            self.deliver({"type": "cluster.entries", "entries": fresh})
+        """Take changes in, and hand out those that follow on from the newest handed out;
+        those ahead of a gap wait for it to close (or for `_fill_gap`)."""
+        for entry in entries:
+            if entry.revision > self.received:
+                self.waiting[entry.revision] = entry
+        run = []
+        while self.received + 1 in self.waiting:
+            entry = self.waiting.pop(self.received + 1)
+            run.append(entry)
+            self.received = entry.revision
+        if run:
+            self.deliver({"type": "cluster.entries", "entries": run})
+        if self.waiting and self.filler is None:
+            self.filler = asyncio.create_task(self._fill_gap())
+
+    async def _fill_gap(self) -> None:
+        try:
+            await asyncio.sleep(GAP_SECONDS)
+            if self.waiting:
+                await self._fill()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database is away for a moment: the poll fills it later
+            log.exception("could not fill a gap in the stream of %s", self.group)
+        finally:
+            self.filler = None
+        if self.waiting:  # still ahead of a gap (the fill found the log too far behind)
+            self.filler = asyncio.create_task(self._fill_gap())
 
     async def _fill(self) -> None:
         """Hand out what the change log holds after the newest revision handed out."""
         entries, complete = await _read(stream.entries_since)(self.cluster_id, self.received)
         if not complete:
             # Too far to replay: the followers find the gap themselves (a snapshot each).
+            self.received = max(self.waiting, default=self.received)
+            self.waiting.clear()
             return
         self.fills += 1
         metrics.STREAM_BACKFILLED.inc(len(entries))
         self._hand_out(encode(entries))
+        # Whatever waited beyond the log's end as read is kept for what comes next.
+        for revision in [r for r in self.waiting if r <= self.received]:
+            del self.waiting[revision]
 
     async def _read(self, layer) -> None:
         while True:
@@ -122,10 +157,7 @@ class Feed:
             kind = message.get("type")
             try:
                 if kind == "cluster.entries":
-                    entries = encode(message["entries"])
-                    if entries and entries[0].revision > self.received + 1:
-                        await self._fill()  # a message was lost: the log has it (and these)
-                    self._hand_out(entries)
+                    self._hand_out(encode(message["entries"]))
                     continue
                 if kind == "cluster.settings":
                     # Read once here for every follower (None: the cluster is gone).

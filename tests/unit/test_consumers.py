@@ -416,3 +416,17 @@ async def test_a_lost_message_is_read_from_the_change_log_once_for_all_followers
     assert feed.fills == 1
     await one.disconnect()
     await two.disconnect()
+
+
+@run
+async def test_messages_that_cross_on_the_way_are_put_back_in_order_without_the_change_log(cluster):
+    follower = await connected()
+    await follower.receive_json_from()  # the snapshot
+    [feed] = fanout.hub().feeds.values()
+    at = await create_pods(cluster, "a", "b")
+    first, second = await logged(cluster, at)
+    await publish(second)  # two processes' commits: the later one's message arrives first
+    await publish(first)
+    assert [e["revision"] for e in await changes(follower, 2)] == [at + 1, at + 2]
+    assert feed.fills == 0
+    await follower.disconnect()
