@@ -72,19 +72,19 @@ def route(cluster: Cluster, changes: list[store.Committed]) -> None:
     """The store's commit listener: wake, once per key, every component that watches what
     this transaction wrote."""
     tasks: dict[Task, None] = {}
-    made: set[Task] = set()
+    own: set[Task] = set()
     for change in changes:
         for task in for_change(cluster.pk, change.type, change.old, change.new, change.by):
             tasks[task] = None
-            if change.type == "ADDED" and task[1][-1:] == (change.new["metadata"]["uid"],):
-                made.add(task)
-    # An object's first reconcile waits for no coalescing: nothing has been said about it
-    # yet to gather (a new ReplicaSet's pods are made at once; its pods' later status
-    # changes are gathered as usual).
-    urgent = [t for t in tasks if t in made and COALESCE_SECONDS.get(t[0])]
+            if task[1][-1:] == (change.new["metadata"]["uid"],):
+                own.add(task)
+    # What an object's own change asks for is done at once (a new ReplicaSet's pods are
+    # made, a scaled one's added or removed); what its dependents say of it (its pods'
+    # status, its ReplicaSets' status) is gathered for its kind's coalescing time.
+    urgent = [t for t in tasks if t in own and COALESCE_SECONDS.get(t[0])]
     if urgent and cluster.stage_seconds <= 0:
         dispatch(urgent, countdown=0.0)
-        tasks = {t: None for t in tasks if t not in made or not COALESCE_SECONDS.get(t[0])}
+        tasks = {t: None for t in tasks if t not in own or not COALESCE_SECONDS.get(t[0])}
     dispatch_paced(cluster, list(tasks))
 
 
@@ -279,11 +279,11 @@ def pending_key(task: Task) -> str:
 
 
 # The controller manager's work queue coalesces wake-ups of one key that come close
-# together (a ReplicaSet hears from each of its pods as it starts): one reconcile then sees
-# them all. A real controller gets the same from its informer's queue. A Deployment hears
-# from its ReplicaSets, whose status writes are coalesced so already: it reconciles at once
-# (its status follows theirs without a wait of its own).
-COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1, SYNC_INGRESSES: 0.1}
+# together (a ReplicaSet hears from each of its pods as it starts, a Deployment from each
+# status write of its ReplicaSets): one reconcile then sees them all. A real controller
+# gets the same from its informer's queue. An object's own changes are not gathered
+# (`route`).
+COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1, SYNC_INGRESSES: 0.1}
 
 COALESCE_SECONDS[RECONCILE_NAMESPACE] = 0.1  # a namespace hears of every object that leaves it
 
