@@ -385,11 +385,12 @@ class Command(BaseCommand):
         parser.add_argument("--token", default="", help="the cluster's bearer token with --url (default: read from this database)")
         parser.add_argument("--postgres", action="store_true", help="our own stack on a throwaway PostgreSQL server instead of SQLite (Debian's postgresql)")
         parser.add_argument("--warmup", type=int, default=3, help="bare pods made before (a) and not timed (default 3)")
+        parser.add_argument("--workers-per-role", type=int, default=0, help="Celery workers per role on our own stack (default: 2 on PostgreSQL, 1 on SQLite, whose single writer gains nothing from more)")
         from ._benchscenarios import add_arguments as scenario_arguments  # (d), (e), (f): in _benchscenarios.py beside this file
 
         scenario_arguments(parser)
 
-    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, token: str, postgres: bool = False, **options):
+    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, token: str, postgres: bool = False, workers_per_role: int = 0, **options):
         began = time.monotonic()
         stack = None
         tmp: tempfile.TemporaryDirectory | None = None
@@ -403,7 +404,7 @@ class Command(BaseCommand):
             else:
                 cluster = cluster or "bench"
                 tmp = tempfile.TemporaryDirectory(prefix="podflow-bench-")
-                stack, redis_url = self._start_stack(Path(tmp.name), cluster, postgres=postgres)
+                stack, redis_url = self._start_stack(Path(tmp.name), cluster, postgres=postgres, workers=workers_per_role)
                 base = stack.url
                 database_note = f"PostgreSQL {self._postgres_version(stack)} (throwaway, fsync off)" if postgres else f"SQLite {sqlite3.sqlite_version}, WAL, file in {tmp.name}"
                 where = f"our own stack at {base} (Redis {redis_url}, {database_note})"
@@ -445,13 +446,13 @@ class Command(BaseCommand):
         with psycopg.connect(stack.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1), connect_timeout=5) as conn:
             return str(conn.execute("SHOW server_version").fetchone()[0])
 
-    def _start_stack(self, var: Path, cluster: str, *, postgres: bool = False):
+    def _start_stack(self, var: Path, cluster: str, *, postgres: bool = False, workers: int = 0):
         from cluster.stack import Stack, wait_for
 
         stack = Stack.scratch(var, postgres=postgres)
         # PostgreSQL locks a cluster's row, not the database: two workers per role write
         # different sandboxes side by side (SQLite has one writer, so one worker per role).
-        stack.workers_per_role = 2 if postgres else 1
+        stack.workers_per_role = workers if workers > 0 else (2 if postgres else 1)
         self.stack = stack  # (b) reports the CPU each of its processes used
         redis_url = stack.env["REDIS_URL"]
         self.stdout.write(f"starting the stack (redis-server, daphne, {stack.workers_per_role} Celery worker(s) per role, beat) ...")
