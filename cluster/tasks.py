@@ -118,8 +118,14 @@ def sync_ingresses(cluster_id: int, namespace: str, service: str) -> None:
 @shared_task(name="cluster.tasks.schedule_pod")
 def schedule_pod(cluster_id: int, uid: str) -> None:
     if cluster := _admitted((wake.SCHEDULE_POD, (cluster_id, uid))):
-        with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
-            scheduler.schedule(cluster, uid)
+        _schedule_one(cluster, uid)
+
+
+def _schedule_one(cluster: Cluster, uid: str) -> None:
+    """One scheduling attempt; a pod that cannot be scheduled for an unexpected reason is
+    recorded on that pod and skipped (its writes undone)."""
+    with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
+        scheduler.schedule(cluster, uid)
 
 
 @shared_task(name="cluster.tasks.schedule_pending")
@@ -134,8 +140,7 @@ def schedule_pending(cluster_id: int) -> None:
         wake.started((wake.SCHEDULE_PENDING, (cluster_id,)))
         for uid in scheduler.pending_pods(cluster):
             if _admitted((wake.SCHEDULE_POD, (cluster_id, uid))):
-                with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
-                    scheduler.schedule(cluster, uid)
+                _schedule_one(cluster, uid)
         return
     if cluster := _admitted((wake.SCHEDULE_PENDING, (cluster_id,))):
         _schedule_in_batches(cluster, scheduler.pending_pods(cluster))
@@ -175,8 +180,7 @@ def _schedule_in_batches(cluster: Cluster, uids: list[str]) -> None:
     for start in range(0, len(uids), scheduler.BATCH):
         with scheduler.batch(cluster):
             for uid in uids[start:start + scheduler.BATCH]:
-                with isolation.isolated(cluster, store.SCHEDULER, uid=uid):
-                    scheduler.schedule(cluster, uid)
+                _schedule_one(cluster, uid)
 
 
 @shared_task(name="cluster.tasks.sync_pod")

@@ -61,17 +61,8 @@ def _trim_memory() -> None:
         pass
 
 
-def _read(fn):
-    """A read of the stream (a snapshot, a replay), run in the thread pool rather than the
-    one thread Channels gives database work by default: many followers' reads then go on
-    side by side instead of queueing — with every handshake's session lookup — behind each
-    other. They only read, so they need none of that thread's ordering."""
-    return database_sync_to_async(fn, thread_sensitive=False)
-
-
-# Every read a follower makes goes through `_read`: on Channels' default single database
-# thread it would queue behind every sync view of the process (each learner's lab checks,
-# the instructor's roster).
+# Every read a follower makes runs off Channels' single database thread (fanout.read_off_thread).
+_read = fanout.read_off_thread
 
 
 class ClusterConsumer(AsyncJsonWebsocketConsumer):
@@ -155,7 +146,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                             entries += self.mailbox.popleft()["entries"]
                         await self._take(entries)
                     elif kind in HANDLED:
-                        await getattr(self, HANDLED[kind])(message)
+                        await getattr(self, kind.replace(".", "_"))(message)
         except (StopConsumer, asyncio.CancelledError):
             pass
         except Exception:
@@ -324,14 +315,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         return True
 
 
-# The feed's messages each follower handles (web/fanout.py): the cluster's group (web/broadcast.py,
+# The feed's messages each follower handles (web/fanout.py), each by the method Channels'
+# convention names (`cluster.clock` → `cluster_clock`): the cluster's group (web/broadcast.py,
 # web/classroom.py) and the feed's own poll. `cluster.entries` is taken apart (`_take`).
-HANDLED = {
-    "cluster.settings": "cluster_settings",
-    "cluster.clock": "cluster_clock",
-    "cluster.request": "cluster_request",
-    "cluster.traffic": "cluster_traffic",
-    "class.broadcast": "class_broadcast",
-    "class.pace": "class_pace",
-    "stream.poll": "stream_poll",
-}
+HANDLED = frozenset(("cluster.settings", "cluster.clock", "cluster.request", "cluster.traffic", "class.broadcast", "class.pace", "stream.poll"))

@@ -52,8 +52,12 @@ class Follower(Protocol):
     def deliver(self, message: dict) -> None: ...
 
 
-def _read(fn):
-    """A read in the thread pool (not Channels' single database thread: see web/consumers.py)."""
+def read_off_thread(fn):
+    """A read of the stream (a snapshot, a replay, the cluster's revision), run in the
+    thread pool rather than the one thread Channels gives database work by default: there
+    it would queue behind every sync view of the process (each learner's lab checks, the
+    instructor's roster) and every handshake's session lookup. These only read, so they
+    need none of that thread's ordering."""
     return database_sync_to_async(fn, thread_sensitive=False)
 
 
@@ -89,7 +93,7 @@ class Feed:
         # that read can slip past. What the feed hands out starts at the revision read
         # after joining (a follower's snapshot is at least as new).
         await layer.group_add(self.group, self.channel)
-        info = await _read(stream.current)(self.cluster_id)
+        info = await read_off_thread(stream.current)(self.cluster_id)
         self.received = info["revision"] if info else 0
         self.tasks = [asyncio.create_task(self._read(layer)), asyncio.create_task(self._poll())]
 
@@ -127,8 +131,6 @@ class Feed:
             await asyncio.sleep(GAP_SECONDS)
             if self.waiting:
                 await self._fill()
-        except asyncio.CancelledError:
-            raise
         except Exception:  # the database is away for a moment: the poll fills it later
             log.exception("could not fill a gap in the stream of %s", self.group)
         finally:
@@ -138,7 +140,7 @@ class Feed:
 
     async def _fill(self) -> None:
         """Hand out what the change log holds after the newest revision handed out."""
-        entries, complete = await _read(stream.entries_since)(self.cluster_id, self.received)
+        entries, complete = await read_off_thread(stream.entries_since)(self.cluster_id, self.received)
         if not complete:
             # Too far to replay: the followers find the gap themselves (a snapshot each).
             self.received = max(self.waiting, default=self.received)
@@ -161,9 +163,9 @@ class Feed:
                     continue
                 if kind == "cluster.settings":
                     # Read once here for every follower (None: the cluster is gone).
-                    message = {"type": kind, "info": await _read(stream.current)(self.cluster_id)}
+                    message = {"type": kind, "info": await read_off_thread(stream.current)(self.cluster_id)}
                 elif kind == "cluster.clock":
-                    message = {"type": kind, "clock": await _read(stream.clock_of)(self.cluster_id)}
+                    message = {"type": kind, "clock": await read_off_thread(stream.clock_of)(self.cluster_id)}
             except (KeyError, TypeError, ValueError):
                 log.exception("a malformed message for %s was dropped (the change log fills any gap)", self.group)
                 continue
@@ -177,10 +179,10 @@ class Feed:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
-                info = await _read(stream.current)(self.cluster_id)
+                info = await read_off_thread(stream.current)(self.cluster_id)
                 if behind is not None and behind > self.received:
                     await self._fill()
-                said = await _read(classroom.recent_broadcasts)(self.cluster_id) if info is not None else []
+                said = await read_off_thread(classroom.recent_broadcasts)(self.cluster_id) if info is not None else []
             except Exception:  # the database is away for a moment: the next poll asks again
                 log.exception("the stream's poll of cluster %s failed", self.cluster_id)
                 continue

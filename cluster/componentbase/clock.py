@@ -80,9 +80,7 @@ def admit(cluster: Cluster, component: str, task: str, args: list | tuple, descr
         # Resumed while this was queued: a row it left (released or not) has done its job.
         # Looked for before deleting: a DELETE takes SQLite's write lock even when it finds
         # nothing, and every task of every component passes here.
-        leftover = HeldAction.objects.filter(cluster=cluster, key=key)
-        if leftover.exists():
-            leftover.delete()
+        forget_held(cluster, task, [args])
         return RUN
     released = HeldAction.objects.filter(cluster=cluster, key=key, released=True).delete()[0]
     if released:
@@ -104,8 +102,8 @@ def admit(cluster: Cluster, component: str, task: str, args: list | tuple, descr
 
 
 def forget_held(cluster: Cluster, task: str, argses: list[tuple]) -> None:
-    """What `admit` does for each action it lets run on a cluster whose clock runs, for
-    the actions of a batch taken at once: the rows a resume raced with go."""
+    """Actions let run on a cluster whose clock runs (by `admit`, or a batch taken at
+    once): the rows a resume raced with go."""
     leftover = HeldAction.objects.filter(cluster=cluster, key__in=[key_of(task, args) for args in argses])
     if leftover.exists():
         leftover.delete()
