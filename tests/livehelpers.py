@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from websockets.sync.client import connect
 
+from web import delta
 
 _tokens: dict[tuple[str, str], str] = {}
 # How to get a cluster's kubeconfig for a stack at a base URL: the live_stack fixture
@@ -92,6 +93,7 @@ class Stream:
         headers = {"Authorization": "Bearer " + token_for(base, cluster)}
         self.ws = connect(ws_url, origin=base, additional_headers=headers, max_size=None, open_timeout=10).__enter__()
         self.messages: list[dict] = []
+        self.objects: dict[str, dict] = {}  # by uid, as the page keeps them
 
     def __enter__(self) -> "Stream":
         return self
@@ -115,10 +117,41 @@ class Stream:
                 continue
             # Every message of the frame is kept, also those after the one awaited.
             messages = frame_messages(json.loads(raw))
+            for message in messages:
+                self._hold(message)
             self.messages.extend(messages)
             for message in messages:
                 if check(message):
                     return message
+
+    def _hold(self, message: dict) -> None:
+        """Keep the objects as the page does, and give a change sent as a merge patch its
+        whole `object` (web/delta.py): a patch to a version this client does not hold is a
+        bug of the stream."""
+        if message.get("type") in ("snapshot", "snapshot-part"):
+            for value in message.values():
+                if isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, dict) and "uid" in (item.get("metadata") or {}):
+                            self.objects[item["metadata"]["uid"]] = item
+            return
+        if message.get("type") != "change":
+            return
+        if "patch" in message:
+            known = self.objects.get(message["uid"])
+            version = (known or {}).get("metadata", {}).get("resourceVersion")
+            if known is not None and version == message["base"]:
+                whole = delta.apply({k: v for k, v in known.items() if k != "display"}, message["patch"])
+                message["object"] = {**whole, "display": message["display"]} if "display" in message else whole
+            elif known is not None and int(version) >= message["revision"]:
+                message["object"] = known
+            else:
+                raise AssertionError(f"a patch to {message['kind']} {message['uid']} version {message['base']}, and this client holds {version}")
+        uid = (message.get("object") or {}).get("metadata", {}).get("uid")
+        if uid and message.get("change") == "DELETED":
+            self.objects.pop(uid, None)
+        elif uid:
+            self.objects[uid] = message["object"]
 
     def changes(self) -> list[dict]:
         return [m for m in self.messages if m.get("type") == "change"]

@@ -23,7 +23,7 @@ from cluster.apimachinery import metav1
 from cluster.apiserver import audit, store
 from cluster.apiserver.serializers import display
 from cluster.models import Cluster, Step
-from web import redact
+from web import delta, redact
 
 log = logging.getLogger("podflow.broadcast")
 
@@ -118,15 +118,27 @@ def publish_traffic(cluster_name: str, answers: list[dict[str, Any]]) -> None:
 def entry(change: store.Committed) -> dict[str, Any]:
     """One committed write as the page's stream carries it (Secrets redacted, a large
     object summarised; see web/redact.py; a Pod or Node with its `display`; `at`, when it
-    committed)."""
-    return {
-        "revision": change.revision,
-        "at": commit_time(change.at),
-        "change": change.type,
-        "kind": change.kind,
-        "object": for_page(change.new, change.size_hint),
-        "steps": [step_payload(s) for s in change.steps],
-    }
+    committed). A modified object of a kind the page keeps goes as a merge patch of the
+    page's view since its version before (web/delta.py): `uid`, `base` (that version's
+    resourceVersion), `patch`, and `display` beside it rather than inside."""
+    head = {"revision": change.revision, "at": commit_time(change.at), "change": change.type, "kind": change.kind}
+    steps = [step_payload(s) for s in change.steps]
+    now = metav1.now()
+    shown = redact.for_browser(change.new, change.size_hint)
+    if change.type == "MODIFIED" and change.old is not None and change.kind in delta.KEPT_KINDS:
+        try:
+            patch = delta.diff(redact.for_browser(change.old), shown)
+        except delta.Unpatchable:
+            pass
+        else:
+            meta = change.new.get("metadata") or {}
+            patched = {**head, "uid": meta.get("uid"), "base": (change.old.get("metadata") or {}).get("resourceVersion"), "patch": patch}
+            fields = _display(change.new, now)
+            if fields is not None:
+                patched["display"] = fields
+            return {**patched, "steps": steps}
+    fields = _display(change.new, now)
+    return {**head, "object": shown if fields is None else {**shown, "display": fields}, "steps": steps}
 
 
 def commit_time(moment: datetime | None) -> str | None:
@@ -143,12 +155,16 @@ def for_page(doc: dict, size_hint: int | None = None, now: datetime | None = Non
     cluster/apiserver/serializers/display.py), read from the whole object even when the page
     gets it summarised. The stored document is never changed: the display goes on a copy."""
     shown = redact.for_browser(doc, size_hint)
+    fields = _display(doc, now or metav1.now())
+    return shown if fields is None else {**shown, "display": fields}
+
+
+def _display(doc: dict, now: datetime) -> dict | None:
     try:
-        fields = display.of(doc, now or metav1.now())
+        return display.of(doc, now)
     except Exception:  # the stream must go on: the page falls back to the object's phase
         log.exception("could not print the display fields of %s %s", doc.get("kind"), (doc.get("metadata") or {}).get("name"))
-        return shown
-    return shown if fields is None else {**shown, "display": fields}
+        return None
 
 
 def step_payload(step: Step) -> dict[str, Any]:

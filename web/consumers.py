@@ -8,9 +8,12 @@ never lost, and one that arrives twice is never sent twice.
 
 Changes travel in `changes` frames: {"type": "changes", "revision": <the last one>,
 "entries": [<change>, ...]}. A follower sends at most one frame per TICK_SECONDS: what
-arrived meanwhile goes out together (up to FRAME_ENTRIES a frame), so a burst of commits
-costs a follower fewer frames than commits; a quiet stream sends at once. Each
-change is encoded once per process; a frame is the followers' shared texts joined.
+arrived meanwhile goes out together (up to fanout.FRAME_ENTRIES a frame), so a burst of
+commits costs a follower fewer frames than commits; a quiet stream sends at once. Each
+change is encoded once per process, and a run of changes that came together is framed
+once for all the followers that send it as it came. A follower that asks for
+`?compress=deflate` gets each frame of changes as a binary message, the frame's JSON
+deflated (raw DEFLATE), once per process for all of them.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from cluster import metrics
 from cluster.apiserver.handlers import access
 from web import classroom, fanout, stream
-from web.fanout import Encoded
+from web.fanout import Encoded, Run
 
 log = logging.getLogger("podflow.stream")
 
@@ -36,16 +39,10 @@ CLOSE_FORBIDDEN = 4403  # may not follow this cluster (or it does not exist)
 CLOSE_GONE = 4404  # the cluster was deleted
 CLOSE_ERROR = 1011  # the server failed while serving this follower: the page reconnects
 
-FRAME_ENTRIES = 200  # the most changes one frame carries
 TICK_SECONDS = 0.01  # a follower sends at most one frame of changes per tick
 # A follower whose mailbox holds more than this (it cannot send as fast as the cluster
 # commits) lets its pending changes go and later fills the gap from the change log.
 MAILBOX_MAX = 2000
-
-
-def changes_frame(entries: list[Encoded]) -> str:
-    """The `changes` frame of these (contiguous) changes, from their shared texts."""
-    return '{"type":"changes","revision":%d,"entries":[%s]}' % (entries[-1].revision, ",".join(e.text for e in entries))
 
 
 _followers = 0
@@ -77,6 +74,9 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.sent_at = 0.0  # the loop's time of the last frame of changes
         self.joined = False
         self.dropped = False  # changes let go from a full mailbox, not yet filled in
+        # `?compress=deflate`: changes frames go as binary messages, each a raw DEFLATE
+        # stream of the frame's JSON (web/fanout.py Run); everything else stays text.
+        self.deflate = parse_qs(self.scope.get("query_string", b"").decode()).get("compress") == ["deflate"]
         # The handshake is answered at once: the checks below wait for the database behind
         # other followers' snapshots, and a handshake left unanswered for daphne's connect
         # timeout (5 s) is dropped — when a whole class opens the page in the same second.
@@ -141,10 +141,14 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
                     message = self.mailbox.popleft()
                     kind = message.get("type")
                     if kind == "cluster.entries":
-                        entries = list(message["entries"])
-                        while self.mailbox and self.mailbox[0].get("type") == "cluster.entries":
+                        # A run as it came is sent in the frames built once for every
+                        # follower; runs that waited together go out in one frame, unless
+                        # this follower takes them deflated (a run's own frames are smaller).
+                        entries, run = list(message["entries"]), message.get("run")
+                        while not self.deflate and self.mailbox and self.mailbox[0].get("type") == "cluster.entries":
                             entries += self.mailbox.popleft()["entries"]
-                        await self._take(entries)
+                            run = None
+                        await self._take(entries, run)
                     elif kind in HANDLED:
                         await getattr(self, kind.replace(".", "_"))(message)
         except (StopConsumer, asyncio.CancelledError):
@@ -208,18 +212,23 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             raise StopConsumer() from exc
         metrics.frame_sent(content)
 
-    async def _send_changes(self, entries: list[Encoded]) -> None:
-        """Contiguous entries after self.last, in frames of up to FRAME_ENTRIES."""
-        for start in range(0, len(entries), FRAME_ENTRIES):
-            chunk = entries[start:start + FRAME_ENTRIES]
+    async def _send_changes(self, entries: list[Encoded], run: Run | None = None) -> None:
+        """Contiguous entries after self.last, in frames of up to fanout.FRAME_ENTRIES:
+        `run`'s shared frames when the entries are that run, text or deflated as asked."""
+        if run is None or run.entries != entries:
+            run = Run(entries)
+        for last, frame, count in run.frames(self.deflate):
             try:
-                await self.send(text_data=changes_frame(chunk))
+                if self.deflate:
+                    await self.send(bytes_data=frame)
+                else:
+                    await self.send(text_data=frame)
             except Disconnected as exc:
                 raise StopConsumer() from exc
-            self.last = chunk[-1].revision
+            self.last = last
             metrics.frame_sent({"type": "changes"})
-            if len(chunk) > 1:
-                metrics.STREAM_COALESCED.inc(len(chunk))
+            if count > 1:
+                metrics.STREAM_COALESCED.inc(count)
         self.sent_at = asyncio.get_running_loop().time()
 
     async def receive_json(self, content, **kwargs) -> None:
@@ -228,7 +237,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
 
     # --- group messages -------------------------------------------------------------
 
-    async def _take(self, entries: list[Encoded]) -> None:
+    async def _take(self, entries: list[Encoded], shared: Run | None = None) -> None:
         """Changes from the feed, in revision order: the new ones are sent while they
         follow on from the last one sent; at a gap (a message Redis dropped, or one let go
         from a full mailbox) the change log has the rest."""
@@ -240,7 +249,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             while run < len(fresh) and fresh[run].revision == self.last + 1 + run:
                 run += 1
             if run:
-                await self._send_changes(fresh[:run])
+                await self._send_changes(fresh[:run], shared)
             if run < len(fresh):
                 if not await self._backfill():
                     await self._send_snapshot()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import zlib
 from typing import Any, NamedTuple, Protocol
 
 from channels.db import database_sync_to_async
@@ -37,6 +38,9 @@ GAP_SECONDS = 0.25  # how long a message ahead of a gap waits for the one before
 FORGET_AFTER_SECONDS = 5.0
 
 
+FRAME_ENTRIES = 200  # the most changes one frame carries
+
+
 class Encoded(NamedTuple):
     """One change of the stream and its JSON text, encoded once for every follower."""
 
@@ -46,6 +50,43 @@ class Encoded(NamedTuple):
 
 def encode(entries: list[dict]) -> list[Encoded]:
     return [Encoded(int(entry["revision"]), json.dumps(entry, separators=(",", ":"))) for entry in entries]
+
+
+def changes_frame(entries: list[Encoded]) -> str:
+    """The `changes` frame of these (contiguous) changes, from their shared texts."""
+    return '{"type":"changes","revision":%d,"entries":[%s]}' % (entries[-1].revision, ",".join(e.text for e in entries))
+
+
+def deflate(text: str) -> bytes:
+    """A frame for a follower that asked for `?compress=deflate`: the JSON text as a raw
+    DEFLATE stream (RFC 1951), what the browser's DecompressionStream("deflate-raw") reads."""
+    packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return packer.compress(text.encode()) + packer.flush()
+
+
+class Run:
+    """Contiguous changes handed out together, and their frames, each built once for every
+    follower that sends the run as it came (a follower not behind): as text, and deflated
+    for those that asked for it. Stream JSON compresses about tenfold, so a class of
+    followers costs daphne a tenth of the bytes to send."""
+
+    __slots__ = ("entries", "_frames")
+
+    def __init__(self, entries: list[Encoded]) -> None:
+        self.entries = entries
+        self._frames: dict[bool, list[tuple[int, str | bytes, int]]] = {}
+
+    def frames(self, deflated: bool) -> list[tuple[int, str | bytes, int]]:
+        """(last revision, frame, changes in it) per frame of at most FRAME_ENTRIES changes."""
+        found = self._frames.get(deflated)
+        if found is None:
+            found = []
+            for start in range(0, len(self.entries), FRAME_ENTRIES):
+                chunk = self.entries[start:start + FRAME_ENTRIES]
+                text = changes_frame(chunk)
+                found.append((chunk[-1].revision, deflate(text) if deflated else text, len(chunk)))
+            self._frames[deflated] = found
+        return found
 
 
 class Follower(Protocol):
@@ -122,7 +163,7 @@ class Feed:
             run.append(entry)
             self.received = entry.revision
         if run:
-            self.deliver({"type": "cluster.entries", "entries": run})
+            self.deliver({"type": "cluster.entries", "entries": run, "run": Run(run)})
         if self.waiting and self.filler is None:
             self.filler = asyncio.create_task(self._fill_gap())
 

@@ -1,7 +1,7 @@
 // podflow's page: keeps a live copy of the cluster from the websocket and shows it as a
 // diagram, a step log, a pod table and forms that talk to the Kubernetes-shaped API.
 import { gettext, ngettext, fmt, stepText, LANG } from "./i18n.js";
-import { ClusterState } from "./store.js";
+import { ClusterState, MissingBase } from "./store.js";
 import { podView, containerViews, owner, podRequests, holdsResources, formatCpu, formatMemory, nodeView } from "./k8s.js";
 import { renderDiagram, stateWord, esc, STEP_NUMBERS } from "./diagram.js";
 import { makeApi, ApiError } from "./api.js";
@@ -556,13 +556,38 @@ function setConnection(kind, text) {
   $(".conn-text", el).textContent = text;
 }
 
+// Frames of changes come deflated (raw DEFLATE, a tenth of the bytes) where the browser
+// can inflate them; the server sends the rest as text.
+const INFLATE = typeof DecompressionStream === "function";
+function inflate(buffer) {
+  const stream = new Blob([buffer]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Response(stream).text();
+}
+
+// The page asks for a whole snapshot on its next connect (not the changes since its revision).
+let wantSnapshot = false;
+function resync() {
+  wantSnapshot = true;
+  const ws = socket;
+  socket = null; // its close handler sees another socket (or none) and does nothing
+  if (ws) ws.close();
+  clearTimeout(reconnectTimer);
+  connect();
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const since = state.ready ? `?since=${state.revision}` : "";
-  const url = `${scheme}//${location.host}/ws/clusters/${encodeURIComponent(config.cluster)}/${since}`;
+  const query = new URLSearchParams();
+  if (state.ready && !wantSnapshot) query.set("since", state.revision);
+  if (INFLATE) query.set("compress", "deflate");
+  wantSnapshot = false;
+  const qs = query.toString();
+  const url = `${scheme}//${location.host}/ws/clusters/${encodeURIComponent(config.cluster)}/${qs ? `?${qs}` : ""}`;
   setConnection("connecting", retries ? gettext("Reconnecting…") : gettext("Connecting…"));
   const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
   socket = ws;
+  let inbox = Promise.resolve(); // messages are handled in the order they came, deflated or not
   ws.addEventListener("open", () => {
     retries = 0;
     lastHeard = Date.now();
@@ -587,13 +612,20 @@ function connect() {
   });
   ws.addEventListener("message", (event) => {
     lastHeard = Date.now();
-    let msg;
-    try {
-      msg = JSON.parse(event.data);
-    } catch (err) {
-      return;
-    }
-    handle(msg);
+    const data = event.data;
+    inbox = inbox.then(async () => {
+      let msg;
+      try {
+        msg = JSON.parse(typeof data === "string" ? data : await inflate(data));
+      } catch (err) {
+        return;
+      }
+      try {
+        handle(msg);
+      } catch (err) {
+        console.error(err); // as an event listener's error would be: the next message is still handled
+      }
+    });
   });
   ws.addEventListener("close", (event) => {
     clearInterval(pingTimer);
@@ -663,7 +695,12 @@ function handle(msg) {
     // What one transaction committed (or a stretch of the change log), in revision order:
     // applied together, drawn once.
     const fresh = [];
-    for (const entry of msg.entries) fresh.push(...state.applyChange(entry));
+    try {
+      for (const entry of msg.entries) fresh.push(...state.applyChange(entry));
+    } catch (err) {
+      if (!(err instanceof MissingBase)) throw err;
+      resync(); // a patch to a version this page does not hold: start again from a snapshot
+    }
     noteFresh(fresh);
     scheduleRender();
   } else if (msg.type === "cluster") {

@@ -16,6 +16,20 @@ const KINDS = {
 };
 const MAX_EVENTS = 400;
 
+export class MissingBase extends Error {}
+
+// RFC 7386: objects merge, null deletes, anything else (lists too) replaces. Returns a new
+// object; the parts the patch does not touch are shared with `target`.
+export function mergePatch(target, patch) {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const out = target !== null && typeof target === "object" && !Array.isArray(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = mergePatch(out[key], value);
+  }
+  return out;
+}
+
 export class ClusterState {
   constructor(name) {
     this.name = name;
@@ -65,11 +79,13 @@ export class ClusterState {
     return fresh;
   }
 
+  // A change the page cannot apply — a patch to a version it does not hold — throws
+  // MissingBase, and the page asks for a fresh snapshot.
   applyChange(msg) {
     if (msg.revision <= this.revision) return [];
-    this.revision = msg.revision;
     const field = KINDS[msg.kind];
-    const obj = msg.object;
+    const obj = msg.patch ? this._patched(field, msg) : msg.object;
+    this.revision = msg.revision;
     if (field && obj && obj.metadata) {
       const uid = obj.metadata.uid;
       if (msg.change === "DELETED") {
@@ -84,6 +100,21 @@ export class ClusterState {
       }
     }
     return this._addSteps(msg.steps || []);
+  }
+
+  // A modified object sent as a merge patch of the version before (`base`, web/delta.py):
+  // applied to that version; one already newer has the change (null: nothing to store).
+  _patched(field, msg) {
+    const known = field ? this[field].get(msg.uid) : undefined;
+    const version = known ? String(known.metadata.resourceVersion) : "";
+    if (known && version === String(msg.base)) {
+      const obj = mergePatch(known, msg.patch);
+      if (msg.display) obj.display = msg.display;
+      else delete obj.display;
+      return obj;
+    }
+    if (known && parseInt(version, 10) >= msg.revision) return null;
+    throw new MissingBase(`${msg.kind} ${msg.uid}: have ${version || "nothing"}, the patch is to ${msg.base}`);
   }
 
   applyCluster(msg) {

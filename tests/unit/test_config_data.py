@@ -11,7 +11,7 @@ from cluster.apimachinery import kinds
 from cluster.apimachinery.errors import APIError
 from cluster.apiserver import store
 from cluster.apiserver.serializers import tables
-from web import broadcast, stream
+from web import broadcast, delta, stream
 
 from .manifests import counts, revision
 
@@ -131,5 +131,9 @@ def test_what_a_write_publishes_to_the_page_is_redacted(cluster):
         changes = list(outbox.changes)
     published = [broadcast.entry(c) for c in changes]  # what the page's stream sends after commit
 
-    assert [e["object"]["data"] for e in published] == [{"token": "(6 bytes)"}, {"token": "(3 bytes)"}]
+    created, modified = published
+    assert created["object"]["data"] == {"token": "(6 bytes)"}
+    # The change goes as a patch of the page's (redacted) view: the new size, not the value.
+    assert modified["patch"]["data"] == {"token": "(3 bytes)"}
+    assert delta.apply(created["object"], modified["patch"])["data"] == {"token": "(3 bytes)"}
     assert b64("abcdef") not in json.dumps(published) and b64("xyz") not in json.dumps(published)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import zlib
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -286,7 +288,7 @@ async def test_it_sends_a_large_clusters_snapshot_in_parts_and_then_the_changes(
 
 @run
 async def test_followers_share_one_encoding_of_a_change_and_a_backfill_is_cut_into_frames(cluster, monkeypatch):
-    monkeypatch.setattr(consumers, "FRAME_ENTRIES", 2)
+    monkeypatch.setattr(fanout, "FRAME_ENTRIES", 2)
     encoded = []
     real_encode = fanout.encode
     monkeypatch.setattr(fanout, "encode", lambda entries: encoded.append([e["revision"] for e in entries]) or real_encode(entries))
@@ -430,3 +432,35 @@ async def test_messages_that_cross_on_the_way_are_put_back_in_order_without_the_
     assert [e["revision"] for e in await changes(follower, 2)] == [at + 1, at + 2]
     assert feed.fills == 0
     await follower.disconnect()
+
+
+def inflated(frame: bytes) -> dict:
+    return json.loads(zlib.decompress(frame, -15))
+
+
+@run
+async def test_a_follower_that_asks_gets_the_changes_deflated_the_same_bytes_for_every_such_follower(cluster):
+    """`?compress=deflate`: each frame of changes is a binary message, the frame's JSON as a
+    raw DEFLATE stream, built once for the followers that send the run as it came."""
+    plain = await connected()
+    packed = [await connected("/ws/clusters/test/?compress=deflate") for _ in range(2)]
+    try:
+        for follower in (plain, *packed):
+            assert (await follower.receive_json_from())["type"] == "snapshot"  # the snapshot stays text
+        at = await create_pods(cluster, "a", "b")
+        await publish(*await logged(cluster, at))
+        text = await plain.receive_json_from()
+        first, second = [await follower.receive_output(5) for follower in packed]
+        # A gap: the change log fills it, deflated for this follower alone.
+        later = await create_pods(cluster, "c", "d")
+        await publish((await logged(cluster, later))[-1])
+        filled = await packed[0].receive_output(5)
+    finally:
+        for follower in (plain, *packed):
+            await follower.disconnect()
+
+    assert first == second and first.get("text") is None
+    assert inflated(first["bytes"]) == text
+    assert [e["object"]["metadata"]["name"] for e in inflated(first["bytes"])["entries"]] == ["a", "b"]
+    assert [e["revision"] for e in inflated(filled["bytes"])["entries"]] == [later + 1, later + 2]
+    assert len(first["bytes"]) * 3 < len(json.dumps(text))

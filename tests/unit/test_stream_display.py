@@ -44,9 +44,15 @@ def test_entry_copies_and_never_changes_the_committed_document(cluster):
     doc = store.get(cluster, kinds.NODE, "", "node-1")
     before = copy.deepcopy(doc)
 
-    sent = broadcast.entry(store.Committed("MODIFIED", revision(cluster), doc, doc, store.API))
-
-    assert sent["object"]["display"] == {"status": "Ready", "ready": True, "allocatable": {"cpu": "4", "memory": "8Gi", "milliCpu": 4000, "memoryBytes": 8 * 2**30}}
+    shown = {"status": "Ready", "ready": True, "allocatable": {"cpu": "4", "memory": "8Gi", "milliCpu": 4000, "memoryBytes": 8 * 2**30}}
+    sent = broadcast.entry(store.Committed("ADDED", revision(cluster), None, doc, store.API))
+    assert sent["object"]["display"] == shown
+    # Modified, it goes as a patch of what changed (nothing) and the display beside it.
+    cordoned = copy.deepcopy(doc)
+    cordoned["spec"]["unschedulable"] = True
+    sent = broadcast.entry(store.Committed("MODIFIED", revision(cluster), doc, cordoned, store.API))
+    assert sent["patch"] == {"spec": {"unschedulable": True}} and "object" not in sent
+    assert sent["display"] == {**shown, "status": "Ready,SchedulingDisabled"}
     assert doc == before
 
 

@@ -51,7 +51,7 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import quote, urlparse
 
-from cluster.management.commands.bench import USER_AGENT, RssSampler, is_ready, percentile, rss_mb, verdict
+from cluster.management.commands.bench import USER_AGENT, RssSampler, is_ready, percentile, read_frame, rss_mb, verdict
 
 TARGET_FANOUT_P99_MS = 250.0
 TARGET_SANDBOX_P99_MS = 1000.0
@@ -163,11 +163,11 @@ async def read_snapshot(ws, timeout: float) -> int:
     """Read the snapshot and its parts; its revision."""
     deadline = time.monotonic() + timeout
     while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(decode=False), max(0.01, deadline - time.monotonic())))
+        frame = read_frame(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
         if frame.get("type") == "snapshot":
             break
     for _ in range(frame.get("parts", 0)):
-        await asyncio.wait_for(ws.recv(decode=False), max(0.01, deadline - time.monotonic()))
+        await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
     return int(frame["revision"])
 
 
@@ -434,7 +434,7 @@ class Follower:
                 self.resumed_at = time.time()
                 self.resume_target = max(self.run.first_arrival, default=self.last)
             while True:
-                raw = await self.ws.recv(decode=False)
+                raw = await self.ws.recv()
                 self.take(raw, time.time())
         except ConnectionClosed as exc:
             if not self.closing:
@@ -445,16 +445,16 @@ class Follower:
         pause_at = self.run.post_sent + SLOW_AFTER_S
         while (left := pause_at - time.time()) > 0:
             try:
-                raw = await asyncio.wait_for(self.ws.recv(decode=False), left)  # cancelling recv loses nothing
+                raw = await asyncio.wait_for(self.ws.recv(), left)  # cancelling recv loses nothing
             except asyncio.TimeoutError:
                 break
             self.take(raw, time.time())
 
-    def take(self, raw: bytes, arrived: float) -> None:
+    def take(self, raw: str | bytes, arrived: float) -> None:
         run = self.run
         entries = run.parsed(raw)
         if entries is None:
-            if json.loads(raw).get("type") == "snapshot":
+            if read_frame(raw).get("type") == "snapshot":
                 self.extra_snapshots += 1
             return
         fresh = len(self.delivery)
@@ -512,12 +512,12 @@ class FanoutRun:
     frames: dict[bytes, list[tuple[int, float, list]]] = field(default_factory=dict)
     frames_bytes: int = 0
 
-    def parsed(self, raw: bytes) -> list[tuple[int, float, list]] | None:
+    def parsed(self, raw: str | bytes) -> list[tuple[int, float, list]] | None:
         """A `changes` frame's (revision, `at` in epoch seconds, steps); None for another message."""
         found = self.frames.get(raw)
         if found is not None:
             return found
-        frame = json.loads(raw)
+        frame = read_frame(raw)
         if frame.get("type") != "changes":
             return None
         found = []
@@ -550,7 +550,7 @@ class Scenarios:
         self.command.stdout.write(text)
 
     def ws_url(self, cluster: str) -> str:
-        return f"ws://{self.netloc}/ws/clusters/{cluster}/"
+        return f"ws://{self.netloc}/ws/clusters/{cluster}/?compress=deflate"  # as the page follows it
 
     def run(self) -> dict:
         # (f)'s idle websockets go first, on daphne as (a)-(c) and (m) left it: after (d) it
@@ -1082,9 +1082,9 @@ class SandboxClient:
 
         try:
             while True:
-                raw = await self.ws.recv(decode=False)
+                raw = await self.ws.recv()
                 arrived = time.time()
-                frame = json.loads(raw)
+                frame = read_frame(raw)
                 if frame.get("type") != "changes":
                     continue
                 for entry in frame["entries"]:

@@ -30,6 +30,7 @@ import statistics
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,12 @@ from cluster.models import Cluster
 from cluster.stack import Stack
 
 USER_AGENT = "podflow-bench"
+
+
+def read_frame(raw: str | bytes) -> dict:
+    """A message of the stream as JSON: a text message as it is, a binary one (a frame of
+    changes to a follower that asked for `?compress=deflate`, as the page does) inflated."""
+    return json.loads(zlib.decompress(raw, -15) if isinstance(raw, bytes) else raw)
 IMAGE = "nginx"
 TARGET_P50_MS = 40.0
 TARGET_P99_MS = 100.0
@@ -168,7 +175,7 @@ class StreamRecorder:
             try:
                 async for raw in ws:
                     arrived = time.perf_counter()
-                    frame = json.loads(raw)
+                    frame = read_frame(raw)
                     # A `changes` frame carries a transaction's (or a backfill's) changes.
                     messages = [{"type": "change", **e} for e in frame["entries"]] if frame.get("type") == "changes" else [frame]
                     with self.cond:
@@ -514,7 +521,7 @@ class Command(BaseCommand):
 
     def _run(self, client: Http, base: str, cluster: str, *, pods: int, replicas: int, warmup: int, clean_up: bool) -> Results:
         parsed = urlparse(base)
-        ws_url = f"ws://{parsed.netloc}/ws/clusters/{cluster}/"
+        ws_url = f"ws://{parsed.netloc}/ws/clusters/{cluster}/?compress=deflate"  # as the page follows it
         run = format(int(time.time()) % 1_000_000, "x")
         pods_path = f"/k8s/{cluster}/api/v1/namespaces/default/pods"
         deployments_path = f"/k8s/{cluster}/apis/apps/v1/namespaces/default/deployments"
@@ -706,7 +713,7 @@ class Command(BaseCommand):
             "frames": frames,
         }
         # Replay the same revisions from the change log and compare.
-        replay = StreamRecorder(ws_url + f"?since={start}", origin=base, token=client.token)
+        replay = StreamRecorder(ws_url + f"&since={start}", origin=base, token=client.token)
         try:
             replay.start()
             caught_up = replay.wait(lambda: (replay.last or 0) >= target or replay.snapshots > 0, 60)
