@@ -581,3 +581,38 @@ def test_stopping_a_node_makes_it_notready_and_its_pods_move(page, live_stack):
         http(live_stack.url, "POST", f"{api_of(page)}/podflow/v1/nodes/node-3/start")
         delete_deployment(live_stack, page, name)
         expect(node3).to_have_attribute("data-status", "Ready", timeout=60_000)
+
+
+def test_the_page_follows_its_cluster_in_deflated_frames_and_applies_patches(page, live_stack):
+    """The page asks for `?compress=deflate`: its frames of changes come binary, deflated,
+    and a modified pod comes as a merge patch the page applies to the pod it holds."""
+    import json
+    import zlib
+
+    from playwright.sync_api import expect
+
+    from tests.livehelpers import http, pod_manifest
+
+    from .pages import wait_live
+
+    urls: list[str] = []
+    frames: list[bytes] = []
+
+    def on_socket(ws) -> None:
+        urls.append(ws.url)
+        ws.on("framereceived", lambda payload: frames.append(payload) if isinstance(payload, bytes) else None)
+
+    page.on("websocket", on_socket)
+    page.reload()
+    wait_live(page)
+    name = f"deflated-{uuid.uuid4().hex[:5]}"
+    assert http(live_stack.url, "POST", f"{api_of(page)}/api/v1/namespaces/default/pods", pod_manifest(name))[0] == 201
+    chip = page.locator(f'#diagram-svg .node[data-node] .pod[data-pod-name="{name}"]')
+    expect(chip).to_have_attribute("data-phase", "Running", timeout=STEPS_TIMEOUT)
+    expect(chip).to_have_attribute("data-ready", "true")
+
+    assert urls and all("compress=deflate" in url for url in urls), urls
+    entries = [e for frame in frames for e in json.loads(zlib.decompress(frame, -15))["entries"]]
+    [uid] = {e["object"]["metadata"]["uid"] for e in entries if e["kind"] == "Pod" and "object" in e and e["object"]["metadata"]["name"] == name}
+    assert any(e.get("uid") == uid and "patch" in e for e in entries), [sorted(e) for e in entries]
+    assert not page.errors, page.errors
