@@ -76,3 +76,18 @@ def test_events_and_new_or_deleted_objects_go_whole(cluster):
         changes = list(outbox.changes)
     sent = [broadcast.entry(c) for c in changes]
     assert all("object" in e and "patch" not in e for e in sent), [(e["kind"], e["change"]) for e in sent]
+
+
+def test_two_writes_to_one_pod_in_one_transaction_patch_in_turn(cluster):
+    """A kubelet batch modifies a pod several times in one transaction: each patch is to
+    the version the one before it made, which the page gets earlier in the same frame."""
+    created = store.create(cluster, pod("web"))
+    with store.locked(cluster) as outbox:
+        store.mutate(cluster, kinds.POD, "default", "web", lambda d: d.setdefault("status", {}).update(podIP="10.0.0.9"), by=store.API)
+        store.mutate(cluster, kinds.POD, "default", "web", lambda d: d["status"].update(phase="Running"), by=store.API)
+        first, second = [broadcast.entry(c) for c in outbox.changes]
+    assert first["base"] == created["metadata"]["resourceVersion"]
+    assert second["base"] == str(first["revision"])
+    page = {k: v for k, v in broadcast.for_page(created).items() if k != "display"}
+    page = delta.apply(delta.apply(page, first["patch"]), second["patch"])
+    assert page == {k: v for k, v in broadcast.for_page(store.get(cluster, kinds.POD, "default", "web")).items() if k != "display"}
