@@ -180,9 +180,13 @@ class Stack:
             as_user = ["runuser", "-u", "postgres", "--"]
         data, port = self.pg_dir / "data", free_port()
         subprocess.run([*as_user, initdb, "-D", str(data), "-U", "podflow", "--auth=trust", "-E", "UTF8", "--locale=C"], check=True, capture_output=True, timeout=120)
+        # pg_stat_statements (in Debian's package) counts each statement's calls and time:
+        # `manage.py bench --postgres` reads it for where (b)'s time goes in the database.
+        statements = Path(server).resolve().parent.parent / "lib" / "pg_stat_statements.so"
+        profile = ["-c", "shared_preload_libraries=pg_stat_statements"] if statements.exists() else []
         self._spawn("postgres", [
             *as_user, server, "-D", str(data), "-p", str(port), "-k", str(self.pg_dir), "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300", *profile,
         ])
         url = f"postgres://podflow@127.0.0.1:{port}/podflow"
 

@@ -376,6 +376,7 @@ class Results:
     deployment_all_at: dict[int, float] = field(default_factory=dict)
     deployment_stretches: dict[str, list[float]] = field(default_factory=dict)
     deployment_cpu: dict[str, float] = field(default_factory=dict)
+    deployment_statements: dict = field(default_factory=dict)  # PostgreSQL's pg_stat_statements over (b)
     deployment_ready_api: int = 0
     problems: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
@@ -446,6 +447,52 @@ class Command(BaseCommand):
                 tmp.cleanup()
 
     # --- setup ----------------------------------------------------------------------------
+
+    def _database(self):
+        """A connection to our own stack's PostgreSQL server, or None (SQLite, --url)."""
+        stack = getattr(self, "stack", None)
+        url = stack.env.get("DATABASE_URL", "") if stack is not None else ""
+        if not url.startswith("postgres://"):
+            return None
+        import psycopg
+
+        return psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=5, autocommit=True)
+
+    def _statements_reset(self) -> bool:
+        """Start pg_stat_statements' counts afresh; False where it is not there."""
+        try:
+            conn = self._database()
+            if conn is None:
+                return False
+            with conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                conn.execute("SELECT pg_stat_statements_reset()")
+            return True
+        except Exception as exc:  # noqa: BLE001 - a profile is a bonus: say why it is missing
+            self.stderr.write(f"(b) no PostgreSQL statement profile: {exc}")
+            return False
+
+    def _statements_profile(self) -> dict:
+        """What the database spent since the reset: statements, their time in all, the
+        time spent waiting for clusters' write locks (the FOR UPDATE of a cluster's row),
+        and the statements that took longest."""
+        try:
+            conn = self._database()
+            with conn:
+                rows = conn.execute(
+                    "SELECT calls, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements "
+                    "WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC"
+                ).fetchall()
+        except Exception as exc:  # noqa: BLE001
+            return {"error": str(exc)}
+        lock = [r for r in rows if "FOR UPDATE" in r[2] and "cluster_cluster" in r[2]]
+        return {
+            "calls": sum(r[0] for r in rows),
+            "ms": sum(r[1] for r in rows),
+            "lock_calls": sum(r[0] for r in lock),
+            "lock_ms": sum(r[1] for r in lock),
+            "top": [(r[0], r[1], r[2][:110]) for r in rows if r not in lock][:5],
+        }
 
     def _postgres_version(self, stack) -> str:
         import psycopg
@@ -557,6 +604,7 @@ class Command(BaseCommand):
 
             procs = getattr(getattr(self, "stack", None), "procs", {})
             cpu_before = {name: cpu_seconds(proc.pid) for name, proc in procs.items()}
+            statements = self._statements_reset()
             started = time.perf_counter()
             status, body = client.request("POST", deployments_path, self._deployment(deployment, replicas))
             if status != 201:
@@ -586,6 +634,8 @@ class Command(BaseCommand):
             if len(created) >= replicas:
                 results.deployment_created_s = created[replicas - 1] - started
             results.deployment_cpu = {name: cpu_seconds(proc.pid) - cpu_before.get(name, 0.0) for name, proc in procs.items()}
+            if statements:
+                results.deployment_statements = self._statements_profile()
             self._deployment_profile(stream, prefix, started, results)
 
             # (c) completeness
@@ -818,6 +868,15 @@ class Command(BaseCommand):
             used = ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(r.deployment_cpu.items(), key=lambda kv: -kv[1]))
             out(f"    CPU seconds used by our stack's processes from the POST until the last step 8 was counted: {used} "
                 f"(in all {sum(r.deployment_cpu.values()):.2f} in {r.deployment_seconds:.2f} s on {os.cpu_count()} cores)")
+        sql = r.deployment_statements
+        if sql.get("error"):
+            out(f"    PostgreSQL's statements: not read ({sql['error'][:200]})")
+        elif sql:
+            out(f"    PostgreSQL ran {sql['calls']:,} statements in {sql['ms'] / 1000:.2f} s of their own time in all; "
+                f"{sql['lock_ms'] / 1000:.2f} s of it waiting for a cluster's write lock ({sql['lock_calls']:,} transactions took it: "
+                f"{sql['lock_ms'] / max(1, sql['lock_calls']):.1f} ms each on average). The others that took longest:")
+            for calls, ms, query in sql["top"]:
+                out(f"      {ms:8.1f} ms  {calls:6,} calls  {query}")
         out("")
         out("(c) the stream lost nothing")
         out(f"    stream: {c['changes']} changes ({c['frames']} frames in all), revisions {c['start'] + 1}..{c['target']}; gaps {len(c['gaps'])}, repeats {len(c['repeats'])}, extra snapshots {max(0, c['snapshots'] - 1)}")
