@@ -12,8 +12,8 @@ arrived meanwhile goes out together (up to fanout.FRAME_ENTRIES a frame), so a b
 commits costs a follower fewer frames than commits; a quiet stream sends at once. Each
 change is encoded once per process, and a run of changes that came together is framed
 once for all the followers that send it as it came. A follower that asks for
-`?compress=deflate` gets each frame of changes as a binary message, the frame's JSON
-deflated (raw DEFLATE), once per process for all of them.
+`?compress=deflate` gets each frame of changes, and each frame of its snapshot, as a
+binary message, the frame's JSON deflated (raw DEFLATE), once per process for all of them.
 """
 from __future__ import annotations
 
@@ -74,8 +74,9 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         self.sent_at = 0.0  # the loop's time of the last frame of changes
         self.joined = False
         self.dropped = False  # changes let go from a full mailbox, not yet filled in
-        # `?compress=deflate`: changes frames go as binary messages, each a raw DEFLATE
-        # stream of the frame's JSON (web/fanout.py Run); everything else stays text.
+        # `?compress=deflate`: the snapshot's and the changes' frames go as binary messages,
+        # each a raw DEFLATE stream of the frame's JSON (web/fanout.py Run, web/stream.py
+        # SnapshotFrames); the rest (a few small messages) stays text.
         self.deflate = parse_qs(self.scope.get("query_string", b"").decode()).get("compress") == ["deflate"]
         # The handshake is answered at once: the checks below wait for the database behind
         # other followers' snapshots, and a handshake left unanswered for daphne's connect
@@ -310,8 +311,17 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_GONE)
             return
         self.last = frames[0]["revision"]
-        for frame in frames:
-            await self.send_json(frame)
+        # Encoded once for every follower of this snapshot (deflated for those that asked).
+        payloads = await _read(frames.encoded)(self.deflate)
+        for frame, payload in zip(frames, payloads):
+            try:
+                if self.deflate:
+                    await self.send(bytes_data=payload)
+                else:
+                    await self.send(text_data=payload)
+            except Disconnected as exc:
+                raise StopConsumer() from exc
+            metrics.frame_sent(frame)
 
     async def _backfill(self) -> bool:
         entries, complete = await _read(stream.entries_since)(self.cluster_id, self.last)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import zlib
 from typing import Any, NamedTuple, Protocol
 
 from channels.db import database_sync_to_async
@@ -57,13 +56,6 @@ def changes_frame(entries: list[Encoded]) -> str:
     return '{"type":"changes","revision":%d,"entries":[%s]}' % (entries[-1].revision, ",".join(e.text for e in entries))
 
 
-def deflate(text: str) -> bytes:
-    """A frame for a follower that asked for `?compress=deflate`: the JSON text as a raw
-    DEFLATE stream (RFC 1951), what the browser's DecompressionStream("deflate-raw") reads."""
-    packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    return packer.compress(text.encode()) + packer.flush()
-
-
 class Run:
     """Contiguous changes handed out together, and their frames, each built once for every
     follower that sends the run as it came (a follower not behind): as text, and deflated
@@ -84,7 +76,7 @@ class Run:
             for start in range(0, len(self.entries), FRAME_ENTRIES):
                 chunk = self.entries[start:start + FRAME_ENTRIES]
                 text = changes_frame(chunk)
-                found.append((chunk[-1].revision, deflate(text) if deflated else text, len(chunk)))
+                found.append((chunk[-1].revision, stream.deflate(text) if deflated else text, len(chunk)))
             self._frames[deflated] = found
         return found
 

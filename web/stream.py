@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections import OrderedDict, defaultdict
 
 from cluster.apimachinery import kinds, metav1
@@ -115,7 +116,34 @@ def _info_key(info: dict) -> str:
     return json.dumps(info, sort_keys=True)
 
 
-def shared_snapshot_frames(cluster_id: int) -> list[dict] | None:
+def deflate(text: str) -> bytes:
+    """A frame for a follower that asked for `?compress=deflate`: the JSON text as a raw
+    DEFLATE stream (RFC 1951), what the browser's DecompressionStream("deflate-raw") reads."""
+    packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return packer.compress(text.encode()) + packer.flush()
+
+
+class SnapshotFrames(list):
+    """A snapshot's frames, shared by the followers that open the cluster at its revision,
+    with their texts, and those texts deflated (`deflate`), each made once
+    on first use: a class opening the page together costs one encoding, not thirty."""
+
+    def __init__(self, frames: list[dict]) -> None:
+        super().__init__(frames)
+        self._encoded: dict[bool, list[str | bytes]] = {}
+        self._lock = threading.Lock()
+
+    def encoded(self, deflated: bool) -> list[str | bytes]:
+        with self._lock:
+            found = self._encoded.get(deflated)
+            if found is None:
+                texts = self._encoded.get(False) or [json.dumps(frame, separators=(",", ":")) for frame in self]
+                self._encoded[False] = texts
+                found = self._encoded[deflated] = [deflate(t) for t in texts] if deflated else texts
+            return found
+
+
+def shared_snapshot_frames(cluster_id: int) -> SnapshotFrames | None:
     """`snapshot_frames` of a cluster, built once per revision (and speed) however many
     followers ask for it; the frames are shared and must not be changed."""
     info = current(cluster_id)
@@ -128,9 +156,10 @@ def shared_snapshot_frames(cluster_id: int) -> list[dict] | None:
             if found is not None and found[0] == wanted:
                 _shared.move_to_end(cluster_id)
                 return found[1]
-        frames = snapshot_frames(cluster_id)
-        if frames is None:
+        built = snapshot_frames(cluster_id)
+        if built is None:
             return None
+        frames = SnapshotFrames(built)
         with _shared_lock:
             _shared[cluster_id] = (_info_key(frames[0]["cluster"]), frames)
             _shared.move_to_end(cluster_id)

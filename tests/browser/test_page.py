@@ -584,8 +584,8 @@ def test_stopping_a_node_makes_it_notready_and_its_pods_move(page, live_stack):
 
 
 def test_the_page_follows_its_cluster_in_deflated_frames_and_applies_patches(page, live_stack):
-    """The page asks for `?compress=deflate`: its frames of changes come binary, deflated,
-    and a modified pod comes as a merge patch the page applies to the pod it holds."""
+    """The page asks for `?compress=deflate`: its snapshot and frames of changes come binary,
+    deflated, and a modified pod comes as a merge patch the page applies to the pod it holds."""
     import json
     import zlib
 
@@ -612,7 +612,9 @@ def test_the_page_follows_its_cluster_in_deflated_frames_and_applies_patches(pag
     expect(chip).to_have_attribute("data-ready", "true")
 
     assert urls and all("compress=deflate" in url for url in urls), urls
-    entries = [e for frame in frames for e in json.loads(zlib.decompress(frame, -15))["entries"]]
+    messages = [json.loads(zlib.decompress(frame, -15)) for frame in frames]
+    assert messages[0]["type"] == "snapshot"  # the snapshot comes deflated too
+    entries = [e for m in messages if m["type"] == "changes" for e in m["entries"]]
     [uid] = {e["object"]["metadata"]["uid"] for e in entries if e["kind"] == "Pod" and "object" in e and e["object"]["metadata"]["name"] == name}
     assert any(e.get("uid") == uid and "patch" in e for e in entries), [sorted(e) for e in entries]
     assert not page.errors, page.errors

@@ -440,13 +440,16 @@ def inflated(frame: bytes) -> dict:
 
 @run
 async def test_a_follower_that_asks_gets_the_changes_deflated_the_same_bytes_for_every_such_follower(cluster):
-    """`?compress=deflate`: each frame of changes is a binary message, the frame's JSON as a
-    raw DEFLATE stream, built once for the followers that send the run as it came."""
+    """`?compress=deflate`: each frame of the snapshot and of changes is a binary message,
+    the frame's JSON as a raw DEFLATE stream, built once for the followers that send it as
+    it came."""
     plain = await connected()
     packed = [await connected("/ws/clusters/test/?compress=deflate") for _ in range(2)]
     try:
-        for follower in (plain, *packed):
-            assert (await follower.receive_json_from())["type"] == "snapshot"  # the snapshot stays text
+        snapshot = await plain.receive_json_from()
+        # The snapshot too, deflated once for both.
+        opened = [await follower.receive_output(5) for follower in packed]
+        assert opened[0] == opened[1] and inflated(opened[0]["bytes"]) == snapshot
         at = await create_pods(cluster, "a", "b")
         await publish(*await logged(cluster, at))
         text = await plain.receive_json_from()

@@ -1,7 +1,9 @@
 """What the browser stream reads: the snapshot and the entries since a revision, from the logs."""
 from __future__ import annotations
 
+import json
 import re
+import zlib
 from datetime import datetime
 
 from cluster.apimachinery import kinds
@@ -139,6 +141,10 @@ def test_followers_at_one_revision_share_one_snapshot_build(cluster, django_asse
     with django_assert_num_queries(1):
         again = stream.shared_snapshot_frames(cluster.pk)
     assert again is first
+    # Encoded once for all of them: as text, and deflated for those that asked.
+    texts = first.encoded(False)
+    assert first.encoded(False) is texts and [json.loads(t) for t in texts] == list(first)
+    assert [json.loads(zlib.decompress(b, -15)) for b in first.encoded(True)] == list(first)
 
     store.create(cluster, pod("later"))
     after_write = stream.shared_snapshot_frames(cluster.pk)

@@ -332,7 +332,7 @@ async def _followers(ws_url: str, origin: str, token: str, count: int, hold: flo
         try:
             async with connect(ws_url, origin=origin, additional_headers={"Authorization": f"Bearer {token}"}, user_agent_header=USER_AGENT,
                                max_size=None, proxy=None, ping_interval=None, open_timeout=30) as ws:
-                first = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+                first = read_frame(await asyncio.wait_for(ws.recv(), timeout=30))
                 end = time.monotonic() + hold
                 while (left := end - time.monotonic()) > 0:
                     try:
