@@ -213,19 +213,23 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
             raise StopConsumer() from exc
         metrics.frame_sent(content)
 
+    async def _send_encoded(self, payload: str | bytes) -> None:
+        """A frame encoded once for many followers: text, or deflated bytes as a binary message."""
+        try:
+            if isinstance(payload, bytes):
+                await self.send(bytes_data=payload)
+            else:
+                await self.send(text_data=payload)
+        except Disconnected as exc:
+            raise StopConsumer() from exc
+
     async def _send_changes(self, entries: list[Encoded], run: Run | None = None) -> None:
         """Contiguous entries after self.last, in frames of up to fanout.FRAME_ENTRIES:
         `run`'s shared frames when the entries are that run, text or deflated as asked."""
         if run is None or run.entries != entries:
             run = Run(entries)
         for last, frame, count in run.frames(self.deflate):
-            try:
-                if self.deflate:
-                    await self.send(bytes_data=frame)
-                else:
-                    await self.send(text_data=frame)
-            except Disconnected as exc:
-                raise StopConsumer() from exc
+            await self._send_encoded(frame)
             self.last = last
             metrics.frame_sent({"type": "changes"})
             if count > 1:
@@ -314,13 +318,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         # Encoded once for every follower of this snapshot (deflated for those that asked).
         payloads = await _read(frames.encoded)(self.deflate)
         for frame, payload in zip(frames, payloads):
-            try:
-                if self.deflate:
-                    await self.send(bytes_data=payload)
-                else:
-                    await self.send(text_data=payload)
-            except Disconnected as exc:
-                raise StopConsumer() from exc
+            await self._send_encoded(payload)
             metrics.frame_sent(frame)
 
     async def _backfill(self) -> bool:
