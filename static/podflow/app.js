@@ -566,13 +566,18 @@ function inflate(buffer) {
 
 // The page asks for a whole snapshot on its next connect (not the changes since its revision).
 let wantSnapshot = false;
+let lastResync = 0;
 function resync() {
   wantSnapshot = true;
   const ws = socket;
   socket = null; // its close handler sees another socket (or none) and does nothing
   if (ws) ws.close();
   clearTimeout(reconnectTimer);
-  connect();
+  // Once at once; again within a few seconds, after a pause (never a reconnecting storm).
+  const now = Date.now();
+  const delay = now - lastResync < 5000 ? 2000 : 0;
+  lastResync = now;
+  reconnectTimer = setTimeout(connect, delay);
 }
 
 function connect() {

@@ -618,3 +618,43 @@ def test_the_page_follows_its_cluster_in_deflated_frames_and_applies_patches(pag
     [uid] = {e["object"]["metadata"]["uid"] for e in entries if e["kind"] == "Pod" and "object" in e and e["object"]["metadata"]["name"] == name}
     assert any(e.get("uid") == uid and "patch" in e for e in entries), [sorted(e) for e in entries]
     assert not page.errors, page.errors
+
+
+def test_the_pages_copy_applies_a_patch_only_to_the_version_it_names(page):
+    """static/podflow/store.js as the page loaded it: a patch to the version the page holds
+    is applied (lists replaced, null deletes), one the page's newer copy already has is
+    skipped, and one to a version the page never had asks for a snapshot (MissingBase)."""
+    outcome = page.evaluate(
+        """async () => {
+          const app = document.querySelector('script[type=module][src*="app"]').src;
+          const path = (await (await fetch(app)).text()).match(/from\\s+"(\\.\\/store[^"]*\\.js)"/)[1];
+          const { ClusterState, MissingBase } = await import(new URL(path, app).href);
+          const state = new ClusterState("x");
+          const pod = { metadata: { uid: "u", name: "web", resourceVersion: "4", labels: { a: "1", b: "2" } },
+                        status: { phase: "Pending", conditions: [{ type: "PodScheduled" }] }, display: { status: "Pending" } };
+          state.applySnapshot({ revision: 5, pods: [pod] });
+          const change = (revision, base, patch, display) => ({ revision, kind: "Pod", change: "MODIFIED", uid: "u", base, patch, display, steps: [] });
+          state.applyChange(change(6, "4", { metadata: { resourceVersion: "6", labels: { b: null } }, status: { phase: "Running", conditions: [] } }, { status: "Running" }));
+          const applied = state.pods.get("u");
+          // A snapshot read its pod after its revision: the pod is newer than a change that follows.
+          const newer = new ClusterState("y");
+          newer.applySnapshot({ revision: 5, pods: [{ ...pod, metadata: { ...pod.metadata, resourceVersion: "8" } }] });
+          newer.applyChange(change(6, "4", { status: { phase: "Failed" } }));
+          const skipped = newer.pods.get("u").status.phase;
+          let missing = "";
+          try {
+            state.applyChange(change(9, "8", { status: { phase: "Failed" } }));
+          } catch (err) {
+            missing = err instanceof MissingBase ? "MissingBase" : String(err);
+          }
+          return { applied, skipped, untouched: pod.metadata.resourceVersion, missing, revision: state.revision };
+        }"""
+    )
+    assert outcome["applied"] == {
+        "metadata": {"uid": "u", "name": "web", "resourceVersion": "6", "labels": {"a": "1"}},
+        "status": {"phase": "Running", "conditions": []},
+        "display": {"status": "Running"},
+    }
+    assert outcome["skipped"] == "Pending"  # version 8 already has what revision 6 did
+    assert outcome["untouched"] == "4"  # the snapshot's object was not changed in place
+    assert outcome["missing"] == "MissingBase" and outcome["revision"] == 6
