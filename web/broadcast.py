@@ -194,7 +194,7 @@ def publish_announced(cluster_name: str, what: str, payload: Any) -> None:
     if what == audit.CLUSTER:
         publish_cluster(cluster_name)
     elif what == audit.REQUEST:
-        publish_request(cluster_name, payload)
+        publish_request(cluster_name, {k: v for k, v in payload.items() if k != audit.CLUSTER_ID} if isinstance(payload, dict) else payload)
     elif what == audit.TRAFFIC:
         publish_traffic(cluster_name, payload)
     elif what == "clock":

@@ -19,6 +19,9 @@ log = logging.getLogger("podflow.audit")
 CLUSTER = "cluster"  # payload: None
 REQUEST = "request"  # payload: the request's summary (verb, resource, client, code)
 TRAFFIC = "traffic"  # payload: the list of answers
+# A REQUEST's payload may carry the cluster's id under this key, for listeners that store
+# it (the request log); it is not part of what the page is shown.
+CLUSTER_ID = "cluster_id"
 
 Listener = Callable[[str, str, Any], None]
 _listeners: list[Listener] = []

@@ -34,7 +34,7 @@ def record(cluster_name: str, what: str, payload: Any) -> None:
         return
     if what != audit.REQUEST or not isinstance(payload, dict):
         return
-    cluster_id = Cluster.objects.filter(name=cluster_name).values_list("pk", flat=True).first()
+    cluster_id = payload.get(audit.CLUSTER_ID) or Cluster.objects.filter(name=cluster_name).values_list("pk", flat=True).first()
     if cluster_id is None:
         return
     try:

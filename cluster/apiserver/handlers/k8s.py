@@ -136,6 +136,7 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                     "name": kwargs.get("name") or "",
                     "code": response.status_code,
                     "reason": _reason(response),
+                    audit.CLUSTER_ID: opened.pk,  # the request log's row, without looking the name up again
                 },
             )
         # Timed by verb and resource; a request on no resource (discovery, podflow's endpoints)
