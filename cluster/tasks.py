@@ -12,6 +12,7 @@ from celery import shared_task
 from django.contrib.sessions.backends.db import SessionStore
 
 from cluster import actions, kubelet, sandbox, scheduler
+from cluster.apimachinery import kinds
 from cluster.apiserver import store
 from cluster.componentbase import clock, isolation
 from cluster.controllers import deployment, endpoints, garbagecollector, ingress, loadbalancer
@@ -179,7 +180,9 @@ def _schedule_in_batches(cluster: Cluster, uids: list[str]) -> None:
     behind it waiting."""
     for start in range(0, len(uids), scheduler.BATCH):
         with scheduler.batch(cluster):
-            for uid in uids[start:start + scheduler.BATCH]:
+            batch = uids[start:start + scheduler.BATCH]
+            store.prefetch(cluster, batch)  # the pods, in one read
+            for uid in batch:
                 _schedule_one(cluster, uid)
 
 
@@ -238,7 +241,9 @@ def sync_node(cluster_id: int, node: str) -> None:
     later: dict[float, list[wake.Task]] = {}
     for start in range(0, len(uids), kubelet.PODS_AT_ONCE):
         with store.locked(cluster):
-            for uid in uids[start:start + kubelet.PODS_AT_ONCE]:
+            batch = uids[start:start + kubelet.PODS_AT_ONCE]
+            store.prefetch(cluster, batch, owned_kind=kinds.EVENT)  # the pods and their Events: two reads, not two a pod
+            for uid in batch:
                 wait = None
                 with isolation.isolated(cluster, store.KUBELET, uid=uid, what=f"pod {uid} on {node}"):
                     wait = kubelet.run_due_stages(cluster, node, uid)

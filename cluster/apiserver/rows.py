@@ -12,14 +12,23 @@ They run on the connection Django has open, inside its transactions, with the da
 own cursor; errors come out as Django's (IntegrityError …) as from any query. The same
 statements serve SQLite and PostgreSQL: a document goes in as JSON text (cast to jsonb on
 PostgreSQL) and comes back as text on both (Django has psycopg load jsonb as text too).
+
+On PostgreSQL, inside a transaction, the writes are held back and sent together, in one
+pipeline, with the next statement that needs an answer: a read here, any statement Django
+sends (a savepoint, an ORM query), or `send_held` at the end of the store's transaction.
+The database then sees them in the order they were made, as if each had been sent alone,
+but the writer waits for one round trip instead of one per write — and it waits holding
+its cluster's lock, which every other writer of that cluster is queued on. A write's
+error (a unique constraint) comes out of the statement that sent it. SQLite runs in this
+process: each write is done at once.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from cluster.models import Change, Cluster, Object, Step
 
@@ -46,11 +55,15 @@ def _statement(template: str, vendor: str) -> str:
 class _Cursor:
     """A database cursor that takes the statements above."""
 
-    def __init__(self, raw, vendor: str) -> None:
-        self.raw, self.vendor = raw, vendor
+    def __init__(self, raw, vendor: str, db) -> None:
+        self.raw, self.vendor, self.db = raw, vendor, db
 
     def execute(self, template: str, params: list | tuple = ()) -> "_Cursor":
-        self.raw.execute(_statement(template, self.vendor), params)
+        statement = _statement(template, self.vendor)
+        if getattr(self.db, "podflow_held", None):
+            _send(self.db, then=lambda: self.raw.execute(statement, params))
+        else:
+            self.raw.execute(statement, params)
         return self
 
     def executemany(self, template: str, params: list) -> None:
@@ -75,11 +88,141 @@ def _cursor() -> Iterator[_Cursor]:
     if db.needs_rollback:
         db.validate_no_broken_transaction()
     with db.wrap_database_errors:
-        raw = db.connection.cursor()
+        raw = _raw_cursor(db)
         try:
-            yield _Cursor(raw, db.vendor)
+            yield _Cursor(raw, db.vendor, db)
         finally:
             raw.close()
+
+
+def _raw_cursor(db):
+    """The driver's own cursor. On PostgreSQL one that binds parameters on the server
+    (whatever cursor Django's queries use): psycopg then prepares a statement run often on
+    a connection, so the server parses and plans each of these once per connection, not
+    at every call."""
+    if db.vendor == "postgresql":
+        import psycopg
+
+        return psycopg.Cursor(db.connection)
+    return db.connection.cursor()
+
+
+# --- writes held back on PostgreSQL ---------------------------------------------------------
+
+class _Held(NamedTuple):
+    statement: str
+    params: list | tuple
+    done: Callable[[int], object] | None  # given the statement's row count once it has run
+    many: bool
+
+
+def _write(template: str, params: list | tuple, *, done: Callable[[int], object] | None = None, many: bool = False) -> None:
+    """Run a write now, or on PostgreSQL inside a transaction hold it for the next round trip."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql" and db.in_atomic_block:
+        held = getattr(db, "podflow_held", None)
+        if held is None:
+            held = db.podflow_held = []
+            db.podflow_sent = 0
+            # Django's own statements (savepoints, ORM reads) go after what is held. First
+            # in the list, so that connection.execute_wrapper()'s pop takes its own.
+            db.execute_wrappers.insert(0, _send_held_first)
+        held.append(_Held(_statement(template, db.vendor), params, done, many))
+        return
+    with _cursor() as cursor:
+        if many:
+            cursor.executemany(template, params)
+        else:
+            cursor.execute(template, params)
+        if done is not None:
+            done(cursor.rowcount)
+
+
+def _send(db, then: Callable[[], object] | None = None) -> None:
+    """Send the held writes in one pipeline, and `then` (a statement whose answer the
+    caller reads) after them in the same round trip; each write's `done` gets its row count."""
+    held = list(db.podflow_held)
+    db.podflow_held.clear()
+    db.podflow_sent += len(held)
+    raw = db.connection
+    sent = []
+    try:
+        with raw.pipeline():
+            for write in held:
+                cursor = _raw_cursor(db)
+                sent.append((cursor, write.done))
+                if write.many:
+                    cursor.executemany(write.statement, write.params)
+                else:
+                    cursor.execute(write.statement, write.params)
+            if then is not None:
+                then()
+        for cursor, done in sent:
+            if done is not None:
+                done(cursor.rowcount)
+    finally:
+        for cursor, _ in sent:
+            cursor.close()
+
+
+def _send_held_first(execute, sql, params, many, context):
+    db = context["connection"]
+    if db.podflow_held:
+        with db.wrap_database_errors:
+            _send(db)
+    return execute(sql, params, many, context)
+
+
+def send_held() -> None:
+    """Send what is held now (the store does before its transaction commits)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if getattr(db, "podflow_held", None):
+        with db.wrap_database_errors:
+            _send(db)
+
+
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """A savepoint: what the block wrote is undone if it raises, and the transaction goes on.
+
+    On PostgreSQL inside a transaction the SAVEPOINT and its RELEASE are held like the
+    writes (one name, as savepoints of one name nest: RELEASE and ROLLBACK TO take the
+    latest); a block that fails before any of it was sent is forgotten without a round
+    trip. Elsewhere Django's own.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not db.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    mark = held_mark()
+    _write("SAVEPOINT podflow", [])
+    try:
+        yield
+    except BaseException:
+        sent = db.podflow_sent > mark
+        drop_held(mark)
+        if sent:
+            with _cursor() as cursor:
+                cursor.execute("ROLLBACK TO SAVEPOINT podflow")
+                cursor.execute("RELEASE SAVEPOINT podflow")
+        raise
+    _write("RELEASE SAVEPOINT podflow", [])
+
+
+def held_mark() -> int:
+    """Where the held writes stand: give it to `drop_held` to forget what is held after it."""
+    db = connections[DEFAULT_DB_ALIAS]
+    return getattr(db, "podflow_sent", 0) + len(getattr(db, "podflow_held", None) or ())
+
+
+def drop_held(mark: int) -> None:
+    """Forget the writes held since `mark`, unsent: their transaction or savepoint is being
+    rolled back (what was already sent the rollback undoes)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    held = getattr(db, "podflow_held", None)
+    if held:
+        del held[max(0, mark - db.podflow_sent):]
 
 
 def _time(value: datetime):
@@ -101,9 +244,10 @@ def _aware(value) -> datetime:
 class Stored(NamedTuple):
     """An object's row as the store reads it before writing it."""
 
-    id: int
+    id: int | None  # None where the store did not read it (a row it wrote, or listed)
     uid: str
     text: str  # the document's JSON as stored
+    updated: datetime | None = None  # when it was last written, where known
 
 
 # --- the cluster's revision ---------------------------------------------------------------
@@ -121,8 +265,7 @@ def revision_for_update(cluster_id: int) -> int:
 
 
 def set_revision(cluster_id: int, revision: int) -> None:
-    with _cursor() as cursor:
-        cursor.execute(f"UPDATE {_CLUSTER} SET revision = %s WHERE id = %s", [revision, cluster_id])
+    _write(f"UPDATE {_CLUSTER} SET revision = %s WHERE id = %s", [revision, cluster_id])
 
 
 # --- objects ------------------------------------------------------------------------------
@@ -131,10 +274,10 @@ def stored(cluster_id: int, kind: str, namespace: str, name: str) -> Stored | No
     """The row of one object, by its identity (the object_identity index)."""
     with _cursor() as cursor:
         found = cursor.execute(
-            f"SELECT id, uid, doc FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND namespace = %s AND name = %s",
+            f"SELECT id, uid, doc, updated FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND namespace = %s AND name = %s",
             [cluster_id, kind, namespace, name],
         ).fetchone()
-    return Stored(*found) if found else None
+    return Stored(found[0], found[1], found[2], _aware(found[3])) if found else None
 
 
 def text_by_uid(cluster_id: int, uid: str) -> str | None:
@@ -143,11 +286,27 @@ def text_by_uid(cluster_id: int, uid: str) -> str | None:
     return found[0] if found else None
 
 
-def written_by_uid(cluster_id: int, uid: str) -> tuple[str, datetime] | None:
-    """The document of one object and when its row was last written."""
+def written_by_uid(cluster_id: int, uid: str) -> tuple[str, datetime, str] | None:
+    """The document of one object, when its row was last written, and its kind."""
     with _cursor() as cursor:
-        found = cursor.execute(f"SELECT doc, updated FROM {_OBJECT} WHERE uid = %s AND cluster_id = %s", [uid, cluster_id]).fetchone()
-    return (found[0], _aware(found[1])) if found else None
+        found = cursor.execute(f"SELECT doc, updated, kind FROM {_OBJECT} WHERE uid = %s AND cluster_id = %s", [uid, cluster_id]).fetchone()
+    return (found[0], _aware(found[1]), found[2]) if found else None
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def written_by_uids(cluster_id: int, uids: list[str]) -> list[tuple[str, str, datetime]]:
+    """(kind, document, update time) of the objects of these uids that exist."""
+    found: list[tuple[str, str, datetime]] = []
+    with _cursor() as cursor:
+        for chunk in _chunks(uids):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT kind, doc, updated FROM {_OBJECT} WHERE uid IN ({marks}) AND cluster_id = %s", [*chunk, cluster_id])
+            found.extend((kind, text, _aware(updated)) for kind, text, updated in cursor.fetchall())
+    return found
 
 
 class Written(NamedTuple):
@@ -166,6 +325,22 @@ def written(cluster_id: int, kind: str, owner_uid: str) -> list[Written]:
             [cluster_id, kind, owner_uid],
         )
         return [Written(name, text, _aware(updated), int(rv)) for name, text, updated, rv in cursor.fetchall()]
+
+
+def written_owned(cluster_id: int, kind: str, owner_uids: list[str]) -> list[tuple[str, "Written"]]:
+    """(owner uid, row) of the objects of one kind that these objects own, as `written`
+    gives them, in revision order for each owner."""
+    found: list[tuple[str, Written]] = []
+    with _cursor() as cursor:
+        for chunk in _chunks(owner_uids):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT owner_uid, name, doc, updated, resource_version FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND owner_uid IN ({marks}) "
+                "ORDER BY owner_uid, resource_version",
+                [cluster_id, kind, *chunk],
+            )
+            found.extend((owner, Written(name, text, _aware(updated), int(rv))) for owner, name, text, updated, rv in cursor.fetchall())
+    return found
 
 
 def texts_by_uid(cluster_id: int, uids: list[str]) -> list[str]:
@@ -193,37 +368,33 @@ def texts(cluster_id: int, kind: str, namespace: str | None = None, *, node: str
         return [text for (text,) in cursor.fetchall()]
 
 
-def exists(cluster_id: int, kind: str, namespace: str, name: str) -> bool:
-    with _cursor() as cursor:
-        return cursor.execute(
-            f"SELECT 1 FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND namespace = %s AND name = %s LIMIT 1",
-            [cluster_id, kind, namespace, name],
-        ).fetchone() is not None
-
-
 def insert_object(
     cluster_id: int, kind: str, namespace: str, name: str, uid: str, revision: int,
     node_name: str, owner_uid: str, client: str, updated: datetime, text: str,
 ) -> None:
-    with _cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_OBJECT} (cluster_id, kind, namespace, name, uid, resource_version, node_name, owner_uid, client, updated, doc) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {doc})",
-            [cluster_id, kind, namespace, name, uid, revision, node_name, owner_uid, client, _time(updated), text],
-        )
+    _write(
+        f"INSERT INTO {_OBJECT} (cluster_id, kind, namespace, name, uid, resource_version, node_name, owner_uid, client, updated, doc) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {doc})",
+        [cluster_id, kind, namespace, name, uid, revision, node_name, owner_uid, client, _time(updated), text],
+    )
 
 
-def update_object(row_id: int, revision: int, node_name: str, owner_uid: str, updated: datetime, text: str) -> None:
-    with _cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_OBJECT} SET resource_version = %s, node_name = %s, owner_uid = %s, updated = %s, doc = {{doc}} WHERE id = %s",
-            [revision, node_name, owner_uid, _time(updated), text, row_id],
-        )
+# A row is written by its identity (the object_identity index), not by its id: a row
+# inserted in the same transaction may not have been sent yet, and has no id to give.
+_IDENTITY = "cluster_id = %s AND kind = %s AND namespace = %s AND name = %s"
 
 
-def delete_object(row_id: int) -> None:
-    with _cursor() as cursor:
-        cursor.execute(f"DELETE FROM {_OBJECT} WHERE id = %s", [row_id])
+def update_object(
+    cluster_id: int, kind: str, namespace: str, name: str, revision: int, node_name: str, owner_uid: str, updated: datetime, text: str,
+) -> None:
+    _write(
+        f"UPDATE {_OBJECT} SET resource_version = %s, node_name = %s, owner_uid = %s, updated = %s, doc = {{doc}} WHERE {_IDENTITY}",
+        [revision, node_name, owner_uid, _time(updated), text, cluster_id, kind, namespace, name],
+    )
+
+
+def delete_object(cluster_id: int, kind: str, namespace: str, name: str) -> None:
+    _write(f"DELETE FROM {_OBJECT} WHERE {_IDENTITY}", [cluster_id, kind, namespace, name])
 
 
 # --- the change log and the step log -------------------------------------------------------
@@ -245,24 +416,23 @@ def insert_changes(rows: Iterable[ChangeRow]) -> None:
     params = [(r.cluster_id, r.revision, r.type, r.kind, r.namespace, r.name, r.uid, r.text, _time(r.time)) for r in rows]
     if not params:
         return
-    with _cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {_CHANGE} (cluster_id, revision, type, kind, namespace, name, uid, doc, time) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, {doc}, %s)",
-            params,
-        )
+    _write(
+        f"INSERT INTO {_CHANGE} (cluster_id, revision, type, kind, namespace, name, uid, doc, time) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, {doc}, %s)",
+        params,
+        many=True,
+    )
 
 
-def insert_step(step: Step) -> bool:
-    """Record one step unless that pod has it already (one_step_per_pod). Whether it was
-    recorded now."""
-    with _cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_STEP} (cluster_id, revision, pod_uid, namespace, pod_name, number, status, component, actor, object_ref, text_en, text_ko, time) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [
-                step.cluster_id, step.revision, step.pod_uid, step.namespace, step.pod_name, step.number, step.status,
-                step.component, step.actor, step.object_ref, step.text_en, step.text_ko, _time(step.time),
-            ],
-        )
-        return cursor.rowcount == 1
+def insert_step(step: Step, done: Callable[[bool], object]) -> None:
+    """Record one step unless that pod has it already (one_step_per_pod); `done` is told
+    whether it was recorded (at once, or when the held writes are sent)."""
+    _write(
+        f"INSERT INTO {_STEP} (cluster_id, revision, pod_uid, namespace, pod_name, number, status, component, actor, object_ref, text_en, text_ko, time) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        [
+            step.cluster_id, step.revision, step.pod_uid, step.namespace, step.pod_name, step.number, step.status,
+            step.component, step.actor, step.object_ref, step.text_en, step.text_ko, _time(step.time),
+        ],
+        done=lambda count: done(count == 1),
+    )

@@ -18,7 +18,7 @@ import secrets
 import threading
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
@@ -122,10 +122,36 @@ class Outbox:
     changes: list[Committed] = field(default_factory=list)
     log: list[rows.ChangeRow] = field(default_factory=list)
     namespaces: dict[str, str | None] = field(default_factory=dict)
+    # Steps the step log already had for their pod (one_step_per_pod): known once the
+    # writes are sent, and left out of what is published. By id, holding the Step (so
+    # that its id is not another's while the transaction lasts).
+    unrecorded: dict[int, Step] = field(default_factory=dict)
+    # The object rows this transaction has read or written, by (kind, namespace, name);
+    # None where there is none. Under the lock no one else writes them, so a second read
+    # of one is answered from here — and a row written and not yet sent (rows.py holds
+    # writes back on PostgreSQL) is read as written.
+    known: dict[tuple[str, str, str], rows.Stored | None] = field(default_factory=dict)
+    uids: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # uid → identity, for rows in `known`
+    # (kind, owner uid) → the rows `list_written` gives: forgotten when one of them is written.
+    owned: dict[tuple[str, str], list[rows.Written]] = field(default_factory=dict)
+
+    def forget(self) -> None:
+        """Forget what was read (a savepoint rolled back, or rows went by other means)."""
+        self.namespaces.clear()
+        self.known.clear()
+        self.uids.clear()
+        self.owned.clear()
 
     def next_revision(self) -> int:
         self.revision += 1
         return self.revision
+
+    def leave_out_unrecorded(self) -> None:
+        if self.unrecorded:
+            self.changes = [
+                replace(c, steps=tuple(s for s in c.steps if id(s) not in self.unrecorded)) if c.steps else c for c in self.changes
+            ]
+            self.unrecorded.clear()
 
     def flush(self) -> None:
         if not self.changes:
@@ -164,13 +190,20 @@ def locked(cluster: Cluster) -> Iterator[Outbox]:
             current = rows.revision_for_update(cluster.pk)
             outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
             _local.outbox = outbox
+            held = rows.held_mark()
             try:
                 yield outbox
+                if outbox.revision != outbox.start_revision:
+                    rows.insert_changes(outbox.log)
+                    rows.set_revision(cluster.pk, outbox.revision)
+                rows.send_held()
+            except BaseException:
+                rows.drop_held(held)
+                raise
             finally:
                 _local.outbox = None
+            outbox.leave_out_unrecorded()
             if outbox.revision != outbox.start_revision:
-                rows.insert_changes(outbox.log)
-                rows.set_revision(cluster.pk, outbox.revision)
                 cluster.revision = outbox.revision
                 if not whole:
                     transaction.on_commit(outbox.flush)
@@ -233,39 +266,117 @@ def savepoint(cluster: Cluster) -> Iterator[Outbox]:
     with locked(cluster) as outbox:
         changes, logged, revision = len(outbox.changes), len(outbox.log), outbox.revision
         try:
-            with transaction.atomic():
+            with rows.savepoint():
                 yield outbox
         except BaseException:
             del outbox.changes[changes:]
             del outbox.log[logged:]
             outbox.revision = revision
-            outbox.namespaces.clear()
+            outbox.forget()
             raise
 
 
 # --- reads ------------------------------------------------------------------------------
 
+def _lookup(cluster: Cluster, kind: str, namespace: str, name: str) -> rows.Stored | None:
+    """An object's row, by its identity: from what this transaction knows of it, or read."""
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    if outbox is None:
+        return rows.stored(cluster.pk, kind, namespace, name)
+    key = (kind, namespace, name)
+    if key not in outbox.known:
+        found = outbox.known[key] = rows.stored(cluster.pk, kind, namespace, name)
+        if found is not None:
+            outbox.uids[found.uid] = key
+    return outbox.known[key]
+
+
+def _known_by_uid(uid: str, *, written: bool = False) -> rows.Stored | None:
+    """This transaction's copy of the row of `uid`, if it has one (`written`: with its time)."""
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    key = outbox.uids.get(uid) if outbox is not None else None
+    found = outbox.known.get(key) if key is not None else None
+    if found is None or found.uid != uid or (written and found.updated is None):
+        return None
+    return found
+
+
+def _learn(kind: str, doc: dict, text: str, updated: datetime | None = None) -> None:
+    """Remember a row a read returned (inside a transaction: nothing else writes it meanwhile)."""
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    if outbox is None:
+        return
+    meta = doc["metadata"]
+    key = (kind, meta.get("namespace") or "", meta["name"])
+    outbox.known[key] = rows.Stored(None, meta["uid"], text, updated)
+    outbox.uids[meta["uid"]] = key
+
+
+def _knows(outbox: Outbox, row: "_Row", text: str | None, updated: datetime | None = None, owners: tuple[str, ...] = ()) -> None:
+    """What this transaction wrote to a row (None: removed it)."""
+    key = (row.kind, row.namespace, row.name)
+    if text is None:
+        outbox.known[key] = None
+        outbox.uids.pop(row.uid, None)
+    else:
+        outbox.known[key] = rows.Stored(row.id, row.uid, text, updated)
+        outbox.uids[row.uid] = key
+    for owner in owners:
+        outbox.owned.pop((row.kind, owner), None)
+
+
+def prefetch(cluster: Cluster, uids: list[str], *, owned_kind: kinds.Kind | None = None) -> None:
+    """Read these objects (and, with `owned_kind`, the objects of that kind they own — an
+    Event: that are about them) in one statement each, for the rest of this transaction:
+    a component about to go through a batch of objects one by one asks for them at once."""
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    if outbox is None or not uids:
+        return
+    for kind, text, updated in rows.written_by_uids(cluster.pk, uids):
+        _learn(kind, json.loads(text), text, updated)
+    if owned_kind is not None:
+        found: dict[str, list[rows.Written]] = {uid: [] for uid in uids}
+        for owner, row in rows.written_owned(cluster.pk, owned_kind.kind, uids):
+            found[owner].append(row)
+        for owner, written_rows in found.items():
+            outbox.owned[(owned_kind.kind, owner)] = written_rows
+
+
 def get(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict:
-    found = rows.stored(cluster.pk, kind.kind, _ns(kind, namespace), name)
+    found = _lookup(cluster, kind.kind, _ns(kind, namespace), name)
     if found is None:
         raise not_found(kind.plural, kind.group, name)
     return json.loads(found.text)
 
 
 def find(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict | None:
-    found = rows.stored(cluster.pk, kind.kind, _ns(kind, namespace), name)
+    found = _lookup(cluster, kind.kind, _ns(kind, namespace), name)
     return json.loads(found.text) if found else None
 
 
 def by_uid(cluster: Cluster, uid: str) -> dict | None:
+    known = _known_by_uid(uid)
+    if known is not None:
+        return json.loads(known.text)
     text = rows.text_by_uid(cluster.pk, uid)
-    return json.loads(text) if text is not None else None
+    if text is None:
+        return None
+    doc = json.loads(text)
+    _learn(doc["kind"], doc, text)
+    return doc
 
 
 def by_uid_written(cluster: Cluster, uid: str) -> tuple[dict, datetime] | None:
     """The object and when it was last written (its row's update time)."""
+    known = _known_by_uid(uid, written=True)
+    if known is not None:
+        return json.loads(known.text), known.updated
     found = rows.written_by_uid(cluster.pk, uid)
-    return (json.loads(found[0]), found[1]) if found else None
+    if not found:
+        return None
+    doc = json.loads(found[0])
+    _learn(found[2], doc, found[0], found[1])
+    return doc, found[1]
 
 
 @dataclass(frozen=True)
@@ -281,7 +392,13 @@ class Written:
 def list_written(cluster: Cluster, kind: kinds.Kind, *, owner_uid: str) -> list[Written]:
     """The objects of a kind that an object owns (Events: that are about it), oldest
     revision first, each with when it was last written."""
-    return [Written(row.name, json.loads(row.text), row.updated, row.revision) for row in rows.written(cluster.pk, kind.kind, owner_uid)]
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    found = outbox.owned.get((kind.kind, owner_uid)) if outbox is not None else None
+    if found is None:
+        found = rows.written(cluster.pk, kind.kind, owner_uid)
+        if outbox is not None:
+            outbox.owned[(kind.kind, owner_uid)] = found
+    return [Written(row.name, json.loads(row.text), row.updated, row.revision) for row in found]
 
 
 def list_by_uid(cluster: Cluster, uids: list[str]) -> list[dict]:
@@ -291,7 +408,11 @@ def list_by_uid(cluster: Cluster, uids: list[str]) -> list[dict]:
 
 def list_docs(cluster: Cluster, kind: kinds.Kind, namespace: str | None = None, *, node: str | None = None, owner_uid: str | None = None) -> list[dict]:
     texts = rows.texts(cluster.pk, kind.kind, namespace if kind.namespaced else None, node=node, owner_uid=owner_uid)
-    return [json.loads(text) for text in texts]
+    docs = [json.loads(text) for text in texts]
+    if in_transaction():
+        for doc, text in zip(docs, texts):
+            _learn(kind.kind, doc, text)
+    return docs
 
 
 def current_revision(cluster: Cluster) -> int:
@@ -354,7 +475,10 @@ def create(
         # Admission, as in the real API server: after naming, before storage (so a full
         # sandbox answers a duplicate name with the quota's 403, as Kubernetes does).
         quota.admit_create(cluster, kind, meta["name"])
-        if not free and rows.exists(cluster.pk, kind.kind, _ns(kind, namespace), meta["name"]):
+        # An Event a component writes is named after its object and the time with random
+        # digits (events.event_name): its name is left to the identity index alone, which
+        # fails the insert in the unlikely case it is taken.
+        if not free and not (kind.kind == "Event" and by != API) and _lookup(cluster, kind.kind, _ns(kind, namespace), meta["name"]) is not None:
             raise already_exists(kind.plural, kind.group, meta["name"])
         if strategy.allocate is not None:
             strategy.allocate(cluster, doc, None)  # a Service's cluster IP and node ports, or 422
@@ -366,10 +490,12 @@ def create(
         meta["resourceVersion"] = str(revision)
         text, _ = _encoded(doc)
         row = _Row(cluster.pk, kind.kind, _ns(kind, namespace), meta["name"], meta["uid"])
+        updated = metav1.now()
         rows.insert_object(
             cluster.pk, row.kind, row.namespace, row.name, row.uid, revision,
-            _node_of(doc), _owner_of(doc), client, metav1.now(), text,
+            _node_of(doc), _owner_of(doc), client, updated, text,
         )
+        _knows(outbox, row, text, updated, (_owner_of(doc),))
         _record(outbox, Change.ADDED, row, None, doc, by, steps, size_hint=size, text=text)
     return doc
 
@@ -651,6 +777,7 @@ def remove_all(cluster: Cluster, *, by: str) -> int:
             final["metadata"]["resourceVersion"] = str(revision)
             _record(outbox, Change.DELETED, row, stored.doc, final, by, None, revision=revision)
         Object.objects.filter(pk__in=[stored.pk for stored in found]).delete()
+        outbox.forget()
         Step.objects.filter(cluster=cluster).delete()
         return len(found)
 
@@ -701,7 +828,7 @@ class _Row:
 def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expected_uid: str | None = None) -> _Row:
     """The stored row, or 404 (also when it is a newer object of the same name)."""
     ns = _ns(kind, namespace)
-    found = rows.stored(cluster.pk, kind.kind, ns, name)
+    found = _lookup(cluster, kind.kind, ns, name)
     if found is None or (expected_uid and found.uid != expected_uid):
         raise not_found(kind.plural, kind.group, name)
     return _Row(cluster.pk, kind.kind, ns, name, found.uid, found.id, json.loads(found.text), found.text)
@@ -712,7 +839,8 @@ def _remove_row(outbox: Outbox, row: _Row, old: dict, last: dict, by: str) -> di
     final = _copy(last)
     revision = outbox.next_revision()
     final["metadata"]["resourceVersion"] = str(revision)
-    rows.delete_object(row.id)
+    rows.delete_object(row.cluster_id, row.kind, row.namespace, row.name)
+    _knows(outbox, row, None, owners=(_owner_of(old),))
     _record(outbox, Change.DELETED, row, old, final, by, None, revision=revision)
     return final
 
@@ -798,7 +926,7 @@ def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name
     if outbox is not None and namespace in outbox.namespaces:
         deleting = outbox.namespaces[namespace]
     else:
-        found = rows.stored(cluster.pk, "Namespace", "", namespace)
+        found = _lookup(cluster, "Namespace", "", namespace)
         deleting = None if found is None else (json.loads(found.text)["metadata"].get("deletionTimestamp") or "")
         if outbox is not None:
             outbox.namespaces[namespace] = deleting
@@ -818,7 +946,9 @@ def _save(outbox: Outbox, row: _Row, old: dict, new: dict, by: str, steps: Steps
     revision = outbox.next_revision()
     new["metadata"]["resourceVersion"] = str(revision)
     text, size = _encoded(new)
-    rows.update_object(row.id, revision, _node_of(new), _owner_of(new), metav1.now(), text)
+    updated = metav1.now()
+    rows.update_object(row.cluster_id, row.kind, row.namespace, row.name, revision, _node_of(new), _owner_of(new), updated, text)
+    _knows(outbox, row, text, updated, (_owner_of(old), _owner_of(new)))
     _record(outbox, Change.MODIFIED, row, old, new, by, steps, revision=revision, size_hint=size, text=text)
     return new
 
@@ -857,7 +987,8 @@ def _record(
         # A step happens once per pod: a late duplicate reconcile (or a pod Ready again
         # after a spell of not Ready) records nothing more, and publishes nothing more —
         # what is streamed must be what the step log holds.
-        step_rows = [s for s in step_rows if rows.insert_step(s)]
+        for step in step_rows:
+            rows.insert_step(step, lambda recorded, step=step: recorded or outbox.unrecorded.setdefault(id(step), step))
     outbox.changes.append(Committed(type_, revision, old, new, by, tuple(step_rows), size_hint, moment))
 
 
@@ -905,7 +1036,7 @@ def _unique_name(cluster: Cluster, kind: kinds.Kind, namespace: str, prefix: str
     """The validated candidate, or another one while it is taken (RetryGenerateName)."""
     name = first
     for _ in range(20):
-        if not rows.exists(cluster.pk, kind.kind, _ns(kind, namespace), name):
+        if _lookup(cluster, kind.kind, _ns(kind, namespace), name) is None:
             return name
         name = generate_name(prefix)
     raise APIError(409, "AlreadyExists", f"could not generate a unique name from {prefix!r}")

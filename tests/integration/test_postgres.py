@@ -102,3 +102,67 @@ for name in ("pg-a", "pg-b"):
     assert len(rows) == 2, out
     for name, count, first, last, current, gaps in rows:
         assert gaps == "0" and int(last) == int(current) and int(last) - int(first) + 1 == int(count), (name, out)
+
+
+HELD_WRITES = r"""
+import json
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
+from cluster.componentbase import events, isolation
+from cluster.models import Change, Cluster, Object, Step
+from cluster.componentbase import narration
+
+cluster = Cluster.objects.get(name="pg-held")
+start = cluster.revision
+published = []
+store.on_commit(lambda c, changes: published.extend((x.type, x.kind, x.new["metadata"]["name"], [s.number for s in x.steps]) for x in changes if c.pk == cluster.pk))
+pod = lambda name: {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+with store.locked(cluster):
+    a = store.create(cluster, pod("a"), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+    store.mutate(cluster, kinds.POD, "default", "a", lambda d: d["metadata"].setdefault("labels", {}).update(x="1"), by=store.KUBELET)
+    seen = store.get(cluster, kinds.POD, "default", "a")["metadata"]["labels"]  # read as written, before anything is sent
+    with isolation.isolated(cluster, store.KUBELET, what="b"):  # a savepoint that fails before anything of it is sent
+        store.create(cluster, pod("b"))
+        raise RuntimeError("b fails")
+    event = events.record(cluster, a, "Pulled", "first", by=store.KUBELET, component="kubelet")
+    with isolation.isolated(cluster, store.KUBELET, what="clash"):  # a held write the database refuses
+        clash = json.loads(json.dumps(event))
+        store.create(cluster, {**clash, "metadata": {"name": clash["metadata"]["name"], "namespace": "default"}}, by=store.KUBELET)
+        store.list_docs(cluster, kinds.POD)  # a read sends what is held: the clash fails here
+    # the same step again in the same transaction: stored and published once
+    store.mutate(cluster, kinds.POD, "default", "a", lambda d: d["metadata"]["labels"].update(y="2"), by=store.KUBELET,
+                 steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+revisions = list(Change.objects.filter(cluster=cluster, revision__gt=start).order_by("revision").values_list("revision", flat=True))
+print("RESULT " + json.dumps({
+    "seen": seen,
+    "names": sorted(Object.objects.filter(cluster=cluster, kind__in=["Pod", "Event"]).values_list("kind", "name")),
+    "labels": store.get(cluster, kinds.POD, "default", "a")["metadata"]["labels"],
+    "revisions": revisions, "start": start,
+    "steps": list(Step.objects.filter(pod_uid=a["metadata"]["uid"]).values_list("number", flat=True)),
+    "published": published, "event": event["metadata"]["name"],
+}))
+"""
+
+
+def test_held_writes_are_read_as_written_and_a_failing_part_is_undone_alone(live_stack):
+    """rows.py holds a transaction's writes back on PostgreSQL and sends them with the next
+    statement that needs an answer: reads see them, a savepoint's writes go with it when it
+    fails, a refused write fails its own part only, a step recorded twice is published once."""
+    live_stack.manage("democluster", "--name", "pg-held", "--speed", "instant", "--nodes", "1")
+    proc = shell(live_stack, HELD_WRITES)
+    out, _ = proc.communicate(timeout=120)
+    found = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    assert found, out
+    result = __import__("json").loads(found[0][len("RESULT "):])
+    assert result["seen"] == {"x": "1"}
+    names = [tuple(n) for n in result["names"]]
+    assert ("Pod", "a") in names and ("Pod", "b") not in names
+    assert [n for k, n in names if k == "Event" and n == result["event"]] == [result["event"]]
+    assert result["labels"] == {"x": "1", "y": "2"}
+    # create, label, the Event, the second label: four revisions, then the workers' — gapless
+    assert result["revisions"] == list(range(result["start"] + 1, result["start"] + 1 + len(result["revisions"])))
+    assert len(result["revisions"]) >= 4
+    assert result["steps"].count(1) == 1
+    ours = [p for p in result["published"] if p[2] in ("a", "b", result["event"])]
+    assert [(t, k, n) for t, k, n, _ in ours] == [("ADDED", "Pod", "a"), ("MODIFIED", "Pod", "a"), ("ADDED", "Event", result["event"]), ("MODIFIED", "Pod", "a")]
+    assert [s for *_, s in ours] == [[1, 2, 3], [], [], []]  # steps 1-3 once: the second time they are not published

@@ -284,7 +284,8 @@ def test_a_step_recorded_again_is_neither_stored_nor_published_twice(cluster):
             current = store.get(cluster, kinds.POD, "default", "twice")
             current["metadata"].setdefault("labels", {})["attempt"] = str(attempt)
             store.update(cluster, current, by=store.KUBELET, steps=lambda doc, rev: [narration.ready(doc, "node-1")])
-            published.append([s.number for change in outbox.changes for s in change.steps])
+        # What the transaction hands its listeners once it has committed.
+        published.append([s.number for change in outbox.changes for s in change.steps])
 
     assert published == [[8], []]
     assert Step.objects.filter(pod_uid=made["metadata"]["uid"], number=8).count() == 1

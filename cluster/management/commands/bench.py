@@ -492,6 +492,7 @@ class Command(BaseCommand):
             "lock_calls": sum(r[0] for r in lock),
             "lock_ms": sum(r[1] for r in lock),
             "top": [(r[0], r[1], r[2][:110]) for r in rows if r not in lock][:5],
+            "most": [(r[0], r[1], r[2][:110]) for r in sorted(rows, key=lambda r: -r[0])][:10],
         }
 
     def _postgres_version(self, stack) -> str:
@@ -876,6 +877,9 @@ class Command(BaseCommand):
                 f"{sql['lock_ms'] / 1000:.2f} s of it waiting for a cluster's write lock ({sql['lock_calls']:,} transactions took it: "
                 f"{sql['lock_ms'] / max(1, sql['lock_calls']):.1f} ms each on average). The others that took longest:")
             for calls, ms, query in sql["top"]:
+                out(f"      {ms:8.1f} ms  {calls:6,} calls  {query}")
+            out("      The most called:")
+            for calls, ms, query in sql.get("most", []):
                 out(f"      {ms:8.1f} ms  {calls:6,} calls  {query}")
         out("")
         out("(c) the stream lost nothing")
