@@ -213,41 +213,40 @@ _cache: BaseCache | None = None
 
 def committed(cluster: Cluster, changes: list[Committed]) -> None:
     """The store's commit listener: count the transaction and its revisions, and time
-    each step it recorded since its pod's creation."""
+    each step it recorded since its pod's creation (the creation times it needs, and those
+    it learns, go to the cache in one round trip each per transaction)."""
     STORE_WRITES.inc()
+    timed: list[Committed] = []
     for change in changes:
         STORE_REVISIONS.labels(change.kind if change.kind in kinds.BY_KIND else "other", change.type).inc()
         if change.steps:
-            _time_steps(change)
-
-
-def _time_steps(change: Committed) -> None:
-    steps = change.steps
-    uid = steps[0].pod_uid
-    if change.type == "ADDED":
-        created = steps[0].time.timestamp()  # steps 1-3 are recorded with the pod's creation
-        _remember_created(uid, created)
-    else:
-        created = _created_of(uid)
-        if created is None:  # created before the metrics were, or forgotten: not timed
-            return
-    for step in steps:
-        if step.status != step.NOT_NEEDED:
-            POD_STEP_SECONDS.labels(str(step.number)).observe(max(0.0, step.time.timestamp() - created))
-
-
-def _remember_created(uid: str, created: float) -> None:
-    _keep_local(uid, created)
-    _cache_call("set", CREATED_KEY.format(uid=uid), created, CREATED_SECONDS)
-
-
-def _created_of(uid: str) -> float | None:
-    created = _created.get(uid)
-    if created is None:
-        created = _cache_call("get", CREATED_KEY.format(uid=uid))
-        if created is not None:
-            _keep_local(uid, created)
-    return created
+            timed.append(change)
+    if not timed:
+        return
+    learnt: dict[str, float] = {}
+    for change in timed:
+        if change.type == "ADDED":
+            # steps 1-3 are recorded with the pod's creation
+            learnt[change.steps[0].pod_uid] = change.steps[0].time.timestamp()
+    for uid, created in learnt.items():
+        _keep_local(uid, created)
+    if learnt:
+        _cache_call("set_many", {CREATED_KEY.format(uid=uid): created for uid, created in learnt.items()}, CREATED_SECONDS)
+    wanted = {change.steps[0].pod_uid for change in timed} - _created.keys()
+    if wanted:
+        found = _cache_call("get_many", [CREATED_KEY.format(uid=uid) for uid in wanted]) or {}
+        for uid in wanted:
+            created = found.get(CREATED_KEY.format(uid=uid))
+            if created is not None:
+                _keep_local(uid, created)
+    for change in timed:
+        # Created before the metrics were, or forgotten: not timed.
+        created = _created.get(change.steps[0].pod_uid)
+        if created is None:
+            continue
+        for step in change.steps:
+            if step.status != step.NOT_NEEDED:
+                POD_STEP_SECONDS.labels(str(step.number)).observe(max(0.0, step.time.timestamp() - created))
 
 
 def _keep_local(uid: str, created: float) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import DatabaseError
 from django.utils import timezone
 
-from cluster.apiserver import audit
+from cluster.apiserver import audit, store
 from cluster.models import REQUEST_LOG_KEEP, TRAFFIC_LOG_KEEP, Cluster, RequestRecord, TrafficRecord
 
 log = logging.getLogger("podflow.audit")
@@ -38,21 +38,27 @@ def record(cluster_name: str, what: str, payload: Any) -> None:
     if cluster_id is None:
         return
     try:
-        row = RequestRecord.objects.create(
-            cluster_id=cluster_id,
-            time=timezone.now(),
-            client=str(payload.get("client") or "")[:120],
-            verb=str(payload.get("verb") or "")[:20],
-            resource=str(payload.get("resource") or "")[:120],
-            namespace=str(payload.get("namespace") or "")[:63],
-            name=str(payload.get("name") or "")[:253],
-            code=int(payload.get("code") or 0),
-            reason=str(payload.get("reason") or "")[:63],
-        )
+        with store.queued_write():
+            row = _insert_request(cluster_id, payload)
         if row.pk % TRIM_EVERY == 0:
-            trim(cluster_id)
+            with store.queued_write():
+                trim(cluster_id)
     except DatabaseError as exc:  # a busy database: the request it tells of stands
         log.warning("the request log of cluster %s missed a request: %s", cluster_name, exc)
+
+
+def _insert_request(cluster_id: int, payload: dict) -> RequestRecord:
+    return RequestRecord.objects.create(
+        cluster_id=cluster_id,
+        time=timezone.now(),
+        client=str(payload.get("client") or "")[:120],
+        verb=str(payload.get("verb") or "")[:20],
+        resource=str(payload.get("resource") or "")[:120],
+        namespace=str(payload.get("namespace") or "")[:63],
+        name=str(payload.get("name") or "")[:253],
+        code=int(payload.get("code") or 0),
+        reason=str(payload.get("reason") or "")[:63],
+    )
 
 
 def record_traffic(cluster_name: str, answers: list) -> None:
@@ -71,8 +77,9 @@ def record_traffic(cluster_name: str, answers: list) -> None:
             via=str(body.get("via") or "")[:200], pod=str(body.get("pod") or "")[:253], status=int(body.get("status") or 0),
         ))
     try:
-        TrafficRecord.objects.bulk_create(rows)
-        trim(cluster_id, TRAFFIC_LOG_KEEP, TrafficRecord)  # a batch is a learner's click: trimmed each time
+        with store.queued_write():
+            TrafficRecord.objects.bulk_create(rows)
+            trim(cluster_id, TRAFFIC_LOG_KEEP, TrafficRecord)  # a batch is a learner's click: trimmed each time
     except DatabaseError as exc:
         log.warning("the traffic log of cluster %s missed %d requests: %s", cluster_name, len(rows), exc)
 

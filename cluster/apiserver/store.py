@@ -241,6 +241,15 @@ def _writers_turn(whole: bool) -> Iterator[None]:
         fcntl.flock(_writer.fd, fcntl.LOCK_UN)
 
 
+@contextmanager
+def queued_write() -> Iterator[None]:
+    """A write of a row beside the store's objects (a log's): on SQLite it waits its turn in
+    the writers' queue, as the store's transactions do, rather than in SQLite's sleeping
+    retries behind them."""
+    with _writers_turn(not connection.in_atomic_block):
+        yield
+
+
 def _writers_queue_path() -> str | None:
     if connection.vendor != "sqlite":
         return None
