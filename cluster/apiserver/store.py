@@ -134,6 +134,8 @@ class Outbox:
     uids: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # uid → identity, for rows in `known`
     # (kind, owner uid) → the rows `list_written` gives: forgotten when one of them is written.
     owned: dict[tuple[str, str], list[rows.Written]] = field(default_factory=dict)
+    writes: dict[str, int] = field(default_factory=dict)  # uid → how often this transaction wrote it
+    memo: dict = field(default_factory=dict)  # what a component computed from its reads (`memo`)
 
     def forget(self) -> None:
         """Forget what was read (a savepoint rolled back, or rows went by other means)."""
@@ -141,6 +143,7 @@ class Outbox:
         self.known.clear()
         self.uids.clear()
         self.owned.clear()
+        self.memo.clear()
 
     def next_revision(self) -> int:
         self.revision += 1
@@ -321,8 +324,24 @@ def _learn(kind: str, doc: dict, text: str, updated: datetime | None = None) -> 
     outbox.uids[meta["uid"]] = key
 
 
+def memo() -> dict | None:
+    """A dict that lasts as long as this transaction (None outside one), for what a
+    component computes from its reads and would otherwise compute again for each object
+    of its batch; forgotten with the reads when a savepoint rolls back. `writes_of` says
+    whether an object it used has been written since."""
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    return outbox.memo if outbox is not None else None
+
+
+def writes_of(uid: str) -> int:
+    """How many times this transaction has written the object of `uid` (0 outside one)."""
+    outbox: Outbox | None = getattr(_local, "outbox", None)
+    return outbox.writes.get(uid, 0) if outbox is not None else 0
+
+
 def _knows(outbox: Outbox, row: "_Row", text: str | None, updated: datetime | None = None, owners: tuple[str, ...] = ()) -> None:
     """What this transaction wrote to a row (None: removed it)."""
+    outbox.writes[row.uid] = outbox.writes.get(row.uid, 0) + 1
     key = (row.kind, row.namespace, row.name)
     if text is None:
         outbox.known[key] = None

@@ -134,7 +134,34 @@ SEEN_ON_NODE_MAX = 20000
 
 
 def _node_pods(cluster: Cluster, host: str) -> list[tuple[str, _OnNode]]:
-    """(uid, what it holds) of every pod bound to the node, as stored now."""
+    """(uid, what it holds) of every pod bound to the node, as stored now.
+
+    Read once per transaction: the kubelet admits a batch of pods under the cluster's lock,
+    where only its own writes change them, and those are looked at again (`store.writes_of`).
+    """
+    memo = store.memo()
+    if memo is None:
+        return _read_node_pods(cluster, host)
+    key = ("kubelet.node_pods", host)
+    held: dict[str, list] | None = memo.get(key)
+    if held is None:
+        found = _read_node_pods(cluster, host)
+        memo[key] = {uid: [on_node, store.writes_of(uid)] for uid, on_node in found}
+        return found
+    out = []
+    for uid, slot in list(held.items()):
+        written = store.writes_of(uid)
+        if written != slot[1]:
+            doc = store.by_uid(cluster, uid)
+            if doc is None or (doc.get("spec") or {}).get("nodeName") != host:
+                del held[uid]
+                continue
+            slot[0], slot[1] = _on_node(doc), written
+        out.append((uid, slot[0]))
+    return out
+
+
+def _read_node_pods(cluster: Cluster, host: str) -> list[tuple[str, _OnNode]]:
     # The write's time as text: a key to compare, not a time to parse for every pod.
     table = Object._meta.db_table
     with connection.cursor() as cursor:
