@@ -27,7 +27,7 @@ RUNTIME = "containerd://1.7.24"
 MAX_STAGES_AT_ONCE = 60
 # Pods one transaction of a kubelet's pass at instant speed takes through their stages:
 # the cluster's lock is held for one batch at most.
-PODS_AT_ONCE = 25
+PODS_AT_ONCE = 10
 
 
 def _read(cluster: Cluster, node_name: str, uid: str, node: dict | None = None) -> Ctx | None:
