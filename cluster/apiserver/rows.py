@@ -343,6 +343,28 @@ def written_owned(cluster_id: int, kind: str, owner_uids: list[str]) -> list[tup
     return found
 
 
+def versions_on_node(cluster_id: int, kind: str, node_name: str) -> list[tuple[str, int, str]]:
+    """(uid, resourceVersion, update time as text) of the objects of a kind bound to a node:
+    keys to compare with what was read before, not times to parse."""
+    with _cursor() as cursor:
+        cursor.execute(
+            f"SELECT uid, resource_version, CAST(updated AS TEXT) FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND node_name = %s",
+            [cluster_id, kind, node_name],
+        )
+        return [(uid, int(rv), updated) for uid, rv, updated in cursor.fetchall()]
+
+
+def versioned_texts(cluster_id: int, uids: list[str]) -> list[tuple[str, int, str, str]]:
+    """(uid, resourceVersion, update time as text, document) of the objects of these uids."""
+    found: list[tuple[str, int, str, str]] = []
+    with _cursor() as cursor:
+        for chunk in _chunks(uids):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(f"SELECT uid, resource_version, CAST(updated AS TEXT), doc FROM {_OBJECT} WHERE uid IN ({marks}) AND cluster_id = %s", [*chunk, cluster_id])
+            found.extend((uid, int(rv), updated, text) for uid, rv, updated, text in cursor.fetchall())
+    return found
+
+
 def texts_by_uid(cluster_id: int, uids: list[str]) -> list[str]:
     found: list[str] = []
     with _cursor() as cursor:

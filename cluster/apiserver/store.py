@@ -434,6 +434,17 @@ def list_by_uid(cluster: Cluster, uids: list[str]) -> list[dict]:
     return [json.loads(text) for text in rows.texts_by_uid(cluster.pk, uids)]
 
 
+def versions_on_node(cluster: Cluster, kind: kinds.Kind, node: str) -> list[tuple[str, int, str]]:
+    """(uid, resourceVersion, write time as text) of the objects of a kind bound to a node:
+    what a component that keeps decoded copies compares to know which changed."""
+    return rows.versions_on_node(cluster.pk, kind.kind, node)
+
+
+def versioned_docs(cluster: Cluster, uids: list[str]) -> list[tuple[str, int, str, dict]]:
+    """(uid, resourceVersion, write time as text, document) of the objects of these uids."""
+    return [(uid, rv, updated, json.loads(text)) for uid, rv, updated, text in rows.versioned_texts(cluster.pk, uids)]
+
+
 def list_docs(cluster: Cluster, kind: kinds.Kind, namespace: str | None = None, *, node: str | None = None, owner_uid: str | None = None) -> list[dict]:
     texts = rows.texts(cluster.pk, kind.kind, namespace if kind.namespaced else None, node=node, owner_uid=owner_uid)
     docs = [json.loads(text) for text in texts]

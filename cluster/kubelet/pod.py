@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
-
-from django.db import connection
 
 from cluster.apimachinery import kinds, metav1, pods, quantity
 from cluster.apiserver import store
@@ -28,7 +25,7 @@ from cluster.kubelet import envconfig, images, memory
 from cluster.kubelet import node as node_side
 from cluster.kubelet import probes, status, workload
 from cluster.kubelet.memory import Seen
-from cluster.models import Cluster, Object
+from cluster.models import Cluster
 
 PULL_REASONS = ("Pulling", "Pulled", "Failed", "BackOff", "ErrImageNeverPull", "InspectFailed")
 
@@ -162,23 +159,10 @@ def _node_pods(cluster: Cluster, host: str) -> list[tuple[str, _OnNode]]:
 
 
 def _read_node_pods(cluster: Cluster, host: str) -> list[tuple[str, _OnNode]]:
-    # The write's time as text: a key to compare, not a time to parse for every pod.
-    table = Object._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT uid, resource_version, CAST(updated AS TEXT) FROM {table} WHERE cluster_id = %s AND kind = 'Pod' AND node_name = %s",
-            [cluster.pk, host],
-        )
-        bound = cursor.fetchall()
-        stale = [uid for uid, rv, updated in bound if _seen_on_node.get(uid, ((None,),))[0] != (rv, updated)]
-        for start in range(0, len(stale), 500):
-            chunk = stale[start : start + 500]
-            cursor.execute(
-                f"SELECT uid, resource_version, CAST(updated AS TEXT), doc FROM {table} WHERE uid IN ({', '.join(['%s'] * len(chunk))})",
-                chunk,
-            )
-            for uid, rv, updated, doc in cursor.fetchall():
-                _seen_on_node[uid] = ((rv, updated), _on_node(json.loads(doc)))
+    bound = store.versions_on_node(cluster, kinds.POD, host)
+    stale = [uid for uid, rv, updated in bound if _seen_on_node.get(uid, ((None,),))[0] != (rv, updated)]
+    for uid, rv, updated, doc in store.versioned_docs(cluster, stale) if stale else ():
+        _seen_on_node[uid] = ((rv, updated), _on_node(doc))
     found = []
     for uid, rv, updated in bound:
         entry = _seen_on_node.get(uid)
