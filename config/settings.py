@@ -128,6 +128,10 @@ def _database(url: str | None) -> dict:
             },
         }
     if parsed.scheme in ("postgres", "postgresql"):
+        # A pool of connections per process (psycopg_pool): under ASGI each request runs
+        # on a thread of its own, and Django's connections belong to a thread, so a kept
+        # connection (CONN_MAX_AGE) was never reused by the next request: each opened one
+        # (a new server process). Taken from the pool and given back instead.
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": parsed.path.lstrip("/"),
@@ -135,7 +139,8 @@ def _database(url: str | None) -> dict:
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": 0,
+            "OPTIONS": {"pool": {"min_size": 1, "max_size": int(os.environ.get("PODFLOW_DB_POOL_MAX", "20")), "timeout": 30}},
         }
     raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (sqlite, postgres)")
 
