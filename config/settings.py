@@ -115,8 +115,9 @@ def _database(url: str | None) -> dict:
     if parsed.scheme == "sqlite":
         # WAL + synchronous=NORMAL + IMMEDIATE transactions: fast, and writers queue
         # on the lock instead of failing with "database is locked" mid-transaction.
-        # Connections are kept a minute, as on PostgreSQL: opening one (the PRAGMAs and
-        # Django's SQL functions) cost every request and every stream read 1-2 ms.
+        # Connections are kept a minute: opening one (the PRAGMAs and Django's SQL
+        # functions) costs 1-2 ms, which the stream's reads and the workers then save. (A
+        # request under ASGI runs on a thread of its own and still opens its own.)
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": unquote(parsed.path) if parsed.path not in ("", "/") else ":memory:",
