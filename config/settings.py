@@ -133,6 +133,8 @@ def _database(url: str | None) -> dict:
         # on a thread of its own, and Django's connections belong to a thread, so a kept
         # connection (CONN_MAX_AGE) was never reused by the next request: each opened one
         # (a new server process). Taken from the pool and given back instead.
+        pool_max = int(os.environ.get("PODFLOW_DB_POOL_MAX", "20"))
+        pooled = {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_max, "timeout": 30}}} if pool_max > 0 else {"CONN_MAX_AGE": 60}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": parsed.path.lstrip("/"),
@@ -140,8 +142,7 @@ def _database(url: str | None) -> dict:
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": 0,
-            "OPTIONS": {"pool": {"min_size": 1, "max_size": int(os.environ.get("PODFLOW_DB_POOL_MAX", "20")), "timeout": 30}},
+            **pooled,
         }
     raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (sqlite, postgres)")
 
