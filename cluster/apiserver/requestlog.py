@@ -40,8 +40,7 @@ def record(cluster_name: str, what: str, payload: Any) -> None:
     try:
         with store.queued_write():
             row = _insert_request(cluster_id, payload)
-        if row.pk % TRIM_EVERY == 0:
-            with store.queued_write():
+            if row.pk % TRIM_EVERY == 0:
                 trim(cluster_id)
     except DatabaseError as exc:  # a busy database: the request it tells of stands
         log.warning("the request log of cluster %s missed a request: %s", cluster_name, exc)

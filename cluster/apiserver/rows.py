@@ -166,16 +166,13 @@ def _send(db, then: Callable[[], object] | None = None) -> None:
 
 
 def _send_held_first(execute, sql, params, many, context):
-    db = context["connection"]
-    if db.podflow_held:
-        with db.wrap_database_errors:
-            _send(db)
+    send_held(context["connection"])
     return execute(sql, params, many, context)
 
 
-def send_held() -> None:
+def send_held(db=None) -> None:
     """Send what is held now (the store does before its transaction commits)."""
-    db = connections[DEFAULT_DB_ALIAS]
+    db = connections[DEFAULT_DB_ALIAS] if db is None else db
     if getattr(db, "podflow_held", None):
         with db.wrap_database_errors:
             _send(db)
@@ -298,15 +295,20 @@ def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
         yield values[start:start + size]
 
 
-def written_by_uids(cluster_id: int, uids: list[str]) -> list[tuple[str, str, datetime]]:
-    """(kind, document, update time) of the objects of these uids that exist."""
-    found: list[tuple[str, str, datetime]] = []
+def _by_uids(columns: str, cluster_id: int, uids: list[str]) -> list[tuple]:
+    """These columns of the objects of these uids that exist, 500 uids a statement."""
+    found: list[tuple] = []
     with _cursor() as cursor:
         for chunk in _chunks(uids):
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT kind, doc, updated FROM {_OBJECT} WHERE uid IN ({marks}) AND cluster_id = %s", [*chunk, cluster_id])
-            found.extend((kind, text, _aware(updated)) for kind, text, updated in cursor.fetchall())
+            cursor.execute(f"SELECT {columns} FROM {_OBJECT} WHERE uid IN ({marks}) AND cluster_id = %s", [*chunk, cluster_id])
+            found.extend(cursor.fetchall())
     return found
+
+
+def written_by_uids(cluster_id: int, uids: list[str]) -> list[tuple[str, str, datetime]]:
+    """(kind, document, update time) of the objects of these uids that exist."""
+    return [(kind, text, _aware(updated)) for kind, text, updated in _by_uids("kind, doc, updated", cluster_id, uids)]
 
 
 class Written(NamedTuple):
@@ -356,24 +358,11 @@ def versions_on_node(cluster_id: int, kind: str, node_name: str) -> list[tuple[s
 
 def versioned_texts(cluster_id: int, uids: list[str]) -> list[tuple[str, int, str, str]]:
     """(uid, resourceVersion, update time as text, document) of the objects of these uids."""
-    found: list[tuple[str, int, str, str]] = []
-    with _cursor() as cursor:
-        for chunk in _chunks(uids):
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT uid, resource_version, CAST(updated AS TEXT), doc FROM {_OBJECT} WHERE uid IN ({marks}) AND cluster_id = %s", [*chunk, cluster_id])
-            found.extend((uid, int(rv), updated, text) for uid, rv, updated, text in cursor.fetchall())
-    return found
+    return [(uid, int(rv), updated, text) for uid, rv, updated, text in _by_uids("uid, resource_version, CAST(updated AS TEXT), doc", cluster_id, uids)]
 
 
 def texts_by_uid(cluster_id: int, uids: list[str]) -> list[str]:
-    found: list[str] = []
-    with _cursor() as cursor:
-        for start in range(0, len(uids), 500):
-            chunk = uids[start:start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(f"SELECT doc FROM {_OBJECT} WHERE uid IN ({marks}) AND cluster_id = %s", [*chunk, cluster_id])
-            found.extend(text for (text,) in cursor.fetchall())
-    return found
+    return [text for (text,) in _by_uids("doc", cluster_id, uids)]
 
 
 def texts(cluster_id: int, kind: str, namespace: str | None = None, *, node: str | None = None, owner_uid: str | None = None) -> list[str]:

@@ -177,7 +177,7 @@ def locked(cluster: Cluster) -> Iterator[Outbox]:
     a reconcile that reads, decides and writes inside one `locked` block is safe to run
     twice or concurrently.
     """
-    outer: Outbox | None = getattr(_local, "outbox", None)
+    outer = _outbox()
     if outer is not None:
         if outer.cluster.pk != cluster.pk:
             raise RuntimeError("one transaction writes one cluster")
@@ -262,9 +262,14 @@ def _writers_queue_path() -> str | None:
     return name + ".writers"
 
 
+def _outbox() -> Outbox | None:
+    """The transaction this thread is in (a `locked` block's), if any."""
+    return getattr(_local, "outbox", None)
+
+
 def in_transaction() -> bool:
     """Whether this thread is inside a `locked` block."""
-    return getattr(_local, "outbox", None) is not None
+    return _outbox() is not None
 
 
 @contextmanager
@@ -292,7 +297,7 @@ def savepoint(cluster: Cluster) -> Iterator[Outbox]:
 
 def _lookup(cluster: Cluster, kind: str, namespace: str, name: str) -> rows.Stored | None:
     """An object's row, by its identity: from what this transaction knows of it, or read."""
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     if outbox is None:
         return rows.stored(cluster.pk, kind, namespace, name)
     key = (kind, namespace, name)
@@ -305,7 +310,7 @@ def _lookup(cluster: Cluster, kind: str, namespace: str, name: str) -> rows.Stor
 
 def _known_by_uid(uid: str, *, written: bool = False) -> rows.Stored | None:
     """This transaction's copy of the row of `uid`, if it has one (`written`: with its time)."""
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     key = outbox.uids.get(uid) if outbox is not None else None
     found = outbox.known.get(key) if key is not None else None
     if found is None or found.uid != uid or (written and found.updated is None):
@@ -315,7 +320,7 @@ def _known_by_uid(uid: str, *, written: bool = False) -> rows.Stored | None:
 
 def _learn(kind: str, doc: dict, text: str, updated: datetime | None = None) -> None:
     """Remember a row a read returned (inside a transaction: nothing else writes it meanwhile)."""
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     if outbox is None:
         return
     meta = doc["metadata"]
@@ -329,13 +334,13 @@ def memo() -> dict | None:
     component computes from its reads and would otherwise compute again for each object
     of its batch; forgotten with the reads when a savepoint rolls back. `writes_of` says
     whether an object it used has been written since."""
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     return outbox.memo if outbox is not None else None
 
 
 def writes_of(uid: str) -> int:
     """How many times this transaction has written the object of `uid` (0 outside one)."""
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     return outbox.writes.get(uid, 0) if outbox is not None else 0
 
 
@@ -357,7 +362,7 @@ def prefetch(cluster: Cluster, uids: list[str], *, owned_kind: kinds.Kind | None
     """Read these objects (and, with `owned_kind`, the objects of that kind they own — an
     Event: that are about them) in one statement each, for the rest of this transaction:
     a component about to go through a batch of objects one by one asks for them at once."""
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     if outbox is None or not uids:
         return
     for kind, text, updated in rows.written_by_uids(cluster.pk, uids):
@@ -420,7 +425,7 @@ class Written:
 def list_written(cluster: Cluster, kind: kinds.Kind, *, owner_uid: str) -> list[Written]:
     """The objects of a kind that an object owns (Events: that are about it), oldest
     revision first, each with when it was last written."""
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     found = outbox.owned.get((kind.kind, owner_uid)) if outbox is not None else None
     if found is None:
         found = rows.written(cluster.pk, kind.kind, owner_uid)
@@ -961,7 +966,7 @@ def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name
     a terminating namespace: the kubelet keeps its memory of a pod's stages in them, and
     needs it to finish stopping the pods the namespace controller deletes.
     """
-    outbox: Outbox | None = getattr(_local, "outbox", None)
+    outbox = _outbox()
     if outbox is not None and namespace in outbox.namespaces:
         deleting = outbox.namespaces[namespace]
     else:
