@@ -9,6 +9,7 @@ import logging
 from typing import Callable
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 
 from cluster import actions, kubelet, sandbox, scheduler
@@ -63,7 +64,7 @@ def reconcile_replicaset(cluster_id: int, uid: str) -> None:
         with isolation.isolated(cluster, store.REPLICASET_CONTROLLER, uid=uid):
             more = replicaset.reconcile(cluster, uid)
         if more:  # stopped at its burst limit: the next pass queues behind what is waiting
-            wake.dispatch([(wake.RECONCILE_REPLICASET, (cluster_id, uid))])
+            wake.dispatch([(wake.RECONCILE_REPLICASET, (cluster_id, uid))], countdown=0.0)
 
 
 @shared_task(name="cluster.tasks.collect_garbage")
@@ -133,8 +134,7 @@ def _schedule_one(cluster: Cluster, uid: str) -> None:
 def schedule_pending(cluster_id: int) -> None:
     """Something changed that may make room: try every waiting pod again, oldest first."""
     cluster = _cluster(cluster_id)
-    paused, stopped = clock.settings_of(cluster_id)
-    if cluster is not None and paused and clock.SCHEDULER not in stopped:
+    if cluster is not None and cluster.paused and clock.SCHEDULER not in (cluster.stopped_components or []):
         # Paused, the pass is held as what it is made of: one bind per pending pod, each
         # its own next action (a step binds one pod, not all of them). A bind a step has
         # let through is taken here and now: admitting it used up the step.
@@ -162,14 +162,12 @@ def schedule_queue(cluster_id: int) -> None:
     if cluster is None:
         return
     wake.started(*[(wake.SCHEDULE_POD, (cluster_id, uid)) for uid in uids])  # each pod's task, as if started
-    paused, stopped = clock.settings_of(cluster_id)
-    if clock.SCHEDULER in stopped:
+    if clock.SCHEDULER in (cluster.stopped_components or []):
         return  # it catches up through the resync when started
-    if paused or cluster.stage_seconds > 0:
+    if cluster.paused or cluster.stage_seconds > 0:
         for uid in uids:
             schedule_pod(cluster_id, uid)
         return
-    clock.forget_held(cluster, wake.SCHEDULE_POD, [(cluster_id, uid) for uid in uids])
     _schedule_in_batches(cluster, scheduler.queue_order(cluster, uids))
 
 
@@ -230,14 +228,12 @@ def sync_node(cluster_id: int, node: str) -> None:
     if cluster is None:
         return
     wake.started(*[(wake.SYNC_POD, (cluster_id, node, uid)) for uid in uids])  # each pod's task, as if started
-    paused, stopped = clock.settings_of(cluster_id)
-    if clock.KUBELET in stopped:
+    if clock.KUBELET in (cluster.stopped_components or []):
         return
-    if paused or cluster.stage_seconds > 0:
+    if cluster.paused or cluster.stage_seconds > 0:
         for uid in uids:
             sync_pod(cluster_id, node, uid)
         return
-    clock.forget_held(cluster, wake.SYNC_POD, [(cluster_id, node, uid) for uid in uids])
     later: dict[float, list[wake.Task]] = {}
     for start in range(0, len(uids), kubelet.PODS_AT_ONCE):
         with store.locked(cluster):
@@ -274,22 +270,32 @@ def resync() -> None:
     """The periodic resync: wake every component for everything not yet converged.
 
     Wake-ups are only a fast path; this makes a lost message (a killed worker, a Redis
-    restart) a delay rather than lost work.
+    restart) a delay rather than lost work. Each cluster's pass is a task of its own in the
+    controller manager's lane behind (wake.BEHIND): one pass over a class's thirty clusters
+    took a third of a second, and the controllers' own work waited behind it.
     """
-    from django.conf import settings
+    wake.dispatch([(wake.RESYNC_CLUSTER, (pk,)) for pk in Cluster.objects.order_by("pk").values_list("pk", flat=True)])
 
-    for cluster in Cluster.objects.all():
-        # One cluster's trouble (or one object's, in one of the collectors below) must not
-        # keep the resync from the others: each part fails alone, in the log.
-        with isolation.isolated(cluster, "resync", what="its change-log compaction"):
-            store.compact(cluster, settings.PODFLOW_CHANGE_LOG_KEEP)
-        tasks: list[wake.Task] = []
-        # Only what is not converged: a resync over every object of every cluster would
-        # cost more than the work it guards (a class runs thirty clusters).
-        for what, found in resync_parts(cluster):
-            with isolation.isolated(cluster, "resync", what=what):
-                tasks.extend(found())
-        wake.dispatch_paced(cluster, tasks, unless_delayed=True)
+
+@shared_task(name="cluster.tasks.resync_cluster")
+def resync_cluster(cluster_id: int) -> None:
+    """One cluster's part of the resync: its change log compacted, its components woken
+    for what is not converged."""
+    wake.started((wake.RESYNC_CLUSTER, (cluster_id,)))
+    cluster = _cluster(cluster_id)
+    if cluster is None:
+        return
+    # One part's trouble (or one object's, in one of the collectors below) must not keep
+    # the resync from the others: each part fails alone, in the log.
+    with isolation.isolated(cluster, "resync", what="its change-log compaction"):
+        store.compact(cluster, settings.PODFLOW_CHANGE_LOG_KEEP)
+    tasks: list[wake.Task] = []
+    # Only what is not converged: a resync over every object of every cluster would cost
+    # more than the work it guards (a class runs thirty clusters).
+    for what, found in resync_parts(cluster):
+        with isolation.isolated(cluster, "resync", what=what):
+            tasks.extend(found())
+    wake.dispatch_paced(cluster, tasks, unless_delayed=True)
 
 
 def resync_parts(cluster: Cluster) -> list[tuple[str, Callable[[], list[wake.Task]]]]:

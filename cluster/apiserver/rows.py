@@ -356,6 +356,17 @@ def versions_on_node(cluster_id: int, kind: str, node_name: str) -> list[tuple[s
         return [(uid, int(rv), updated) for uid, rv, updated in cursor.fetchall()]
 
 
+def bound_versions(cluster_id: int, kind: str) -> list[tuple[str, int, str]]:
+    """(uid, resourceVersion, node) of the objects of a kind bound to any node, in
+    (namespace, name) order."""
+    with _cursor() as cursor:
+        cursor.execute(
+            f"SELECT uid, resource_version, node_name FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND node_name <> '' ORDER BY namespace, name",
+            [cluster_id, kind],
+        )
+        return [(uid, int(rv), node) for uid, rv, node in cursor.fetchall()]
+
+
 def versioned_texts(cluster_id: int, uids: list[str]) -> list[tuple[str, int, str, str]]:
     """(uid, resourceVersion, update time as text, document) of the objects of these uids."""
     return [(uid, int(rv), updated, text) for uid, rv, updated, text in _by_uids("uid, resource_version, CAST(updated AS TEXT), doc", cluster_id, uids)]

@@ -445,6 +445,12 @@ def versions_on_node(cluster: Cluster, kind: kinds.Kind, node: str) -> list[tupl
     return rows.versions_on_node(cluster.pk, kind.kind, node)
 
 
+def bound_versions(cluster: Cluster, kind: kinds.Kind) -> list[tuple[str, int, str]]:
+    """(uid, resourceVersion, node) of the objects of a kind bound to a node, in (namespace,
+    name) order: the scheduler's keys to the pods it keeps decoded."""
+    return rows.bound_versions(cluster.pk, kind.kind)
+
+
 def versioned_docs(cluster: Cluster, uids: list[str]) -> list[tuple[str, int, str, dict]]:
     """(uid, resourceVersion, write time as text, document) of the objects of these uids."""
     return [(uid, rv, updated, json.loads(text)) for uid, rv, updated, text in rows.versioned_texts(cluster.pk, uids)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from cluster.apiserver import audit
 from cluster.models import Cluster, HeldAction
@@ -67,46 +67,44 @@ ONCE = "once"  # let through by a step: take this one action, then hold the next
 def admit(cluster: Cluster, component: str, task: str, args: list | tuple, describe) -> str:
     """Whether `component` may take this action now: RUN, ONCE, or "" (not now).
 
-    A stopped component may not (nothing is held: it catches up when started). On a paused
-    cluster the action is held (once, however often the component is woken for it) unless
-    a step let it through: then its row goes and it may act ONCE. `describe()` gives the
-    Action's words, and is only called when the action is first held.
+    `cluster` is the row as the task read it when it started (its clock and switches are
+    taken from it: read once per task). A stopped component may not (nothing is held: it
+    catches up when started). On a paused cluster the action is held (once, however often
+    the component is woken for it) unless a step let it through: then its row goes and it
+    may act ONCE. `describe()` gives the Action's words, and is only called when the action
+    is first held.
     """
-    paused, stopped = settings_of(cluster.pk)
-    if component in stopped:
+    if component in (cluster.stopped_components or []):
         return ""
-    key = key_of(task, args)
-    if not paused:
-        # Resumed while this was queued: a row it left (released or not) has done its job.
-        # Looked for before deleting: a DELETE takes SQLite's write lock even when it finds
-        # nothing, and every task of every component passes here.
-        forget_held(cluster, task, [args])
+    if not cluster.paused:
         return RUN
-    released = HeldAction.objects.filter(cluster=cluster, key=key, released=True).delete()[0]
-    if released:
-        _announce(cluster)
-        return ONCE
-    if not HeldAction.objects.filter(cluster=cluster, key=key).exists():
-        words: Action = describe()
-        try:
-            with transaction.atomic():
-                HeldAction.objects.create(
-                    cluster=cluster, component=component, task=task, args=list(args), key=key,
-                    action=words.en[:300], action_ko=words.ko[:300], step=words.step, object_ref=words.object_ref[:300],
-                )
-        except IntegrityError:
-            pass  # held already by a worker that got there first
-        else:
+    return _hold_or_release(cluster, component, task, args, describe)
+
+
+def _hold_or_release(cluster: Cluster, component: str, task: str, args: list | tuple, describe) -> str:
+    """The paused side of `admit`, with the cluster's row locked: a `resume` (which
+    unpauses and deletes the held rows in one transaction, holding the same lock) comes
+    wholly before or after this, so no action is held on a cluster that runs again, and
+    a task on a running cluster has no row to clean up."""
+    key = key_of(task, args)
+    with transaction.atomic():
+        row = Cluster.objects.select_for_update().filter(pk=cluster.pk).values_list("paused", "stopped_components").first()
+        if row is None or component in (row[1] or []):
+            return ""
+        if not row[0]:
+            return RUN  # resumed while this was queued
+        if HeldAction.objects.filter(cluster=cluster, key=key, released=True).delete()[0]:
             _announce(cluster)
+            return ONCE
+        if HeldAction.objects.filter(cluster=cluster, key=key).exists():
+            return ""
+        words: Action = describe()
+        HeldAction.objects.create(
+            cluster=cluster, component=component, task=task, args=list(args), key=key,
+            action=words.en[:300], action_ko=words.ko[:300], step=words.step, object_ref=words.object_ref[:300],
+        )
+        _announce(cluster)
     return ""
-
-
-def forget_held(cluster: Cluster, task: str, argses: list[tuple]) -> None:
-    """Actions let run on a cluster whose clock runs (by `admit`, or a batch taken at
-    once): the rows a resume raced with go."""
-    leftover = HeldAction.objects.filter(cluster=cluster, key__in=[key_of(task, args) for args in argses])
-    if leftover.exists():
-        leftover.delete()
 
 
 def next_actions(cluster: Cluster) -> list[dict]:

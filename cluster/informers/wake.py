@@ -43,6 +43,8 @@ EVALUATE_LABS = "cluster.tasks.evaluate_labs"
 # once, so that one task takes a burst of them (see `dispatch`).
 SCHEDULE_QUEUE = "cluster.tasks.schedule_queue"
 SYNC_NODE = "cluster.tasks.sync_node"
+# The periodic resync's pass over one cluster (the beat's resync sends one per cluster).
+RESYNC_CLUSTER = "cluster.tasks.resync_cluster"
 
 QUEUES = {
     RECONCILE_DEPLOYMENT: "controller-manager",
@@ -61,6 +63,7 @@ QUEUES = {
     EVALUATE_LABS: "controller-manager",
     SCHEDULE_QUEUE: "scheduler",
     SYNC_NODE: "kubelet",
+    RESYNC_CLUSTER: "controller-manager",
 }
 
 
@@ -281,11 +284,26 @@ def pending_key(task: Task) -> str:
 # The controller manager's work queue coalesces wake-ups of one key that come close
 # together (a ReplicaSet hears from each of its pods as it starts, a Deployment from each
 # status write of its ReplicaSets): one reconcile then sees them all. A real controller
-# gets the same from its informer's queue. An object's own changes are not gathered
-# (`route`).
+# gets the same from its informer's queue. Such a wake-up also goes into the queue's lane
+# behind (Celery's message priority: the Redis transport keeps a list per priority and a
+# worker takes from the first that has work), so a new object's own reconcile — a
+# Deployment's first ReplicaSet, a ReplicaSet's pods — is not kept waiting by what other
+# objects' dependents report; while it waits there, more wake-ups of its key are not
+# queued again (`_delayed_key`). An object's own changes are not gathered (`route`).
 COALESCE_SECONDS = {RECONCILE_REPLICASET: 0.1, RECONCILE_DEPLOYMENT: 0.1, SYNC_NAMESPACE_ENDPOINTS: 0.1, SYNC_INGRESSES: 0.1}
 
 COALESCE_SECONDS[RECONCILE_NAMESPACE] = 0.1  # a namespace hears of every object that leaves it
+
+# The lane behind: kombu's Redis transport orders priorities 0 (first, every message
+# without one) to 9 (last).
+BEHIND = 9
+
+
+def _behind(name: str, countdown: float | None) -> bool:
+    """Whether a task goes into its queue's lane behind: a gathered wake-up (not one given
+    a time of its own), and the resync's pass over a cluster."""
+    return name == RESYNC_CLUSTER or (countdown is None and name in COALESCE_SECONDS)
+
 
 # A task's countdown waits unacknowledged in the worker; Redis hands such a task to a worker
 # again once the broker's visibility timeout passes, so longer waits are taken in steps
@@ -374,12 +392,22 @@ def dispatch(tasks: list[Task], *, countdown: float | None = None, unless_delaye
             if delay <= 0:
                 pipe.set(pending_key(task), 1, nx=True, ex=15)
             else:
-                # One delayed run per key is enough: it re-reads state when it fires.
-                pipe.set(_delayed_key(task), 1, nx=True, ex=int(delay) + 2)
+                # One delayed run per key is enough: it re-reads state when it fires (it
+                # may wait behind other work before its countdown even starts).
+                pipe.set(_delayed_key(task), 1, nx=True, ex=int(delay) + 15)
         fresh = pipe.execute()[-len(tasks):] if tasks else []
-        for (name, args), delay, is_new in zip(tasks, delays, fresh):
-            if is_new:
-                app.send_task(name, args=list(args), queue=QUEUES[name], countdown=delay or None)
+        sending = [(name, list(args), delay) for (name, args), delay, is_new in zip(tasks, delays, fresh) if is_new]
+        if sending:
+            # One producer, its messages pushed to Redis in one pipeline (kombu's publish
+            # batch) when the block ends.
+            with app.producer_or_acquire() as producer, producer.batch():
+                for name, args, delay in sending:
+                    behind = {"priority": BEHIND} if _behind(name, countdown) else {}
+                    # The message's repr is given (Celery's safe repr of the arguments is a
+                    # quarter of sending one), and the queue not declared again: a Redis queue
+                    # is a list that a push creates, and the workers declared theirs.
+                    app.send_task(name, args=args, queue=QUEUES[name], countdown=delay or None, producer=producer,
+                                  argsrepr=repr(args), kwargsrepr="{}", declare=[], **behind)
     except Exception:  # a lost wake-up only delays work: the resync picks it up
         log.exception("could not wake %d component task(s)", len(tasks))
 

@@ -13,7 +13,6 @@ next stage and when it is due; the caller does just that one.
 from __future__ import annotations
 
 import ipaddress
-import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -244,11 +243,17 @@ def _free_ip(cluster: Cluster, node: dict, others: list[tuple[str, _OnNode]] | N
     """The first address of the node's pod CIDR no pod on it has (`others`: those pods, if
     already read)."""
     network = ipaddress.ip_network(node["spec"].get("podCIDR", "10.244.0.0/24"))
-    taken = {held.pod_ip for _, held in (_node_pods(cluster, node["metadata"]["name"]) if others is None else others)}
-    for host in itertools.islice(network.hosts(), 1, None):  # .1 is the node's bridge
-        if str(host) not in taken:
-            return str(host)
-    raise RuntimeError(f"no free pod IP on {node['metadata']['name']}")
+    taken = set()
+    for _, held in _node_pods(cluster, node["metadata"]["name"]) if others is None else others:
+        try:
+            taken.add(int(ipaddress.ip_address(held.pod_ip)))
+        except ValueError:  # no IP yet (None), or not one of ours
+            continue
+    first, last = int(network.network_address) + 2, int(network.broadcast_address) - 1  # .1 is the node's bridge
+    free = next((n for n in range(first, last + 1) if n not in taken), None)
+    if free is None:
+        raise RuntimeError(f"no free pod IP on {node['metadata']['name']}")
+    return str(ipaddress.ip_address(free))
 
 
 def _lost(ctx: Ctx) -> list[str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from cluster.apimachinery import kinds, pods, quantity, wellknown
 from cluster.apiserver import store
-from cluster.models import Cluster, Object
+from cluster.models import Cluster
 
 # The taints the node lifecycle controller puts on a node (TaintNodesByCondition).
 NOT_READY = wellknown.TAINT_NOT_READY
@@ -164,13 +164,10 @@ def assume(room: NodeInfo, pod: dict) -> None:
 def node_rooms(cluster: Cluster) -> dict[str, NodeInfo]:
     """Every node, by name in name order, with the pods bound to it that still hold room."""
     rooms = {doc["metadata"]["name"]: node_info(doc) for doc in store.list_docs(cluster, kinds.NODE)}
-    bound = list(
-        Object.objects.filter(cluster=cluster, kind="Pod").exclude(node_name="").order_by("namespace", "name").values_list("uid", "resource_version", "node_name")
-    )
+    bound = store.bound_versions(cluster, kinds.POD)
     stale = [uid for uid, rv, _ in bound if _held.get(uid, (None,))[0] != rv]
-    for start in range(0, len(stale), 500):
-        for uid, rv, doc in Object.objects.filter(uid__in=stale[start : start + 500]).values_list("uid", "resource_version", "doc"):
-            _held[uid] = (rv, _holding(doc))
+    for uid, rv, _, doc in store.versioned_docs(cluster, stale) if stale else ():
+        _held[uid] = (rv, _holding(doc))
     for uid, rv, node in bound:
         room = rooms.get(node)
         entry = _held.get(uid)

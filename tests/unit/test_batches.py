@@ -250,7 +250,7 @@ def redis_and_sent(monkeypatch, settings):
     fake = FakeRedis()
     sent: list[tuple[str, list, float | None]] = []
     monkeypatch.setattr(wake, "_redis_client", lambda: fake)
-    monkeypatch.setattr(wake.current_app, "send_task", lambda name, args, queue, countdown=None: sent.append((name, args, countdown)))
+    monkeypatch.setattr(wake.current_app, "send_task", lambda name, args, queue, countdown=None, **kw: sent.append((name, args, countdown)))
     return fake, sent
 
 
@@ -266,6 +266,23 @@ def test_single_pods_wake_ups_go_into_their_queue_and_its_task_is_sent_once(redi
     assert wake.take_queued(queue) == []
     wake.dispatch([(wake.SCHEDULE_POD, (7, "e"))])  # after the task started: queued again
     assert sent[-1] == (wake.SCHEDULE_QUEUE, [7], None)
+
+
+def test_what_dependents_report_goes_into_the_lane_behind_and_an_objects_own_change_in_front(monkeypatch, settings):
+    settings.PODFLOW_WAKE = True
+    fake = FakeRedis()
+    sent: list[tuple[str, list, dict]] = []
+    monkeypatch.setattr(wake, "_redis_client", lambda: fake)
+    monkeypatch.setattr(wake.current_app, "send_task", lambda name, args, queue, **kw: sent.append((name, args, kw)))
+
+    wake.dispatch([(wake.RECONCILE_REPLICASET, (7, "rs"))])  # a pod's status, gathered
+    wake.dispatch([(wake.RECONCILE_DEPLOYMENT, (7, "d"))], countdown=0.0)  # its own change
+    wake.dispatch([(wake.SYNC_POD, (7, "node-1", "p"))], countdown=2.5)  # a time of its own
+
+    [(_, _, echo), (_, _, own), (_, _, later)] = sent
+    assert echo["priority"] == wake.BEHIND and echo["countdown"] == wake.COALESCE_SECONDS[wake.RECONCILE_REPLICASET]
+    assert "priority" not in own and own["countdown"] is None and "priority" not in later
+    assert echo["argsrepr"] == "[7, 'rs']" and echo["declare"] == []
 
 
 def test_a_delayed_wake_up_is_not_gathered(redis_and_sent):

@@ -183,3 +183,21 @@ def test_the_clock_refuses_what_it_cannot_do(cluster, api):
 def test_speed_moves_to_the_clock(cluster, api):
     assert post(api, CLOCK, {"speed": "slow"}).json()["speed"] == "slow"
     assert Cluster.objects.get(pk=cluster.pk).speed == "slow"
+
+
+def test_a_task_that_read_its_cluster_paused_just_before_a_resume_acts_and_holds_nothing(cluster):
+    """A task reads its cluster once as it starts; a resume that commits between that read
+    and the hold is seen under the cluster's row lock, so no held row outlives the pause."""
+    made = store.create(cluster, pod("web"))
+    as_read = Cluster.objects.get(pk=cluster.pk)
+    as_read.paused = True  # what the task read; the resume has committed since
+
+    args = (cluster.pk, made["metadata"]["uid"])
+    verdict = cluster_clock.admit(as_read, cluster_clock.SCHEDULER, "cluster.tasks.schedule_pod", args, lambda: cluster_clock.Action(en="bind", ko="바인딩"))
+
+    assert verdict == cluster_clock.RUN
+    assert not HeldAction.objects.filter(cluster=cluster).exists()
+    Cluster.objects.filter(pk=cluster.pk).update(paused=True)  # and paused for real: held, once
+    for _ in range(2):
+        assert cluster_clock.admit(as_read, cluster_clock.SCHEDULER, "cluster.tasks.schedule_pod", args, lambda: cluster_clock.Action(en="bind", ko="바인딩")) == ""
+    assert HeldAction.objects.filter(cluster=cluster).count() == 1

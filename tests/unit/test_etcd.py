@@ -313,8 +313,9 @@ def test_no_change_wakes_a_component_that_does_not_watch_its_kind(kind):
 
 
 def test_every_task_has_the_name_of_its_controller():
-    # Every component's task; the labs' re-evaluation (cluster/labs/follow.py) is no component.
-    assert set(watchers.CONTROLLERS) == set(wake.QUEUES) - {wake.EVALUATE_LABS}
+    # Every component's task; the labs' re-evaluation (cluster/labs/follow.py) is no component,
+    # and the resync's pass over a cluster is woken by the beat, never by a change.
+    assert set(watchers.CONTROLLERS) == set(wake.QUEUES) - {wake.EVALUATE_LABS, wake.RESYNC_CLUSTER}
     assert set(watchers.CONTROLLERS.values()) - {"scheduler", "kubelet"} == set(watchers.CONTROLLER_WATCHES)
 
 

@@ -314,7 +314,8 @@ def test_the_resync_goes_on_with_the_other_components_and_clusters_when_one_rais
     monkeypatch.setattr(replicaset, "unconverged", lambda c: (_ for _ in ()).throw(Poison("boom")))
     monkeypatch.setattr(store, "compact", poisoned(store.compact, lambda c, keep: c.pk == cluster.pk))
 
-    tasks.resync()
+    for c in (cluster, other):
+        tasks.resync_cluster(c.pk)
 
     woken = [task for batch in dispatched for task in batch]
     assert (wake.SCHEDULE_PENDING, (cluster.pk,)) in woken

@@ -46,12 +46,24 @@ def test_the_kubelet_task_comes_back_a_stage_later_at_normal_speed(cluster, disp
     assert "hostIP" not in store.get(cluster, kinds.POD, "default", "web")["status"]
 
 
+def test_the_resync_passes_over_each_cluster_in_a_task_of_its_own_behind_the_controllers_work(cluster, dispatched):
+    from cluster.demo import ensure_cluster
+
+    other, _ = ensure_cluster("other", nodes=1)
+
+    tasks.resync()
+
+    assert dispatched == [([(wake.RESYNC_CLUSTER, (cluster.pk,)), (wake.RESYNC_CLUSTER, (other.pk,))], 0.0)]
+    assert wake._behind(wake.RESYNC_CLUSTER, None) and wake.QUEUES[wake.RESYNC_CLUSTER] == "controller-manager"
+    assert not wake._behind(wake.RECONCILE_DEPLOYMENT, 0.0)  # an object's own change: the lane in front
+
+
 def test_the_resync_wakes_everything_not_yet_converged(cluster, dispatched):
     dep = store.create(cluster, deployment("web", replicas=1))
     waiting = store.create(cluster, pod("waiting"))
     node, uid = bound(cluster)
 
-    tasks.resync()
+    tasks.resync_cluster(cluster.pk)
 
     [(sent, _)] = dispatched
     assert (wake.RECONCILE_DEPLOYMENT, (cluster.pk, dep["metadata"]["uid"])) in sent
@@ -70,12 +82,12 @@ def test_the_resync_leaves_converged_deployments_and_replicasets_alone(cluster, 
     replicaset_controller.reconcile(cluster, rs["metadata"]["uid"])
     deployment_controller.reconcile(cluster, dep["metadata"]["uid"])
 
-    tasks.resync()
+    tasks.resync_cluster(cluster.pk)
 
     [(sent, _)] = dispatched
     assert not [t for t in sent if t[0] in (wake.RECONCILE_DEPLOYMENT, wake.RECONCILE_REPLICASET, wake.COLLECT_GARBAGE)]
     store.mutate(cluster, kinds.REPLICASET, "default", rs["metadata"]["name"], lambda d: d["status"].__setitem__("replicas", 3), by=store.API)
-    tasks.resync()
+    tasks.resync_cluster(cluster.pk)
     assert (wake.RECONCILE_REPLICASET, (cluster.pk, rs["metadata"]["uid"])) in dispatched[-1][0]  # a status that lies is resynced
 
 
@@ -89,7 +101,7 @@ def test_a_task_for_a_cluster_that_is_gone_does_nothing(db, dispatched):
 def test_the_resync_wakes_the_endpoint_controllers_and_the_service_controller(cluster, dispatched):
     store.create(cluster, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shop"}, "spec": {"type": "LoadBalancer", "selector": {"app": "shop"}, "ports": [{"port": 80}]}})
 
-    tasks.resync()
+    tasks.resync_cluster(cluster.pk)
 
     [(sent, _)] = dispatched
     assert (wake.SYNC_NAMESPACE_ENDPOINTS, (cluster.pk, "default")) in sent

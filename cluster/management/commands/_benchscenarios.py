@@ -301,18 +301,21 @@ def metrics_delta(before: dict | None, after: dict | None) -> dict | None:
         return sum(v - before.get(k, 0.0) for k, v in after.items() if k == prefix or k.startswith(prefix + "{"))
 
     queues: dict[str, dict[str, float]] = {}
+    tasks: dict[tuple[str, str], dict[str, float]] = {}
     for key, value in after.items():
-        found = re.match(r'podflow_celery_task_(queued|run)_seconds_(sum|count)\{.*queue="([^"]+)"', key)
+        found = re.match(r'podflow_celery_task_(queued|run)_seconds_(sum|count)\{(.*)\}$', key)
         if found:
-            what, part, queue = found.groups()
-            entry = queues.setdefault(queue, {})
-            entry[f"{what}_{part}"] = entry.get(f"{what}_{part}", 0.0) + value - before.get(key, 0.0)
+            what, part, labels = found.groups()
+            named = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+            for entry in (queues.setdefault(named.get("queue", "?"), {}), tasks.setdefault((named.get("queue", "?"), named.get("task", "?")), {})):
+                entry[f"{what}_{part}"] = entry.get(f"{what}_{part}", 0.0) + value - before.get(key, 0.0)
     return {
         "backfilled": total("podflow_stream_changes_backfilled_total"),
         "frames": total("podflow_stream_frames_sent_total"),
         "writes": total("podflow_store_writes_total"),
         "revisions": total("podflow_store_revisions_total"),
         "queues": queues,
+        "tasks": tasks,
     }
 
 
@@ -326,6 +329,10 @@ def server_lines(delta: dict | None, indent: int) -> list[str]:
         if count:
             lines.append(f"{pad}{queue:<19} {count:6.0f} tasks, waited in the queue {q.get('queued_sum', 0.0) / max(1.0, q.get('queued_count', 0.0)) * 1000:7.1f} ms "
                          f"and ran {q.get('run_sum', 0.0) / count * 1000:6.1f} ms on average ({q.get('run_sum', 0.0):.1f} s running)")
+            for (in_queue, task), t in sorted(delta.get("tasks", {}).items(), key=lambda item: -item[1].get("run_count", 0.0)):
+                if in_queue == queue and t.get("run_count"):
+                    lines.append(f"{pad}  {task.rsplit('.', 1)[-1]:<25} {t['run_count']:6.0f} tasks, waited {t.get('queued_sum', 0.0) / max(1.0, t.get('queued_count', 0.0)) * 1000:7.1f} ms, "
+                                 f"ran {t.get('run_sum', 0.0) / t['run_count'] * 1000:6.1f} ms on average")
     return lines
 
 
