@@ -212,41 +212,45 @@ def sync_pod(cluster_id: int, node: str, uid: str) -> None:
             return
 
 
-@shared_task(name="cluster.tasks.sync_node")
-def sync_node(cluster_id: int, node: str) -> None:
-    """A kubelet's pass over the pods of its node woken for since the last one (wake.
-    dispatch gathers them). At instant speed every due stage of each, a batch of pods per
-    transaction; a pod with a stage due later is woken again then, on its own.
+@shared_task(name="cluster.tasks.sync_kubelets")
+def sync_kubelets(cluster_id: int) -> None:
+    """The kubelets' pass over the pods of a cluster woken for since the last one (wake.
+    dispatch gathers them, whichever node each is on). At instant speed every due stage of
+    each, a batch of pods per transaction; a pod with a stage due later is woken again
+    then, on its own. Each pod is taken by the kubelet of its node, as its own task
+    (`sync_pod`) would take it; one task for the cluster's nodes pays a task's fixed cost
+    once for a sandbox's new Deployment rather than once per node.
 
     Paused, or at a paced speed, each pod is taken as its own task would take it: on a
     paused cluster its next stage is held as its own next action.
     """
-    task = (wake.SYNC_NODE, (cluster_id, node))
+    task = (wake.SYNC_KUBELETS, (cluster_id,))
     wake.started(task)
-    uids = wake.take_queued(task)
-    cluster = _cluster(cluster_id) if uids else None
+    members = wake.take_queued(task)
+    cluster = _cluster(cluster_id) if members else None
     if cluster is None:
         return
-    wake.started(*[(wake.SYNC_POD, (cluster_id, node, uid)) for uid in uids])  # each pod's task, as if started
+    woken = [wake.kubelet_woken(member) for member in members]  # (node, uid), by node
+    wake.started(*[(wake.SYNC_POD, (cluster_id, node, uid)) for node, uid in woken])  # each pod's task, as if started
     if clock.KUBELET in (cluster.stopped_components or []):
         return
     if cluster.paused or cluster.stage_seconds > 0:
-        for uid in uids:
+        for node, uid in woken:
             sync_pod(cluster_id, node, uid)
         return
     later: dict[float, list[wake.Task]] = {}
-    for start in range(0, len(uids), kubelet.PODS_AT_ONCE):
+    for start in range(0, len(woken), kubelet.PODS_AT_ONCE):
         with store.locked(cluster):
-            batch = uids[start:start + kubelet.PODS_AT_ONCE]
-            store.prefetch(cluster, batch, owned_kind=kinds.EVENT)  # the pods and their Events: two reads, not two a pod
-            for uid in batch:
+            batch = woken[start:start + kubelet.PODS_AT_ONCE]
+            store.prefetch(cluster, [uid for _, uid in batch], owned_kind=kinds.EVENT)  # the pods and their Events: two reads, not two a pod
+            for node, uid in batch:
                 wait = None
                 with isolation.isolated(cluster, store.KUBELET, uid=uid, what=f"pod {uid} on {node}"):
                     wait = kubelet.run_due_stages(cluster, node, uid)
                 if wait is not None:
                     later.setdefault(wait, []).append((wake.SYNC_POD, (cluster_id, node, uid)))
-    for wait, woken in later.items():
-        wake.dispatch(woken, countdown=wait)
+    for wait, again in later.items():
+        wake.dispatch(again, countdown=wait)
 
 
 @shared_task(name="cluster.tasks.sync_config_waiters")

@@ -356,6 +356,13 @@ def versions_on_node(cluster_id: int, kind: str, node_name: str) -> list[tuple[s
         return [(uid, int(rv), updated) for uid, rv, updated in cursor.fetchall()]
 
 
+def namespaces_of(cluster_id: int, kind: str) -> list[str]:
+    """The namespaces that hold at least one object of a kind."""
+    with _cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT namespace FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s", [cluster_id, kind])
+        return [namespace for (namespace,) in cursor.fetchall()]
+
+
 def bound_versions(cluster_id: int, kind: str) -> list[tuple[str, int, str]]:
     """(uid, resourceVersion, node) of the objects of a kind bound to any node, in
     (namespace, name) order."""

@@ -445,6 +445,11 @@ def versions_on_node(cluster: Cluster, kind: kinds.Kind, node: str) -> list[tupl
     return rows.versions_on_node(cluster.pk, kind.kind, node)
 
 
+def namespaces_of(cluster: Cluster, kind: kinds.Kind) -> list[str]:
+    """The namespaces that hold at least one object of a (namespaced) kind."""
+    return rows.namespaces_of(cluster.pk, kind.kind)
+
+
 def bound_versions(cluster: Cluster, kind: kinds.Kind) -> list[tuple[str, int, str]]:
     """(uid, resourceVersion, node) of the objects of a kind bound to a node, in (namespace,
     name) order: the scheduler's keys to the pods it keeps decoded."""

@@ -11,7 +11,7 @@ from cluster.componentbase import events, isolation, narration
 from cluster.controllers.garbagecollector import release_from
 from cluster.models import Cluster, Object
 
-# Pods created or deleted per transaction: the cluster's lock is held for one batch at
+# Pods created or deleted per transaction: the cluster's lock is held for this many at
 # most, so the API server's writes (and schedulers, kubelets) get in between.
 BATCH = 50
 # controller.SlowStartInitialBatchSize: creations go in batches of 1, 2, 4, 8 …, so a
@@ -94,49 +94,57 @@ def reconcile(cluster: Cluster, uid: str) -> bool:
     """One pass: create or delete pods toward `spec.replicas`, then write the status.
 
     Creations go in slow-start batches (1, 2, 4 …), deletions in batches of at most
-    BATCH, each batch its own transaction that re-reads the desired count first: a scale
-    to 0, or the Deployment deleted, during a huge scale takes effect at the next batch,
-    and API writes wait for one batch at most. A pass handles at most BURST_REPLICAS pods;
-    it returns True when it stopped there with more to do (the task queues the next pass,
-    so the other controllers' work runs in between).
+    BATCH. A transaction takes batches while the pods it has created or deleted stay
+    within BATCH, and re-reads the desired count before each: a scale to 0, or the
+    Deployment deleted, during a huge scale takes effect at the next transaction, and API
+    writes wait for BATCH pods at most; a small ReplicaSet's slow start (1, 2, 2 for five)
+    is one transaction. A pass handles at most BURST_REPLICAS pods; it returns True when
+    it stopped there with more to do (the task queues the next pass, so the other
+    controllers' work runs in between).
     """
     handled, batch, first = 0, SLOW_START_INITIAL_BATCH, True
     while True:
         with store.locked(cluster):
-            rs = store.by_uid(cluster, uid)
-            if rs is None or rs["kind"] != "ReplicaSet" or rs["metadata"].get("deletionTimestamp"):
-                return False
-            owned = _owned(cluster, uid)
-            if first:
-                if claim_pods(cluster, rs, owned):
-                    owned = _owned(cluster, uid)
-                first = False
-            active = [p for p in owned if pods.is_active(p)]
-            want = int(rs["spec"].get("replicas", 1))
-            diff = want - len(active)
-            if diff > 0 and _owner_stopped(cluster, rs, len(active)):
-                diff = 0
-            failure: APIError | None = None
-            more = False
-            room = BURST_REPLICAS - handled
-            if diff > 0:
-                count = min(diff, batch, BATCH, room)
-                failure = _create_pods(cluster, rs, active_count=len(active), count=count)
-                handled += count
-                batch *= 2
-                # Refused: no next batch now. The status says why, and the resync (or the
-                # next change to its pods) tries again; no wake-up of its own, no hot loop.
-                more = failure is None and diff > count
-            elif diff < 0:
-                count = min(-diff, BATCH, room)
-                _delete_pods(cluster, rs, active, count)
-                handled += count
-                more = -diff > count
-            if more and handled < BURST_REPLICAS:
-                continue
-            # A pass that created or deleted none still has its pods as read above.
-            _write_status(cluster, rs, failure, owned=owned if diff == 0 else None)
-            return more
+            in_transaction = 0
+            while True:
+                rs = store.by_uid(cluster, uid)
+                if rs is None or rs["kind"] != "ReplicaSet" or rs["metadata"].get("deletionTimestamp"):
+                    return False
+                owned = _owned(cluster, uid)
+                if first:
+                    if claim_pods(cluster, rs, owned):
+                        owned = _owned(cluster, uid)
+                    first = False
+                active = [p for p in owned if pods.is_active(p)]
+                want = int(rs["spec"].get("replicas", 1))
+                diff = want - len(active)
+                if diff > 0 and _owner_stopped(cluster, rs, len(active)):
+                    diff = 0
+                failure: APIError | None = None
+                more = False
+                room = BURST_REPLICAS - handled
+                if diff > 0:
+                    count = min(diff, batch, BATCH - in_transaction, room)
+                    failure = _create_pods(cluster, rs, active_count=len(active), count=count)
+                    handled += count
+                    in_transaction += count
+                    batch *= 2
+                    # Refused: no next batch now. The status says why, and the resync (or the
+                    # next change to its pods) tries again; no wake-up of its own, no hot loop.
+                    more = failure is None and diff > count
+                elif diff < 0:
+                    count = min(-diff, BATCH - in_transaction, room)
+                    _delete_pods(cluster, rs, active, count)
+                    handled += count
+                    in_transaction += count
+                    more = -diff > count
+                if more and handled < BURST_REPLICAS:
+                    if in_transaction < BATCH:
+                        continue  # the next batch in this transaction
+                    break  # the next in a transaction of its own
+                # A pass that created or deleted none still has its pods as read above.
+                _write_status(cluster, rs, failure, owned=owned if diff == 0 else None)
+                return more
 
 
 def _owner_stopped(cluster: Cluster, rs: dict, active: int) -> bool:

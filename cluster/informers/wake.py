@@ -14,7 +14,7 @@ from typing import Iterable
 from celery import current_app
 from django.conf import settings
 
-from cluster.apimachinery import metav1
+from cluster.apimachinery import kinds, metav1
 from cluster.apiserver import registry, store
 from cluster.models import Cluster
 
@@ -39,10 +39,10 @@ SYNC_CONFIG_WAITERS = "cluster.tasks.sync_config_waiters"
 # Not a component: a learner's lab checks re-run by the server (cluster/labs/follow.py).
 EVALUATE_LABS = "cluster.tasks.evaluate_labs"
 # Not woken by a change itself: the work queues that gather the scheduler's wake-ups of
-# single pods (one queue per cluster) and the kubelets' (one per node) that are to run at
-# once, so that one task takes a burst of them (see `dispatch`).
+# single pods and the kubelets' (one queue each per cluster) that are to run at once, so
+# that one task takes a burst of them (see `dispatch`).
 SCHEDULE_QUEUE = "cluster.tasks.schedule_queue"
-SYNC_NODE = "cluster.tasks.sync_node"
+SYNC_KUBELETS = "cluster.tasks.sync_kubelets"
 # The periodic resync's pass over one cluster (the beat's resync sends one per cluster).
 RESYNC_CLUSTER = "cluster.tasks.resync_cluster"
 
@@ -62,7 +62,7 @@ QUEUES = {
     SYNC_CONFIG_WAITERS: "kubelet",
     EVALUATE_LABS: "controller-manager",
     SCHEDULE_QUEUE: "scheduler",
-    SYNC_NODE: "kubelet",
+    SYNC_KUBELETS: "kubelet",
     RESYNC_CLUSTER: "controller-manager",
 }
 
@@ -81,6 +81,7 @@ def route(cluster: Cluster, changes: list[store.Committed]) -> None:
             tasks[task] = None
             if task[1][-1:] == (change.new["metadata"]["uid"],):
                 own.add(task)
+    tasks = _with_services_only(cluster, tasks)
     # What an object's own change asks for is done at once (a new ReplicaSet's pods are
     # made, a scaled one's added or removed); what its dependents say of it (its pods'
     # status, its ReplicaSets' status) is gathered for its kind's coalescing time.
@@ -89,6 +90,23 @@ def route(cluster: Cluster, changes: list[store.Committed]) -> None:
         dispatch(urgent, countdown=0.0)
         tasks = {t: None for t in tasks if t not in own or not COALESCE_SECONDS.get(t[0])}
     dispatch_paced(cluster, list(tasks))
+
+
+def _with_services_only(cluster: Cluster, tasks: dict[Task, None]) -> dict[Task, None]:
+    """A pod's change wakes the endpoint controllers for the Services of its namespace; in a
+    namespace without a Service there is none to reconcile (the real controller, looking
+    for the Services that select the pod, finds none), so no pass is queued — or held on a
+    paused cluster as something that will happen. Which namespaces have a Service is read
+    once, after the commit: a Service created after that reconciles itself against the
+    pods as they are then."""
+    if not any(name == SYNC_NAMESPACE_ENDPOINTS for name, _ in tasks):
+        return tasks
+    try:
+        served = set(store.namespaces_of(cluster, kinds.SERVICE))
+    except Exception:  # queue them all: a pass with nothing to do costs only itself
+        log.exception("could not read which namespaces of %s have Services", cluster.name)
+        return tasks
+    return {task: None for task in tasks if task[0] != SYNC_NAMESPACE_ENDPOINTS or task[1][1] in served}
 
 
 def dispatch_paced(cluster: Cluster, tasks: list[Task], *, unless_delayed: bool = False) -> None:
@@ -313,14 +331,25 @@ MAX_COUNTDOWN = 60.0
 
 def gathered(task: Task) -> tuple[Task, str] | None:
     """The work queue a single pod's wake-up goes into when it is to run at once, and the
-    pod's member in it: the scheduler's queue of its cluster, or the kubelet's of the pod's
-    node."""
+    pod's member in it: the scheduler's queue of its cluster (the pod's uid), or the
+    kubelets' of its cluster (the pod's node and uid, `kubelet_member`)."""
     name, args = task
     if name == SCHEDULE_POD:
         return (SCHEDULE_QUEUE, (args[0],)), str(args[1])
     if name == SYNC_POD:
-        return (SYNC_NODE, (args[0], args[1])), str(args[2])
+        return (SYNC_KUBELETS, (args[0],)), kubelet_member(args[1], args[2])
     return None
+
+
+def kubelet_member(node: str, uid: str) -> str:
+    """A pod's member of its cluster's kubelet queue (a node's name has no slash)."""
+    return f"{node}/{uid}"
+
+
+def kubelet_woken(member: str) -> tuple[str, str]:
+    """(node, pod uid) of a member of a kubelet queue."""
+    node, _, uid = member.rpartition("/")
+    return node, uid
 
 
 def queue_key(task: Task) -> str:
@@ -359,7 +388,8 @@ def dispatch(tasks: list[Task], *, countdown: float | None = None, unless_delaye
     A single pod's scheduler or kubelet wake-up that is to run at once goes into its work
     queue (`gathered`), and the queue's task is queued instead (once, like any task): a
     Deployment's three hundred pods cost the scheduler a few tasks, each binding a batch,
-    instead of three hundred. (What each pod's task would have done, the queue's task does
+    instead of three hundred, and a sandbox's new Deployment its kubelets one task rather
+    than one per node. (What each pod's task would have done, the queue's task does
     for each: held one by one on a paused cluster, paced one by one at a paced speed.)
     """
     if not getattr(settings, "PODFLOW_WAKE", True) or not tasks:

@@ -55,7 +55,7 @@ CONTROLLERS = {
     wake.SCHEDULE_PENDING: "scheduler",
     wake.SCHEDULE_QUEUE: "scheduler",
     wake.SYNC_POD: "kubelet",
-    wake.SYNC_NODE: "kubelet",
+    wake.SYNC_KUBELETS: "kubelet",
     wake.RECONCILE_ENDPOINTS: "Endpoints and EndpointSlice controllers",
     wake.SYNC_NAMESPACE_ENDPOINTS: "Endpoints and EndpointSlice controllers",
     wake.RECONCILE_LOADBALANCER: "service controller",

@@ -10,10 +10,13 @@ from cluster.apimachinery import kinds, pods
 from cluster.apiserver import store
 from cluster.componentbase import clock as cluster_clock
 from cluster.controllers import node as node_controller
+from cluster.controllers import replicaset as replicaset_controller
 from cluster.informers import wake
 from cluster.models import Change, HeldAction, Step
 
-from .manifests import pod, revision, steps_of
+from .manifests import pod
+from .manifests import replicaset as replicaset_manifest
+from .manifests import revision, steps_of
 
 
 @pytest.fixture
@@ -142,6 +145,23 @@ def test_one_pod_that_raises_in_a_batch_leaves_the_others_bound(cluster, queued,
     assert "boom" in warning["message"]
 
 
+# --- the ReplicaSet controller ------------------------------------------------------------
+
+def test_a_replicasets_slow_start_batches_share_a_transaction_up_to_batch_pods(cluster, commits, monkeypatch, django_capture_on_commit_callbacks):
+    """1, 2, 2 for five replicas: one transaction (the lock held for at most BATCH pods);
+    with BATCH 4: the batches of 1 and 2 (and 1 of the next), then the rest."""
+    for replicas, batch, sizes in ((5, 50, [5]), (7, 4, [4, 3])):
+        monkeypatch.setattr(replicaset_controller, "BATCH", batch)
+        rs = store.create(cluster, replicaset_manifest(f"web-{replicas}", replicas=replicas))
+        commits.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            replicaset_controller.reconcile(cluster, rs["metadata"]["uid"])
+        created = [sum(1 for c in t if c.kind == "Pod" and c.type == "ADDED") for t in commits]
+        assert created[:len(sizes)] == sizes and sum(created) == replicas
+        steps = [s.number for t in commits for c in t for s in c.steps]
+        assert steps.count(1) == replicas  # every pod's steps recorded, one revision each
+
+
 # --- the kubelet --------------------------------------------------------------------------
 
 def on_node(cluster, uids: list[str], node: str = "node-1") -> None:
@@ -155,10 +175,10 @@ def test_one_kubelet_pass_takes_its_nodes_pods_to_ready_a_batch_per_transaction(
     uids = pending(cluster, 5)
     on_node(cluster, uids)
     start = revision(cluster)
-    queued[(wake.SYNC_NODE, (cluster.pk, "node-1"))] = uids
+    queued[(wake.SYNC_KUBELETS, (cluster.pk,))] = [wake.kubelet_member("node-1", uid) for uid in uids]
 
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.sync_node(cluster.pk, "node-1")
+        tasks.sync_kubelets(cluster.pk)
 
     assert all(pods.is_ready(store.by_uid(cluster, uid)) for uid in uids)
     assert [len({c.new["metadata"].get("uid") for c in t if c.kind == "Pod"}) for t in commits] == [2, 2, 1]
@@ -173,13 +193,30 @@ def test_one_kubelet_pass_takes_its_nodes_pods_to_ready_a_batch_per_transaction(
     assert len(set(ips)) == 5
 
 
+def test_one_pass_takes_the_woken_pods_of_every_node_each_by_its_nodes_kubelet(cluster, commits, queued, django_capture_on_commit_callbacks):
+    uids = pending(cluster, 4)
+    on_node(cluster, uids[:2], "node-1")
+    on_node(cluster, uids[2:], "node-2")
+    queued[(wake.SYNC_KUBELETS, (cluster.pk,))] = [wake.kubelet_member(node, uid) for node, uid in zip(["node-1", "node-1", "node-2", "node-2"], uids)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sync_kubelets(cluster.pk)
+
+    assert len(commits) == 1  # one transaction for both nodes' pods
+    for uid, node in zip(uids, ["node-1", "node-1", "node-2", "node-2"]):
+        doc = store.by_uid(cluster, uid)
+        node_ip = next(a["address"] for a in store.get(cluster, kinds.NODE, "", node)["status"]["addresses"] if a["type"] == "InternalIP")
+        assert pods.is_ready(doc) and doc["status"]["hostIP"] == node_ip
+        assert [n for n, _ in steps_of(uid)] == [5, 6, 7, 8]
+
+
 def test_paused_the_kubelets_queue_is_held_as_one_stage_per_pod(cluster, queued):
     uids = pending(cluster, 2)
     on_node(cluster, uids)
     cluster_clock.pause(cluster)
-    queued[(wake.SYNC_NODE, (cluster.pk, "node-1"))] = uids
+    queued[(wake.SYNC_KUBELETS, (cluster.pk,))] = [wake.kubelet_member("node-1", uid) for uid in uids]
 
-    tasks.sync_node(cluster.pk, "node-1")
+    tasks.sync_kubelets(cluster.pk)
 
     held = list(HeldAction.objects.filter(cluster=cluster).order_by("id"))
     assert [(h.component, h.step) for h in held] == [("kubelet", 5), ("kubelet", 5)]
@@ -197,9 +234,9 @@ def test_one_pod_that_raises_in_a_kubelet_pass_leaves_the_others_ready(cluster, 
         return original(cluster_, node, uid, *args, **kwargs)
 
     monkeypatch.setattr(kubelet, "run_due_stages", poisoned)
-    queued[(wake.SYNC_NODE, (cluster.pk, "node-1"))] = uids
+    queued[(wake.SYNC_KUBELETS, (cluster.pk,))] = [wake.kubelet_member("node-1", uid) for uid in uids]
 
-    tasks.sync_node(cluster.pk, "node-1")
+    tasks.sync_kubelets(cluster.pk)
 
     assert [pods.is_ready(store.by_uid(cluster, uid)) for uid in uids] == [False, True, True]
     assert any(e["reason"] == "FailedSync" for e in store.list_docs(cluster, kinds.EVENT) if e["involvedObject"]["uid"] == uids[0])
@@ -259,13 +296,18 @@ def test_single_pods_wake_ups_go_into_their_queue_and_its_task_is_sent_once(redi
     wake.dispatch([(wake.SCHEDULE_POD, (7, "a")), (wake.SCHEDULE_POD, (7, "b")), (wake.SYNC_POD, (7, "node-1", "c"))])
     wake.dispatch([(wake.SCHEDULE_POD, (7, "d"))])  # its queue's task is queued already
 
-    assert sent == [(wake.SCHEDULE_QUEUE, [7], None), (wake.SYNC_NODE, [7, "node-1"], None)]
+    assert sent == [(wake.SCHEDULE_QUEUE, [7], None), (wake.SYNC_KUBELETS, [7], None)]
     queue = (wake.SCHEDULE_QUEUE, (7,))
     wake.started(queue)
     assert wake.take_queued(queue) == ["a", "b", "d"]
     assert wake.take_queued(queue) == []
     wake.dispatch([(wake.SCHEDULE_POD, (7, "e"))])  # after the task started: queued again
     assert sent[-1] == (wake.SCHEDULE_QUEUE, [7], None)
+    wake.dispatch([(wake.SYNC_POD, (7, "node-2", "f"))])  # another node of the cluster: the same queue, its task queued already
+    assert sent.count((wake.SYNC_KUBELETS, [7], None)) == 1
+    kubelets = (wake.SYNC_KUBELETS, (7,))
+    wake.started(kubelets)
+    assert [wake.kubelet_woken(m) for m in wake.take_queued(kubelets)] == [("node-1", "c"), ("node-2", "f")]
 
 
 def test_what_dependents_report_goes_into_the_lane_behind_and_an_objects_own_change_in_front(monkeypatch, settings):

@@ -335,3 +335,23 @@ def test_an_objects_own_change_is_acted_on_at_once_and_what_its_pods_say_is_gath
     scaled["spec"]["replicas"] = 5
     wake.route(cluster, [store.Committed("MODIFIED", 12, made, scaled, store.DEPLOYMENT_CONTROLLER)])
     assert [kw for tasks, kw in sent if own in tasks] == [{"countdown": 0.0}]  # its own change: at once
+
+
+def test_a_pods_new_address_queues_an_endpoints_pass_only_where_a_service_is(cluster, monkeypatch):
+    """route, after the commit: a namespace without a Service has no endpoints to keep, so
+    nothing is queued (nor held, on a paused cluster) for it."""
+    sent: list = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.extend(tasks))
+    old = doc("Pod", node="node-1", ready=False)
+    new = copy.deepcopy(old)
+    new["status"]["podIP"] = "10.244.1.2"
+    changed = [store.Committed("MODIFIED", 10, old, new, store.KUBELET)]
+    wanted = (wake.SYNC_NAMESPACE_ENDPOINTS, (cluster.pk, "default"))
+
+    wake.route(cluster, changed)
+    assert wanted not in sent
+
+    store.create(cluster, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    sent.clear()
+    wake.route(cluster, changed)
+    assert wanted in sent
