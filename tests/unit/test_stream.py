@@ -180,3 +180,37 @@ def test_the_timeline_shows_the_cluster_as_it_was(cluster, client):
     assert then["pods"][0]["metadata"]["uid"] == first["metadata"]["uid"]
     now = stream.snapshot(cluster.pk)
     assert [p["metadata"]["name"] for p in now["pods"]] == ["late"]
+
+
+def test_the_committing_thread_waits_for_its_changes_to_be_sent_for_a_bounded_time(monkeypatch, settings):
+    """broadcast.publish hands the interpreter to the sender thread until the changes are
+    in Redis (a busy worker's stream no longer falls behind its commits), and a sender
+    that never answers delays a commit by PUBLISH_WAIT_SECONDS at most."""
+    import threading
+
+    settings.PODFLOW_BROADCAST = True
+    order: list[str] = []
+
+    class Sender:
+        def put(self, group, message, sent=None):
+            def send():
+                order.append(f"sent to {group}")
+                sent.set()
+
+            threading.Thread(target=send).start()
+
+    monkeypatch.setattr(broadcast, "_get_sender", lambda: Sender())
+    monkeypatch.setattr(broadcast, "PUBLISH_WAIT_SECONDS", 30.0)
+    broadcast.publish("web", [{"revision": 1}])
+    order.append("returned")
+    assert order == ["sent to cluster.web", "returned"]
+
+    class Lost:
+        def put(self, group, message, sent=None):
+            pass
+
+    monkeypatch.setattr(broadcast, "_get_sender", lambda: Lost())
+    monkeypatch.setattr(broadcast, "PUBLISH_WAIT_SECONDS", 0.01)
+    done = threading.Event()
+    threading.Thread(target=lambda: (broadcast.publish("web", [{"revision": 2}]), done.set())).start()
+    assert done.wait(10)
