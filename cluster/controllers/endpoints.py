@@ -303,7 +303,7 @@ def reconcile_namespace(cluster: Cluster, namespace: str) -> None:
 
 def namespaces_with_services(cluster: Cluster) -> list[str]:
     """Where the resync runs a namespace pass (one pod listing for all its Services)."""
-    return sorted(set(Object.objects.filter(cluster=cluster, kind="Service").values_list("namespace", flat=True)))
+    return sorted(store.namespaces_of(cluster, kinds.SERVICE))
 
 
 def orphaned_services(cluster: Cluster) -> list[tuple[str, str]]:
