@@ -3,7 +3,7 @@
 DEBUG         1 (the default: development) or 0 (production: see the block at the end)
 SECRET_KEY    required with DEBUG=0; ALLOWED_HOSTS too (comma-separated)
 DATABASE_URL  sqlite:///path (default var/podflow.sqlite3) or postgres://user:pw@host:port/db
-REDIS_URL     redis://127.0.0.1:6379/0 by default; broker, channel layer and work-queue dedupe
+REDIS_URL     redis://127.0.0.1:6379/0 by default; broker, channel layer, streams, work-queue dedupe
 """
 from __future__ import annotations
 
@@ -171,6 +171,9 @@ CHANNEL_LAYERS = {
         },
     }
 }
+# Where a cluster's stream is published and subscribed to (Redis pub/sub, web/bus.py); the
+# channel layer above carries the class pages' messages. Empty: within one process only.
+PODFLOW_STREAM_REDIS_URL = REDIS_URL
 
 # How many revisions of each cluster's change log to keep (etcd's compaction); watches
 # from before that get 410 Expired.

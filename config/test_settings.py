@@ -12,6 +12,7 @@ DATABASES = {
     }
 }
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+PODFLOW_STREAM_REDIS_URL = ""  # the stream within the test's process (web/bus.py MemoryBus)
 PODFLOW_WAKE = False
 PODFLOW_BROADCAST = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

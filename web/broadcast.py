@@ -1,12 +1,14 @@
-"""Publishing committed writes to the browser stream (Channels groups over Redis).
+"""Publishing committed writes to the browser stream, and messages to the pages.
 
-Redis makes delivery fast; the change log makes it complete (invariant 7): a consumer
-that sees a gap in revisions fills it from the database, so nothing here has to be
-reliable, only quick and in order.
+A cluster's stream goes over Redis publish/subscribe (web/bus.py): the thread that
+committed publishes its changes, encoded once, right after the commit. Redis makes delivery
+fast; the change log makes it complete (invariant 7): a follower that sees a gap in
+revisions fills it from the database, so nothing here has to be reliable, only quick.
 
+A class's messages to its instructor's pages (the roster changed) go to a Channels group.
 `async_to_sync(group_send)` would build a new event loop and Redis connection per call
 (2.6–3.7 ms here); instead each process keeps one loop in a daemon thread and a single
-sender coroutine that sends in the order writes committed.
+sender coroutine that sends them in order.
 """
 from __future__ import annotations
 
@@ -23,13 +25,9 @@ from cluster.apimachinery import metav1
 from cluster.apiserver import audit, store
 from cluster.apiserver.serializers import display
 from cluster.models import Cluster, Step
-from web import delta, redact
+from web import bus, delta, redact
 
 log = logging.getLogger("podflow.broadcast")
-
-
-def group_name(cluster_name: str) -> str:
-    return f"cluster.{cluster_name}"
 
 
 class _Sender:
@@ -54,18 +52,15 @@ class _Sender:
         layer = get_channel_layer()
         assert self.queue is not None
         while True:
-            group, message, sent = await self.queue.get()
+            group, message = await self.queue.get()
             try:
                 await layer.group_send(group, message)
             except Exception:
-                log.exception("could not publish to %s (the stream will backfill from the change log)", group)
-            finally:
-                if sent is not None:
-                    sent.set()
+                log.exception("could not send to %s", group)
 
-    def put(self, group: str, message: dict, sent: threading.Event | None = None) -> None:
+    def put(self, group: str, message: dict) -> None:
         assert self.queue is not None
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message, sent))
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
 
 
 _sender: _Sender | None = None
@@ -91,42 +86,32 @@ def send(group: str, message: dict[str, Any]) -> None:
         _get_sender().put(group, message)
 
 
-# How long the thread that committed waits for its changes to be in Redis. A worker's
-# thread that goes straight on to its next transaction holds the interpreter, and the
-# sender thread then gets it back only every few milliseconds for each step of a send:
-# in a kubelet pass of three hundred pods the stream fell 0.3 s behind the commits.
-# Waiting hands it over at once; the wait is bounded so that a slow Redis slows no commit
-# by more than this (the stream backfills from the change log in any case).
-PUBLISH_WAIT_SECONDS = 0.05
+def to_cluster(cluster_name: str, message: dict[str, Any]) -> None:
+    """A message to the followers of a cluster, in order with its changes (its `type`
+    names the followers' handler: cluster.request → cluster_request)."""
+    if _enabled():
+        bus.publish(cluster_name, bus.message_payload(message))
 
 
 def publish(cluster_name: str, entries: list[dict[str, Any]]) -> None:
-    if not _enabled() or not entries:
-        return
-    sent = threading.Event()
-    _get_sender().put(group_name(cluster_name), {"type": "cluster.entries", "entries": entries}, sent)
-    sent.wait(PUBLISH_WAIT_SECONDS)
+    if _enabled() and entries:
+        bus.publish(cluster_name, bus.changes_payload(bus.encode(entries)))
 
 
 def publish_cluster(cluster_name: str) -> None:
-    """The cluster's settings changed (speed): consumers re-read and forward them."""
-    if not _enabled():
-        return
-    _get_sender().put(group_name(cluster_name), {"type": "cluster.settings"})
+    """The cluster's settings changed (speed): followers re-read and forward them."""
+    to_cluster(cluster_name, {"type": "cluster.settings"})
 
 
 def publish_request(cluster_name: str, request: dict[str, Any]) -> None:
     """A request reached the API server: the diagram flashes step 1 (not stored)."""
-    if not _enabled():
-        return
-    _get_sender().put(group_name(cluster_name), {"type": "cluster.request", "request": request})
+    to_cluster(cluster_name, {"type": "cluster.request", "request": request})
 
 
 def publish_traffic(cluster_name: str, answers: list[dict[str, Any]]) -> None:
     """Simulated requests to a Service and the pods that answered (not stored: not a change)."""
-    if not _enabled() or not answers:
-        return
-    _get_sender().put(group_name(cluster_name), {"type": "cluster.traffic", "answers": answers})
+    if answers:
+        to_cluster(cluster_name, {"type": "cluster.traffic", "answers": answers})
 
 
 def entry(change: store.Committed) -> dict[str, Any]:
@@ -213,5 +198,4 @@ def publish_announced(cluster_name: str, what: str, payload: Any) -> None:
         publish_traffic(cluster_name, payload)
     elif what == "clock":
         # The clock or its held actions changed: followers read them and pass them on.
-        if _enabled():
-            _get_sender().put(group_name(cluster_name), {"type": "cluster.clock"})
+        to_cluster(cluster_name, {"type": "cluster.clock"})

@@ -14,7 +14,8 @@ cluster/apiserver/handlers/clock.py, cluster/sandbox.py), once per sandbox.
 Messages:
 - to the instructor's class page, group `class.<id>`: {"type": "class.changed"} (the roster
   consumer reads the roster again; web/classroom_consumer.py);
-- to each learner sandbox's stream, group `cluster.<name>` (web/consumers.py forwards them):
+- to each learner sandbox's stream, its cluster's channel (web/bus.py; web/consumers.py
+  forwards them):
   {"type": "class.broadcast", "kind": "message"|"ended", "text", "from", "sent", "class"} and
   {"type": "class.pace", "lab", "opened_step", "class"}.
 """
@@ -482,7 +483,7 @@ def _notify_cluster(cluster_id: int) -> None:
 def _to_learners(classroom: Classroom, message: dict) -> int:
     names = [name for name in classroom.members.exclude(cluster__isnull=True).values_list("cluster__name", flat=True)]
     for name in names:
-        broadcast.send(broadcast.group_name(name), message)
+        broadcast.to_cluster(name, message)
     return len(names)
 
 

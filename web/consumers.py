@@ -2,7 +2,8 @@
 
 On connect it sends the current state (or, with ?since=<revision>, exactly what the
 client missed), then every committed change in revision order. Messages come fast through
-the Redis group, read once per process for all its followers of a cluster (web/fanout.py);
+the cluster's Redis channel, read once per process for all its followers of a cluster
+(web/bus.py, web/fanout.py);
 any gap in revisions is filled from the change log, so a message that Redis dropped is
 never lost, and one that arrives twice is never sent twice.
 
@@ -31,7 +32,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from cluster import metrics
 from cluster.apiserver.handlers import access
 from web import classroom, fanout, stream
-from web.fanout import Encoded, Run
+from web.bus import Encoded
+from web.fanout import Run
 
 log = logging.getLogger("podflow.stream")
 
@@ -64,6 +66,8 @@ _read = fanout.read_off_thread
 
 class ClusterConsumer(AsyncJsonWebsocketConsumer):
     last: int = 0
+    # Its messages come from its cluster's feed (web/fanout.py), not a channel of its own.
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.cluster_name = self.scope["url_route"]["kwargs"]["cluster"]
@@ -99,7 +103,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         # Join before reading, so nothing committed after the read can slip past. What
         # arrives meanwhile waits in the mailbox until the snapshot is out.
         self.joined = True
-        await fanout.hub().join(self.channel_layer, self.cluster_id, self.cluster_name, self)
+        await fanout.hub().join(self.cluster_id, self.cluster_name, self)
         since = self._since()
         if since is not None and since > info["revision"]:
             since = None  # a revision this cluster never had (it was made again): start afresh
@@ -197,7 +201,7 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "joined", False):
             self.joined = False
             self.mailbox.clear()
-            await fanout.hub().leave(self.channel_layer, self.cluster_id, self.cluster_name, self)
+            await fanout.hub().leave(self.cluster_id, self.cluster_name, self)
             global _followers
             _followers -= 1
             metrics.STREAM_FOLLOWERS.dec()
@@ -333,6 +337,6 @@ class ClusterConsumer(AsyncJsonWebsocketConsumer):
 
 
 # The feed's messages each follower handles (web/fanout.py), each by the method Channels'
-# convention names (`cluster.clock` → `cluster_clock`): the cluster's group (web/broadcast.py,
+# convention names (`cluster.clock` → `cluster_clock`): the cluster's channel (web/broadcast.py,
 # web/classroom.py) and the feed's own poll. `cluster.entries` is taken apart (`_take`).
 HANDLED = frozenset(("cluster.settings", "cluster.clock", "cluster.request", "cluster.traffic", "class.broadcast", "class.pace", "stream.poll"))

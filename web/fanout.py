@@ -1,54 +1,41 @@
 """One subscription per followed cluster per daphne process, shared by its followers.
 
-A follower joining the cluster's Channels group with a channel of its own costs Redis a
-copy of every message per follower and daphne a decoding of each copy: with a class of
-two hundred following one cluster, that alone outran a core. Here the first follower of a
-cluster in a process opens a `Feed`: one channel in the group, one reader that decodes
-each message once and encodes each change once (`Encoded`), then hands the message to the
-mailbox of every follower of the cluster in this process (web/consumers.py); the last
-follower to leave closes it.
+The first follower of a cluster in a process opens a `Feed`: it subscribes the process's
+connection to the cluster's Redis channel (web/bus.py), takes each message once — the
+changes arrive as their JSON texts, encoded once by the process that committed them
+(`Encoded`) — and hands it to the mailbox of every follower of the cluster in this process
+(web/consumers.py); the last follower to leave closes it.
 
 The feed keeps the changes it hands out contiguous (invariant 7), once for all its
 followers: it knows the newest revision it has handed out. A message that skips ahead of
 it waits up to GAP_SECONDS for the one before it (each process publishes its own commits,
-so two processes' messages can cross on the way); if that never comes (Redis dropped it),
-the change log's entries in between are read, once, and handed out first.
+so two processes' messages can cross on the way); if that never comes (it was published
+while the subscription was being made again, or was lost), the change log's entries in
+between are read, once, and handed out first.
 Every POLL_SECONDS it also reads the cluster's revision: a revision the cluster had at the
-poll before that the feed has still not seen (the last message of a burst was dropped,
-and nothing came after it) is read from the change log the same way. The same poll reads
-the class's recent messages and hands them round (`stream.poll`).
+poll before that the feed has still not seen (the last message of a burst was lost, and
+nothing came after it) is read from the change log the same way. The same poll reads the
+class's recent messages and hands them round (`stream.poll`).
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 
 from cluster import metrics
-from web import broadcast, classroom, stream
+from web import bus, classroom, stream
+from web.bus import Encoded, encode
 
 log = logging.getLogger("podflow.stream")
 
 POLL_SECONDS = 2.0
 GAP_SECONDS = 0.25  # how long a message ahead of a gap waits for the one before it
-FORGET_AFTER_SECONDS = 5.0
 
 
 FRAME_ENTRIES = 200  # the most changes one frame carries
-
-
-class Encoded(NamedTuple):
-    """One change of the stream and its JSON text, encoded once for every follower."""
-
-    revision: int
-    text: str
-
-
-def encode(entries: list[dict]) -> list[Encoded]:
-    return [Encoded(int(entry["revision"]), json.dumps(entry, separators=(",", ":"))) for entry in entries]
 
 
 def changes_frame(entries: list[Encoded]) -> str:
@@ -94,50 +81,39 @@ def read_off_thread(fn):
     return database_sync_to_async(fn, thread_sensitive=False)
 
 
-def forget_channel(layer, channel: str) -> None:
-    """Drop what the Redis channel layer buffered for a channel nobody reads any more.
-
-    channels_redis's receive loop reads every message for this process and files each in a
-    per-channel queue, made on first use; a group message that arrives for a channel just
-    left is filed in a queue nobody will read or remove, and daphne's memory grew by one
-    queue per departed channel. Its public API has no way to forget a channel, so the
-    buffer is reached here (and nothing happens on a layer without one)."""
-    buffers = getattr(layer, "receive_buffer", None)
-    if isinstance(buffers, dict):
-        buffers.pop(channel, None)
-
-
 class Feed:
-    """A cluster's group, read once for the followers of this process."""
+    """A cluster's channel, read once for the followers of this process."""
 
-    def __init__(self, cluster_id: int, group: str) -> None:
-        self.cluster_id, self.group = cluster_id, group
+    def __init__(self, cluster_id: int, cluster_name: str) -> None:
+        self.cluster_id = cluster_id
+        self.channel = bus.channel_of(cluster_name)
         self.followers: list[Follower] = []
-        self.channel = ""
+        self.inbox: asyncio.Queue = asyncio.Queue()  # what arrived, read in order by `_read`
         self.tasks: list[asyncio.Task] = []
         self.received = 0  # the newest revision handed to the followers
         self.waiting: dict[int, Encoded] = {}  # changes ahead of a gap, by revision
         self.filler: asyncio.Task | None = None
         self.fills = 0  # how many times the change log filled a gap (tests read it)
 
-    async def open(self, layer) -> None:
-        self.channel = await layer.new_channel()
-        # In the group before any follower reads its snapshot: nothing committed after
-        # that read can slip past. What the feed hands out starts at the revision read
-        # after joining (a follower's snapshot is at least as new).
-        await layer.group_add(self.group, self.channel)
-        info = await read_off_thread(stream.current)(self.cluster_id)
+    async def open(self, subscriber) -> None:
+        # Subscribed before any follower reads its snapshot: nothing committed after that
+        # read can slip past (what arrives meanwhile waits in the inbox). What the feed
+        # hands out starts at the revision read after subscribing (a follower's snapshot is
+        # at least as new).
+        await subscriber.subscribe(self.channel, self.inbox.put_nowait)
+        try:
+            info = await read_off_thread(stream.current)(self.cluster_id)
+        except BaseException:
+            await subscriber.unsubscribe(self.channel)
+            raise
         self.received = info["revision"] if info else 0
-        self.tasks = [asyncio.create_task(self._read(layer)), asyncio.create_task(self._poll())]
+        self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._poll())]
 
-    async def close(self, layer) -> None:
+    async def close(self, subscriber) -> None:
         for task in [*self.tasks, self.filler]:
             if task is not None:
                 task.cancel()
-        await layer.group_discard(self.group, self.channel)
-        # Not at once: the layer's own receive for this channel is still being cancelled,
-        # and it removes its queue itself then (and fails if the queue is already gone).
-        asyncio.get_running_loop().call_later(FORGET_AFTER_SECONDS, forget_channel, layer, self.channel)
+        await subscriber.unsubscribe(self.channel)
 
     def deliver(self, message: dict) -> None:
         for follower in list(self.followers):
@@ -165,7 +141,7 @@ class Feed:
             if self.waiting:
                 await self._fill()
         except Exception:  # the database is away for a moment: the poll fills it later
-            log.exception("could not fill a gap in the stream of %s", self.group)
+            log.exception("could not fill a gap in the stream of %s", self.channel)
         finally:
             self.filler = None
         if self.waiting:  # still ahead of a gap (the fill found the log too far behind)
@@ -186,24 +162,26 @@ class Feed:
         for revision in [r for r in self.waiting if r <= self.received]:
             del self.waiting[revision]
 
-    async def _read(self, layer) -> None:
+    async def _read(self) -> None:
         while True:
-            message = await layer.receive(self.channel)
-            kind = message.get("type")
+            payload = await self.inbox.get()
             try:
-                if kind == "cluster.entries":
-                    self._hand_out(encode(message["entries"]))
+                what, body = bus.parse(payload)
+                if what == bus.CHANGES:
+                    self._hand_out(body)
                     continue
+                message = body
+                kind = message["type"]
                 if kind == "cluster.settings":
                     # Read once here for every follower (None: the cluster is gone).
                     message = {"type": kind, "info": await read_off_thread(stream.current)(self.cluster_id)}
                 elif kind == "cluster.clock":
                     message = {"type": kind, "clock": await read_off_thread(stream.clock_of)(self.cluster_id)}
             except (KeyError, TypeError, ValueError):
-                log.exception("a malformed message for %s was dropped (the change log fills any gap)", self.group)
+                log.exception("a malformed message on %s was dropped (the change log fills any gap)", self.channel)
                 continue
             except Exception:  # the database is away for a moment: the poll fills in later
-                log.exception("a %s message for %s could not be read for", kind, self.group)
+                log.exception("a message on %s could not be read for", self.channel)
                 continue
             self.deliver(message)
 
@@ -224,24 +202,27 @@ class Feed:
 
 
 class Hub:
-    """The feeds of one event loop (daphne's), by cluster."""
+    """The feeds of one event loop (daphne's), by cluster, and their subscriber connection."""
 
     def __init__(self) -> None:
         self.feeds: dict[tuple[int, str], Feed] = {}
         self.lock = asyncio.Lock()
+        self.subscriber = None  # made with the first feed
 
-    async def join(self, layer, cluster_id: int, cluster_name: str, follower: Follower) -> None:
-        key = (cluster_id, broadcast.group_name(cluster_name))
+    async def join(self, cluster_id: int, cluster_name: str, follower: Follower) -> None:
+        key = (cluster_id, cluster_name)
         async with self.lock:
             feed = self.feeds.get(key)
             if feed is None:
+                if self.subscriber is None:
+                    self.subscriber = bus.subscriber()
                 feed = Feed(*key)
-                await feed.open(layer)
+                await feed.open(self.subscriber)
                 self.feeds[key] = feed
             feed.followers.append(follower)
 
-    async def leave(self, layer, cluster_id: int, cluster_name: str, follower: Follower) -> None:
-        key = (cluster_id, broadcast.group_name(cluster_name))
+    async def leave(self, cluster_id: int, cluster_name: str, follower: Follower) -> None:
+        key = (cluster_id, cluster_name)
         async with self.lock:
             feed = self.feeds.get(key)
             if feed is None or follower not in feed.followers:
@@ -249,7 +230,7 @@ class Hub:
             feed.followers.remove(follower)
             if not feed.followers:
                 del self.feeds[key]
-                await feed.close(layer)
+                await feed.close(self.subscriber)
 
 
 _hubs: dict[int, tuple[Any, Hub]] = {}

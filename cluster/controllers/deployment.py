@@ -269,6 +269,8 @@ def _pods_of(cluster: Cluster, uids: list[str]) -> dict[str, list[dict]]:
     """Each ReplicaSet's pods, reduced to what counting them reads (the database extracts
     those fields: a Deployment of hundreds of pods is not decoded whole on every pass)."""
     found: dict[str, list[dict]] = {uid: [] for uid in uids}
+    if not uids:  # a new Deployment's first pass: nothing to count, no query to build
+        return found
     rows = Object.objects.filter(cluster=cluster, kind="Pod", owner_uid__in=uids).values_list(
         "owner_uid", "doc__metadata__deletionTimestamp", "doc__status__phase", "doc__status__conditions"
     )

@@ -21,7 +21,7 @@ from cluster.apiserver.handlers import access
 from cluster.componentbase import clock as cluster_clock
 from cluster.models import Cluster, LabProgress, Object
 from config.asgi import application
-from web import broadcast, classroom
+from web import broadcast, bus, classroom
 from web.models import ClassMessage, Classroom, Membership, Pacing
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,10 +54,16 @@ def labs_dir(settings, tmp_path):
 
 @pytest.fixture
 def sent(monkeypatch) -> list[tuple[str, dict]]:
-    """What the classroom publishes to Channels groups (PODFLOW_BROADCAST is off in unit tests)."""
+    """What the classroom sends to Channels groups (the instructor's pages) and to learners'
+    streams, as (group or stream(cluster), message) (PODFLOW_BROADCAST is off in unit tests)."""
     out: list[tuple[str, dict]] = []
     monkeypatch.setattr(broadcast, "send", lambda group, message: out.append((group, message)))
+    monkeypatch.setattr(broadcast, "to_cluster", lambda name, message: out.append((stream_of(name), message)))
     return out
+
+
+def stream_of(cluster_name: str) -> str:
+    return f"the stream of {cluster_name}"
 
 
 def instructor(name: str = "teacher") -> tuple[User, Client]:
@@ -402,7 +408,7 @@ def test_a_learners_progress_reaches_the_class_group_when_it_is_saved_or_announc
 
 # --- the instructor's actions ----------------------------------------------------------------------
 
-def test_broadcast_goes_to_every_learners_stream_group(sent):
+def test_broadcast_goes_to_every_learners_stream(sent):
     _, teacher = instructor()
     made = make_class(teacher)
     _, a = join(made.code, "Ada")
@@ -412,7 +418,7 @@ def test_broadcast_goes_to_every_learners_stream_group(sent):
     assert answer.status_code == 200, answer.content
     groups = {group: message for group, message in sent}
     for cluster in (a, b):
-        message = groups[broadcast.group_name(cluster.name)]
+        message = groups[stream_of(cluster.name)]
         assert message.items() >= {"type": "class.broadcast", "kind": "message", "text": "Look at step 4", "from": "teacher", "class": "Kubernetes 101"}.items()
     assert ClassMessage.objects.get(classroom=made).text == "Look at step 4"
     assert teacher.post(f"/classes/{made.code}/broadcast", {"text": " "}, HTTP_ACCEPT="application/json").status_code == 400
@@ -431,7 +437,7 @@ def test_the_stream_forwards_a_class_broadcast_to_the_learners_page():
             first = await communicator.receive_json_from(timeout=5)
             for _ in range(first.get("parts", 0)):
                 await communicator.receive_json_from(timeout=5)
-            await get_channel_layer().group_send(broadcast.group_name(cluster.name), {"type": "class.broadcast", "kind": "message", "text": "hello", "from": "teacher", "sent": "2026-01-01T00:00:00Z", "class": "K"})
+            bus.publish(cluster.name, bus.message_payload({"type": "class.broadcast", "kind": "message", "text": "hello", "from": "teacher", "sent": "2026-01-01T00:00:00Z", "class": "K"}))
             return await communicator.receive_json_from(timeout=5)
         finally:
             await communicator.disconnect()
@@ -512,7 +518,7 @@ def test_instructor_led_pacing_holds_learners_at_the_opened_step(sent):
     answer = teacher.post(f"/classes/{made.code}/pace", {"lab": "class-test", "step": "1"}, HTTP_ACCEPT="application/json")
     assert answer.json()["opened_step"] == 1
     assert labs.may_advance(cluster, "class-test", 1) and not labs.may_advance(cluster, "class-test", 2)
-    assert (broadcast.group_name(cluster.name), {"type": "class.pace", "lab": "class-test", "opened_step": 1, "class": "Kubernetes 101"}) in sent
+    assert (stream_of(cluster.name), {"type": "class.pace", "lab": "class-test", "opened_step": 1, "class": "Kubernetes 101"}) in sent
     # Opened to the last step, the lab may be completed (step_index == len(steps)).
     teacher.post(f"/classes/{made.code}/pace", {"lab": "class-test", "delta": "5"})
     made.refresh_from_db()
@@ -542,7 +548,7 @@ def test_extend_and_end_the_class_whose_sandboxes_turn_read_only(sent):
     assert teacher.post(f"/classes/{made.code}/end", HTTP_ACCEPT="application/json").status_code == 200
     made.refresh_from_db()
     assert made.ended_at is not None and cluster_clock.is_paused(cluster)
-    assert any(m.get("kind") == "ended" for g, m in sent if g == broadcast.group_name(cluster.name))
+    assert any(m.get("kind") == "ended" for g, m in sent if g == stream_of(cluster.name))
     # Read-only for the learner: the page and reads work, writes do not (session or token).
     assert learner.get(f"/clusters/{cluster.name}/").status_code == 200
     assert learner.get(f"/k8s/{cluster.name}/api/v1/namespaces/default/pods").status_code == 200

@@ -8,14 +8,13 @@ import zlib
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from cluster.apiserver import store
 from cluster.componentbase import narration
 from cluster.models import Cluster
 from config.asgi import application
-from web import broadcast, consumers, fanout, stream
+from web import bus, consumers, fanout, stream
 
 from .manifests import pod
 
@@ -52,7 +51,16 @@ def logged(cluster, since: int) -> list[dict]:
 
 async def publish(*entries: dict) -> None:
     """What broadcast.publish sends after a commit (PODFLOW_BROADCAST is off in tests)."""
-    await get_channel_layer().group_send(broadcast.group_name("test"), {"type": "cluster.entries", "entries": list(entries)})
+    bus.publish("test", bus.changes_payload(bus.encode(list(entries))))
+
+
+def say(message: dict) -> None:
+    """What broadcast.to_cluster sends (PODFLOW_BROADCAST is off in tests)."""
+    bus.publish("test", bus.message_payload(message))
+
+
+def subscribers() -> int:
+    return bus.memory_bus().count(bus.channel_of("test"))
 
 
 @database_sync_to_async
@@ -216,7 +224,7 @@ async def test_it_forwards_a_settings_change(cluster):
     try:
         await communicator.receive_json_from()
         await database_sync_to_async(store.set_speed)(cluster, "slow")
-        await get_channel_layer().group_send(broadcast.group_name("test"), {"type": "cluster.settings"})
+        say({"type": "cluster.settings"})
         message = await communicator.receive_json_from()
     finally:
         await communicator.disconnect()
@@ -250,7 +258,7 @@ async def test_it_forwards_simulated_requests_to_a_service_as_traffic(cluster):
         snapshot = await communicator.receive_json_from()
         answer = {"service": "web", "namespace": "default", "pod": "web-1", "status": 200}
 
-        await get_channel_layer().group_send(broadcast.group_name("test"), {"type": "cluster.traffic", "answers": [answer]})
+        say({"type": "cluster.traffic", "answers": [answer]})
 
         message = await communicator.receive_json_from()
     finally:
@@ -287,11 +295,17 @@ async def test_it_sends_a_large_clusters_snapshot_in_parts_and_then_the_changes(
 
 
 @run
-async def test_followers_share_one_encoding_of_a_change_and_a_backfill_is_cut_into_frames(cluster, monkeypatch):
+async def test_followers_share_one_reading_of_a_change_and_a_backfill_is_cut_into_frames(cluster, monkeypatch):
     monkeypatch.setattr(fanout, "FRAME_ENTRIES", 2)
-    encoded = []
-    real_encode = fanout.encode
-    monkeypatch.setattr(fanout, "encode", lambda entries: encoded.append([e["revision"] for e in entries]) or real_encode(entries))
+    read = []
+    real_parse = bus.parse
+
+    def parse(payload):
+        what, body = real_parse(payload)
+        read.append([e.revision for e in body])
+        return what, body
+
+    monkeypatch.setattr(bus, "parse", parse)
     one, two = await connected(), await connected()
     try:
         for follower in (one, two):
@@ -300,7 +314,7 @@ async def test_followers_share_one_encoding_of_a_change_and_a_backfill_is_cut_in
         await publish(*await logged(cluster, at))
         texts = [await follower.receive_output() for follower in (one, two)]
         assert texts[0]["text"] == texts[1]["text"]
-        assert encoded == [[at + 1, at + 2]]  # once for both followers
+        assert read == [[at + 1, at + 2]]  # once for both followers
         # Five changes missed: the change log sends them in frames of at most two.
         later = await create_pods(cluster, "c", "d", "e", "f", "g")
         await publish((await logged(cluster, later))[-1])
@@ -313,20 +327,18 @@ async def test_followers_share_one_encoding_of_a_change_and_a_backfill_is_cut_in
 
 @run
 async def test_one_subscription_per_cluster_serves_every_follower_in_the_process(cluster):
-    layer = get_channel_layer()
-    group = broadcast.group_name("test")
     one, two = await connected(), await connected()
     for follower in (one, two):
         await follower.receive_json_from()  # the snapshot
-    assert len(layer.groups.get(group, {})) == 1
+    assert subscribers() == 1
     await one.disconnect()
-    assert len(layer.groups.get(group, {})) == 1  # the other still follows
+    assert subscribers() == 1  # the other still follows
     at = await create_pods(cluster, "a")
     await publish(*await logged(cluster, at))
     [change] = await changes(two, 1)
     assert change["object"]["metadata"]["name"] == "a"
     await two.disconnect()
-    assert not layer.groups.get(group)
+    assert subscribers() == 0
 
 
 @run
@@ -347,24 +359,22 @@ async def test_changes_that_arrive_together_go_out_in_one_frame(cluster):
 
 @run
 async def test_a_malformed_message_is_dropped_and_the_change_log_fills_the_gap(cluster):
-    layer = get_channel_layer()
-    group = broadcast.group_name("test")
     communicator = await connected()
     await communicator.receive_json_from()  # the snapshot
 
-    await layer.group_send(group, {"type": "cluster.entries", "entries": [{"no": "revision"}]})
+    bus.publish("test", "E\nno-revision {}")
+    bus.publish("test", "M\n[]")
+    bus.publish("test", "nothing known")
     at = await create_pods(cluster, "a", "b")
     await publish((await logged(cluster, at))[-1])  # only the second: a gap
     received = await changes(communicator, 2)
     assert [e["revision"] for e in received] == [at + 1, at + 2]
     await communicator.disconnect()
-    assert not layer.groups.get(group)
+    assert subscribers() == 0
 
 
 @run
 async def test_a_follower_that_fails_is_closed_and_leaves_the_feed(cluster, monkeypatch):
-    layer = get_channel_layer()
-    group = broadcast.group_name("test")
     communicator = await connected()
     await communicator.receive_json_from()  # the snapshot
 
@@ -372,26 +382,11 @@ async def test_a_follower_that_fails_is_closed_and_leaves_the_feed(cluster, monk
         raise RuntimeError("a handler's bug")
 
     monkeypatch.setattr(consumers.ClusterConsumer, "cluster_request", fails)
-    await layer.group_send(group, {"type": "cluster.request", "request": {}})
+    say({"type": "cluster.request", "request": {}})
     closed = await communicator.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": consumers.CLOSE_ERROR}
-    assert not layer.groups.get(group)
+    assert subscribers() == 0
     await communicator.disconnect()
-
-
-def test_a_departed_followers_buffer_is_forgotten():
-    """channels_redis files a message for a channel nobody reads in a queue of its own;
-    leaving the group drops it (a unit test of the one function that reaches it)."""
-    from collections import defaultdict
-
-    from web.fanout import forget_channel as _forget_channel
-
-    class Layer:
-        receive_buffer = defaultdict(list, {"specific.a!gone": ["late message"], "specific.a!here": []})
-
-    _forget_channel(Layer, "specific.a!gone")
-    assert list(Layer.receive_buffer) == ["specific.a!here"]
-    _forget_channel(object(), "specific.a!gone")  # a layer without the buffer: nothing to do
 
 
 @run

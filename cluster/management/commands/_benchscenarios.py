@@ -345,40 +345,55 @@ async def list_pods(http: AsyncHttp, cluster: str, selector: str = "") -> tuple[
 
 
 class LayerProbe:
-    """A reader of a cluster's Channels group straight from Redis, beside daphne: when each
-    change reached Redis and came back out (the publish path — the writing process's sender
-    thread, Redis, a reader's receive loop), apart from daphne's part. It joins the group
-    as daphne's followers do (web/broadcast.py group_name: "cluster.<name>")."""
+    """A subscriber to a cluster's stream channel in Redis beside daphne's: when each change
+    reached Redis and came back out (the publish path — the committing thread's publish,
+    Redis, a subscriber's read), apart from daphne's part. It reads the channel as a client
+    of its wire format (web/bus.py): channel "podflow.stream.<cluster>", a payload of changes
+    is "E" and then a line per change, "<revision> <its JSON>"."""
 
     def __init__(self, redis_url: str, cluster: str) -> None:
-        self.redis_url, self.group = redis_url, f"cluster.{cluster}"
+        self.redis_url, self.channel = redis_url, f"podflow.stream.{cluster}"
         self.arrival: dict[int, float] = {}
         self.transactions: dict[int, int] = {}  # first revision -> last: what one commit published
         self.steps: dict[str, dict[int, float]] = {}  # pod -> step 1 and 8 -> commit time (epoch)
-        self.layer = None
-        self.channel = ""
+        self.client = None
+        self.pubsub = None
         self.task: asyncio.Task | None = None
 
     async def start(self) -> "LayerProbe":
-        from channels_redis.core import RedisChannelLayer
+        import redis.asyncio
 
-        self.layer = RedisChannelLayer(hosts=[{"address": self.redis_url, "socket_timeout": None}], capacity=5000, expiry=60)
-        self.channel = await self.layer.new_channel()
-        await self.layer.group_add(self.group, self.channel)
+        self.client = redis.asyncio.Redis.from_url(self.redis_url, socket_timeout=None)
+        self.pubsub = self.client.pubsub()
+        await self.pubsub.subscribe(self.channel)
+        confirmed = await self.pubsub.get_message(timeout=10)
+        if not confirmed or confirmed.get("type") != "subscribe":
+            raise RuntimeError(f"Redis did not confirm the subscription to {self.channel}: {confirmed!r}")
         self.task = asyncio.create_task(self._read())
         return self
 
     async def _read(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
-            now = time.time()
-            if message.get("type") == "cluster.entries" and message["entries"]:
-                for entry in message["entries"]:
-                    self.arrival.setdefault(entry["revision"], now)
-                    for step in entry["steps"]:
-                        if step["number"] in (1, 8):
-                            self.steps.setdefault(step["pod"], {})[step["number"]] = epoch(step["time"])
-                self.transactions[message["entries"][0]["revision"]] = message["entries"][-1]["revision"]
+            message = await self.pubsub.get_message(timeout=None)
+            if message and message["type"] == "message":
+                self._take(message["data"].decode())
+
+    def _take(self, payload: str) -> None:
+        now = time.time()
+        kind, _, body = payload.partition("\n")
+        if kind != "E" or not body:
+            return
+        revisions = []
+        for line in body.split("\n"):
+            revision, _, text = line.partition(" ")
+            revisions.append(int(revision))
+            self.arrival.setdefault(revisions[-1], now)
+            if '"steps":[]' in text:
+                continue
+            for step in json.loads(text)["steps"]:
+                if step["number"] in (1, 8):
+                    self.steps.setdefault(step["pod"], {})[step["number"]] = epoch(step["time"])
+        self.transactions[revisions[0]] = revisions[-1]
 
     def live_frame(self) -> Callable[[int, int], bool]:
         """Whether a frame of revisions first..last lies within one committed transaction (as
@@ -396,12 +411,13 @@ class LayerProbe:
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
-        if self.layer is not None:
-            try:
-                await asyncio.wait_for(self.layer.group_discard(self.group, self.channel), 5)
-                await asyncio.wait_for(self.layer.close_pools(), 5)
-            except Exception:  # noqa: BLE001 - the stack's Redis goes with it anyway
-                pass
+        try:
+            if self.pubsub is not None:
+                await asyncio.wait_for(self.pubsub.aclose(), 5)
+            if self.client is not None:
+                await asyncio.wait_for(self.client.aclose(), 5)
+        except Exception:  # noqa: BLE001 - the stack's Redis goes with it anyway
+            pass
 
 
 # --- (d) fan-out ----------------------------------------------------------------------
@@ -792,8 +808,12 @@ class Scenarios:
             readers = [asyncio.create_task(c.follow()) for c in clients]
             scraped0 = await scrape(clients[0].http)
             try:
+                in_rounds: dict[str, float] = {}
+                rounds_wall = 0.0
                 for number in range(1, self.rounds + 1):
                     fire_at = time.time() + 0.5
+                    await asyncio.sleep(0.45)
+                    round_usage, began = Usage(self.stack), time.monotonic()
                     posted = await asyncio.gather(*(c.create(number, fire_at) for c in clients), return_exceptions=True)
                     refused = [repr(o)[:200] for o in posted if isinstance(o, BaseException)]
                     if refused:
@@ -801,6 +821,10 @@ class Scenarios:
                     deadline = time.monotonic() + 60
                     while time.monotonic() < deadline and not all(c.round_done(number) for c in clients):
                         await asyncio.sleep(0.05)
+                    used = round_usage.done()
+                    rounds_wall += time.monotonic() - began
+                    for name, seconds in used["cpu"].items():
+                        in_rounds[name] = in_rounds.get(name, 0.0) + seconds
                     done = sum(1 for c in clients if c.round_done(number))
                     sent = [c.sent[number] for c in clients if number in c.sent]
                     result["rounds"].append({"round": number, "clients_done": done, "posts_within_s": max(s[2] for s in sent) - min(s[0] for s in sent) if sent else 0.0})
@@ -809,6 +833,7 @@ class Scenarios:
                     for c in clients:
                         c.measure(number, m)
                     self.say(f"    round {number}: {done} of {len(clients)} clients saw all {1 + SANDBOX_REPLICAS} pods Ready on their websockets")
+                result["in_rounds"] = {"wall": rounds_wall, "cpu": in_rounds}
                 result["server"] = metrics_delta(scraped0, await scrape(clients[0].http))
                 # Nothing lost: every pod Ready in the API, every revision and step once.
                 checks = await asyncio.gather(*(c.check(self.rounds) for c in clients), return_exceptions=True)
@@ -1032,6 +1057,11 @@ class Scenarios:
         out(stretch("pod stored → step 8 committed", e.get("working", [])))
         out(stretch("step 8 committed → on the client's websocket", e.get("delivered", [])))
         self._usage_and_server(e, 6)
+        if e.get("in_rounds"):
+            r = e["in_rounds"]
+            busy = sorted(r["cpu"].items(), key=lambda kv: -kv[1])
+            out(f"      of it during the rounds (from just before the POSTs to the last step 8 seen, {r['wall']:.1f} s wall, {sum(r['cpu'].values()) / max(r['wall'], 1e-9):.2f} cores busy): "
+                + ", ".join(f"{name} {seconds:.1f}" for name, seconds in busy if seconds >= 0.05))
         out("=" * 78)
 
     def _usage_and_server(self, result: dict, indent: int) -> None:
