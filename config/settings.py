@@ -181,6 +181,8 @@ PODFLOW_CHANGE_LOG_KEEP = int(os.environ.get("PODFLOW_CHANGE_LOG_KEEP", "100000"
 
 # Celery: one queue per control-plane role.
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport with one client per channel, not one per command (cluster/broker.py).
+CELERY_BROKER_TRANSPORT = "cluster.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # every task is an idempotent reconcile

@@ -53,3 +53,41 @@ def test_a_new_objects_own_reconcile_is_taken_before_what_dependents_reported(li
         assert sorted(args for task, args in taken[1:]) == sorted(repr([cluster_id, f"rs-{i}"]) for i in range(20))
     finally:
         client.delete(*client.keys(f"{queue}*") or ["none"], *client.keys(f"podflow:*:{cluster_id}:*") or ["none"])
+
+
+def test_the_brokers_channel_sends_and_acknowledges_through_one_redis_client(live_stack, monkeypatch):
+    """cluster/broker.py: the workers' transport makes one Redis client per channel, not one
+    per command, and a new one when the channel made a new pool (its connection broke)."""
+    from cluster import broker
+
+    made: list[bool] = []
+    real = broker.Channel._create_client
+
+    def counted(self, asynchronous=False):
+        made.append(asynchronous)
+        return real(self, asynchronous=asynchronous)
+
+    monkeypatch.setattr(broker.Channel, "_create_client", counted)
+    name = f"broker-test-{os.getpid()}"
+    with kombu.Connection(live_stack.redis_url(), transport=broker.Transport) as connection:
+        channel = connection.channel()
+        try:
+            queue = kombu.Queue(name, channel=channel)
+            queue.declare()
+            producer = kombu.Producer(channel)
+            for n in range(20):
+                producer.publish({"n": n}, routing_key=name)
+            taken = [queue.get(no_ack=False) for _ in range(20)]
+            for message in taken:
+                message.ack()
+            assert [m.payload["n"] for m in taken] == list(range(20))
+            assert made.count(False) == 1
+            channel._disconnect_pools()  # what the channel does when its connection broke
+            producer.publish({"n": 20}, routing_key=name)
+            again = queue.get(no_ack=False)
+            again.ack()
+            assert again.payload == {"n": 20}
+            assert made.count(False) == 2
+        finally:
+            channel.queue_delete(name)
+            channel.close()
