@@ -148,6 +148,14 @@ def _database(url: str | None) -> dict:
 
 
 DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
+
+# Mutating Kubernetes API requests one server process serves at once (kube-apiserver's
+# --max-mutating-requests-inflight); more wait for a place, up to 10 s, then get 429
+# (cluster/apiserver/handlers/k8s.py). SQLite writes one transaction at a time: two in
+# flight keep the next one ready. PostgreSQL writes different sandboxes side by side.
+PODFLOW_MAX_MUTATING_INFLIGHT = int(
+    os.environ.get("PODFLOW_MAX_MUTATING_INFLIGHT", "2" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "4")
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -228,7 +236,8 @@ LOGOUT_REDIRECT_URL = "home"
 # Shared by every server process: sign-in attempt counters (web/accounts.py).
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis cache, one client per pool (cluster/cache.py).
+        "BACKEND": "cluster.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
     }

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
+from contextlib import contextmanager
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -91,6 +93,44 @@ def _verb_of(method: str | None) -> str:
     return {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method or "", (method or "").lower())
 
 
+MUTATING = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+# How long a mutating request waits for a place in flight before it is answered 429.
+INFLIGHT_WAIT_SECONDS = 10.0
+_inflight: threading.BoundedSemaphore | None = None
+_inflight_lock = threading.Lock()
+
+
+def _mutating_slots() -> threading.BoundedSemaphore:
+    """This process's places for mutating requests in flight (PODFLOW_MAX_MUTATING_INFLIGHT,
+    as kube-apiserver's --max-mutating-requests-inflight)."""
+    global _inflight
+    with _inflight_lock:
+        if _inflight is None:
+            _inflight = threading.BoundedSemaphore(max(1, int(settings.PODFLOW_MAX_MUTATING_INFLIGHT)))
+        return _inflight
+
+
+@contextmanager
+def _in_flight(request: HttpRequest) -> Iterator[None]:
+    """A mutating request waits for one of the process's places; reads never do. Under ASGI
+    every request is a thread of its own, and every write ends in the store's transaction:
+    a burst of thirty writes made thirty threads that took the interpreter from the one
+    holding the database's write lock (on SQLite that lock was held four times as long as
+    its CPU work, and every component's writes waited behind it). A place that does not
+    come within INFLIGHT_WAIT_SECONDS is answered 429 with Retry-After, which kubectl and
+    client-go retry."""
+    if request.method not in MUTATING:
+        yield
+        return
+    slots = _mutating_slots()
+    if not slots.acquire(timeout=INFLIGHT_WAIT_SECONDS):
+        raise overloaded()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Errors become Status objects; nothing a client sends may cause a 500.
 
@@ -104,7 +144,8 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         started = time.perf_counter()
         try:
             check_body_size(request)
-            response = view(request, *args, **kwargs)
+            with _in_flight(request):
+                response = view(request, *args, **kwargs)
         except APIError as err:
             response = status_response(err)
         except RequestDataTooBig:  # check_body_size answers first; this is a safety net
