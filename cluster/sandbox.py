@@ -108,9 +108,14 @@ def reset(cluster: Cluster) -> int:
 
 
 def delete(cluster: Cluster) -> None:
-    """Remove the sandbox with its objects, change log and steps; followers are told."""
+    """Remove the sandbox with its objects, change log and steps; followers are told.
+
+    Under the cluster's write lock, as every write of its objects: a component writing
+    meanwhile finishes first (and its rows go with the cluster), or finds the cluster gone
+    and writes nothing (its rows have no foreign-key constraint: cluster/models.py)."""
     name = cluster.name
-    cluster.delete()
+    with store.locked(cluster):
+        cluster.delete()
     audit.announce_on_commit(name, audit.CLUSTER)
 
 

@@ -166,3 +166,62 @@ def test_held_writes_are_read_as_written_and_a_failing_part_is_undone_alone(live
     ours = [p for p in result["published"] if p[2] in ("a", "b", result["event"])]
     assert [(t, k, n) for t, k, n, _ in ours] == [("ADDED", "Pod", "a"), ("MODIFIED", "Pod", "a"), ("ADDED", "Event", result["event"]), ("MODIFIED", "Pod", "a")]
     assert [s for *_, s in ours] == [[1, 2, 3], [], [], []]  # steps 1-3 once: the second time they are not published
+
+
+def test_a_sandbox_deleted_while_a_component_writes_leaves_no_row_behind(live_stack):
+    """The store's rows have no foreign-key constraint (cluster/models.py STORE_ROWS): a
+    sandbox's deletion takes the cluster's write lock as every write does, so a writer
+    that holds it finishes first and its rows go with the cluster, and one that comes
+    after finds the cluster gone and writes nothing."""
+    live_stack.manage("democluster", "--name", "pg-del", "--speed", "instant")
+    pod = 'lambda name: {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}'
+    holder = shell(live_stack, f"""
+import time
+from cluster.apiserver import store
+from cluster.componentbase import narration
+from cluster.models import Cluster
+pod = {pod}
+cluster = Cluster.objects.get(name="pg-del")
+print(cluster.pk, flush=True)
+with store.locked(cluster):
+    store.create(cluster, pod("late"), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+    print("held", flush=True)
+    time.sleep({HOLD_SECONDS})
+print("committed", flush=True)
+""")
+    said = lines_of(holder)
+    try:
+        cluster_id = int(said.get(timeout=60))
+        assert said.get(timeout=60) == "held"
+        deleter = shell(live_stack, """
+import time
+from cluster import sandbox
+from cluster.models import Cluster
+began = time.monotonic()
+sandbox.delete(Cluster.objects.get(name="pg-del"))
+print("deleted", time.monotonic() - began, flush=True)
+""")
+        out, _ = deleter.communicate(timeout=120)
+        assert said.get(timeout=30) == "committed"
+    finally:
+        holder.wait(timeout=60)
+    deleted = [line.split() for line in out.splitlines() if line.startswith("deleted")]
+    assert deleted and float(deleted[0][1]) > HOLD_SECONDS / 3, out  # it waited for the writer
+    check = shell(live_stack, f"""
+from cluster.apiserver import store
+from cluster.models import Change, Cluster, Object, Step
+pod = {pod}
+rows = lambda: (Object.objects.filter(cluster_id={cluster_id}).count(), Change.objects.filter(cluster_id={cluster_id}).count(), Step.objects.filter(cluster_id={cluster_id}).count())
+print("left", *rows())
+gone = Cluster(pk={cluster_id}, name="pg-del")
+try:
+    with store.locked(gone):
+        store.create(gone, pod("after"))
+    print("wrote")
+except Cluster.DoesNotExist:
+    print("refused")
+print("left", *rows())
+""")
+    out, _ = check.communicate(timeout=120)
+    lines = [line for line in out.splitlines() if line.startswith(("left", "wrote", "refused"))]
+    assert lines == ["left 0 0 0", "refused", "left 0 0 0"], out
