@@ -94,6 +94,7 @@ class Feed:
         self.waiting: dict[int, Encoded] = {}  # changes ahead of a gap, by revision
         self.filler: asyncio.Task | None = None
         self.fills = 0  # how many times the change log filled a gap (tests read it)
+        self.clock: dict | None = None  # the clock state last handed out (or read at opening)
 
     async def open(self, subscriber) -> None:
         # Subscribed before any follower reads its snapshot: nothing committed after that
@@ -103,6 +104,7 @@ class Feed:
         await subscriber.subscribe(self.channel, self.inbox.put_nowait)
         try:
             info = await read_off_thread(stream.current)(self.cluster_id)
+            self.clock = await read_off_thread(stream.clock_of)(self.cluster_id) if info else None
         except BaseException:
             await subscriber.unsubscribe(self.channel)
             raise
@@ -166,7 +168,8 @@ class Feed:
         while True:
             payload = await self.inbox.get()
             try:
-                what, body = bus.parse(payload)
+                # A dict is the feed's own poll asking after the clock (`_poll`).
+                what, body = (bus.MESSAGE, payload) if isinstance(payload, dict) else bus.parse(payload)
                 if what == bus.CHANGES:
                     self._hand_out(body)
                     continue
@@ -176,7 +179,11 @@ class Feed:
                     # Read once here for every follower (None: the cluster is gone).
                     message = {"type": kind, "info": await read_off_thread(stream.current)(self.cluster_id)}
                 elif kind == "cluster.clock":
-                    message = {"type": kind, "clock": await read_off_thread(stream.clock_of)(self.cluster_id)}
+                    clock = await read_off_thread(stream.clock_of)(self.cluster_id)
+                    if message.get("poll") and clock == self.clock:
+                        continue
+                    self.clock = clock
+                    message = {"type": kind, "clock": clock}
             except (KeyError, TypeError, ValueError):
                 log.exception("a malformed message on %s was dropped (the change log fills any gap)", self.channel)
                 continue
@@ -199,6 +206,11 @@ class Feed:
                 continue
             self.deliver({"type": "stream.poll", "gone": info is None, "said": said})
             behind = info["revision"] if info is not None else None
+            if info is not None:
+                # The clock's messages are not in the change log: one lost (published while
+                # this process's subscription was made again) is made good here, in order
+                # with the others, and only if the clock changed since it was last handed out.
+                self.inbox.put_nowait({"type": "cluster.clock", "poll": True})
 
 
 class Hub:

@@ -712,7 +712,7 @@ function handle(msg) {
     state.applyCluster(msg);
     if (state.ready) scheduleRender();
   } else if (msg.type === "clock") {
-    clockPanel.render(msg.clock);
+    clockPanel.fromStream(msg.clock);
     labPanel.refresh(state.revision, { force: true }); // a check may ask whether the clock is paused
     scheduleRender(); // the diagram crosses out a stopped component
   } else if (msg.type === "broadcast") {

@@ -19,6 +19,11 @@ export class ClockPanel {
     this.root = document.getElementById("clock");
     this.state = { paused: false, stopped: [], next: [] };
     this.busy = false;
+    // How many clock states the stream has brought. An HTTP answer (a refresh, or what a
+    // pause or a step returns) is drawn only if none came while it was on its way: the
+    // stream's may be newer (the stepped action already done by its component), and the
+    // stream brings the state after every change of the clock in any case.
+    this.fromStreamCount = 0;
     this.root.querySelector("#clock-pause").addEventListener("click", () => this.togglePause());
     this.root.querySelector("#clock-step").addEventListener("click", () => this.step());
     // The switches sit in the page's faults menu, outside the clock's own box.
@@ -27,9 +32,17 @@ export class ClockPanel {
     }
   }
 
+  // A clock state the stream brought (the feed reads it after each change of the clock).
+  fromStream(clock) {
+    this.fromStreamCount += 1;
+    this.render(clock);
+  }
+
   async refresh() {
+    const seen = this.fromStreamCount;
     try {
-      this.render(await this.api.clock());
+      const answer = await this.api.clock();
+      if (this.fromStreamCount === seen) this.render(answer);
       if (this.onChange) this.onChange();
     } catch (err) {
       // The stream's next clock message brings the state anyway.
@@ -39,9 +52,10 @@ export class ClockPanel {
   async run(call, said) {
     if (this.busy) return;
     this.busy = true;
+    const seen = this.fromStreamCount;
     try {
       const answer = await call();
-      this.render(answer);
+      if (this.fromStreamCount === seen) this.render(answer);
       if (this.onChange) this.onChange();
       if (said) this.announce(said(answer));
     } catch (err) {

@@ -1,6 +1,7 @@
 """The browser stream over a websocket: snapshot, then every change once, in order, no gaps."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import zlib
@@ -398,6 +399,29 @@ async def test_the_poll_fills_in_a_last_change_whose_message_was_lost(cluster, m
     [change] = await changes(follower, 1)  # the poll after the one that read its revision
     await follower.disconnect()
     assert change["revision"] == at + 1 and change["object"]["metadata"]["name"] == "lost"
+
+
+@run
+async def test_the_poll_hands_out_a_clock_change_whose_message_was_lost_and_only_a_change(cluster, monkeypatch):
+    from cluster.componentbase import clock
+
+    monkeypatch.setattr(fanout, "POLL_SECONDS", 0.1)
+    follower = await connected()
+    try:
+        await follower.receive_json_from()  # the snapshot
+        await database_sync_to_async(clock.pause)(cluster)  # committed, its message never published
+        message = await follower.receive_json_from(timeout=5)
+        while message["type"] != "clock":  # the polls before it
+            message = await follower.receive_json_from(timeout=5)
+        assert message["clock"]["paused"] is True
+        # Polls that find the clock as it was hand out nothing more.
+        deadline = asyncio.get_running_loop().time() + 0.5
+        while asyncio.get_running_loop().time() < deadline:
+            if not await follower.receive_nothing(timeout=0.05):
+                later = await follower.receive_json_from()
+                assert later["type"] != "clock", later
+    finally:
+        await follower.disconnect()
 
 
 @run
