@@ -208,9 +208,17 @@ class Feed:
             behind = info["revision"] if info is not None else None
             if info is not None:
                 # The clock's messages are not in the change log: one lost (published while
-                # this process's subscription was made again) is made good here, in order
-                # with the others, and only if the clock changed since it was last handed out.
-                self.inbox.put_nowait({"type": "cluster.clock", "poll": True})
+                # this process's subscription was made again) is made good here. Read here,
+                # beside the messages (a read in `_read` would hold up the changes behind it
+                # every poll); only a clock unlike the one last handed out asks `_read` to
+                # read it again, in order with the messages, and hand it out.
+                try:
+                    clock = await read_off_thread(stream.clock_of)(self.cluster_id)
+                except Exception:  # the database is away for a moment: the next poll asks again
+                    log.exception("the stream's poll of cluster %s could not read its clock", self.cluster_id)
+                    continue
+                if clock != self.clock:
+                    self.inbox.put_nowait({"type": "cluster.clock", "poll": True})
 
 
 class Hub:
