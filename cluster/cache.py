@@ -15,12 +15,11 @@ from django.core.cache.backends import redis as django_redis
 
 class RedisCacheClient(django_redis.RedisCacheClient):
     def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
+        pool = self._get_connection_pool(write)  # made once per server, then kept
         clients = self.__dict__.setdefault("_podflow_clients", {})
-        client = clients.get(id(pool))
-        if client is None or client.connection_pool is not pool:
-            client = clients[id(pool)] = self._client(connection_pool=pool)
-        return client
+        if pool not in clients:
+            clients[pool] = self._client(connection_pool=pool)
+        return clients[pool]
 
 
 class RedisCache(django_redis.RedisCache):

@@ -201,24 +201,19 @@ class Feed:
                 if behind is not None and behind > self.received:
                     await self._fill()
                 said = await read_off_thread(classroom.recent_broadcasts)(self.cluster_id) if info is not None else []
-            except Exception:  # the database is away for a moment: the next poll asks again
-                log.exception("the stream's poll of cluster %s failed", self.cluster_id)
-                continue
-            self.deliver({"type": "stream.poll", "gone": info is None, "said": said})
-            behind = info["revision"] if info is not None else None
-            if info is not None:
                 # The clock's messages are not in the change log: one lost (published while
                 # this process's subscription was made again) is made good here. Read here,
                 # beside the messages (a read in `_read` would hold up the changes behind it
                 # every poll); only a clock unlike the one last handed out asks `_read` to
                 # read it again, in order with the messages, and hand it out.
-                try:
-                    clock = await read_off_thread(stream.clock_of)(self.cluster_id)
-                except Exception:  # the database is away for a moment: the next poll asks again
-                    log.exception("the stream's poll of cluster %s could not read its clock", self.cluster_id)
-                    continue
-                if clock != self.clock:
-                    self.inbox.put_nowait({"type": "cluster.clock", "poll": True})
+                clock = await read_off_thread(stream.clock_of)(self.cluster_id) if info is not None else None
+            except Exception:  # the database is away for a moment: the next poll asks again
+                log.exception("the stream's poll of cluster %s failed", self.cluster_id)
+                continue
+            self.deliver({"type": "stream.poll", "gone": info is None, "said": said})
+            behind = info["revision"] if info is not None else None
+            if info is not None and clock != self.clock:
+                self.inbox.put_nowait({"type": "cluster.clock", "poll": True})
 
 
 class Hub:
