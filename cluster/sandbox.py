@@ -115,6 +115,11 @@ def delete(cluster: Cluster) -> None:
     and writes nothing (its rows have no foreign-key constraint: cluster/models.py)."""
     name = cluster.name
     with store.locked(cluster):
+        # The writers' lock lets rows that refer to the cluster be inserted meanwhile (a
+        # request's log row: PostgreSQL's foreign-key check only shares the key); the row's
+        # own lock from here on keeps any more from coming between the deletion's
+        # collecting of them and the cluster's row going.
+        Cluster.objects.select_for_update().filter(pk=cluster.pk).values_list("pk", flat=True).first()
         cluster.delete()
     audit.announce_on_commit(name, audit.CLUSTER)
 

@@ -254,7 +254,10 @@ def revision_for_update(cluster_id: int) -> int:
     the cluster's write lock). On SQLite the IMMEDIATE transaction already holds the
     database's write lock."""
     with _cursor() as cursor:
-        lock = " FOR UPDATE" if cursor.vendor == "postgresql" else ""
+        # NO KEY: the lock a write of the row's other columns takes, so that inserting a row
+        # that refers to the cluster (its foreign-key check takes KEY SHARE) does not wait
+        # for the cluster's writer; it excludes the other writers all the same.
+        lock = " FOR NO KEY UPDATE" if cursor.vendor == "postgresql" else ""
         found = cursor.execute(f"SELECT revision FROM {_CLUSTER} WHERE id = %s{lock}", [cluster_id]).fetchone()
     if found is None:
         raise Cluster.DoesNotExist(f"cluster {cluster_id} does not exist")

@@ -225,3 +225,43 @@ print("left", *rows())
     out, _ = check.communicate(timeout=120)
     lines = [line for line in out.splitlines() if line.startswith(("left", "wrote", "refused"))]
     assert lines == ["left 0 0 0", "refused", "left 0 0 0"], out
+
+
+def test_a_request_is_logged_while_its_cluster_s_writer_holds_the_lock(live_stack):
+    """The cluster's writers exclude each other with the row lock that a write of its
+    revision takes (FOR NO KEY UPDATE), not the one a change of its key takes: a row that
+    refers to the cluster (a request's log row; its foreign-key check shares the key) goes
+    in while a writer holds the lock, rather than waiting for its transaction. The API
+    answers a request after logging it, so under a busy writer every answer waited."""
+    live_stack.manage("democluster", "--name", "pg-log", "--speed", "instant")
+    holder = shell(live_stack, f"""
+import time
+from cluster.apiserver import store
+from cluster.models import Cluster
+cluster = Cluster.objects.get(name="pg-log")
+with store.locked(cluster):
+    store.create(cluster, {{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "held"}}, "data": {{}}}})
+    print("held", flush=True)
+    time.sleep({HOLD_SECONDS})
+print("committed", flush=True)
+""")
+    said = lines_of(holder)
+    try:
+        assert said.get(timeout=60) == "held"
+        logger = shell(live_stack, """
+import time
+from cluster.apiserver import audit, requestlog
+from cluster.models import RequestRecord
+began = time.monotonic()
+requestlog.record("pg-log", audit.REQUEST, {"client": "kubectl", "verb": "get", "resource": "pods", "code": 200})
+print("logged", time.monotonic() - began, RequestRecord.objects.filter(cluster__name="pg-log", verb="get").count(), flush=True)
+""")
+        out, _ = logger.communicate(timeout=120)
+        assert said.get(timeout=30) == "committed"
+    finally:
+        holder.wait(timeout=60)
+    logged = [line.split() for line in out.splitlines() if line.startswith("logged")]
+    assert logged, out
+    seconds, rows = float(logged[0][1]), int(logged[0][2])
+    assert rows == 1, out
+    assert seconds < HOLD_SECONDS / 3, f"the request's log row waited {seconds:.2f} s for the cluster's writer"

@@ -51,7 +51,7 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import quote, urlparse
 
-from cluster.management.commands.bench import USER_AGENT, RssSampler, is_ready, percentile, read_frame, rss_mb, verdict
+from cluster.management.commands.bench import USER_AGENT, RssSampler, is_ready, percentile, read_frame, rss_mb, statement_lines, verdict
 
 TARGET_FANOUT_P99_MS = 250.0
 TARGET_SANDBOX_P99_MS = 1000.0
@@ -807,6 +807,8 @@ class Scenarios:
                 raise RuntimeError(f"{len(failed)} websockets did not open, e.g. {failed[0]}")
             readers = [asyncio.create_task(c.follow()) for c in clients]
             scraped0 = await scrape(clients[0].http)
+            # On PostgreSQL, what the database ran during the rounds (none of the checks after).
+            statements = await asyncio.to_thread(self.command._statements_reset)
             try:
                 in_rounds: dict[str, float] = {}
                 rounds_wall = 0.0
@@ -834,6 +836,8 @@ class Scenarios:
                         c.measure(number, m)
                     self.say(f"    round {number}: {done} of {len(clients)} clients saw all {1 + SANDBOX_REPLICAS} pods Ready on their websockets")
                 result["in_rounds"] = {"wall": rounds_wall, "cpu": in_rounds}
+                if statements:
+                    result["statements"] = await asyncio.to_thread(self.command._statements_profile)
                 result["server"] = metrics_delta(scraped0, await scrape(clients[0].http))
                 # Nothing lost: every pod Ready in the API, every revision and step once.
                 checks = await asyncio.gather(*(c.check(self.rounds) for c in clients), return_exceptions=True)
@@ -1062,6 +1066,8 @@ class Scenarios:
             busy = sorted(r["cpu"].items(), key=lambda kv: -kv[1])
             out(f"      of it during the rounds (from just before the POSTs to the last step 8 seen, {r['wall']:.1f} s wall, {sum(r['cpu'].values()) / max(r['wall'], 1e-9):.2f} cores busy): "
                 + ", ".join(f"{name} {seconds:.1f}" for name, seconds in busy if seconds >= 0.05))
+        for line in statement_lines(e.get("statements") or {}, 6):
+            out(line)
         out("=" * 78)
 
     def _usage_and_server(self, result: dict, indent: int) -> None:

@@ -356,6 +356,24 @@ def is_ready(pod: dict) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
 
 
+def statement_lines(sql: dict, indent: int) -> list[str]:
+    """PostgreSQL's statement profile (`Command._statements_profile`) as report lines."""
+    pad = " " * indent
+    if not sql:
+        return []
+    if sql.get("error"):
+        return [f"{pad}PostgreSQL's statements: not read ({sql['error'][:200]})"]
+    lines = [
+        f"{pad}PostgreSQL ran {sql['calls']:,} statements in {sql['ms'] / 1000:.2f} s of their own time in all; "
+        f"{sql['lock_ms'] / 1000:.2f} s of it waiting for a cluster's write lock ({sql['lock_calls']:,} transactions took it: "
+        f"{sql['lock_ms'] / max(1, sql['lock_calls']):.1f} ms each on average). The others that took longest:"
+    ]
+    lines += [f"{pad}  {ms:8.1f} ms  {calls:6,} calls  {query}" for calls, ms, query in sql["top"]]
+    lines.append(f"{pad}  The most called:")
+    lines += [f"{pad}  {ms:8.1f} ms  {calls:6,} calls  {query}" for calls, ms, query in sql.get("most", [])]
+    return lines
+
+
 def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
@@ -485,7 +503,7 @@ class Command(BaseCommand):
                 ).fetchall()
         except Exception as exc:  # noqa: BLE001
             return {"error": str(exc)}
-        lock = [r for r in rows if "FOR UPDATE" in r[2] and "cluster_cluster" in r[2]]
+        lock = [r for r in rows if ("FOR UPDATE" in r[2] or "FOR NO KEY UPDATE" in r[2]) and "cluster_cluster" in r[2]]
         return {
             "calls": sum(r[0] for r in rows),
             "ms": sum(r[1] for r in rows),
@@ -869,18 +887,8 @@ class Command(BaseCommand):
             used = ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(r.deployment_cpu.items(), key=lambda kv: -kv[1]))
             out(f"    CPU seconds used by our stack's processes from the POST until the last step 8 was counted: {used} "
                 f"(in all {sum(r.deployment_cpu.values()):.2f} in {r.deployment_seconds:.2f} s on {os.cpu_count()} cores)")
-        sql = r.deployment_statements
-        if sql.get("error"):
-            out(f"    PostgreSQL's statements: not read ({sql['error'][:200]})")
-        elif sql:
-            out(f"    PostgreSQL ran {sql['calls']:,} statements in {sql['ms'] / 1000:.2f} s of their own time in all; "
-                f"{sql['lock_ms'] / 1000:.2f} s of it waiting for a cluster's write lock ({sql['lock_calls']:,} transactions took it: "
-                f"{sql['lock_ms'] / max(1, sql['lock_calls']):.1f} ms each on average). The others that took longest:")
-            for calls, ms, query in sql["top"]:
-                out(f"      {ms:8.1f} ms  {calls:6,} calls  {query}")
-            out("      The most called:")
-            for calls, ms, query in sql.get("most", []):
-                out(f"      {ms:8.1f} ms  {calls:6,} calls  {query}")
+        for line in statement_lines(r.deployment_statements, 4):
+            out(line)
         out("")
         out("(c) the stream lost nothing")
         out(f"    stream: {c['changes']} changes ({c['frames']} frames in all), revisions {c['start'] + 1}..{c['target']}; gaps {len(c['gaps'])}, repeats {len(c['repeats'])}, extra snapshots {max(0, c['snapshots'] - 1)}")
