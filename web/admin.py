@@ -1,7 +1,20 @@
-"""The admin, for staff: every sandbox with its owner and when it was last used."""
-from django.contrib import admin
+"""The admin, for staff: every sandbox with its owner and when it was last used.
 
+A sandbox deleted here, or with the account that owns it, goes through `sandbox.delete`
+as from the page: under the cluster's write lock (a component writing meanwhile finishes
+first, or writes nothing after), and its followers are told.
+"""
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from cluster import sandbox
 from cluster.models import Cluster
+
+
+def _delete_sandboxes(clusters) -> None:
+    for cluster in list(clusters):
+        sandbox.delete(cluster)
 
 
 @admin.register(Cluster)
@@ -19,6 +32,31 @@ class ClusterAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # A cluster is made with its namespaces and nodes (the page, manage.py democluster).
         return False
+
+    def delete_model(self, request, obj: Cluster) -> None:
+        _delete_sandboxes([obj])
+
+    def delete_queryset(self, request, queryset) -> None:
+        _delete_sandboxes(queryset)
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class PodflowUserAdmin(UserAdmin):
+    """Django's user admin; an account's sandboxes are deleted first, each as above (the
+    deletion of the account would otherwise take them with it, row by row)."""
+
+    def delete_model(self, request, obj) -> None:
+        _delete_sandboxes(Cluster.objects.filter(owner=obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        _delete_sandboxes(Cluster.objects.filter(owner__in=queryset))
+        super().delete_queryset(request, queryset)
 
 
 # --- the classroom (web/classroom.py) ---------------------------------------------------------

@@ -9,7 +9,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from cluster import sandbox
-from cluster.apiserver import store
+from cluster.apiserver import audit, store
 from cluster.componentbase import narration
 from cluster.demo import ensure_cluster
 from cluster.models import Change, Cluster, Object, Step
@@ -207,3 +207,40 @@ def test_staff_see_every_sandbox_in_the_admin_and_learners_do_not():
 
     assert listing.status_code == 200 and mine.name in listing.content.decode()
     assert learner.get("/admin/cluster/cluster/").status_code == 302
+
+
+@pytest.mark.parametrize("door", ["user", "users", "sandbox", "sandboxes"])
+def test_deleting_in_the_admin_removes_a_sandbox_as_the_page_does(door, django_capture_on_commit_callbacks):
+    """Whether staff delete the account (alone or selected with others) or the sandbox
+    itself (alone or selected), the sandbox goes through the page's door: its rows go and
+    its followers are told (an announcement the stream turns into "this sandbox is gone")."""
+    owner = User.objects.create_user("mina", password=PASSWORD)
+    mine, _ = ensure_cluster("mina-lab", nodes=1)
+    Cluster.objects.filter(pk=mine.pk).update(owner=owner)
+    store.create(mine, pod("web"), steps=lambda doc, rev: narration.bare_pod_created(doc, rev, "kubectl"))
+    User.objects.create_user("teacher", password=PASSWORD, is_staff=True, is_superuser=True)
+    staff = Client()
+    staff.login(username="teacher", password=PASSWORD)
+    told: list[tuple[str, str]] = []
+    listener = lambda name, what, payload: told.append((name, what))  # noqa: E731
+    audit.subscribe(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            if door == "user":
+                response = staff.post(f"/admin/auth/user/{owner.pk}/delete/", {"post": "yes"})
+            elif door == "users":
+                response = staff.post("/admin/auth/user/", {"action": "delete_selected", "_selected_action": [owner.pk], "post": "yes"})
+            elif door == "sandbox":
+                response = staff.post(f"/admin/cluster/cluster/{mine.pk}/delete/", {"post": "yes"})
+            else:
+                response = staff.post("/admin/cluster/cluster/", {"action": "delete_selected", "_selected_action": [mine.pk], "post": "yes"})
+    finally:
+        audit._listeners.remove(listener)
+
+    assert response.status_code == 302
+    assert not Cluster.objects.filter(pk=mine.pk).exists()
+    assert User.objects.filter(username="mina").exists() == door.startswith("sandbox")
+    assert not Object.objects.filter(cluster_id=mine.pk).exists()
+    assert not Change.objects.filter(cluster_id=mine.pk).exists()
+    assert not Step.objects.filter(cluster_id=mine.pk).exists()
+    assert ("mina-lab", audit.CLUSTER) in told
