@@ -112,13 +112,17 @@ class _OnNode:
     admitted: bool  # it has a hostIP and has not finished: it holds its requests
     cpu: int
     memory: int
-    pod_ip: str | None
+    ip: int | None  # its pod IP as a number (IP allocation compares numbers), if it has one
 
 
 def _on_node(doc: dict) -> _OnNode:
     status = doc.get("status") or {}
     cpu, memory_ = pods.requests({"spec": {"containers": (doc.get("spec") or {}).get("containers") or []}})
-    return _OnNode(bool(status.get("hostIP")) and status.get("phase") not in ("Succeeded", "Failed"), cpu, memory_, status.get("podIP"))
+    try:
+        ip = int(ipaddress.ip_address(status.get("podIP")))
+    except ValueError:  # no IP yet (None), or not one of ours
+        ip = None
+    return _OnNode(bool(status.get("hostIP")) and status.get("phase") not in ("Succeeded", "Failed"), cpu, memory_, ip)
 
 
 # The pods bound to each node as the kubelet last read them, by uid, with the revision and
@@ -243,12 +247,7 @@ def _free_ip(cluster: Cluster, node: dict, others: list[tuple[str, _OnNode]] | N
     """The first address of the node's pod CIDR no pod on it has (`others`: those pods, if
     already read)."""
     network = ipaddress.ip_network(node["spec"].get("podCIDR", "10.244.0.0/24"))
-    taken = set()
-    for _, held in _node_pods(cluster, node["metadata"]["name"]) if others is None else others:
-        try:
-            taken.add(int(ipaddress.ip_address(held.pod_ip)))
-        except ValueError:  # no IP yet (None), or not one of ours
-            continue
+    taken = {held.ip for _, held in (_node_pods(cluster, node["metadata"]["name"]) if others is None else others)}
     first, last = int(network.network_address) + 2, int(network.broadcast_address) - 1  # .1 is the node's bridge
     free = next((n for n in range(first, last + 1) if n not in taken), None)
     if free is None:
