@@ -120,7 +120,13 @@ def test_a_stopped_controller_manager_does_not_replace_a_deleted_pod_until_start
 def test_stepping_a_paused_rollout_keeps_max_surge_and_max_unavailable(cluster):
     """A rolling update with maxSurge 1 and maxUnavailable 0, taken one held action at a time:
     after every step there are at most replicas + 1 pods wanted across the ReplicaSets and
-    never fewer than `replicas` available — the paused clock changes when, never what."""
+    never fewer than `replicas` available — the paused clock changes when, never what.
+
+    Available is counted as the Deployment controller counts it (cluster/controllers/
+    deployment.py): the pods as stored, Ready and not being deleted. The ReplicaSets'
+    status lags behind those (each ReplicaSet's status write is a held action of its own),
+    so their sum can dip for a step — an old ReplicaSet's status already down by the pod
+    it deleted, the new one's not yet up by the pod that made that deletion allowed."""
     base = cluster
     name = "surge"
     manifest = deployment_manifest(name, 3, "nginx:1.27")
@@ -130,7 +136,8 @@ def test_stepping_a_paused_rollout_keeps_max_surge_and_max_unavailable(cluster):
     replicasets = f"/k8s/{CLUSTER}/apis/apps/v1/namespaces/default/replicasets{selector}"
 
     def available() -> int:
-        return sum((rs.get("status") or {}).get("availableReplicas") or 0 for rs in http(base, "GET", replicasets)[1]["items"])
+        items = http(base, "GET", PODS + selector)[1]["items"]
+        return sum(1 for pod in items if is_ready(pod) and not pod["metadata"].get("deletionTimestamp"))
 
     def wanted() -> int:
         return sum(rs["spec"].get("replicas") or 0 for rs in http(base, "GET", replicasets)[1]["items"])
