@@ -13,7 +13,7 @@ from cluster.models import Cluster
 
 
 def _delete_sandboxes(clusters) -> None:
-    for cluster in list(clusters):
+    for cluster in clusters:
         sandbox.delete(cluster)
 
 
@@ -34,7 +34,7 @@ class ClusterAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj: Cluster) -> None:
-        _delete_sandboxes([obj])
+        sandbox.delete(obj)
 
     def delete_queryset(self, request, queryset) -> None:
         _delete_sandboxes(queryset)
