@@ -24,9 +24,10 @@ process: each write is done at once.
 """
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -357,6 +358,50 @@ def versions_on_node(cluster_id: int, kind: str, node_name: str) -> list[tuple[s
             [cluster_id, kind, node_name],
         )
         return [(uid, int(rv), updated) for uid, rv, updated in cursor.fetchall()]
+
+
+def client_of(cluster_id: int, uid: str) -> str | None:
+    """The client that created an object (its row's `client`), None if it is not stored."""
+    with _cursor() as cursor:
+        found = cursor.execute(f"SELECT client FROM {_OBJECT} WHERE uid = %s AND cluster_id = %s", [uid, cluster_id]).fetchone()
+    return None if found is None else found[0]
+
+
+def _field(path: tuple[str, ...], vendor: str) -> str:
+    """A field of the document as JSON text, extracted by the database (NULL if missing):
+    jsonb's #> on PostgreSQL (given back as text, as a document is), the -> operator on
+    SQLite (3.38 and later)."""
+    if vendor == "postgresql":
+        return "doc #> '{%s}'" % ",".join(path)
+    return "doc -> '$.%s'" % ".".join(path)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def json_fields(
+    cluster_id: int, kind: str, paths: tuple[tuple[str, ...], ...], *, owner_uids: list[str] | None = None, owned: bool = False,
+) -> list[tuple]:
+    """(uid, owner uid, *those fields' values) of the objects of one kind — those these
+    objects own if `owner_uids` is given, those with any owner if `owned` — a missing field
+    None. The few fields a count reads, extracted by the database instead of whole
+    documents decoded here. The keys in `paths` are the callers' own, never input."""
+    found: list[tuple] = []
+    with _cursor() as cursor:
+        fields = ", ".join(_field(path, cursor.vendor) for path in paths)
+        statement = f"SELECT uid, owner_uid, {fields} FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s"
+        if owner_uids is None:
+            cursor.execute(statement + (" AND owner_uid <> ''" if owned else ""), [cluster_id, kind])
+            batches = [cursor.fetchall()]
+        else:
+            batches = []
+            for chunk in _chunks(owner_uids):
+                cursor.execute(statement + f" AND owner_uid IN ({', '.join(['%s'] * len(chunk))})", [cluster_id, kind, *chunk])
+                batches.append(cursor.fetchall())
+    for batch in batches:
+        found.extend((uid, owner, *map(_loads, values)) for uid, owner, *values in batch)
+    return found
 
 
 def namespaces_of(cluster_id: int, kind: str) -> list[str]:

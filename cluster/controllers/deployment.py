@@ -22,10 +22,11 @@ from datetime import timedelta
 
 from cluster.apimachinery import kinds, metav1, pods, selectors
 from cluster.apimachinery.errors import APIError
-from cluster.apiserver import store
+from cluster.apiserver import rows, store
 from cluster.apiserver.registry import validation
 from cluster.componentbase import events
-from cluster.models import Cluster, Object
+from cluster.controllers import replicaset
+from cluster.models import Cluster
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -271,10 +272,7 @@ def _pods_of(cluster: Cluster, uids: list[str]) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {uid: [] for uid in uids}
     if not uids:  # a new Deployment's first pass: nothing to count, no query to build
         return found
-    rows = Object.objects.filter(cluster=cluster, kind="Pod", owner_uid__in=uids).values_list(
-        "owner_uid", "doc__metadata__deletionTimestamp", "doc__status__phase", "doc__status__conditions"
-    )
-    for owner, deleting, phase, conditions in rows:
+    for _, owner, deleting, phase, conditions in rows.json_fields(cluster.pk, "Pod", replicaset.POD_COUNTED, owner_uids=uids):
         meta = {"deletionTimestamp": deleting} if deleting else {}
         found[owner].append({"metadata": meta, "status": {"phase": phase, "conditions": conditions or []}})
     return found
@@ -442,7 +440,7 @@ class Sync:
     def _create_new(self, new_revision: int) -> None:
         placeholder = Owned({"metadata": {"name": "", "uid": ""}, "spec": {"replicas": 0}}, [])
         count = self.new_rs_new_replicas(placeholder, others=self.rss)
-        client = Object.objects.filter(uid=self.d["metadata"]["uid"]).values_list("client", flat=True).first() or ""
+        client = rows.client_of(self.cluster.pk, self.d["metadata"]["uid"]) or ""
         for _ in range(20):
             doc = new_replicaset(self.d, template_hash(self.d["spec"]["template"], self.collision_count), new_revision, count)
             try:
@@ -744,14 +742,12 @@ def unconverged(cluster: Cluster) -> list[str]:
     from collections import defaultdict
 
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    sets = Object.objects.filter(cluster=cluster, kind="ReplicaSet").exclude(owner_uid="")
-    for owner, status in sets.values_list("owner_uid", "doc__status"):
+    for _, owner, status in rows.json_fields(cluster.pk, "ReplicaSet", (("status",),), owned=True):
         status = status or {}
         for i, key in enumerate(("replicas", "readyReplicas", "availableReplicas")):
             totals[owner][i] += int(status.get(key) or 0)
     out = []
-    rows = Object.objects.filter(cluster=cluster, kind="Deployment").values_list("uid", "doc__spec__replicas", "doc__metadata__generation", "doc__status")
-    for uid, want, generation, status in rows:
+    for uid, _, want, generation, status in rows.json_fields(cluster.pk, "Deployment", (("spec", "replicas"), ("metadata", "generation"), ("status",))):
         status = status or {}
         want = 1 if want is None else want
         have = [int(status.get(k) or 0) for k in ("replicas", "readyReplicas", "availableReplicas")]

@@ -5,11 +5,11 @@ import copy
 
 from cluster.apimachinery import kinds, metav1, pods, selectors
 from cluster.apimachinery.errors import APIError
-from cluster.apiserver import store
+from cluster.apiserver import rows, store
 from cluster.apiserver.registry import validation
 from cluster.componentbase import events, isolation, narration
 from cluster.controllers.garbagecollector import release_from
-from cluster.models import Cluster, Object
+from cluster.models import Cluster
 
 # Pods created or deleted per transaction: the cluster's lock is held for this many at
 # most, so the API server's writes (and schedulers, kubelets) get in between.
@@ -182,11 +182,7 @@ def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -
     return that refusal, as the real controller's slowStartBatch stops."""
     deployment_uid = next((r["uid"] for r in rs["metadata"].get("ownerReferences") or [] if r.get("kind") == "Deployment"), "")
     deployment = store.by_uid(cluster, deployment_uid) if deployment_uid else None
-    client = (
-        Object.objects.filter(uid=deployment_uid).values_list("client", flat=True).first()
-        if deployment_uid
-        else Object.objects.filter(uid=rs["metadata"]["uid"]).values_list("client", flat=True).first()
-    ) or "a client"
+    client = rows.client_of(cluster.pk, deployment_uid or rs["metadata"]["uid"]) or "a client"
     # The last status counted the pods before some went away: that many are replacements
     # (self-healing), the rest are new because the desired count went up.
     want = int(rs["spec"].get("replicas", 1))
@@ -247,6 +243,10 @@ def _with_replica_failure(conditions: list[dict], failure: APIError | None) -> l
     return conditions
 
 
+# What counting a pod reads of it, extracted by the database (rows.json_fields).
+POD_COUNTED = (("metadata", "deletionTimestamp"), ("status", "phase"), ("status", "conditions"))
+
+
 def unconverged(cluster: Cluster) -> list[str]:
     """Uids of the ReplicaSets whose pods or status do not match their spec: what the
     resync must wake. Read from a few JSON fields, without decoding whole documents."""
@@ -254,18 +254,15 @@ def unconverged(cluster: Cluster) -> list[str]:
 
     active: Counter = Counter()
     ready: Counter = Counter()
-    rows = Object.objects.filter(cluster=cluster, kind="Pod").exclude(owner_uid="")
-    for owner, deleting, phase, conditions in rows.values_list("owner_uid", "doc__metadata__deletionTimestamp", "doc__status__phase", "doc__status__conditions"):
+    for _, owner, deleting, phase, conditions in rows.json_fields(cluster.pk, "Pod", POD_COUNTED, owned=True):
         if deleting or phase in ("Succeeded", "Failed"):
             continue
         active[owner] += 1
         if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions or [] if isinstance(c, dict)):
             ready[owner] += 1
     out = []
-    sets = Object.objects.filter(cluster=cluster, kind="ReplicaSet").values_list(
-        "uid", "doc__spec__replicas", "doc__status__replicas", "doc__status__readyReplicas", "doc__metadata__generation", "doc__status__observedGeneration"
-    )
-    for uid, want, replicas, ready_replicas, generation, observed in sets:
+    fields = (("spec", "replicas"), ("status", "replicas"), ("status", "readyReplicas"), ("metadata", "generation"), ("status", "observedGeneration"))
+    for uid, _, want, replicas, ready_replicas, generation, observed in rows.json_fields(cluster.pk, "ReplicaSet", fields):
         want = 1 if want is None else want
         if active[uid] != want or (replicas or 0) != active[uid] or (ready_replicas or 0) != ready[uid] or generation != observed:
             out.append(uid)

@@ -4,6 +4,7 @@ parallel, writers of one sandbox queue, and each cluster's revisions stay gaples
 SQLite one writer holds the whole database, so this runs only with PODFLOW_TEST_POSTGRES=1.)"""
 from __future__ import annotations
 
+import json
 import queue
 import subprocess
 import sys
@@ -29,6 +30,14 @@ def shell(stack, code: str, **kwargs) -> subprocess.Popen:
         [sys.executable, "manage.py", "shell", "-v", "0", "-c", code], env=stack._env(), cwd=settings.BASE_DIR,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs,
     )
+
+
+def result_of(stack, code: str) -> dict:
+    """What a script run in `manage.py shell` printed after "RESULT ", as JSON."""
+    out, _ = shell(stack, code).communicate(timeout=120)
+    found = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    assert found, out
+    return json.loads(found[0][len("RESULT "):])
 
 
 def lines_of(proc: subprocess.Popen) -> "queue.Queue[str]":
@@ -149,11 +158,7 @@ def test_held_writes_are_read_as_written_and_a_failing_part_is_undone_alone(live
     statement that needs an answer: reads see them, a savepoint's writes go with it when it
     fails, a refused write fails its own part only, a step recorded twice is published once."""
     live_stack.manage("democluster", "--name", "pg-held", "--speed", "instant", "--nodes", "1")
-    proc = shell(live_stack, HELD_WRITES)
-    out, _ = proc.communicate(timeout=120)
-    found = [line for line in out.splitlines() if line.startswith("RESULT ")]
-    assert found, out
-    result = __import__("json").loads(found[0][len("RESULT "):])
+    result = result_of(live_stack, HELD_WRITES)
     assert result["seen"] == {"x": "1"}
     names = [tuple(n) for n in result["names"]]
     assert ("Pod", "a") in names and ("Pod", "b") not in names
@@ -265,3 +270,36 @@ print("logged", time.monotonic() - began, RequestRecord.objects.filter(cluster__
     seconds, rows = float(logged[0][1]), int(logged[0][2])
     assert rows == 1, out
     assert seconds < HOLD_SECONDS / 3, f"the request's log row waited {seconds:.2f} s for the cluster's writer"
+
+
+JSON_FIELDS = """
+import json
+from cluster.apimachinery import kinds
+from cluster.apiserver import rows, store
+from cluster.models import Cluster
+cluster = Cluster.objects.get(name="pg-fields")
+d = store.create(cluster, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}}})
+ref = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": d["metadata"]["uid"], "controller": True}]
+text = 'ünïcode "quoted" \\\\ back'
+store.create(cluster, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owned", "namespace": "default", "ownerReferences": ref, "labels": {"a": "b"}}, "data": {"text": text}})
+store.create(cluster, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "alone", "namespace": "default"}})
+owned = store.get(cluster, kinds.CONFIGMAP, "default", "owned")
+paths = (("data", "text"), ("metadata", "labels"), ("metadata", "ownerReferences"), ("metadata", "nowhere"))
+print("RESULT " + json.dumps({
+    "owned": rows.json_fields(cluster.pk, "ConfigMap", paths, owner_uids=[d["metadata"]["uid"]]),
+    "any_owned": rows.json_fields(cluster.pk, "ConfigMap", paths, owned=True),
+    "expected": [owned["metadata"]["uid"], d["metadata"]["uid"], text, {"a": "b"}, owned["metadata"]["ownerReferences"], None],
+    "numbers": rows.json_fields(cluster.pk, "Deployment", (("spec", "replicas"), ("metadata", "generation"), ("spec", "selector"))),
+}))
+"""
+
+
+def test_the_database_extracts_a_document_s_fields_as_on_sqlite(live_stack):
+    """rows.json_fields (the controllers' counts and the resync) on PostgreSQL's jsonb:
+    strings, numbers, lists and objects as the document holds them, a missing field None."""
+    live_stack.manage("democluster", "--name", "pg-fields", "--speed", "instant", "--nodes", "1")
+    result = result_of(live_stack, JSON_FIELDS)
+    assert result["owned"] == result["any_owned"] == [result["expected"]]
+    assert result["expected"][2] == 'ünïcode "quoted" \\ back'
+    assert result["numbers"] == [[result["expected"][1], "", 2, 1, {"matchLabels": {"app": "web"}}]]

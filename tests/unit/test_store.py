@@ -289,3 +289,34 @@ def test_a_step_recorded_again_is_neither_stored_nor_published_twice(cluster):
 
     assert published == [[8], []]
     assert Step.objects.filter(pod_uid=made["metadata"]["uid"], number=8).count() == 1
+
+
+def test_the_fields_the_database_extracts_are_the_documents_values(cluster):
+    """rows.json_fields: what the controllers' counts and the resync read instead of whole
+    documents — each field the value the document holds (strings, numbers, lists, objects),
+    None where it is missing; narrowed to some owners, or to owned objects."""
+    from cluster.apiserver import rows
+
+    owner = store.create(cluster, deployment("web", replicas=2))
+    owner_uid = owner["metadata"]["uid"]
+    owned = pod("owned")
+    owned["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner_uid, "controller": True}]
+    store.create(cluster, owned)
+    store.create(cluster, pod("alone"))
+    conditions = [{"type": "Ready", "status": "True", "message": "ünïcode \"quoted\""}]
+    store.mutate(cluster, kinds.POD, "default", "owned", lambda d: d.setdefault("status", {}).update(phase="Running", conditions=conditions), by=store.KUBELET)
+    store.mark_deleted(cluster, kinds.POD, "default", "owned", by=store.API, grace_seconds=30)
+    paths = (("metadata", "deletionTimestamp"), ("status", "phase"), ("status", "conditions"), ("spec", "containers"), ("metadata", "nowhere"))
+
+    by_owner = rows.json_fields(cluster.pk, "Pod", paths, owner_uids=[owner_uid])
+    any_owned = rows.json_fields(cluster.pk, "Pod", paths, owned=True)
+    every = rows.json_fields(cluster.pk, "Pod", paths)
+    numbers = rows.json_fields(cluster.pk, "Deployment", (("spec", "replicas"), ("metadata", "generation"), ("spec", "selector")))
+
+    stored = store.get(cluster, kinds.POD, "default", "owned")
+    expected = (stored["metadata"]["uid"], owner_uid, stored["metadata"]["deletionTimestamp"], "Running", conditions, stored["spec"]["containers"], None)
+    assert by_owner == any_owned == [expected]
+    assert sorted(row[0] for row in every) == sorted(p["metadata"]["uid"] for p in store.list_docs(cluster, kinds.POD))
+    alone = store.get(cluster, kinds.POD, "default", "alone")
+    assert [row[1:] for row in every if row[0] != expected[0]] == [("", None, "Pending", None, alone["spec"]["containers"], None)]
+    assert numbers == [(owner_uid, "", 2, 1, {"matchLabels": {"app": "web"}})]
