@@ -134,7 +134,14 @@ def _database(url: str | None) -> dict:
         # connection (CONN_MAX_AGE) was never reused by the next request: each opened one
         # (a new server process). Taken from the pool and given back instead.
         pool_max = int(os.environ.get("PODFLOW_DB_POOL_MAX", "20"))
-        pooled = {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_max, "timeout": 30}}} if pool_max > 0 else {"CONN_MAX_AGE": 60}
+        pooled = {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_max, "timeout": 30}}} if pool_max > 0 else {"CONN_MAX_AGE": 60, "OPTIONS": {}}
+        # The store's statements (cluster/apiserver/rows.py) are few and run thousands of
+        # times: psycopg prepares one on its connection once it has run it this many times,
+        # and the server then neither parses nor plans it again. Django turns that off
+        # (for poolers in front of the database that hand a session's statements to other
+        # server processes): set PODFLOW_DB_PREPARE_THRESHOLD=off behind such a pooler.
+        prepare = os.environ.get("PODFLOW_DB_PREPARE_THRESHOLD", "5").strip().lower()
+        pooled["OPTIONS"]["prepare_threshold"] = None if prepare in ("", "off", "none") else int(prepare)
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": parsed.path.lstrip("/"),

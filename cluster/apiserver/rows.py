@@ -99,8 +99,9 @@ def _cursor() -> Iterator[_Cursor]:
 def _raw_cursor(db):
     """The driver's own cursor. On PostgreSQL one that binds parameters on the server
     (whatever cursor Django's queries use): psycopg then prepares a statement run often on
-    a connection, so the server parses and plans each of these once per connection, not
-    at every call."""
+    a connection (its prepare_threshold, which config/settings.py sets: Django's default
+    turns preparing off), so the server parses and plans each of these once per
+    connection, not at every call."""
     if db.vendor == "postgresql":
         import psycopg
 
