@@ -81,6 +81,11 @@ class Cluster(models.Model):
 # constraint cost a check query (on PostgreSQL a SELECT ... FOR KEY SHARE of the cluster
 # row) per row written: 16,500 of the 54,000 statements of `manage.py bench`'s (e).
 # Django still deletes them with the cluster (on_delete=CASCADE is Django's).
+#
+# Their indexes likewise: every revision inserts or updates rows of these tables, and each
+# of their indexes, holding the cluster's lock (on SQLite the database's). So each has the
+# indexes its queries use and no other: every query names its cluster, or a uid, and an
+# index that starts with that column serves it (the foreign key has none of its own).
 STORE_ROWS = ("Object", "Change", "Step")
 
 
@@ -90,12 +95,13 @@ class Object(models.Model):
     The columns beside `doc` are indexes for what the components query.
     """
 
-    # No foreign-key constraint in the database (see `STORE_ROWS`).
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="stored_objects", db_constraint=False)
+    # No foreign-key constraint in the database (see `STORE_ROWS`), and no index of its own:
+    # every index below starts with the cluster.
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="stored_objects", db_constraint=False, db_index=False)
     kind = models.CharField(max_length=63)
     namespace = models.CharField(max_length=63, blank=True, default="")
     name = models.CharField(max_length=253)
-    uid = models.CharField(max_length=36, unique=True)
+    uid = models.CharField(max_length=36)
     resource_version = models.BigIntegerField()
     node_name = models.CharField(max_length=253, blank=True, default="")
     owner_uid = models.CharField(max_length=36, blank=True, default="")
@@ -108,6 +114,9 @@ class Object(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["cluster", "kind", "namespace", "name"], name="object_identity"),
+            # A constraint rather than unique=True: on PostgreSQL that adds a second index
+            # for LIKE queries, which nothing makes.
+            models.UniqueConstraint(fields=["uid"], name="object_uid"),
         ]
         # The components' hot queries list by kind and owner or node, in name order: the
         # name columns at the end let the database read them in order from the index.
@@ -127,8 +136,9 @@ class Change(models.Model):
     ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
     TYPES = [(t, t) for t in (ADDED, MODIFIED, DELETED)]
 
-    # No foreign-key constraint in the database (see `STORE_ROWS`).
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="changes", db_constraint=False)
+    # No foreign-key constraint in the database (see `STORE_ROWS`); indexed by
+    # one_change_per_revision, which starts with it.
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="changes", db_constraint=False, db_index=False)
     revision = models.BigIntegerField()
     type = models.CharField(max_length=8, choices=TYPES)
     kind = models.CharField(max_length=63)
@@ -147,10 +157,11 @@ class Step(models.Model):
 
     DONE, NOT_NEEDED = "done", "not-needed"
 
-    # No foreign-key constraint in the database (see `STORE_ROWS`).
-    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="steps", db_constraint=False)
-    revision = models.BigIntegerField(db_index=True)
-    pod_uid = models.CharField(max_length=36, db_index=True)
+    # No foreign-key constraint in the database (see `STORE_ROWS`). Indexed by the two
+    # indexes below, which start with the cluster and with the pod.
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="steps", db_constraint=False, db_index=False)
+    revision = models.BigIntegerField()
+    pod_uid = models.CharField(max_length=36)
     namespace = models.CharField(max_length=63)
     pod_name = models.CharField(max_length=253)
     number = models.PositiveSmallIntegerField()

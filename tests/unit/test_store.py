@@ -320,3 +320,21 @@ def test_the_fields_the_database_extracts_are_the_documents_values(cluster):
     alone = store.get(cluster, kinds.POD, "default", "alone")
     assert [row[1:] for row in every if row[0] != expected[0]] == [("", None, "Pending", None, alone["spec"]["containers"], None)]
     assert numbers == [(owner_uid, "", 2, 1, {"matchLabels": {"app": "web"}})]
+
+
+@pytest.mark.django_db
+def test_no_index_of_the_store_s_tables_is_served_by_another():
+    """Every revision writes these tables and each of their indexes, under the lock: an
+    index whose columns begin another one (a foreign key's own index, a second one for
+    LIKE queries) costs every write and serves no query the other does not."""
+    from django.db import connection
+
+    from cluster.models import STORE_ROWS, Cluster
+
+    with connection.cursor() as cursor:
+        for model in STORE_ROWS:
+            table = Cluster._meta.apps.get_model("cluster", model)._meta.db_table
+            found = connection.introspection.get_constraints(cursor, table)
+            indexes = sorted({tuple(c["columns"]) for c in found.values() if (c["index"] or c["unique"]) and not c["primary_key"]})
+            served = [(a, b) for a in indexes for b in indexes if a != b and b[: len(a)] == a]
+            assert served == [], f"{table}: {served}"
