@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: every middleware above then runs in the request's thread (web/syncchain.py).
+    "web.syncchain.sync_chain",
 ]
 
 # Kubernetes paths have no trailing slash and must never be redirected.
