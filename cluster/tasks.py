@@ -28,7 +28,7 @@ log = logging.getLogger("podflow.tasks")
 
 
 def _cluster(cluster_id: int) -> Cluster | None:
-    return Cluster.objects.filter(pk=cluster_id).first()
+    return Cluster.objects.one("id", cluster_id)
 
 
 def _admitted(task: wake.Task, *, once: list | None = None) -> Cluster | None:

@@ -33,8 +33,7 @@ def clock_of(cluster_id: int) -> dict | None:
 def _find(ref: str | int) -> Cluster | None:
     """A cluster by name, or by id: a follower holds the id it was allowed to open, so a
     sandbox deleted and made again under the same name is not followed by mistake."""
-    found = Cluster.objects.filter(pk=ref) if isinstance(ref, int) else Cluster.objects.filter(name=ref)
-    return found.first()
+    return Cluster.objects.one("id" if isinstance(ref, int) else "name", ref)
 
 
 SNAPSHOT_KINDS = (kinds.NODE, kinds.POD, kinds.DEPLOYMENT, kinds.REPLICASET, kinds.SERVICE, kinds.ENDPOINTS, kinds.CONFIGMAP, kinds.SECRET, kinds.INGRESS, kinds.INGRESSCLASS)

@@ -338,3 +338,21 @@ def test_no_index_of_the_store_s_tables_is_served_by_another():
             indexes = sorted({tuple(c["columns"]) for c in found.values() if (c["index"] or c["unique"]) and not c["primary_key"]})
             served = [(a, b) for a in indexes for b in indexes if a != b and b[: len(a)] == a]
             assert served == [], f"{table}: {served}"
+
+
+def test_a_cluster_read_by_id_or_name_is_the_orm_s_row_field_for_field(cluster):
+    """Cluster.objects.one: what every API request and component task reads first, in
+    plain SQL; every field converted as the ORM converts it (booleans, times, JSON)."""
+    from cluster.models import Cluster
+
+    Cluster.objects.filter(pk=cluster.pk).update(paused=True, stopped_components=["scheduler"])
+    expected = Cluster.objects.get(pk=cluster.pk)
+    fields = [f.attname for f in Cluster._meta.concrete_fields]
+
+    for found in (Cluster.objects.one("id", cluster.pk), Cluster.objects.one("name", cluster.name)):
+        assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert found.paused is True and found.stopped_components == ["scheduler"]
+    assert Cluster.objects.one("name", "no-such-cluster") is None
+    assert Cluster.objects.one("name", "x' OR '1'='1") is None
+    with pytest.raises(ValueError):
+        Cluster.objects.one("token", cluster.token)

@@ -47,7 +47,7 @@ def _open(request: HttpRequest, cluster_name: str) -> Cluster:
     if not token:
         request.podflow_via_session = True
         return _by_session(request, cluster_name)
-    cluster = Cluster.objects.filter(name=cluster_name).first()
+    cluster = Cluster.objects.one("name", cluster_name)
     if cluster is not None and hmac.compare_digest(cluster.token.encode(), token.encode("utf-8", "surrogateescape")):
         if request.method not in SAFE_METHODS and access.is_read_only(cluster):
             raise _read_only(cluster_name)
