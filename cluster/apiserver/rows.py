@@ -382,23 +382,33 @@ def _loads(text: str | None) -> Any:
 
 
 def json_fields(
-    cluster_id: int, kind: str, paths: tuple[tuple[str, ...], ...], *, owner_uids: list[str] | None = None, owned: bool = False,
+    cluster_id: int, kind: str | None, paths: tuple[tuple[str, ...], ...], *,
+    owner_uids: list[str] | None = None, owned: bool = False, having: tuple[str, ...] | None = None,
 ) -> list[tuple]:
-    """(uid, owner uid, *those fields' values) of the objects of one kind — those these
-    objects own if `owner_uids` is given, those with any owner if `owned` — a missing field
-    None. The few fields a count reads, extracted by the database instead of whole
-    documents decoded here. The keys in `paths` are the callers' own, never input."""
+    """(uid, owner uid, *those fields' values) of the objects of one kind (None: of every
+    kind) — those these objects own if `owner_uids` is given, those with any owner if
+    `owned`, those whose document has the field `having` if given — a missing field None.
+    The few fields a count reads, extracted by the database instead of whole documents
+    decoded here. The keys in `paths` and `having` are the callers' own, never input."""
     found: list[tuple] = []
     with _cursor() as cursor:
         fields = ", ".join(_field(path, cursor.vendor) for path in paths)
-        statement = f"SELECT uid, owner_uid, {fields} FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s"
+        where, params = ["cluster_id = %s"], [cluster_id]
+        if kind is not None:
+            where.append("kind = %s")
+            params.append(kind)
+        if owned:
+            where.append("owner_uid <> ''")
+        if having is not None:
+            where.append(f"{_field(having, cursor.vendor)} IS NOT NULL")
+        statement = f"SELECT uid, owner_uid, {fields} FROM {_OBJECT} WHERE {' AND '.join(where)}"
         if owner_uids is None:
-            cursor.execute(statement + (" AND owner_uid <> ''" if owned else ""), [cluster_id, kind])
+            cursor.execute(statement, params)
             batches = [cursor.fetchall()]
         else:
             batches = []
             for chunk in _chunks(owner_uids):
-                cursor.execute(statement + f" AND owner_uid IN ({', '.join(['%s'] * len(chunk))})", [cluster_id, kind, *chunk])
+                cursor.execute(statement + f" AND owner_uid IN ({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
                 batches.append(cursor.fetchall())
     for batch in batches:
         found.extend((uid, owner, *map(_loads, values)) for uid, owner, *values in batch)

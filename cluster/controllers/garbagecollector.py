@@ -16,7 +16,7 @@ from typing import Callable
 
 from cluster.apimachinery import kinds
 from cluster.apimachinery.errors import APIError
-from cluster.apiserver import store
+from cluster.apiserver import rows, store
 from cluster.componentbase import isolation
 from cluster.models import Cluster, Object
 
@@ -51,9 +51,9 @@ def dependents(cluster: Cluster, owner_uid: str) -> list[dict]:
     The controller reference is indexed (owner_uid); other references are found in the
     documents. Events name the object they are about, they are not its dependents.
     """
-    rows = Object.objects.filter(cluster=cluster).exclude(kind="Event")
-    by_controller = rows.filter(owner_uid=owner_uid)
-    by_reference = rows.filter(doc__metadata__ownerReferences__icontains=owner_uid).exclude(owner_uid=owner_uid)
+    objects = Object.objects.filter(cluster=cluster).exclude(kind="Event")
+    by_controller = objects.filter(owner_uid=owner_uid)
+    by_reference = objects.filter(doc__metadata__ownerReferences__icontains=owner_uid).exclude(owner_uid=owner_uid)
     found = [doc for (doc,) in by_controller.values_list("doc")] + [doc for (doc,) in by_reference.values_list("doc")]
     return [doc for doc in found if any(r.get("uid") == owner_uid for r in doc["metadata"].get("ownerReferences") or [])]
 
@@ -168,6 +168,6 @@ def missing_owners(cluster: Cluster) -> list[str]:
 
 def waiting_owners(cluster: Cluster) -> list[str]:
     """Uids of the objects being deleted that wait for the collector (orphan, foreground)."""
-    rows = Object.objects.filter(cluster=cluster, doc__metadata__deletionTimestamp__isnull=False, doc__metadata__finalizers__isnull=False)
     wanted = {store.ORPHAN_FINALIZER, store.FOREGROUND_FINALIZER}
-    return sorted(uid for uid, finalizers in rows.values_list("uid", "doc__metadata__finalizers") if wanted & set(finalizers or []))
+    deleting = rows.json_fields(cluster.pk, None, (("metadata", "finalizers"),), having=("metadata", "deletionTimestamp"))
+    return sorted(uid for uid, _, finalizers in deleting if isinstance(finalizers, list) and wanted & set(finalizers))

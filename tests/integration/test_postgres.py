@@ -284,6 +284,9 @@ ref = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": d["
 text = 'ünïcode "quoted" \\\\ back'
 store.create(cluster, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owned", "namespace": "default", "ownerReferences": ref, "labels": {"a": "b"}}, "data": {"text": text}})
 store.create(cluster, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "alone", "namespace": "default"}})
+store.create(cluster, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "held", "namespace": "default", "finalizers": ["example.com/hold"]}})
+store.mark_deleted(cluster, kinds.CONFIGMAP, "default", "held", by=store.API, grace_seconds=0)
+held = store.get(cluster, kinds.CONFIGMAP, "default", "held")
 owned = store.get(cluster, kinds.CONFIGMAP, "default", "owned")
 paths = (("data", "text"), ("metadata", "labels"), ("metadata", "ownerReferences"), ("metadata", "nowhere"))
 print("RESULT " + json.dumps({
@@ -291,6 +294,8 @@ print("RESULT " + json.dumps({
     "any_owned": rows.json_fields(cluster.pk, "ConfigMap", paths, owned=True),
     "expected": [owned["metadata"]["uid"], d["metadata"]["uid"], text, {"a": "b"}, owned["metadata"]["ownerReferences"], None],
     "numbers": rows.json_fields(cluster.pk, "Deployment", (("spec", "replicas"), ("metadata", "generation"), ("spec", "selector"))),
+    "deleting": rows.json_fields(cluster.pk, None, (("metadata", "finalizers"),), having=("metadata", "deletionTimestamp")),
+    "held": held["metadata"]["uid"],
 }))
 """
 
@@ -303,6 +308,7 @@ def test_the_database_extracts_a_document_s_fields_as_on_sqlite(live_stack):
     assert result["owned"] == result["any_owned"] == [result["expected"]]
     assert result["expected"][2] == 'ünïcode "quoted" \\ back'
     assert result["numbers"] == [[result["expected"][1], "", 2, 1, {"matchLabels": {"app": "web"}}]]
+    assert result["deleting"] == [[result["held"], "", ["example.com/hold"]]]  # any kind, being deleted
 
 
 PREPARED = """

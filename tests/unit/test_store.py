@@ -312,6 +312,7 @@ def test_the_fields_the_database_extracts_are_the_documents_values(cluster):
     any_owned = rows.json_fields(cluster.pk, "Pod", paths, owned=True)
     every = rows.json_fields(cluster.pk, "Pod", paths)
     numbers = rows.json_fields(cluster.pk, "Deployment", (("spec", "replicas"), ("metadata", "generation"), ("spec", "selector")))
+    deleting = rows.json_fields(cluster.pk, None, (("kind",),), having=("metadata", "deletionTimestamp"))
 
     stored = store.get(cluster, kinds.POD, "default", "owned")
     expected = (stored["metadata"]["uid"], owner_uid, stored["metadata"]["deletionTimestamp"], "Running", conditions, stored["spec"]["containers"], None)
@@ -320,6 +321,7 @@ def test_the_fields_the_database_extracts_are_the_documents_values(cluster):
     alone = store.get(cluster, kinds.POD, "default", "alone")
     assert [row[1:] for row in every if row[0] != expected[0]] == [("", None, "Pending", None, alone["spec"]["containers"], None)]
     assert numbers == [(owner_uid, "", 2, 1, {"matchLabels": {"app": "web"}})]
+    assert deleting == [(expected[0], owner_uid, "Pod")]  # any kind, being deleted
 
 
 @pytest.mark.django_db
