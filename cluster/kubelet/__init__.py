@@ -102,16 +102,27 @@ def run_due_stages(cluster: Cluster, node_name: str, uid: str, limit: int = MAX_
     return 0.001
 
 
+# Whether the kubelet may have work for a pod, by (uid, resourceVersion): it follows from
+# the document alone, so the resync (every few seconds, every cluster) decodes only the
+# pods written since it last looked, not every pod of a large Deployment each time.
+_attention: dict[tuple[str, int], bool] = {}
+ATTENTION_MAX = 20000
+
+
 def pods_needing_work(cluster: Cluster) -> list[tuple[str, str]]:
     """(node, uid) of every bound pod whose kubelet may have something to do, now or later:
     not yet Ready, being deleted, restarting, running a command that ends, probed to fail."""
     stopped = {n["metadata"]["name"] for n in store.list_docs(cluster, kinds.NODE) if node_side.is_stopped(n)}
-    out = []
-    for pod in store.list_docs(cluster, kinds.POD):
-        node = pod["spec"].get("nodeName")
-        if node and node not in stopped and wants_attention(pod):
-            out.append((node, pod["metadata"]["uid"]))
-    return out
+    bound = store.bound_versions(cluster, kinds.POD)
+    stale = [uid for uid, rv, _ in bound if (uid, rv) not in _attention]
+    if len(_attention) + len(stale) > ATTENTION_MAX:
+        _attention.clear()  # the pods that went are forgotten with the rest
+    # A pod written between the two reads is decided from its newer version.
+    fresh = {uid: wants_attention(doc) for uid, _, _, doc in store.versioned_docs(cluster, stale)} if stale else {}
+    for uid, rv, _ in bound:
+        if uid in fresh:
+            _attention[(uid, rv)] = fresh[uid]
+    return [(node, uid) for uid, rv, node in bound if node not in stopped and fresh.get(uid, _attention.get((uid, rv), False))]
 
 
 

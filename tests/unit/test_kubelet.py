@@ -719,3 +719,21 @@ def test_step_8_says_whether_a_readiness_probe_passed_or_there_was_none():
     assert "none has a readiness probe" in narration.ready(plain, "node-1").text_en
     assert "준비성 프로브가 없으므로" in narration.ready(plain, "node-1").text_ko
     assert narration.ready(probed, "node-1").text_en.startswith("The readiness probe passed")
+
+
+def test_the_resync_decodes_only_the_pods_written_since_it_last_looked(cluster, clock, monkeypatch):
+    """pods_needing_work runs for every cluster every few seconds: what it decided of a pod
+    stands until the pod is written again."""
+    uid = running_pod(cluster)
+    settle(cluster, "node-1", uid)
+    assert kubelet.pods_needing_work(cluster) == []
+
+    decoded: list[str] = []
+    real = store.versioned_docs
+    monkeypatch.setattr(store, "versioned_docs", lambda c, uids: decoded.extend(uids) or real(c, uids))
+    assert kubelet.pods_needing_work(cluster) == []
+    assert decoded == []
+
+    store.delete_pod(cluster, "default", current(cluster)["metadata"]["name"], by=store.API)
+    assert kubelet.pods_needing_work(cluster) == [("node-1", uid)]
+    assert decoded == [uid]
