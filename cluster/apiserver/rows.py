@@ -373,7 +373,9 @@ def _field(path: tuple[str, ...], vendor: str) -> str:
     jsonb's #> on PostgreSQL (given back as text, as a document is), the -> operator on
     SQLite (3.38 and later)."""
     if vendor == "postgresql":
-        return "doc #> '{%s}'" % ",".join(path)
+        # A path as an array, not as '{a,b}' text: braces are how the statements here mark
+        # the document's parameter (`_statement`).
+        return "doc #> ARRAY[%s]" % ", ".join(f"'{key}'" for key in path)
     return "doc -> '$.%s'" % ".".join(path)
 
 
