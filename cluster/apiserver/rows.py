@@ -385,11 +385,12 @@ def _loads(text: str | None) -> Any:
 
 def json_fields(
     cluster_id: int, kind: str | None, paths: tuple[tuple[str, ...], ...], *,
-    owner_uids: list[str] | None = None, owned: bool = False, having: tuple[str, ...] | None = None,
+    owner_uids: list[str] | None = None, owned: bool = False, having: tuple[str, ...] | None = None, namespace: str | None = None,
 ) -> list[tuple]:
     """(uid, owner uid, *those fields' values) of the objects of one kind (None: of every
     kind) — those these objects own if `owner_uids` is given, those with any owner if
-    `owned`, those whose document has the field `having` if given — a missing field None.
+    `owned`, those whose document has the field `having` if given, those of `namespace`
+    if given — a missing field None.
     The few fields a count reads, extracted by the database instead of whole documents
     decoded here. The keys in `paths` and `having` are the callers' own, never input."""
     found: list[tuple] = []
@@ -403,6 +404,9 @@ def json_fields(
             where.append("owner_uid <> ''")
         if having is not None:
             where.append(f"{_field(having, cursor.vendor)} IS NOT NULL")
+        if namespace is not None:
+            where.append("namespace = %s")
+            params.append(namespace)
         statement = f"SELECT uid, owner_uid, {fields} FROM {_OBJECT} WHERE {' AND '.join(where)}"
         if owner_uids is None:
             cursor.execute(statement, params)

@@ -21,7 +21,7 @@ from django.db import transaction
 
 from cluster.apimachinery import kinds, metav1, wellknown
 from cluster.apimachinery.errors import not_found
-from cluster.apiserver import store
+from cluster.apiserver import rows, store
 from cluster.componentbase import events, isolation, timing
 from cluster.informers import wake
 from cluster.models import Cluster
@@ -101,12 +101,19 @@ def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
 
 def _any_due(cluster: Cluster, lease_kind, now: datetime, renew_every: float, status_every: float) -> bool:
     """Whether a running kubelet of the cluster has a Lease to renew or a status to post
-    (read outside the lock: what falls due after this is written by the next beat)."""
-    leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, LEASE_NAMESPACE)} if lease_kind else {}
-    for node in store.list_docs(cluster, kinds.NODE):
+    (read outside the lock: what falls due after this is written by the next beat).
+
+    Every second for every cluster: only the fields that say so are read (the database
+    extracts them), not the Nodes' and Leases' whole documents."""
+    leases: dict[str, dict] = {}
+    if lease_kind is not None:
+        renewals = rows.json_fields(cluster.pk, lease_kind.kind, (("metadata", "name"), ("spec", "renewTime")), namespace=LEASE_NAMESPACE)
+        leases = {name: {"spec": {"renewTime": renewed}} for _, _, name, renewed in renewals}
+    fields = (("metadata", "name"), ("metadata", "annotations"), ("status", "conditions"))
+    for _, _, name, notes, conditions in rows.json_fields(cluster.pk, kinds.NODE.kind, fields):
+        node = {"metadata": {"name": name, "annotations": notes or {}}, "status": {"conditions": conditions or []}}
         if is_stopped(node):
             continue
-        name = node["metadata"]["name"]
         if lease_kind is not None and _lease_due(leases.get(name), now, renew_every):
             return True
         if _status_due(node, now, status_every):

@@ -364,3 +364,21 @@ def test_a_controller_that_just_started_gives_every_node_a_fresh_grace_period(cl
     clock.advance(grace + 1)  # and still no kubelet: now it is judged
     node_controller.reconcile(cluster)
     assert ready(cluster)["status"] == "Unknown"
+
+
+def test_a_beat_with_nothing_due_reads_no_whole_document_and_writes_nothing(cluster, clock, monkeypatch):
+    """The heartbeat runs every second for every cluster: when no Lease or status is due it
+    reads only the fields that say so, and takes no write lock."""
+    kubelet.heartbeat(cluster)  # everything renewed now
+    clock.advance(1)
+    before = revision(cluster)
+    decoded: list[str] = []
+    real = store.list_docs
+    monkeypatch.setattr(store, "list_docs", lambda c, kind, *a, **k: decoded.append(kind.kind) or real(c, kind, *a, **k))
+
+    assert kubelet.heartbeat(cluster) == []
+    assert (decoded, revision(cluster)) == ([], before)
+
+    clock.advance(timing.lease_renew_interval(cluster))
+    kubelet.heartbeat(cluster)
+    assert revision(cluster) > before and "Node" in decoded  # due: the beat reads and writes
