@@ -117,11 +117,11 @@ def pods_needing_work(cluster: Cluster) -> list[tuple[str, str]]:
     stale = [uid for uid, rv, _ in bound if (uid, rv) not in _attention]
     if len(_attention) + len(stale) > ATTENTION_MAX:
         _attention.clear()  # the pods that went are forgotten with the rest
-    # A pod written between the two reads is decided from its newer version.
-    fresh = {uid: wants_attention(doc) for uid, _, _, doc in store.versioned_docs(cluster, stale)} if stale else {}
-    for uid, rv, _ in bound:
-        if uid in fresh:
-            _attention[(uid, rv)] = fresh[uid]
+    # Each decision is kept under the version decoded: a pod written between the two reads
+    # is decided from its newer version.
+    fresh: dict[str, bool] = {}
+    for uid, rv, _, doc in store.versioned_docs(cluster, stale) if stale else ():
+        fresh[uid] = _attention[(uid, rv)] = wants_attention(doc)
     return [(node, uid) for uid, rv, node in bound if node not in stopped and fresh.get(uid, _attention.get((uid, rv), False))]
 
 
