@@ -59,8 +59,29 @@ def deletion_rank(pod: dict) -> tuple:
     )
 
 
+# What the controller reads of its pods: to count them (active, ready), to claim or
+# release them (labels), and to choose which go first when scaling down.
+OWNED_FIELDS = (
+    ("metadata", "name"), ("metadata", "namespace"), ("metadata", "labels"), ("metadata", "creationTimestamp"),
+    ("metadata", "deletionTimestamp"), ("spec", "nodeName"), ("status", "phase"), ("status", "conditions"),
+)
+
+
 def _owned(cluster: Cluster, rs_uid: str) -> list[dict]:
-    return [p for p in store.list_docs(cluster, kinds.POD, owner_uid=rs_uid) if p["kind"] == "Pod"]
+    """The set's pods in (namespace, name) order, each as the fields OWNED_FIELDS names
+    (extracted by the database: a pass over a 300-pod set ran after every pod's change,
+    and decoding every whole document was a third of the controller manager's time)."""
+    owned = []
+    for uid, _, name, namespace, labels, created, deleting, node, phase, conditions in rows.json_fields(cluster.pk, "Pod", OWNED_FIELDS, owner_uids=[rs_uid]):
+        meta = {"name": name, "namespace": namespace, "uid": uid, "labels": labels or {}, "creationTimestamp": created}
+        if deleting:
+            meta["deletionTimestamp"] = deleting
+        status = {"phase": phase} if phase else {}
+        if conditions:
+            status["conditions"] = conditions
+        owned.append({"kind": "Pod", "metadata": meta, "spec": {"nodeName": node} if node else {}, "status": status})
+    owned.sort(key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
+    return owned
 
 
 def claim_pods(cluster: Cluster, rs: dict, owned: list[dict] | None = None) -> bool:
