@@ -282,6 +282,16 @@ def stored(cluster_id: int, kind: str, namespace: str, name: str) -> Stored | No
     return Stored(found[0], found[1], found[2], _aware(found[3])) if found else None
 
 
+def names_from(cluster_id: int, kind: str, namespace: str, prefix: str) -> list[str]:
+    """The names of a kind in a namespace that begin with `prefix`."""
+    with _cursor() as cursor:
+        cursor.execute(
+            f"SELECT name FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND namespace = %s AND substr(name, 1, %s) = %s",
+            [cluster_id, kind, namespace, len(prefix), prefix],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
 def text_by_uid(cluster_id: int, uid: str) -> str | None:
     with _cursor() as cursor:
         found = cursor.execute(f"SELECT doc FROM {_OBJECT} WHERE uid = %s AND cluster_id = %s", [uid, cluster_id]).fetchone()

@@ -1089,12 +1089,34 @@ def generate_name(prefix: str) -> str:
 
 def _unique_name(cluster: Cluster, kind: kinds.Kind, namespace: str, prefix: str, first: str) -> str:
     """The validated candidate, or another one while it is taken (RetryGenerateName)."""
+    namespace = _ns(kind, namespace)
+    taken = _taken_names(cluster, kind.kind, namespace, prefix)
     name = first
     for _ in range(20):
-        if _lookup(cluster, kind.kind, _ns(kind, namespace), name) is None:
+        if not taken(name):
             return name
         name = generate_name(prefix)
     raise APIError(409, "AlreadyExists", f"could not generate a unique name from {prefix!r}")
+
+
+def _taken_names(cluster: Cluster, kind: str, namespace: str, prefix: str) -> Callable[[str], bool]:
+    """Whether a name is taken. Inside a transaction the names with this prefix are read
+    once for it (a ReplicaSet creating fifty pods asked the database fifty times); what
+    this transaction has itself written or removed since is known (`known`), and nobody
+    else writes under the lock."""
+    outbox = _outbox()
+    if outbox is None:
+        return lambda name: _lookup(cluster, kind, namespace, name) is not None
+    key = ("names from", kind, namespace, prefix)
+    names = outbox.memo.get(key)
+    if names is None:
+        names = outbox.memo[key] = frozenset(rows.names_from(cluster.pk, kind, namespace, prefix))
+
+    def taken(name: str) -> bool:
+        identity = (kind, namespace, name)
+        return outbox.known[identity] is not None if identity in outbox.known else name in names
+
+    return taken
 
 
 def db_vendor() -> str:

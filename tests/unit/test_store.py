@@ -137,6 +137,23 @@ def test_it_generates_a_name_from_generate_name(cluster):
     assert first["metadata"]["name"] != second["metadata"]["name"]
 
 
+def test_a_generated_name_skips_the_names_taken_before_and_during_its_transaction(cluster, monkeypatch):
+    candidates = iter(["web-aaaaa", "web-bbbbb", "web-bbbbb", "web-ccccc", "web-aaaaa", "web-ddddd"])
+    monkeypatch.setattr(store, "generate_name", lambda prefix: next(candidates))
+    doc = pod("ignored")
+    doc["metadata"] = {"generateName": "web-"}
+    store.create(cluster, pod("web-aaaaa"))
+
+    with store.locked(cluster):
+        taken_before = store.create(cluster, doc)["metadata"]["name"]  # web-aaaaa is stored: the next candidate
+        taken_here = store.create(cluster, doc)["metadata"]["name"]  # web-bbbbb was named in this transaction
+        store.remove(cluster, kinds.POD, "default", "web-aaaaa", by=store.API)
+        freed_here = store.create(cluster, doc)["metadata"]["name"]  # web-aaaaa was removed in it
+
+    assert (taken_before, taken_here, freed_here) == ("web-bbbbb", "web-ccccc", "web-aaaaa")
+    assert sorted(o.name for o in Object.objects.filter(cluster=cluster, kind="Pod")) == ["web-aaaaa", "web-bbbbb", "web-ccccc"]
+
+
 def test_it_refuses_a_namespace_that_does_not_exist_with_404(cluster):
     before = counts(cluster)
 
