@@ -118,18 +118,50 @@ class _Held(NamedTuple):
     many: bool
 
 
-def _write(template: str, params: list | tuple, *, done: Callable[[int], object] | None = None, many: bool = False) -> None:
-    """Run a write now, or on PostgreSQL inside a transaction hold it for the next round trip."""
+# How a write of an object row folds into the held write of that row before it (given
+# that write's statement and parameters): its new parameters, or None if it cannot.
+Fold = Callable[[str, list], "list | None"]
+
+
+def _write(
+    template: str, params: list | tuple, *, done: Callable[[int], object] | None = None, many: bool = False,
+    row: tuple | None = None, fold: Fold | None = None, barrier: bool = False,
+) -> None:
+    """Run a write now, or on PostgreSQL inside a transaction hold it for the next round trip.
+
+    `row` names the object row it writes. While held, a later write of the same row folds
+    into the earlier one (`fold`): a pod's stages at instant speed write its row five times
+    in one transaction, each a revision of its own in the change log, but only the last
+    state needs to reach the row. Never across a savepoint (`barrier`): rolling one back
+    forgets the writes held since it, and must leave the earlier ones as they were."""
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor == "postgresql" and db.in_atomic_block:
         held = getattr(db, "podflow_held", None)
         if held is None:
             held = db.podflow_held = []
             db.podflow_sent = 0
+            db.podflow_rows = {}  # row → (its held write's index since the connection opened, that write)
+            db.podflow_barrier = -1
             # Django's own statements (savepoints, ORM reads) go after what is held. First
             # in the list, so that connection.execute_wrapper()'s pop takes its own.
             db.execute_wrappers.insert(0, _send_held_first)
-        held.append(_Held(_statement(template, db.vendor), params, done, many))
+        index = db.podflow_sent + len(held)
+        if barrier:
+            db.podflow_barrier = index
+        if row is not None:
+            earlier = db.podflow_rows.get(row)
+            if earlier is not None and fold is not None and earlier[0] > db.podflow_barrier:
+                position = earlier[0] - db.podflow_sent
+                if 0 <= position < len(held) and held[position] is earlier[1]:
+                    folded = fold(earlier[1].statement, list(earlier[1].params))
+                    if folded is not None:
+                        held[position] = earlier[1]._replace(params=folded)
+                        db.podflow_rows[row] = (earlier[0], held[position])
+                        return
+        write = _Held(_statement(template, db.vendor), params, done, many)
+        held.append(write)
+        if row is not None:
+            db.podflow_rows[row] = (index, write)
         return
     with _cursor() as cursor:
         if many:
@@ -145,6 +177,7 @@ def _send(db, then: Callable[[], object] | None = None) -> None:
     caller reads) after them in the same round trip; each write's `done` gets its row count."""
     held = list(db.podflow_held)
     db.podflow_held.clear()
+    db.podflow_rows.clear()
     db.podflow_sent += len(held)
     raw = db.connection
     sent = []
@@ -195,7 +228,7 @@ def savepoint() -> Iterator[None]:
             yield
         return
     mark = held_mark()
-    _write("SAVEPOINT podflow", [])
+    _write("SAVEPOINT podflow", [], barrier=True)
     try:
         yield
     except BaseException:
@@ -206,7 +239,7 @@ def savepoint() -> Iterator[None]:
                 cursor.execute("ROLLBACK TO SAVEPOINT podflow")
                 cursor.execute("RELEASE SAVEPOINT podflow")
         raise
-    _write("RELEASE SAVEPOINT podflow", [])
+    _write("RELEASE SAVEPOINT podflow", [], barrier=True)
 
 
 def held_mark() -> int:
@@ -480,6 +513,7 @@ def insert_object(
         f"INSERT INTO {_OBJECT} (cluster_id, kind, namespace, name, uid, resource_version, node_name, owner_uid, client, updated, doc) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {doc})",
         [cluster_id, kind, namespace, name, uid, revision, node_name, owner_uid, client, _time(updated), text],
+        row=(cluster_id, kind, namespace, name),
     )
 
 
@@ -491,14 +525,27 @@ _IDENTITY = "cluster_id = %s AND kind = %s AND namespace = %s AND name = %s"
 def update_object(
     cluster_id: int, kind: str, namespace: str, name: str, revision: int, node_name: str, owner_uid: str, updated: datetime, text: str,
 ) -> None:
+    when = _time(updated)
+
+    def fold(statement: str, earlier: list) -> list | None:
+        if statement.startswith("UPDATE "):
+            return [revision, node_name, owner_uid, when, text, *earlier[5:]]
+        if statement.startswith("INSERT "):  # the row's insert, now with its latest state
+            earlier[5:8] = [revision, node_name, owner_uid]
+            earlier[9:11] = [when, text]
+            return earlier
+        return None
+
     _write(
         f"UPDATE {_OBJECT} SET resource_version = %s, node_name = %s, owner_uid = %s, updated = %s, doc = {{doc}} WHERE {_IDENTITY}",
-        [revision, node_name, owner_uid, _time(updated), text, cluster_id, kind, namespace, name],
+        [revision, node_name, owner_uid, when, text, cluster_id, kind, namespace, name],
+        row=(cluster_id, kind, namespace, name), fold=fold,
     )
 
 
 def delete_object(cluster_id: int, kind: str, namespace: str, name: str) -> None:
-    _write(f"DELETE FROM {_OBJECT} WHERE {_IDENTITY}", [cluster_id, kind, namespace, name])
+    # Held, it ends what a later write of the row could fold into.
+    _write(f"DELETE FROM {_OBJECT} WHERE {_IDENTITY}", [cluster_id, kind, namespace, name], row=(cluster_id, kind, namespace, name))
 
 
 # --- the change log and the step log -------------------------------------------------------
