@@ -37,6 +37,7 @@ includes the rest of that transaction. Both are this machine's clock.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import bisect
 import json
@@ -67,12 +68,27 @@ SETTLE_S = 3.0
 WORKERS = ("controller-manager", "scheduler", "kubelet")
 
 
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argument type: a whole number of at least `minimum` (argparse's error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least {minimum}")
+        return value
+
+    return parse
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--followers", type=int, default=200, help="(d) websocket followers of one cluster during a --replicas Deployment (default 200; 0 skips (d)). (d)-(f) run on our own stack only, not with --url")
+    parser.add_argument("--followers", type=at_least(0), default=200, help="(d) websocket followers of one cluster during a --replicas Deployment (default 200; 0 skips (d)). (d)-(f) run on our own stack only, not with --url")
     parser.add_argument("--slow-seconds", type=float, default=10.0, help="(d) how long the slow follower reads nothing (default 10)")
-    parser.add_argument("--sandboxes", type=int, default=30, help="(e) clusters, each with its own client and websocket (default 30; 0 skips (e))")
-    parser.add_argument("--rounds", type=int, default=3, help="(e) rounds of a bare pod and a 5-replica Deployment per client (default 3)")
-    parser.add_argument("--idle-sockets", type=int, default=500, help="(f) idle websockets daphne holds while its RSS is measured (default 500; 0 skips them)")
+    parser.add_argument("--sandboxes", type=at_least(0), default=30, help="(e) clusters, each with its own client and websocket (default 30; 0 skips (e))")
+    parser.add_argument("--rounds", type=at_least(1), default=3, help="(e) rounds of a bare pod and a 5-replica Deployment per client (default 3)")
+    parser.add_argument("--idle-sockets", type=at_least(0), default=500, help="(f) idle websockets daphne holds while its RSS is measured (default 500; 0 skips them)")
 
 
 # --- small clients ------------------------------------------------------------------------

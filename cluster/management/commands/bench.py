@@ -404,14 +404,16 @@ class Command(BaseCommand):
     help = "Benchmark create-pod → Ready latency, deployment throughput and stream completeness against the real stack."
 
     def add_arguments(self, parser):
-        parser.add_argument("--pods", type=int, default=100, help="sequential bare pods for (a) (default 100)")
-        parser.add_argument("--replicas", type=int, default=300, help="replicas of the deployment for (b) (default 300)")
+        from ._benchscenarios import at_least
+
+        parser.add_argument("--pods", type=at_least(1), default=100, help="sequential bare pods for (a) (default 100)")
+        parser.add_argument("--replicas", type=at_least(1), default=300, help="replicas of the deployment for (b) (default 300)")
         parser.add_argument("--url", default="", help="a running podflow (http://host:port); default: start our own stack")
         parser.add_argument("--cluster", default="", help="cluster to use (default: bench on our own stack, demo with --url)")
         parser.add_argument("--token", default="", help="the cluster's bearer token with --url (default: read from this database)")
         parser.add_argument("--postgres", action="store_true", help="our own stack on a throwaway PostgreSQL server instead of SQLite (Debian's postgresql)")
-        parser.add_argument("--warmup", type=int, default=3, help="bare pods made before (a) and not timed (default 3)")
-        parser.add_argument("--workers-per-role", type=int, default=0, help="Celery workers per role on our own stack (default: 2 on PostgreSQL, 1 on SQLite, whose single writer gains nothing from more)")
+        parser.add_argument("--warmup", type=at_least(0), default=3, help="bare pods made before (a) and not timed (default 3)")
+        parser.add_argument("--workers-per-role", type=at_least(0), default=0, help="Celery workers per role on our own stack (default: 2 on PostgreSQL, 1 on SQLite, whose single writer gains nothing from more)")
         from ._benchscenarios import add_arguments as scenario_arguments  # (d), (e), (f): in _benchscenarios.py beside this file
 
         scenario_arguments(parser)
