@@ -156,8 +156,7 @@ def schedule_queue(cluster_id: int) -> None:
     paused cluster its bind is held as its own next action (a step binds one pod).
     """
     task = (wake.SCHEDULE_QUEUE, (cluster_id,))
-    wake.started(task)
-    uids = wake.take_queued(task)
+    uids = wake.take_queued(task)  # started, and its queue taken
     cluster = _cluster(cluster_id) if uids else None
     if cluster is None:
         return
@@ -225,8 +224,7 @@ def sync_kubelets(cluster_id: int) -> None:
     paused cluster its next stage is held as its own next action.
     """
     task = (wake.SYNC_KUBELETS, (cluster_id,))
-    wake.started(task)
-    members = wake.take_queued(task)
+    members = wake.take_queued(task)  # started, and its queue taken
     cluster = _cluster(cluster_id) if members else None
     if cluster is None:
         return

@@ -362,16 +362,18 @@ QUEUE_TTL_SECONDS = 600
 
 
 def take_queued(task: Task) -> list[str]:
-    """Empty a work queue (called by its task after `started`): the pods woken since it
-    was last taken, in no particular order. A uid added after this is queued with a task
-    of its own again, because `started` has cleared the queue's mark first."""
+    """Start a work queue's task and empty its queue, in one round trip: the task's queued
+    marks cleared first (as `started` does), then the pods woken since the queue was last
+    taken, in no particular order. A uid added after this is queued with a task of its
+    own again, because the queue's mark was cleared before it was emptied."""
     if not getattr(settings, "PODFLOW_WAKE", True):
         return []
     try:
         pipe = _redis_client().pipeline(transaction=True)
+        pipe.delete(pending_key(task), _delayed_key(task))
         pipe.smembers(queue_key(task))
         pipe.delete(queue_key(task))
-        members, _ = pipe.execute()
+        _, members, _ = pipe.execute()
     except Exception:  # the resync wakes what was lost with them
         log.exception("could not take the work queue of %s", task)
         return []

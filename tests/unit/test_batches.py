@@ -318,15 +318,13 @@ def test_single_pods_wake_ups_go_into_their_queue_and_its_task_is_sent_once(redi
 
     assert sent == [(wake.SCHEDULE_QUEUE, [7], None), (wake.SYNC_KUBELETS, [7], None)]
     queue = (wake.SCHEDULE_QUEUE, (7,))
-    wake.started(queue)
-    assert wake.take_queued(queue) == ["a", "b", "d"]
+    assert wake.take_queued(queue) == ["a", "b", "d"]  # the task started (its mark cleared) and took its queue
     assert wake.take_queued(queue) == []
-    wake.dispatch([(wake.SCHEDULE_POD, (7, "e"))])  # after the task started: queued again
+    wake.dispatch([(wake.SCHEDULE_POD, (7, "e"))])  # after the task took its queue: queued again
     assert sent[-1] == (wake.SCHEDULE_QUEUE, [7], None)
     wake.dispatch([(wake.SYNC_POD, (7, "node-2", "f"))])  # another node of the cluster: the same queue, its task queued already
     assert sent.count((wake.SYNC_KUBELETS, [7], None)) == 1
     kubelets = (wake.SYNC_KUBELETS, (7,))
-    wake.started(kubelets)
     assert [wake.kubelet_woken(m) for m in wake.take_queued(kubelets)] == [("node-1", "c"), ("node-2", "f")]
 
 
