@@ -170,12 +170,14 @@ _local = threading.local()
 
 
 @contextmanager
-def locked(cluster: Cluster) -> Iterator[Outbox]:
+def locked(cluster: Cluster, reads: tuple[tuple[str, str, str], ...] = ()) -> Iterator[Outbox]:
     """A transaction holding the cluster's write lock; nested calls join the outer one.
 
     Reads made inside see every committed write and no other writer can interleave, so
     a reconcile that reads, decides and writes inside one `locked` block is safe to run
-    twice or concurrently.
+    twice or concurrently. `reads`: the (kind, namespace, name) of rows the block will
+    look up, read with the lock where that saves round trips (rows.py); a block that
+    joins an outer one looks them up as it goes.
     """
     outer = _outbox()
     if outer is not None:
@@ -190,8 +192,12 @@ def locked(cluster: Cluster) -> Iterator[Outbox]:
         with transaction.atomic():
             # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
             # database's write lock, and the read just fetches the revision.
-            current = rows.revision_for_update(cluster.pk)
+            current, found = rows.revision_for_update_and_rows(cluster.pk, list(reads)) if reads else (rows.revision_for_update(cluster.pk), [])
             outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
+            for identity, row in zip(reads, found):
+                outbox.known[identity] = row
+                if row is not None:
+                    outbox.uids[row.uid] = identity
             _local.outbox = outbox
             held = rows.held_mark()
             try:
@@ -199,7 +205,10 @@ def locked(cluster: Cluster) -> Iterator[Outbox]:
                 if outbox.revision != outbox.start_revision:
                     rows.insert_changes(outbox.log)
                     rows.set_revision(cluster.pk, outbox.revision)
-                rows.send_held()
+                if whole:
+                    rows.send_held_and_commit()
+                else:
+                    rows.send_held()
             except BaseException:
                 rows.drop_held(held)
                 raise
@@ -519,7 +528,7 @@ def create(
         meta.pop("namespace", None)
     if strategy.prepare_for_create is not None:
         strategy.prepare_for_create(doc)
-    with locked(cluster) as outbox:
+    with locked(cluster, _create_reads(kind, namespace, meta.get("name") if not generated else None, by)) as outbox:
         # A generated name is checked free just below, under the same lock.
         free = False
         if generated:
@@ -555,6 +564,18 @@ def create(
     return doc
 
 
+def _create_reads(kind: kinds.Kind, namespace: str, name: str | None, by: str) -> tuple[tuple[str, str, str], ...]:
+    """The rows a create looks up, to read with its lock: its namespace (admission; not
+    for an Event a component writes, `_admit_in_namespace`) and its name (taken or not;
+    None for a generated one, checked against the names read for it)."""
+    reads = []
+    if kind.namespaced and not (kind.kind == "Event" and by != API):
+        reads.append(("Namespace", "", namespace))
+    if name and not (kind.kind == "Event" and by != API):
+        reads.append((kind.kind, _ns(kind, namespace), name))
+    return tuple(reads)
+
+
 class _DryRun(Exception):
     pass
 
@@ -579,7 +600,7 @@ def update(cluster: Cluster, doc: dict, *, by: str = API, subresource: str = "",
     """
     kind = _kind_of(doc)
     meta = doc.get("metadata") or {}
-    with locked(cluster):
+    with locked(cluster, ((kind.kind, _ns(kind, meta.get("namespace", "")), meta.get("name", "")),)):
         current = get(cluster, kind, meta.get("namespace", ""), meta.get("name", ""))
         expected = meta.get("resourceVersion")
         if expected and str(expected) != current["metadata"]["resourceVersion"]:
@@ -620,7 +641,7 @@ def mutate(
     what makes repeated reconciles free.
     """
     strategy = registry.strategy(kind)
-    with locked(cluster) as outbox:
+    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
         old = row.doc
         new = row.copy()
@@ -686,7 +707,7 @@ def _encoded(doc: dict) -> tuple[str, int]:
 
 def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
     """Start a graceful deletion: set deletionTimestamp; the kubelet finishes it."""
-    with locked(cluster) as outbox:
+    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
         row = _stored(cluster, kind, namespace, name)
         old = row.doc
         if old["metadata"].get("deletionTimestamp"):
@@ -727,7 +748,7 @@ def delete(
     A second delete may shorten a pod's grace period, never lengthen it. Returns the object
     as stored, or its last state when it was removed.
     """
-    with locked(cluster) as outbox:
+    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
         old = row.doc
         _check_preconditions(kind, old, options)
@@ -814,7 +835,7 @@ def _grace_seconds(doc: dict, options: DeleteOptions) -> int:
 
 def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, expected_uid: str | None = None) -> dict:
     """Delete the object from the store now. Returns the last state, as stored in the log."""
-    with locked(cluster) as outbox:
+    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
         return _remove_row(outbox, row, row.doc, row.doc, by)
 

@@ -422,3 +422,61 @@ def test_a_row_written_again_in_its_transaction_is_sent_once_and_every_revision_
     ]
     labels, stored_version, doc_version = result["row"]
     assert labels == {"stage": "again"} and str(stored_version) == doc_version
+
+
+ROUND_TRIPS = """
+import json, os, tempfile
+from django.db import connection
+from psycopg import pq
+from cluster.apimachinery import kinds
+from cluster.apiserver import store
+from cluster.models import Change, Cluster, Object
+
+cluster = Cluster.objects.get(name="pg-trips")
+config = lambda name: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": {"a": "1"}}
+store.create(cluster, config("warm"))  # the connection open, its statements prepared
+with tempfile.TemporaryFile() as trace:
+    pgconn = connection.connection.pgconn
+    pgconn.trace(trace.fileno())  # libpq's own trace of the protocol messages
+    pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+    marks = []
+    mark = lambda: marks.append(os.lseek(trace.fileno(), 0, os.SEEK_CUR))  # libpq writes to the file itself
+    with store.locked(cluster):
+        store.create(cluster, config("one"))
+        store.mutate(cluster, kinds.CONFIGMAP, "default", "one", lambda d: d["data"].update(a="2"), by=store.API)
+    mark()
+    store.create(cluster, config("two"))  # a transaction of its own, as a client's create
+    mark()
+    store.mutate(cluster, kinds.CONFIGMAP, "default", "two", lambda d: d["data"].update(a="3"), by=store.API)
+    pgconn.untrace()
+    os.lseek(trace.fileno(), 0, os.SEEK_SET)
+    text = os.read(trace.fileno(), 1 << 20).decode()
+
+
+def asked(part):
+    # Each simple Query, and each Sync that ends a run of extended-protocol messages, waits for its answer.
+    sent = [line.split("\\t") for line in part.splitlines()]
+    return [f[2] + (" " + f[3].strip() if f[2] == "Query" else "") for f in sent if len(f) > 2 and f[0] == "F" and f[2] in ("Query", "Sync")]
+
+
+print("RESULT " + json.dumps({
+    "asked": asked(text[:marks[0]]), "create": asked(text[marks[0]:marks[1]]), "mutate": asked(text[marks[1]:]),
+    "stored": Object.objects.get(cluster=cluster, kind="ConfigMap", name="one").doc["data"],
+    "logged": list(Change.objects.filter(cluster=cluster, name="one").order_by("revision").values_list("type", flat=True)),
+}))
+"""
+
+
+def test_a_write_transaction_sends_its_writes_and_its_commit_together(live_stack):
+    """The store's own transaction on PostgreSQL waits for the server at BEGIN, the
+    cluster's row lock, the namespace and the name checks, then once for the held writes
+    and the COMMIT together (a COMMIT of its own followed them before), and what it wrote
+    is committed."""
+    live_stack.manage("democluster", "--name", "pg-trips", "--speed", "instant", "--nodes", "1")
+    result = result_of(live_stack, ROUND_TRIPS)
+    assert result["stored"] == {"a": "2"} and result["logged"] == ["ADDED", "MODIFIED"]
+    assert result["asked"] == ['Query "BEGIN"', "Sync", "Sync", "Sync", "Sync"], result["asked"]
+    # Opening its own transaction, a create reads its namespace and its name with the lock:
+    # BEGIN, then the lock and the two reads, then the writes and the COMMIT.
+    assert result["create"] == ["Sync", "Sync", "Sync"], result["create"]
+    assert result["mutate"] == ["Sync", "Sync", "Sync"], result["mutate"]
