@@ -480,3 +480,31 @@ def test_a_write_transaction_sends_its_writes_and_its_commit_together(live_stack
     # BEGIN, then the lock and the two reads, then the writes and the COMMIT.
     assert result["create"] == ["Sync", "Sync", "Sync"], result["create"]
     assert result["mutate"] == ["Sync", "Sync", "Sync"], result["mutate"]
+
+
+MANY_CHANGES = """
+import json
+from cluster.apiserver import rows, store
+from cluster.models import Change, Cluster
+
+cluster = Cluster.objects.get(name="pg-many")
+start = cluster.revision
+count = 2 * rows.CHANGES_AT_ONCE + 5
+with store.locked(cluster):
+    for i in range(count):
+        store.create(cluster, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "namespace": "default"}, "data": {"i": str(i)}})
+logged = Change.objects.filter(cluster=cluster, revision__gt=start, revision__lte=cluster.revision).order_by("revision")
+print("RESULT " + json.dumps({
+    "count": count, "start": start,
+    "logged": [(c.revision, c.type, c.name, c.doc["data"]["i"], c.doc["metadata"]["resourceVersion"]) for c in logged],
+}))
+"""
+
+
+def test_a_transaction_s_many_revisions_are_logged_in_order_whole(live_stack):
+    """On PostgreSQL the change log's rows of a transaction go several to a statement
+    (rows.CHANGES_AT_ONCE): every revision is logged once, in order, with its document."""
+    live_stack.manage("democluster", "--name", "pg-many", "--speed", "instant", "--nodes", "1")
+    result = result_of(live_stack, MANY_CHANGES)
+    start, count = result["start"], result["count"]
+    assert result["logged"] == [[start + 1 + i, "ADDED", f"c{i}", str(i), str(start + 1 + i)] for i in range(count)]
