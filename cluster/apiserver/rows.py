@@ -298,19 +298,26 @@ class Stored(NamedTuple):
 
 # --- the cluster's revision ---------------------------------------------------------------
 
+def _revision_statement(vendor: str) -> str:
+    # NO KEY: the lock a write of the row's other columns takes, so that inserting a row
+    # that refers to the cluster (its foreign-key check takes KEY SHARE) does not wait for
+    # the cluster's writer; it excludes the other writers all the same.
+    lock = " FOR NO KEY UPDATE" if vendor == "postgresql" else ""
+    return f"SELECT revision FROM {_CLUSTER} WHERE id = %s{lock}"
+
+
+def _revision(cluster_id: int, found) -> int:
+    if found is None:
+        raise Cluster.DoesNotExist(f"cluster {cluster_id} does not exist")
+    return int(found[0])
+
+
 def revision_for_update(cluster_id: int) -> int:
     """The cluster's revision, locking its row where the database locks rows (PostgreSQL:
     the cluster's write lock). On SQLite the IMMEDIATE transaction already holds the
     database's write lock."""
     with _cursor() as cursor:
-        # NO KEY: the lock a write of the row's other columns takes, so that inserting a row
-        # that refers to the cluster (its foreign-key check takes KEY SHARE) does not wait
-        # for the cluster's writer; it excludes the other writers all the same.
-        lock = " FOR NO KEY UPDATE" if cursor.vendor == "postgresql" else ""
-        found = cursor.execute(f"SELECT revision FROM {_CLUSTER} WHERE id = %s{lock}", [cluster_id]).fetchone()
-    if found is None:
-        raise Cluster.DoesNotExist(f"cluster {cluster_id} does not exist")
-    return int(found[0])
+        return _revision(cluster_id, cursor.execute(_revision_statement(cursor.vendor), [cluster_id]).fetchone())
 
 
 def revision_for_update_and_rows(cluster_id: int, identities: list[tuple[str, str, str]]) -> tuple[int, list[Stored | None]]:
@@ -329,17 +336,15 @@ def revision_for_update_and_rows(cluster_id: int, identities: list[tuple[str, st
         reads = [_raw_cursor(db) for _ in identities]
         try:
             with db.connection.pipeline():
-                lock.execute(f"SELECT revision FROM {_CLUSTER} WHERE id = %s FOR NO KEY UPDATE", [cluster_id])
+                lock.execute(_revision_statement(db.vendor), [cluster_id])
                 for read, identity in zip(reads, identities):
-                    read.execute(f"SELECT id, uid, doc, updated FROM {_OBJECT} WHERE {_IDENTITY}", [cluster_id, *identity])
+                    read.execute(_STORED, [cluster_id, *identity])
             found = lock.fetchone()
             rows = [read.fetchone() for read in reads]
         finally:
             for one in (lock, *reads):
                 one.close()
-    if found is None:
-        raise Cluster.DoesNotExist(f"cluster {cluster_id} does not exist")
-    return int(found[0]), [Stored(row[0], row[1], row[2], _aware(row[3])) if row else None for row in rows]
+    return _revision(cluster_id, found), [_stored_row(row) for row in rows]
 
 
 def set_revision(cluster_id: int, revision: int) -> None:
@@ -348,14 +353,20 @@ def set_revision(cluster_id: int, revision: int) -> None:
 
 # --- objects ------------------------------------------------------------------------------
 
+# A row is read and written by its identity (the object_identity index), not by its id: a
+# row inserted in the same transaction may not have been sent yet, and has no id to give.
+_IDENTITY = "cluster_id = %s AND kind = %s AND namespace = %s AND name = %s"
+_STORED = f"SELECT id, uid, doc, updated FROM {_OBJECT} WHERE {_IDENTITY}"
+
+
+def _stored_row(found) -> Stored | None:
+    return Stored(found[0], found[1], found[2], _aware(found[3])) if found else None
+
+
 def stored(cluster_id: int, kind: str, namespace: str, name: str) -> Stored | None:
     """The row of one object, by its identity (the object_identity index)."""
     with _cursor() as cursor:
-        found = cursor.execute(
-            f"SELECT id, uid, doc, updated FROM {_OBJECT} WHERE cluster_id = %s AND kind = %s AND namespace = %s AND name = %s",
-            [cluster_id, kind, namespace, name],
-        ).fetchone()
-    return Stored(found[0], found[1], found[2], _aware(found[3])) if found else None
+        return _stored_row(cursor.execute(_STORED, [cluster_id, kind, namespace, name]).fetchone())
 
 
 def names_from(cluster_id: int, kind: str, namespace: str, prefix: str) -> list[str]:
@@ -560,11 +571,6 @@ def insert_object(
     )
 
 
-# A row is written by its identity (the object_identity index), not by its id: a row
-# inserted in the same transaction may not have been sent yet, and has no id to give.
-_IDENTITY = "cluster_id = %s AND kind = %s AND namespace = %s AND name = %s"
-
-
 def update_object(
     cluster_id: int, kind: str, namespace: str, name: str, revision: int, node_name: str, owner_uid: str, updated: datetime, text: str,
 ) -> None:
@@ -608,6 +614,8 @@ class ChangeRow(NamedTuple):
 # On PostgreSQL the change log's rows go CHANGES_AT_ONCE to a statement (the rest one by
 # one): two statements to prepare, and a statement's fixed cost once per that many rows.
 CHANGES_AT_ONCE = 16
+_CHANGE_INSERT = f"INSERT INTO {_CHANGE} (cluster_id, revision, type, kind, namespace, name, uid, doc, time) VALUES "
+_CHANGE_VALUES = "(%s, %s, %s, %s, %s, %s, %s, {doc}, %s)"
 
 
 def insert_changes(rows: Iterable[ChangeRow]) -> None:
@@ -617,9 +625,8 @@ def insert_changes(rows: Iterable[ChangeRow]) -> None:
         return
     if connections[DEFAULT_DB_ALIAS].vendor == "postgresql" and len(params) >= CHANGES_AT_ONCE:
         whole = len(params) - len(params) % CHANGES_AT_ONCE
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"] * CHANGES_AT_ONCE)
         _write(
-            f"INSERT INTO {_CHANGE} (cluster_id, revision, type, kind, namespace, name, uid, doc, time) VALUES {values}",
+            _CHANGE_INSERT + ", ".join([_CHANGE_VALUES] * CHANGES_AT_ONCE),
             [[value for row in params[start:start + CHANGES_AT_ONCE] for value in row] for start in range(0, whole, CHANGES_AT_ONCE)],
             many=True,
         )
@@ -627,8 +634,7 @@ def insert_changes(rows: Iterable[ChangeRow]) -> None:
         if not params:
             return
     _write(
-        f"INSERT INTO {_CHANGE} (cluster_id, revision, type, kind, namespace, name, uid, doc, time) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, {doc}, %s)",
+        _CHANGE_INSERT + _CHANGE_VALUES,
         params,
         many=True,
     )

@@ -192,12 +192,10 @@ def locked(cluster: Cluster, reads: tuple[tuple[str, str, str], ...] = ()) -> It
         with transaction.atomic():
             # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
             # database's write lock, and the read just fetches the revision.
-            current, found = rows.revision_for_update_and_rows(cluster.pk, list(reads)) if reads else (rows.revision_for_update(cluster.pk), [])
+            current, found = rows.revision_for_update_and_rows(cluster.pk, list(reads))
             outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
             for identity, row in zip(reads, found):
-                outbox.known[identity] = row
-                if row is not None:
-                    outbox.uids[row.uid] = identity
+                _remember(outbox, identity, row)
             _local.outbox = outbox
             held = rows.held_mark()
             try:
@@ -311,10 +309,15 @@ def _lookup(cluster: Cluster, kind: str, namespace: str, name: str) -> rows.Stor
         return rows.stored(cluster.pk, kind, namespace, name)
     key = (kind, namespace, name)
     if key not in outbox.known:
-        found = outbox.known[key] = rows.stored(cluster.pk, kind, namespace, name)
-        if found is not None:
-            outbox.uids[found.uid] = key
+        _remember(outbox, key, rows.stored(cluster.pk, kind, namespace, name))
     return outbox.known[key]
+
+
+def _remember(outbox: Outbox, key: tuple[str, str, str], found: rows.Stored | None) -> None:
+    """What a read found of a row (None: there is none), for the rest of the transaction."""
+    outbox.known[key] = found
+    if found is not None:
+        outbox.uids[found.uid] = key
 
 
 def _known_by_uid(uid: str, *, written: bool = False) -> rows.Stored | None:
@@ -568,10 +571,10 @@ def _create_reads(kind: kinds.Kind, namespace: str, name: str | None, by: str) -
     """The rows a create looks up, to read with its lock: its namespace (admission; not
     for an Event a component writes, `_admit_in_namespace`) and its name (taken or not;
     None for a generated one, checked against the names read for it)."""
-    reads = []
-    if kind.namespaced and not (kind.kind == "Event" and by != API):
-        reads.append(("Namespace", "", namespace))
-    if name and not (kind.kind == "Event" and by != API):
+    if kind.kind == "Event" and by != API:
+        return ()
+    reads = [("Namespace", "", namespace)] if kind.namespaced else []
+    if name:
         reads.append((kind.kind, _ns(kind, namespace), name))
     return tuple(reads)
 
