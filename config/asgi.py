@@ -2,8 +2,9 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from web.asgihttp import get_asgi_application  # noqa: E402
 
+# Django's request path in the request's thread in one go (web/asgihttp.py).
 django_http = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
