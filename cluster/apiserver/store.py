@@ -603,7 +603,7 @@ def update(cluster: Cluster, doc: dict, *, by: str = API, subresource: str = "",
     """
     kind = _kind_of(doc)
     meta = doc.get("metadata") or {}
-    with locked(cluster, ((kind.kind, _ns(kind, meta.get("namespace", "")), meta.get("name", "")),)):
+    with locked(cluster, _one_row(kind, meta.get("namespace", ""), meta.get("name", ""))):
         current = get(cluster, kind, meta.get("namespace", ""), meta.get("name", ""))
         expected = meta.get("resourceVersion")
         if expected and str(expected) != current["metadata"]["resourceVersion"]:
@@ -644,7 +644,7 @@ def mutate(
     what makes repeated reconciles free.
     """
     strategy = registry.strategy(kind)
-    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
+    with locked(cluster, _one_row(kind, namespace, name)) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
         old = row.doc
         new = row.copy()
@@ -710,7 +710,7 @@ def _encoded(doc: dict) -> tuple[str, int]:
 
 def mark_deleted(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, grace_seconds: int) -> dict:
     """Start a graceful deletion: set deletionTimestamp; the kubelet finishes it."""
-    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
+    with locked(cluster, _one_row(kind, namespace, name)) as outbox:
         row = _stored(cluster, kind, namespace, name)
         old = row.doc
         if old["metadata"].get("deletionTimestamp"):
@@ -751,7 +751,7 @@ def delete(
     A second delete may shorten a pod's grace period, never lengthen it. Returns the object
     as stored, or its last state when it was removed.
     """
-    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
+    with locked(cluster, _one_row(kind, namespace, name)) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
         old = row.doc
         _check_preconditions(kind, old, options)
@@ -838,7 +838,7 @@ def _grace_seconds(doc: dict, options: DeleteOptions) -> int:
 
 def remove(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, *, by: str, expected_uid: str | None = None) -> dict:
     """Delete the object from the store now. Returns the last state, as stored in the log."""
-    with locked(cluster, ((kind.kind, _ns(kind, namespace), name),)) as outbox:
+    with locked(cluster, _one_row(kind, namespace, name)) as outbox:
         row = _stored(cluster, kind, namespace, name, expected_uid)
         return _remove_row(outbox, row, row.doc, row.doc, by)
 
@@ -1081,6 +1081,11 @@ def _kind_of(doc: Any) -> kinds.Kind:
     if kind is None:
         raise APIError(400, "BadRequest", f"no kind {doc.get('kind')!r} is registered")
     return kind
+
+
+def _one_row(kind: kinds.Kind, namespace: str, name: str) -> tuple[tuple[str, str, str]]:
+    """The row a write of one named object looks up, as `locked(reads=)` takes it."""
+    return ((kind.kind, _ns(kind, namespace), name),)
 
 
 def _ns(kind: kinds.Kind, namespace: str) -> str:

@@ -81,7 +81,8 @@ async def test_a_write_runs_its_middleware_and_view_in_one_thread_without_a_hop_
 
     monkeypatch.setattr(k8s, "_in_flight", in_thread(k8s._in_flight))  # inside the view
     monkeypatch.setattr(metrics.metrics, "http_request", in_thread(metrics.metrics.http_request))  # the first middleware, on the way out
-    hops["in"].clear(), hops["back"].clear()  # the test's own start
+    hops["in"].clear()  # the test's own start
+    hops["back"].clear()
     response = await request(cluster, "POST", PODS, json.dumps(pod("web")).encode())
 
     assert response["status"] == 201, response["body"][:300]
