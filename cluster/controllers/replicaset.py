@@ -71,17 +71,36 @@ def _owned(cluster: Cluster, rs_uid: str) -> list[dict]:
     """The set's pods in (namespace, name) order, each as the fields OWNED_FIELDS names
     (extracted by the database: a pass over a 300-pod set ran after every pod's change,
     and decoding every whole document was a third of the controller manager's time)."""
-    owned = []
-    for uid, _, name, namespace, labels, created, deleting, node, phase, conditions in rows.json_fields(cluster.pk, "Pod", OWNED_FIELDS, owner_uids=[rs_uid]):
-        meta = {"name": name, "namespace": namespace, "uid": uid, "labels": labels or {}, "creationTimestamp": created}
-        if deleting:
-            meta["deletionTimestamp"] = deleting
-        status = {"phase": phase} if phase else {}
-        if conditions:
-            status["conditions"] = conditions
-        owned.append({"kind": "Pod", "metadata": meta, "spec": {"nodeName": node} if node else {}, "status": status})
-    owned.sort(key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]))
+    owned = [
+        _counted(uid, name, namespace, labels, created, deleting, node, phase, conditions)
+        for uid, _, name, namespace, labels, created, deleting, node, phase, conditions in rows.json_fields(cluster.pk, "Pod", OWNED_FIELDS, owner_uids=[rs_uid])
+    ]
+    owned.sort(key=_in_order)
     return owned
+
+
+def _counted(uid, name, namespace, labels, created, deleting, node, phase, conditions) -> dict:
+    """A pod as `_owned` gives it: the OWNED_FIELDS of it, in a document's shape."""
+    meta = {"name": name, "namespace": namespace, "uid": uid, "labels": labels or {}, "creationTimestamp": created}
+    if deleting:
+        meta["deletionTimestamp"] = deleting
+    status = {"phase": phase} if phase else {}
+    if conditions:
+        status["conditions"] = conditions
+    return {"kind": "Pod", "metadata": meta, "spec": {"nodeName": node} if node else {}, "status": status}
+
+
+def _counted_doc(doc: dict) -> dict:
+    """A pod this pass created, as `_owned` would read it back."""
+    meta, status = doc["metadata"], doc.get("status") or {}
+    return _counted(
+        meta["uid"], meta["name"], meta["namespace"], meta.get("labels"), meta.get("creationTimestamp"),
+        meta.get("deletionTimestamp"), (doc.get("spec") or {}).get("nodeName"), status.get("phase"), status.get("conditions"),
+    )
+
+
+def _in_order(pod: dict) -> tuple[str, str]:
+    return pod["metadata"]["namespace"], pod["metadata"]["name"]
 
 
 def claim_pods(cluster: Cluster, rs: dict, owned: list[dict] | None = None) -> bool:
@@ -127,11 +146,15 @@ def reconcile(cluster: Cluster, uid: str) -> bool:
     while True:
         with store.locked(cluster):
             in_transaction = 0
+            # The set's pods as read in this transaction, with those it has created since
+            # (under the lock nobody else writes them): read once, not once a batch.
+            owned: list[dict] | None = None
             while True:
                 rs = store.by_uid(cluster, uid)
                 if rs is None or rs["kind"] != "ReplicaSet" or rs["metadata"].get("deletionTimestamp"):
                     return False
-                owned = _owned(cluster, uid)
+                if owned is None:
+                    owned = _owned(cluster, uid)
                 if first:
                     if claim_pods(cluster, rs, owned):
                         owned = _owned(cluster, uid)
@@ -146,7 +169,9 @@ def reconcile(cluster: Cluster, uid: str) -> bool:
                 room = BURST_REPLICAS - handled
                 if diff > 0:
                     count = min(diff, batch, BATCH - in_transaction, room)
-                    failure = _create_pods(cluster, rs, active_count=len(active), count=count)
+                    created: list[dict] = []
+                    failure = _create_pods(cluster, rs, active_count=len(active), count=count, created=created)
+                    owned = sorted([*owned, *map(_counted_doc, created)], key=_in_order)
                     handled += count
                     in_transaction += count
                     batch *= 2
@@ -156,6 +181,7 @@ def reconcile(cluster: Cluster, uid: str) -> bool:
                 elif diff < 0:
                     count = min(-diff, BATCH - in_transaction, room)
                     _delete_pods(cluster, rs, active, count)
+                    owned = None  # read again: the deleted are gone or terminating
                     handled += count
                     in_transaction += count
                     more = -diff > count
@@ -163,8 +189,9 @@ def reconcile(cluster: Cluster, uid: str) -> bool:
                     if in_transaction < BATCH:
                         continue  # the next batch in this transaction
                     break  # the next in a transaction of its own
-                # A pass that created or deleted none still has its pods as read above.
-                _write_status(cluster, rs, failure, owned=owned if diff == 0 else None)
+                # The pods as read above, with those this transaction created (after a
+                # deletion, read again).
+                _write_status(cluster, rs, failure, owned=owned)
                 return more
 
 
@@ -198,12 +225,12 @@ def _delete_pods(cluster: Cluster, rs: dict, active: list[dict], count: int) -> 
             events.record(cluster, rs, "SuccessfulDelete", f"Deleted pod: {name}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
 
 
-def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -> APIError | None:
-    """Create up to `count` pods; stop at the first the API server refuses (a quota) and
-    return that refusal, as the real controller's slowStartBatch stops."""
+def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int, created: list[dict] | None = None) -> APIError | None:
+    """Create up to `count` pods (appended to `created`); stop at the first the API server
+    refuses (a quota) and return that refusal, as the real controller's slowStartBatch stops."""
     deployment_uid = next((r["uid"] for r in rs["metadata"].get("ownerReferences") or [] if r.get("kind") == "Deployment"), "")
     deployment = store.by_uid(cluster, deployment_uid) if deployment_uid else None
-    client = rows.client_of(cluster.pk, deployment_uid or rs["metadata"]["uid"]) or "a client"
+    client = _client_of(cluster, deployment_uid or rs["metadata"]["uid"])
     # The last status counted the pods before some went away: that many are replacements
     # (self-healing), the rest are new because the desired count went up.
     want = int(rs["spec"].get("replicas", 1))
@@ -215,7 +242,7 @@ def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -
             return narration.owned_pod_created(doc, revision, client=client, rs=rs, deployment=deployment, active=have, replacing=replacing)
 
         try:
-            created = store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
+            pod = store.create(cluster, pod_from_template(rs), by=store.REPLICASET_CONTROLLER, namespace=rs["metadata"]["namespace"], steps=steps)
         except APIError as refused:
             # podControl.CreatePods' words; aggregated, so a sandbox left at its quota
             # gets one Event whose count grows at each retry.
@@ -224,8 +251,22 @@ def _create_pods(cluster: Cluster, rs: dict, *, active_count: int, count: int) -
                 by=store.REPLICASET_CONTROLLER, component="replicaset-controller", type_="Warning",
             )
             return refused
-        events.record(cluster, rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
+        if created is not None:
+            created.append(pod)
+        events.record(cluster, rs, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", by=store.REPLICASET_CONTROLLER, component="replicaset-controller")
     return None
+
+
+def _client_of(cluster: Cluster, uid: str) -> str:
+    """Who asked for the object (the client that created it), read once a transaction."""
+    memo = store.memo()
+    key = ("replicaset.client_of", uid)
+    if memo is not None and key in memo:
+        return memo[key]
+    client = rows.client_of(cluster.pk, uid) or "a client"
+    if memo is not None:
+        memo[key] = client
+    return client
 
 
 def _write_status(cluster: Cluster, rs: dict, failure: APIError | None = None, *, owned: list[dict] | None = None) -> None:

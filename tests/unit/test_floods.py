@@ -84,9 +84,9 @@ def batches(monkeypatch) -> list[int]:
     sizes: list[int] = []
     original = replicaset._create_pods
 
-    def record(cluster, rs, *, active_count, count):
+    def record(cluster, rs, *, active_count, count, **more):
         sizes.append(count)
-        return original(cluster, rs, active_count=active_count, count=count)
+        return original(cluster, rs, active_count=active_count, count=count, **more)
 
     monkeypatch.setattr(replicaset, "_create_pods", record)
     return sizes
@@ -123,8 +123,8 @@ def test_it_rereads_its_desired_count_between_batches(cluster, monkeypatch, batc
     rs = store.create(cluster, replicaset_manifest("web", replicas=1_000_000))
     original = replicaset._create_pods
 
-    def then_scaled_to_zero(cluster_, rs_, *, active_count, count):
-        failure = original(cluster_, rs_, active_count=active_count, count=count)
+    def then_scaled_to_zero(cluster_, rs_, *, active_count, count, **more):
+        failure = original(cluster_, rs_, active_count=active_count, count=count, **more)
         store.mutate(cluster_, kinds.REPLICASET, "default", "web", lambda d: d["spec"].update(replicas=0), by=store.API)
         return failure
 
@@ -143,8 +143,8 @@ def test_it_stops_creating_when_its_deployment_is_scaled_down_or_deleted_mid_sca
     [rs] = store.list_docs(cluster, kinds.REPLICASET, owner_uid=made["metadata"]["uid"])
     original = replicaset._create_pods
 
-    def then_stopped(cluster_, rs_, *, active_count, count):
-        failure = original(cluster_, rs_, active_count=active_count, count=count)
+    def then_stopped(cluster_, rs_, *, active_count, count, **more):
+        failure = original(cluster_, rs_, active_count=active_count, count=count, **more)
         if stop == "deleted":
             store.delete(cluster_, kinds.DEPLOYMENT, "default", "web", by=store.API)
         else:

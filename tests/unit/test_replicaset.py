@@ -220,6 +220,27 @@ def test_it_creates_a_large_count_in_batches_and_writes_the_status_once(cluster,
     assert [c.kind for c in changes_after(cluster, before)] == ["Pod", "Event"] * 5 + ["ReplicaSet"]
 
 
+def test_a_slow_start_in_one_transaction_reads_the_sets_pods_once(cluster, monkeypatch):
+    """Five replicas are three slow-start batches (1, 2, 2) in one transaction: the pods are
+    read once, and those it created are counted as created, for the next batch and for
+    the status — which says what a read of the pods afterwards says."""
+    from cluster.apiserver import rows
+
+    reads = []
+    original = rows.json_fields
+    monkeypatch.setattr(rows, "json_fields", lambda *a, **kw: reads.append(kw.get("owner_uids")) or original(*a, **kw))
+    rs = make_rs(cluster, replicas=5)
+
+    replicaset.reconcile(cluster, rs["metadata"]["uid"])
+
+    assert len(reads) == 1
+    assert len(active_names(cluster, rs)) == 5
+    status = store.get(cluster, kinds.REPLICASET, "default", "web")["status"]
+    assert status == {"replicas": 5, "fullyLabeledReplicas": 5, "readyReplicas": 0, "availableReplicas": 0, "observedGeneration": 1}
+    counted = replicaset._owned(cluster, rs["metadata"]["uid"])
+    assert [replicaset._counted_doc(p) for p in sorted(owned_pods(cluster, rs), key=replicaset._in_order)] == counted
+
+
 def test_it_does_nothing_for_a_replicaset_that_is_gone(cluster):
     before = revision(cluster)
 
