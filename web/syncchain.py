@@ -4,9 +4,9 @@ Under Django's own ASGI handler, Django runs a middleware that can work both way
 mode of the handler below it, and the innermost handler is async: so each of Django's own
 middleware (sync code in MiddlewareMixin) ran each of its process_request /
 process_response methods through sync_to_async, a hop from daphne's event loop to a
-thread and back, some fifteen a request, with the views sync anyway. A sync-only middleware at the bottom makes every
-one above it run sync, in the request's thread: one hop in at the top and one down to the
-view, whatever the number of middleware.
+thread and back, some fifteen a request, with the views sync anyway. A sync-only
+middleware at the bottom makes every one above it run sync, in the request's thread: one
+hop in at the top and one down to the view, whatever the number of middleware.
 
 daphne serves HTTP through web/asgihttp.py, which loads the middleware in sync mode and
 calls the view in the same thread, with no hop down; there this middleware only passes
