@@ -6,13 +6,14 @@ Each task takes ids, re-reads current state and calls one reconcile function
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
-from celery import shared_task
+from celery import current_app, shared_task, signals
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 
-from cluster import actions, kubelet, sandbox, scheduler
+from cluster import actions, kubelet, metrics, sandbox, scheduler
 from cluster.apimachinery import kinds
 from cluster.apiserver import store
 from cluster.componentbase import clock, isolation
@@ -48,6 +49,30 @@ def _admitted(task: wake.Task, *, once: list | None = None) -> Cluster | None:
     if once is not None and verdict == clock.ONCE:
         once.append(True)
     return cluster
+
+
+@signals.task_postrun.connect(weak=False, dispatch_uid="podflow-run-next")
+def run_queued_here(task=None, **_) -> None:
+    """A task has ended: run the follow-ups its writes kept for this worker (wake.run_next:
+    an object's own reconcile, in the controller manager), each as its task would run, and
+    theirs in turn; past wake.RUN_NEXT_LIMIT the rest go to the broker. Each is timed as a
+    task of its queue (/metrics), its wait being from its write's commit."""
+    ran = 0
+    while followups := wake.take_next():
+        for (name, args), kept in followups:
+            if ran >= wake.RUN_NEXT_LIMIT:
+                wake.dispatch([(name, args)], countdown=0.0)
+                continue
+            ran += 1
+            queue = wake.QUEUES[name]
+            label = name.rsplit(".", 1)[-1]
+            metrics.TASK_QUEUED_SECONDS.labels(queue, name).observe(max(0.0, time.time() - kept))
+            began = time.perf_counter()
+            try:
+                current_app.tasks[name].run(*args)
+            except Exception:  # one follow-up's trouble must not keep the others (the resync retries it)
+                log.exception("%s%r, run after %s, failed", label, tuple(args), getattr(task, "name", "a task"))
+            metrics.TASK_RUN_SECONDS.labels(queue, name).observe(time.perf_counter() - began)
 
 
 @shared_task(name="cluster.tasks.reconcile_deployment")

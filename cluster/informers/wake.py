@@ -9,6 +9,8 @@ not queued again (a work queue's dedupe), so a burst of writes costs one reconci
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Iterable
 
 from celery import current_app
@@ -87,9 +89,62 @@ def route(cluster: Cluster, changes: list[store.Committed]) -> None:
     # status, its ReplicaSets' status) is gathered for its kind's coalescing time.
     urgent = [t for t in tasks if t in own and COALESCE_SECONDS.get(t[0])]
     if urgent and cluster.stage_seconds <= 0:
-        dispatch(urgent, countdown=0.0)
+        here = [t for t in urgent if _worker_of(t)]
+        run_next(here)
+        dispatch([t for t in urgent if t not in here], countdown=0.0)
         tasks = {t: None for t in tasks if t not in own or not COALESCE_SECONDS.get(t[0])}
     dispatch_paced(cluster, list(tasks))
+
+
+# --- the controller manager's own follow-ups ------------------------------------------------
+#
+# The controllers of kube-controller-manager run side by side in one process, each with its
+# own work queue and workers: a ReplicaSet the Deployment controller creates reaches the
+# ReplicaSet controller's queue through the shared informer and is synced at once, not
+# after every Deployment waiting in the Deployment controller's queue. Our controller
+# manager is a Celery worker taking one task at a time from one queue: sent to the broker,
+# the new ReplicaSet's own reconcile waited behind every task queued before it (in a
+# class's same-second Deployments, a third of a second). So an object's own reconcile that
+# a controller-manager task's write asks for (`route`'s urgent ones) is run by the same
+# worker as soon as that task ends (cluster/tasks.py, `run_queued_here`), not sent.
+#
+# What it gives up: a worker killed between the commit and that run loses the wake-up, as
+# a lost message is lost, and the resync (every PODFLOW_RESYNC_SECONDS) makes it good.
+
+_next = threading.local()
+# Follow-ups of one task run at most this many in a row (those of the follow-ups included);
+# the rest are sent to the broker as before.
+RUN_NEXT_LIMIT = 20
+
+
+def _worker_of(task: Task) -> bool:
+    """Whether this process is running a task taken from `task`'s queue now (a worker of the
+    role that would run it)."""
+    from celery import current_task
+
+    if not getattr(settings, "PODFLOW_WAKE", True):
+        return False
+    running = current_task._get_current_object()  # None outside a task (daphne, a command)
+    if running is None or running.request.is_eager:
+        return False
+    return (running.request.delivery_info or {}).get("routing_key") == QUEUES[task[0]]
+
+
+def run_next(tasks: list[Task]) -> None:
+    """Keep these to run in this worker once its current task ends (`take_next`)."""
+    if not tasks:
+        return
+    queued: dict[Task, float] = getattr(_next, "tasks", None) or {}
+    for task in tasks:
+        queued.setdefault(task, time.time())
+    _next.tasks = queued
+
+
+def take_next() -> list[tuple[Task, float]]:
+    """The follow-ups kept by `run_next` (each with when it was kept), and forget them."""
+    queued = getattr(_next, "tasks", None) or {}
+    _next.tasks = {}
+    return list(queued.items())
 
 
 def _with_services_only(cluster: Cluster, tasks: dict[Task, None]) -> dict[Task, None]:

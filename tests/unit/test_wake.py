@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager, nullcontext
 
 from cluster.apiserver import store
 from cluster.informers import wake
@@ -355,3 +356,73 @@ def test_a_pods_new_address_queues_an_endpoints_pass_only_where_a_service_is(clu
     sent.clear()
     wake.route(cluster, changed)
     assert wanted in sent
+
+
+# --- the controller manager's own follow-ups ----------------------------------------------
+
+@contextmanager
+def running_task(name: str, queue: str):
+    """As inside a worker running a task taken from `queue`."""
+    from celery import _state, current_app
+
+    task = current_app.tasks[name]
+    task.push_request(delivery_info={"routing_key": queue}, is_eager=False)
+    _state._task_stack.push(task)
+    try:
+        yield task
+    finally:
+        _state._task_stack.pop()
+        task.pop_request()
+
+
+def test_a_replicaset_the_deployment_controller_made_is_reconciled_by_the_same_worker_after_its_task(cluster, monkeypatch, settings, django_capture_on_commit_callbacks):
+    from cluster import tasks
+    from cluster.apimachinery import kinds
+    from cluster.controllers import deployment
+
+    from .manifests import deployment as deployment_manifest
+
+    sent: list[tuple[list, dict]] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append((list(tasks), kw)))
+    made = store.create(cluster, deployment_manifest("web", replicas=2))
+    settings.PODFLOW_WAKE = True
+    wake.take_next()
+    with running_task(wake.RECONCILE_DEPLOYMENT, "controller-manager"):
+        with django_capture_on_commit_callbacks(execute=True):
+            deployment.reconcile(cluster, made["metadata"]["uid"])
+        [rs] = store.list_docs(cluster, kinds.REPLICASET, "default")
+        own = (wake.RECONCILE_REPLICASET, (cluster.pk, rs["metadata"]["uid"]))
+        assert not any(own in tasks for tasks, _ in sent)  # not sent to the broker
+        settings.PODFLOW_WAKE = False  # what the follow-up wakes is not this test's
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.run_queued_here()
+    # Its pods were made as the task ended, by the ReplicaSet controller's reconcile.
+    assert len(store.list_docs(cluster, kinds.POD, "default")) == 2
+    assert wake.take_next() == []
+
+
+def test_outside_the_controller_manager_an_objects_own_reconcile_goes_to_the_broker(cluster, monkeypatch, settings):
+    sent: list[tuple[list, dict]] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append((list(tasks), kw)))
+    settings.PODFLOW_WAKE = True
+    made = doc("ReplicaSet", "rs1", owner=("Deployment", "d1"))
+    own = (wake.RECONCILE_REPLICASET, (cluster.pk, "rs1"))
+    for queue in ("scheduler", None):
+        sent.clear()
+        with running_task(wake.SCHEDULE_QUEUE, queue) if queue else nullcontext():
+            wake.route(cluster, [store.Committed("ADDED", 10, None, made, store.DEPLOYMENT_CONTROLLER)])
+        assert [kw for tasks, kw in sent if own in tasks] == [{"countdown": 0.0}]
+        assert wake.take_next() == []
+
+
+def test_follow_ups_past_the_limit_go_to_the_broker(cluster, monkeypatch, settings):
+    from cluster import tasks
+
+    sent: list[tuple[list, dict]] = []
+    monkeypatch.setattr(wake, "dispatch", lambda tasks, **kw: sent.append((list(tasks), kw)))
+    monkeypatch.setattr(wake, "RUN_NEXT_LIMIT", 1)
+    gone = 10**9  # clusters that do not exist: each run returns at once
+    wake.run_next([(wake.RECONCILE_REPLICASET, (gone, "a")), (wake.RECONCILE_REPLICASET, (gone, "b"))])
+    tasks.run_queued_here()
+    assert sent == [([(wake.RECONCILE_REPLICASET, (gone, "b"))], {"countdown": 0.0})]
+    assert wake.take_next() == []
