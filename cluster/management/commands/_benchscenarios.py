@@ -52,7 +52,7 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import quote, urlparse
 
-from cluster.management.commands.bench import USER_AGENT, RssSampler, is_ready, percentile, read_frame, rss_mb, statement_lines, verdict
+from cluster.management.commands.bench import USER_AGENT, RssSampler, is_ready, parallel_capacity, percentile, read_frame, rss_mb, statement_lines, verdict
 
 TARGET_FANOUT_P99_MS = 250.0
 TARGET_SANDBOX_P99_MS = 1000.0
@@ -805,10 +805,12 @@ class Scenarios:
         self.say(f"(e) {self.sandboxes} sandboxes at once: {self.rounds} round{'' if self.rounds == 1 else 's'} of a bare pod and a {SANDBOX_REPLICAS}-replica Deployment each ...")
         tokens = make_clusters(self.stack, names)
         waited = self.quiet_web()
+        capacity = parallel_capacity()  # the cores (e) is about to use: they change from minute to minute on a shared host
         usage = Usage(self.stack)
         result = asyncio.run(self._sandboxes(tokens))
         result["usage"] = usage.done()
         result["quiet_wait_s"] = waited
+        result["capacity"] = capacity
         return result
 
     async def _sandboxes(self, tokens: dict[str, str]) -> dict:
@@ -1055,6 +1057,8 @@ class Scenarios:
         n = e.get("clients", self.sandboxes)
         out(f"(e) {n} sandboxes at once, {self.rounds} round{'' if self.rounds == 1 else 's'}: each client a bare pod and a {SANDBOX_REPLICAS}-replica Deployment in the same second, "
             f"create (POST sent) → step 8 on its own websocket ({machine(e['usage'])})")
+        if e.get("capacity"):
+            out(f"    just before it (the stack at rest but for its periodic tasks), {e['capacity']}")
         lat = e.get("latency", [])
         if len(lat):
             p50, p99 = pct(lat, 50) * 1000, pct(lat, 99) * 1000

@@ -346,6 +346,32 @@ async def _followers(ws_url: str, origin: str, token: str, count: int, hold: flo
     return await asyncio.gather(*(one() for _ in range(count)))
 
 
+# A fixed piece of pure-Python work, timed by the process that does it.
+_SPIN = "import sys, time; t = time.perf_counter(); sum(i * i for i in range(1_500_000)); sys.stdout.write(str(time.perf_counter() - t))"
+
+
+def parallel_capacity() -> str:
+    """What the machine's cores give now: a fixed piece of work timed alone, then in as
+    many processes at once as there are cores. On a virtual machine the cores may share a
+    physical core or a busy host, and then two at once go slower than one alone, which no
+    core count or load average shows."""
+    import subprocess
+    import sys
+
+    def spin(n: int) -> list[float]:
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        return [float(p.communicate(timeout=60)[0] or "nan") for p in procs]
+
+    cores = os.cpu_count() or 1
+    try:
+        alone = min(spin(1) + spin(1))
+        together = max(spin(cores))
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        return f"the cores' capacity not measured ({exc})"
+    return (f"{cores} processes of pure-Python work at once ran at {cores * alone / together:.2f}× one alone "
+            f"({alone * 1000:.0f} ms alone, {together * 1000:.0f} ms at once)")
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -444,6 +470,7 @@ class Command(BaseCommand):
                 f"machine: {os.cpu_count()} cores (os.cpu_count()), Python {platform.python_version()}, "
                 f"Redis {self._redis_version(redis_url)}, database {vendor}" + (f" ({database_note})" if database_note else "")
                 + (f"; load average {os.getloadavg()[0]:.2f} at the start (other work on the machine skews the numbers)" if hasattr(os, "getloadavg") else "")
+                + f"; {parallel_capacity()}"
             )
             self.stdout.write(env_line)
             results = self._run(client, base, cluster, pods=pods, replicas=replicas, warmup=warmup, clean_up=bool(url))
