@@ -21,7 +21,7 @@ from cluster.controllers import deployment, endpoints, garbagecollector, ingress
 from cluster.controllers import namespace as namespace_controller
 from cluster.controllers import node as node_controller
 from cluster.controllers import replicaset
-from cluster.informers import wake
+from cluster.informers import wake, watchers
 from cluster.labs import follow
 from cluster.models import Cluster
 
@@ -58,21 +58,23 @@ def run_queued_here(task=None, **_) -> None:
     theirs in turn; past wake.RUN_NEXT_LIMIT the rest go to the broker. Each is timed as a
     task of its queue (/metrics), its wait being from its write's commit."""
     ran = 0
+    over: list[wake.Task] = []
     while followups := wake.take_next():
         for (name, args), kept in followups:
             if ran >= wake.RUN_NEXT_LIMIT:
-                wake.dispatch([(name, args)], countdown=0.0)
+                over.append((name, args))
                 continue
             ran += 1
             queue = wake.QUEUES[name]
-            label = name.rsplit(".", 1)[-1]
             metrics.TASK_QUEUED_SECONDS.labels(queue, name).observe(max(0.0, time.time() - kept))
             began = time.perf_counter()
             try:
                 current_app.tasks[name].run(*args)
             except Exception:  # one follow-up's trouble must not keep the others (the resync retries it)
-                log.exception("%s%r, run after %s, failed", label, tuple(args), getattr(task, "name", "a task"))
+                log.exception("%s%r, run after %s, failed", watchers.task_name(name), tuple(args), getattr(task, "name", "a task"))
             metrics.TASK_RUN_SECONDS.labels(queue, name).observe(time.perf_counter() - began)
+    if over:
+        wake.dispatch(over, countdown=0.0)  # in one round trip
 
 
 @shared_task(name="cluster.tasks.reconcile_deployment")

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Iterable
 
-from celery import current_app
+from celery import current_app, current_task
 from django.conf import settings
 
 from cluster.apimachinery import kinds, metav1
@@ -120,8 +120,6 @@ RUN_NEXT_LIMIT = 20
 def _worker_of(task: Task) -> bool:
     """Whether this process is running a task taken from `task`'s queue now (a worker of the
     role that would run it)."""
-    from celery import current_task
-
     if not getattr(settings, "PODFLOW_WAKE", True):
         return False
     running = current_task._get_current_object()  # None outside a task (daphne, a command)
