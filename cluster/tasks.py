@@ -344,13 +344,27 @@ def resync_parts(cluster: Cluster) -> list[tuple[str, Callable[[], list[wake.Tas
     ]
 
 
+def _work_in(clusters: list[Cluster], find: Callable[[list[Cluster]], set[int]], what: str) -> Callable[[Cluster], bool | None]:
+    """Whether a periodic pass has work in each cluster, as `find` read it for all of them
+    at once (a few statements, not a few per cluster); if that read failed, None: each
+    cluster reads its own."""
+    try:
+        found = find(clusters)
+    except Exception:
+        log.exception("%s could not read which clusters have work: each reads its own", what)
+        return lambda cluster: None
+    return lambda cluster: cluster.pk in found
+
+
 @shared_task(name="cluster.tasks.heartbeat")
 def heartbeat() -> None:
     """Every running kubelet renews its node Lease, and now and then posts node status.
     A paused cluster's kubelets are frozen with its clock (and so is its node controller)."""
-    for cluster in Cluster.objects.filter(paused=False):
+    clusters = list(Cluster.objects.filter(paused=False))
+    due = _work_in(clusters, kubelet.heartbeats_due, "the heartbeat")
+    for cluster in clusters:
         try:
-            woken = kubelet.heartbeat(cluster)
+            woken = kubelet.heartbeat(cluster, due=due(cluster))
         except Exception:  # one cluster's trouble must not stop the others' heartbeats
             log.exception("heartbeat of cluster %s failed", cluster.name)
             continue
@@ -361,11 +375,11 @@ def heartbeat() -> None:
 def monitor_nodes() -> None:
     """The node lifecycle controller's pass (--node-monitor-period) over every cluster whose
     clock runs and whose controller manager runs."""
-    for cluster in Cluster.objects.filter(paused=False):
-        if clock.CONTROLLER_MANAGER in (cluster.stopped_components or []):
-            continue
+    clusters = [c for c in Cluster.objects.filter(paused=False) if clock.CONTROLLER_MANAGER not in (c.stopped_components or [])]
+    work = _work_in(clusters, node_controller.clusters_with_work, "the node monitor")
+    for cluster in clusters:
         try:
-            node_controller.reconcile(cluster)
+            node_controller.reconcile(cluster, work=work(cluster))
         except Exception:
             log.exception("node monitor of cluster %s failed", cluster.name)
 

@@ -739,12 +739,26 @@ def recent_broadcasts(cluster_id: int, limit: int = 5) -> list[dict]:
     """The class messages a learner's stream sends again when it (re)connects: a message
     sent while the learner's socket was reconnecting would otherwise never reach them (the
     instructor's broadcasts are not in the cluster's change log). Oldest first."""
-    membership = Membership.objects.filter(cluster_id=cluster_id).select_related("classroom").first()
-    if membership is None:
-        return []
-    classroom = membership.classroom
-    messages = list(classroom.messages.order_by("-sent_at", "-id")[:limit])
-    return [
-        {"kind": "message", "text": m.text, "from": m.sender, "sent": iso(m.sent_at), "class": classroom.title, "replay": True}
-        for m in reversed(messages)
-    ]
+    return recent_broadcasts_of([cluster_id], limit)[cluster_id]
+
+
+def recent_broadcasts_of(cluster_ids: list[int], limit: int = 5) -> dict[int, list[dict]]:
+    """`recent_broadcasts` of many clusters (the streams' poll, for every cluster a daphne
+    process follows): one read of their memberships, one of each class's messages."""
+    found: dict[int, list[dict]] = {pk: [] for pk in cluster_ids}
+    classes: dict[int, list[int]] = defaultdict(list)
+    rooms: dict[int, Classroom] = {}
+    # A sandbox is in one class at most (Membership.cluster is one to one).
+    for membership in Membership.objects.filter(cluster_id__in=cluster_ids).select_related("classroom"):
+        classes[membership.classroom_id].append(membership.cluster_id)
+        rooms[membership.classroom_id] = membership.classroom
+    for room_id, clusters in classes.items():
+        room = rooms[room_id]
+        messages = list(room.messages.order_by("-sent_at", "-id")[:limit])
+        said = [
+            {"kind": "message", "text": m.text, "from": m.sender, "sent": iso(m.sent_at), "class": room.title, "replay": True}
+            for m in reversed(messages)
+        ]
+        for pk in clusters:
+            found[pk] = said
+    return found

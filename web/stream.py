@@ -13,7 +13,7 @@ from cluster.apimachinery import kinds, metav1
 from cluster.apiserver import history, store
 from cluster.componentbase import clock
 from cluster.models import Change, Cluster, Step
-from web import broadcast
+from web import broadcast, classroom
 
 STREAMED_KINDS = ("Node", "Pod", "Deployment", "ReplicaSet", "Event", "Namespace", "Service", "Endpoints", "ConfigMap", "Secret", "Ingress", "IngressClass")
 # A client this far behind gets a fresh snapshot instead of a replay.
@@ -219,3 +219,14 @@ def entries_since(cluster_name: str | int, since: int, limit: int = MAX_REPLAY) 
 def current(cluster_name: str | int) -> dict | None:
     cluster = _find(cluster_name)
     return cluster_info(cluster) if cluster else None
+
+
+def polled(cluster_ids: list[int]) -> dict[int, tuple[dict, dict, list[dict]]]:
+    """What the streams' poll (web/fanout.py) reads of each cluster a daphne process
+    follows: its info (as `current`), its clock (as `clock_of`) and its class's recent
+    messages, in four statements for all of them however many there are. A cluster
+    deleted is not in the answer."""
+    clusters = list(Cluster.objects.filter(pk__in=cluster_ids))
+    clocks = clock.states(clusters)
+    said = classroom.recent_broadcasts_of([c.pk for c in clusters])
+    return {c.pk: (cluster_info(c), clocks[c.pk], said[c.pk]) for c in clusters}

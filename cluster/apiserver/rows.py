@@ -518,6 +518,24 @@ def json_fields(
     return found
 
 
+def json_fields_of_clusters(cluster_ids: list[int], kind: str, paths: tuple[tuple[str, ...], ...], *, namespace: str | None = None) -> dict[int, list[tuple]]:
+    """`json_fields` of one kind in each of these clusters, in one statement for 500 of
+    them: what a periodic pass over every cluster (the heartbeat, the node monitor) reads to
+    see which clusters it has work in, instead of a statement or two per cluster."""
+    found: dict[int, list[tuple]] = {pk: [] for pk in cluster_ids}
+    with _cursor() as cursor:
+        fields = ", ".join(_field(path, cursor.vendor) for path in paths)
+        for chunk in _chunks(list(found)):
+            where, params = [f"cluster_id IN ({', '.join(['%s'] * len(chunk))})", "kind = %s"], [*chunk, kind]
+            if namespace is not None:
+                where.append("namespace = %s")
+                params.append(namespace)
+            cursor.execute(f"SELECT cluster_id, uid, owner_uid, {fields} FROM {_OBJECT} WHERE {' AND '.join(where)}", params)
+            for cluster_id, uid, owner, *values in cursor.fetchall():
+                found[cluster_id].append((uid, owner, *map(_loads, values)))
+    return found
+
+
 def namespaces_of(cluster_id: int, kind: str) -> list[str]:
     """The namespaces that hold at least one object of a kind."""
     with _cursor() as cursor:

@@ -107,24 +107,37 @@ def _hold_or_release(cluster: Cluster, component: str, task: str, args: list | t
     return ""
 
 
+def _held(row: HeldAction) -> dict:
+    return {
+        "component": row.component,
+        "action": row.action,
+        "action_ko": row.action_ko,
+        "step": row.step,
+        "object": row.object_ref,
+        "released": row.released,
+    }
+
+
 def next_actions(cluster: Cluster) -> list[dict]:
     """The held actions, in the order they will be let through."""
-    return [
-        {
-            "component": row.component,
-            "action": row.action,
-            "action_ko": row.action_ko,
-            "step": row.step,
-            "object": row.object_ref,
-            "released": row.released,
-        }
-        for row in HeldAction.objects.filter(cluster=cluster).order_by("id")
-    ]
+    return [_held(row) for row in HeldAction.objects.filter(cluster=cluster).order_by("id")]
 
 
 def state(cluster: Cluster) -> dict:
     paused, stopped = settings_of(cluster.pk)
     return {"paused": paused, "stopped": [c for c in STOPPABLE if c in stopped], "next": next_actions(cluster)}
+
+
+def states(clusters: list[Cluster]) -> dict[int, dict]:
+    """`state` of each of these clusters, as read with their rows (fresh ones: the caller
+    has just read them), and their held actions in one statement for all."""
+    held: dict[int, list[dict]] = {c.pk: [] for c in clusters}
+    for row in HeldAction.objects.filter(cluster_id__in=list(held)).order_by("id"):
+        held[row.cluster_id].append(_held(row))
+    return {
+        c.pk: {"paused": bool(c.paused), "stopped": [s for s in STOPPABLE if s in (c.stopped_components or [])], "next": held[c.pk]}
+        for c in clusters
+    }
 
 
 def pause(cluster: Cluster) -> None:

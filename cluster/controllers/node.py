@@ -28,7 +28,7 @@ from cluster.apimachinery import kinds, metav1, pods, wellknown
 from cluster.apimachinery.taints import tolerates
 from cluster.apimachinery.wellknown import TAINT_NOT_READY as NOT_READY
 from cluster.apimachinery.wellknown import TAINT_UNREACHABLE as UNREACHABLE
-from cluster.apiserver import store
+from cluster.apiserver import rows, store
 from cluster.componentbase import events, isolation, timing
 from cluster.models import Cluster
 
@@ -73,15 +73,18 @@ def zone_state(nodes: list[dict]) -> str:
     return "Normal"
 
 
-def reconcile(cluster: Cluster) -> None:
+def reconcile(cluster: Cluster, *, work: bool | None = None) -> None:
     """One pass of the node controller over the cluster's nodes.
 
     The pass runs every second: when the nodes as they are now give it nothing to write
     (heartbeats fresh, taints as they should be, no NoExecute taint to evict for), it ends
-    there, without taking the cluster's write lock.
+    there, without taking the cluster's write lock. `work`: whether they do, as the caller
+    read it for many clusters at once (`clusters_with_work`); None reads it here.
     """
     lease_kind = kinds.BY_KIND.get("Lease")
-    if not _anything_to_do(cluster, lease_kind, metav1.now()):
+    if work is None:
+        work = _anything_to_do(cluster, lease_kind, metav1.now())
+    if not work:
         return
     with store.locked(cluster):
         now = metav1.now()
@@ -102,11 +105,38 @@ def reconcile(cluster: Cluster) -> None:
                 _evict(cluster, node, now)
 
 
+# What says whether a pass has anything to do (the database extracts these fields; no
+# whole document is read): every second for every cluster.
+_NODE_FIELDS = (("metadata", "name"), ("status", "conditions"), ("spec", "taints"))
+_LEASE_FIELDS = (("metadata", "name"), ("spec", "renewTime"))
+
+
+def clusters_with_work(clusters: list[Cluster]) -> set[int]:
+    """The ids of those clusters in which a pass would write anything, read in two
+    statements for all of them (outside any lock: what changes after this is seen by the
+    next pass)."""
+    now = metav1.now()
+    lease_kind = kinds.BY_KIND.get("Lease")
+    ids = [c.pk for c in clusters]
+    nodes = rows.json_fields_of_clusters(ids, kinds.NODE.kind, _NODE_FIELDS)
+    leases = rows.json_fields_of_clusters(ids, lease_kind.kind, _LEASE_FIELDS, namespace=wellknown.NODE_LEASE_NAMESPACE) if lease_kind else {}
+    return {c.pk for c in clusters if _work(c, nodes[c.pk], leases.get(c.pk, []), now)}
+
+
 def _anything_to_do(cluster: Cluster, lease_kind, now: datetime) -> bool:
     """Whether a pass would write anything, judged from the nodes as they are (outside
     the lock: what changes after this is seen by the next pass)."""
-    leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, wellknown.NODE_LEASE_NAMESPACE)} if lease_kind else {}
-    nodes = store.list_docs(cluster, kinds.NODE)
+    renewals = rows.json_fields(cluster.pk, lease_kind.kind, _LEASE_FIELDS, namespace=wellknown.NODE_LEASE_NAMESPACE) if lease_kind else []
+    return _work(cluster, rows.json_fields(cluster.pk, kinds.NODE.kind, _NODE_FIELDS), renewals, now)
+
+
+def _work(cluster: Cluster, node_fields: list[tuple], lease_fields: list[tuple], now: datetime) -> bool:
+    """From `_NODE_FIELDS` of the nodes and `_LEASE_FIELDS` of their Leases."""
+    leases = {name: {"spec": {"renewTime": renewed}} for _, _, name, renewed in lease_fields}
+    nodes = [
+        {"metadata": {"name": name}, "status": {"conditions": conditions or []}, "spec": {"taints": taints or []}}
+        for _, _, name, conditions, taints in node_fields
+    ]
     state = zone_state(nodes)
     for node in nodes:
         name = node["metadata"]["name"]
@@ -114,7 +144,7 @@ def _anything_to_do(cluster: Cluster, lease_kind, now: datetime) -> bool:
             return True
         if _taints_wanted(node, state, now) is not None:
             return True
-        if any(isinstance(t, dict) and t.get("effect") == "NoExecute" for t in (node.get("spec") or {}).get("taints") or []):
+        if any(isinstance(t, dict) and t.get("effect") == "NoExecute" for t in node["spec"]["taints"]):
             return True
     return False
 

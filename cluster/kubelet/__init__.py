@@ -150,6 +150,11 @@ def pods_waiting_on(cluster_id: int, kind: str, namespace: str, name: str) -> li
     return found
 
 
-def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
+def heartbeat(cluster: Cluster, *, due: bool | None = None) -> list[tuple[str, str]]:
     """Every running kubelet of the cluster renews its Lease (see kubelet/node.py)."""
-    return node_side.heartbeat(cluster)
+    return node_side.heartbeat(cluster, due=due)
+
+
+def heartbeats_due(clusters: list[Cluster]) -> set[int]:
+    """Which of these clusters' kubelets have a beat due (see kubelet/node.py)."""
+    return node_side.due_clusters(clusters)

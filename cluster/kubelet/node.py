@@ -74,17 +74,20 @@ def _post_status(doc: dict, moment: str) -> None:
         cond.update(status=value, reason=reason, message=message, lastHeartbeatTime=moment)
 
 
-def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
+def heartbeat(cluster: Cluster, *, due: bool | None = None) -> list[tuple[str, str]]:
     """One beat of every running kubelet of the cluster: renew the Leases that are due, post
     node status when it changed or is due. Returns the (node, pod uid) of pods on nodes that
-    just became Ready again, for the caller to wake."""
+    just became Ready again, for the caller to wake. `due`: whether anything is, as the
+    caller read it for many clusters at once (`due_clusters`); None reads it here."""
     woken: list[tuple[str, str]] = []
     now = metav1.now()
     renew_every = timing.lease_renew_interval(cluster)
     status_every = timing.node_status_interval(cluster)
     lease_kind = kinds.BY_KIND.get("Lease")
     # Beat every second, write when due: a beat with nothing due takes no write lock.
-    if not _any_due(cluster, lease_kind, now, renew_every, status_every):
+    if due is None:
+        due = _any_due(cluster, lease_kind, now, renew_every, status_every)
+    if not due:
         return woken
     with store.locked(cluster):
         leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, LEASE_NAMESPACE)} if lease_kind else {}
@@ -99,22 +102,43 @@ def heartbeat(cluster: Cluster) -> list[tuple[str, str]]:
     return woken
 
 
+# Only the fields that say whether a beat is due (the database extracts them), not the Nodes'
+# and Leases' whole documents: read every second for every cluster.
+_NODE_FIELDS = (("metadata", "name"), ("metadata", "annotations"), ("status", "conditions"))
+_LEASE_FIELDS = (("metadata", "name"), ("spec", "renewTime"))
+
+
+def due_clusters(clusters: list[Cluster]) -> set[int]:
+    """The ids of those clusters in which a running kubelet has a Lease to renew or a status
+    to post, read in two statements for all of them (read outside any lock: what falls due
+    after this is written by the next beat)."""
+    now = metav1.now()
+    lease_kind = kinds.BY_KIND.get("Lease")
+    ids = [c.pk for c in clusters]
+    nodes = rows.json_fields_of_clusters(ids, kinds.NODE.kind, _NODE_FIELDS)
+    leases = rows.json_fields_of_clusters(ids, lease_kind.kind, _LEASE_FIELDS, namespace=LEASE_NAMESPACE) if lease_kind else None
+    return {
+        c.pk for c in clusters
+        if _due(nodes[c.pk], leases[c.pk] if leases is not None else None, now, timing.lease_renew_interval(c), timing.node_status_interval(c))
+    }
+
+
 def _any_due(cluster: Cluster, lease_kind, now: datetime, renew_every: float, status_every: float) -> bool:
     """Whether a running kubelet of the cluster has a Lease to renew or a status to post
-    (read outside the lock: what falls due after this is written by the next beat).
+    (read outside the lock: what falls due after this is written by the next beat)."""
+    renewals = rows.json_fields(cluster.pk, lease_kind.kind, _LEASE_FIELDS, namespace=LEASE_NAMESPACE) if lease_kind is not None else None
+    return _due(rows.json_fields(cluster.pk, kinds.NODE.kind, _NODE_FIELDS), renewals, now, renew_every, status_every)
 
-    Every second for every cluster: only the fields that say so are read (the database
-    extracts them), not the Nodes' and Leases' whole documents."""
-    leases: dict[str, dict] = {}
-    if lease_kind is not None:
-        renewals = rows.json_fields(cluster.pk, lease_kind.kind, (("metadata", "name"), ("spec", "renewTime")), namespace=LEASE_NAMESPACE)
-        leases = {name: {"spec": {"renewTime": renewed}} for _, _, name, renewed in renewals}
-    fields = (("metadata", "name"), ("metadata", "annotations"), ("status", "conditions"))
-    for _, _, name, notes, conditions in rows.json_fields(cluster.pk, kinds.NODE.kind, fields):
+
+def _due(nodes: list[tuple], renewals: list[tuple] | None, now: datetime, renew_every: float, status_every: float) -> bool:
+    """From `_NODE_FIELDS` of the nodes and `_LEASE_FIELDS` of the Leases (None: the API
+    has no Leases)."""
+    leases = {name: {"spec": {"renewTime": renewed}} for _, _, name, renewed in renewals or ()}
+    for _, _, name, notes, conditions in nodes:
         node = {"metadata": {"name": name, "annotations": notes or {}}, "status": {"conditions": conditions or []}}
         if is_stopped(node):
             continue
-        if lease_kind is not None and _lease_due(leases.get(name), now, renew_every):
+        if renewals is not None and _lease_due(leases.get(name), now, renew_every):
             return True
         if _status_due(node, now, status_every):
             return True

@@ -19,6 +19,7 @@ from django.utils import timezone
 from cluster import sandbox
 from cluster.apiserver.handlers import access
 from cluster.componentbase import clock as cluster_clock
+from cluster.demo import ensure_cluster
 from cluster.models import Cluster, LabProgress, Object
 from config.asgi import application
 from web import broadcast, bus, classroom
@@ -655,3 +656,32 @@ def test_the_admin_lists_classes_for_staff():
     admin.force_login(staff)
     page = admin.get("/admin/web/classroom/")
     assert page.status_code == 200 and b"Kubernetes 101" in page.content
+
+
+def test_the_streams_poll_reads_every_followed_sandbox_at_once_and_each_as_alone(sent):
+    """The poll of a daphne process's streams (web/fanout.py) reads every cluster it follows
+    in a few statements, however many: a class's pages at rest cost next to nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from web import stream
+
+    _, teacher = instructor()
+    made = make_class(teacher)
+    sandboxes = [join(made.code, name)[1] for name in ("Ada", "Grace", "Alan")]
+    outside, _ = ensure_cluster("outside", nodes=1)  # in no class
+    classroom.send_message(made, "Look at step 4", "teacher")
+    cluster_clock.pause(sandboxes[1])
+    ids = [c.pk for c in [*sandboxes, outside]] + [987654]  # and one deleted
+
+    with CaptureQueriesContext(connection) as few:
+        found = stream.polled(ids[:2])
+    with CaptureQueriesContext(connection) as more:
+        found = stream.polled(ids)
+
+    assert len(more.captured_queries) == len(few.captured_queries) <= 4
+    assert set(found) == {c.pk for c in [*sandboxes, outside]}
+    for c in [*sandboxes, outside]:
+        assert found[c.pk] == (stream.current(c.pk), stream.clock_of(c.pk), classroom.recent_broadcasts(c.pk))
+    assert [m["text"] for m in found[sandboxes[0].pk][2]] == ["Look at step 4"] and found[outside.pk][2] == []
+    assert found[sandboxes[1].pk][1]["paused"] is True and found[sandboxes[0].pk][1]["paused"] is False

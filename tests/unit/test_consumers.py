@@ -402,6 +402,28 @@ async def test_the_poll_fills_in_a_last_change_whose_message_was_lost(cluster, m
 
 
 @run
+async def test_one_poll_reads_every_followed_cluster_and_ends_with_the_last_feed(cluster, monkeypatch):
+    from cluster.demo import ensure_cluster
+
+    monkeypatch.setattr(fanout, "POLL_SECONDS", 0.1)
+    other, _ = await database_sync_to_async(ensure_cluster)("other", nodes=1)
+    reads: list[list[int]] = []
+    real = stream.polled
+    monkeypatch.setattr(stream, "polled", lambda ids: reads.append(ids) or real(ids))
+    one, two = await connected(), await connected("/ws/clusters/other/")
+    for follower in (one, two):
+        await follower.receive_json_from()  # the snapshot
+    at = await create_pods(cluster, "lost")  # committed, its message never published
+    [change] = await changes(one, 1)  # filled in by a poll that read both clusters at once
+    assert change["revision"] == at + 1
+    assert sorted([cluster.pk, other.pk]) in reads and all(len(ids) == len(set(ids)) for ids in reads)
+    await one.disconnect()
+    await two.disconnect()
+    hub = fanout.hub()
+    assert not hub.feeds and hub.poller is None
+
+
+@run
 async def test_the_poll_hands_out_a_clock_change_whose_message_was_lost_and_only_a_change(cluster, monkeypatch):
     from cluster.componentbase import clock
 

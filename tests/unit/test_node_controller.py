@@ -382,3 +382,51 @@ def test_a_beat_with_nothing_due_reads_no_whole_document_and_writes_nothing(clus
     clock.advance(timing.lease_renew_interval(cluster))
     kubelet.heartbeat(cluster)
     assert revision(cluster) > before and "Node" in decoded  # due: the beat reads and writes
+
+
+def test_the_beat_tasks_read_which_clusters_have_work_in_a_few_statements_for_all(cluster, clock, monkeypatch):
+    """A class's sandboxes at rest: the heartbeat and the node monitor run every second over
+    every cluster, and find what is due in a few statements however many clusters there are;
+    the clusters with work are those a pass of their own would find work in."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cluster import tasks
+    from cluster.demo import ensure_cluster
+    from cluster.informers import wake
+
+    monkeypatch.setattr(wake, "dispatch", lambda tasks_, countdown=None: None)
+    others = [ensure_cluster(f"other-{i}", nodes=2, speed=Speed.INSTANT)[0] for i in range(3)]
+    everyone = [cluster, *others]
+    tasks.heartbeat()
+    tasks.monitor_nodes()
+
+    def statements(task) -> int:
+        with CaptureQueriesContext(connection) as seen:
+            task()
+        return len(seen.captured_queries)
+
+    # At rest, a moment after a beat: nothing due, nothing to do, in every cluster.
+    clock.advance(0.1)
+    assert kubelet.heartbeats_due(everyone) == set() and node_controller.clusters_with_work(everyone) == set()
+    assert statements(tasks.heartbeat) <= 3 and statements(tasks.monitor_nodes) <= 3
+
+    # One cluster's node stopped long enough to be judged: that cluster has work, no other.
+    kubelet_node.stop(others[1], "node-1")
+    for _ in range(int(timing.node_monitor_grace(others[1])) + 1):
+        clock.advance(1)
+        tasks.heartbeat()
+    assert kubelet.heartbeats_due(everyone) == set()
+    assert node_controller.clusters_with_work(everyone) == {others[1].pk}
+    for c in everyone:
+        alone = node_controller._anything_to_do(c, kinds.BY_KIND.get("Lease"), metav1.now())
+        assert alone == (c.pk == others[1].pk)
+    tasks.monitor_nodes()
+    assert ready(others[1], "node-1")["status"] == "Unknown" and ready(others[0], "node-1")["status"] == "True"
+
+    # Time for the Leases: every running kubelet's cluster has a beat due.
+    clock.advance(timing.lease_renew_interval(cluster))
+    assert kubelet.heartbeats_due(everyone) == {c.pk for c in everyone}
+    before = revision(others[2])
+    tasks.heartbeat()
+    assert revision(others[2]) > before and kubelet.heartbeats_due(everyone) == set()

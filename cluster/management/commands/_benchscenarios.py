@@ -63,6 +63,7 @@ OPEN_WAVE = 100  # websockets opened at once; the next wave when these have thei
 OPEN_TIMEOUT_S = 60.0
 SLOW_AFTER_S = 0.0  # the slow follower stops reading this long after the POST is sent
 IDLE_HOLD_S = 5.0
+AT_REST_S = 6.0  # (e) the class at rest, pages open, before its first round
 FRAME_CACHE_BYTES = 64 * 1024 * 1024  # (d) the frames whose parse the followers share
 SETTLE_S = 3.0
 WORKERS = ("controller-manager", "scheduler", "kubelet")
@@ -824,6 +825,11 @@ class Scenarios:
             if failed:
                 raise RuntimeError(f"{len(failed)} websockets did not open, e.g. {failed[0]}")
             readers = [asyncio.create_task(c.follow()) for c in clients]
+            # The class at rest with its pages open: what the periodic work of its sandboxes
+            # (heartbeats, node monitor, resync, the streams' polls) costs before anyone acts.
+            rest = Usage(self.stack)
+            await asyncio.sleep(AT_REST_S)
+            result["at_rest"] = rest.done()
             scraped0 = await scrape(clients[0].http)
             # On PostgreSQL, what the database ran during the rounds (none of the checks after).
             statements = await asyncio.to_thread(self.command._statements_reset)
@@ -1080,6 +1086,11 @@ class Scenarios:
                 f"steps 1..8 exactly once on its client's websocket: {e['pods_complete']} of {e['expected_pods']} pods   {verdict(lossless)}")
         for problem in e.get("problems", []):
             out(f"    problem: {problem}")
+        if e.get("at_rest"):
+            r = e["at_rest"]
+            busy = sorted(((k, v) for k, v in r["cpu"].items() if k != "bench clients"), key=lambda kv: -kv[1])
+            out(f"    the class at rest first ({n} sandboxes, their websockets open, nothing asked for {r['wall']:.1f} s): the stack kept "
+                f"{sum(v for _, v in busy) / max(r['wall'], 1e-9):.3f} cores busy: " + ", ".join(f"{name} {seconds / max(r['wall'], 1e-9):.3f}" for name, seconds in busy if seconds > 0))
         out("    where the time goes (p50 / p99):")
         out(stretch("POST sent → answered (pod, deployment)", e.get("post", [])))
         out(stretch("POST sent → bare pod stored (steps 1-3 commit)", e.get("created_bare", [])))
