@@ -117,13 +117,14 @@ def _database(url: str | None) -> dict:
     if parsed.scheme == "sqlite":
         # WAL + synchronous=NORMAL + IMMEDIATE transactions: fast, and writers queue
         # on the lock instead of failing with "database is locked" mid-transaction.
-        # Connections are kept a minute: opening one (the PRAGMAs and Django's SQL
-        # functions) costs 1-2 ms, which the stream's reads and the workers then save. (A
-        # request under ASGI runs on a thread of its own and still opens its own.)
+        # Opening a connection (the file, the PRAGMAs, Django's SQL functions) costs about
+        # a millisecond, and under ASGI each request runs on a thread of its own: the
+        # backend (config/sqlite) keeps the connections Django closes and hands them out
+        # again, and CONN_MAX_AGE 0 has Django close a request's when the request ends.
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "config.sqlite",
             "NAME": unquote(parsed.path) if parsed.path not in ("", "/") else ":memory:",
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": 0,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
@@ -163,7 +164,7 @@ DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
 # (cluster/apiserver/handlers/k8s.py). SQLite writes one transaction at a time: two in
 # flight keep the next one ready. PostgreSQL writes different sandboxes side by side.
 PODFLOW_MAX_MUTATING_INFLIGHT = int(
-    os.environ.get("PODFLOW_MAX_MUTATING_INFLIGHT", "2" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "4")
+    os.environ.get("PODFLOW_MAX_MUTATING_INFLIGHT", "4" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "2")
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -21,14 +21,41 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Every component writes and reads these times many times a second (a pod's stages, every
+# Lease's renewTime, every node's heartbeat): written with isoformat and read with
+# fromisoformat, a tenth of strftime's and strptime's cost, where the text has exactly the
+# shape they give; anything else goes the long way, with the same result.
+
+
 def rfc3339(moment: datetime | None = None) -> str:
     """metav1.Time as it is written: UTC, to the second."""
-    return (moment or now()).strftime(TIME_FORMAT)
+    moment = moment or now()
+    if moment.year >= 1000:
+        return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    return moment.strftime(TIME_FORMAT)
 
 
 def micro_time(moment: datetime | None = None) -> str:
     """metav1.MicroTime, as a Lease's renewTime is written."""
-    return (moment or now()).strftime(MICRO_TIME_FORMAT)
+    moment = moment or now()
+    if moment.year >= 1000:
+        return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return moment.strftime(MICRO_TIME_FORMAT)
+
+
+def _written_shape(value: str) -> bool:
+    """`2026-12-05T10:00:00Z` or `2026-12-05T10:00:00.123456Z`: ASCII digits where the
+    digits go, and exactly these marks between them."""
+    if len(value) == 20:
+        digits = value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19]
+    elif len(value) == 27 and value[19] == ".":
+        digits = value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19] + value[20:26]
+    else:
+        return False
+    return (
+        value[-1] == "Z" and value[4] == "-" and value[7] == "-" and value[10] == "T" and value[13] == ":" and value[16] == ":"
+        and digits.isascii() and digits.isdigit()
+    )
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -36,6 +63,11 @@ def parse_time(value: str | None) -> datetime | None:
     anything else (absent, empty, or not one of the two forms)."""
     if not value or not isinstance(value, str):
         return None
+    if _written_shape(value):
+        try:
+            return datetime.fromisoformat(value[:-1]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass  # digits out of range (month 13): the long way says so
     for fmt in (TIME_FORMAT, MICRO_TIME_FORMAT):
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
