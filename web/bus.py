@@ -20,7 +20,6 @@ the same within one process.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -28,6 +27,8 @@ import time
 from typing import Callable, NamedTuple
 
 from django.conf import settings
+
+from cluster.apimachinery import jsontext
 
 log = logging.getLogger("podflow.stream")
 
@@ -47,7 +48,7 @@ class Encoded(NamedTuple):
 
 
 def encode(entries: list[dict]) -> list[Encoded]:
-    return [Encoded(int(entry["revision"]), json.dumps(entry, separators=(",", ":"))) for entry in entries]
+    return [Encoded(int(entry["revision"]), jsontext.ascii_text(entry)) for entry in entries]
 
 
 def channel_of(cluster_name: str) -> str:
@@ -60,7 +61,7 @@ def changes_payload(entries: list[Encoded]) -> str:
 
 
 def message_payload(message: dict) -> str:
-    return MESSAGE + "\n" + json.dumps(message, separators=(",", ":"))
+    return MESSAGE + "\n" + jsontext.ascii_text(message)
 
 
 def parse(payload: bytes | str) -> tuple[str, list[Encoded] | dict]:
@@ -76,7 +77,7 @@ def parse(payload: bytes | str) -> tuple[str, list[Encoded] | dict]:
             out.append(Encoded(int(revision), change))
         return CHANGES, out
     if kind == MESSAGE:
-        message = json.loads(body)
+        message = jsontext.loads(body)
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             raise ValueError(f"a message without a type: {body[:80]!r}")
         return MESSAGE, message

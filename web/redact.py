@@ -7,8 +7,7 @@ read Secrets.
 """
 from __future__ import annotations
 
-import json
-
+from cluster.apimachinery import jsontext
 from cluster.apiserver.serializers import secrets
 
 # An object larger than this is sent to the browser summarised: a frame of the stream must
@@ -35,7 +34,7 @@ def for_browser(doc: dict, size_hint: int | None = None) -> dict:
         size_hint = None
     if size_hint is not None and size_hint < OBJECT_BYTES - HINT_MARGIN:
         return doc
-    size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+    size = len(jsontext.utf8(doc))
     return summarised(doc, size) if size > OBJECT_BYTES else doc
 
 
@@ -44,7 +43,7 @@ def summarised(doc: dict, size: int) -> dict:
     ConfigMap's file) replaced by "(N bytes)", long lists (5,000 containers) cut, and
     `podflowSummarised` saying how large the whole was. `kubectl get -o yaml` shows it all."""
     small = _shrink(doc)
-    if len(json.dumps(small, separators=(",", ":"), ensure_ascii=False).encode()) > OBJECT_BYTES:
+    if len(jsontext.utf8(small)) > OBJECT_BYTES:
         # Wide rather than long (thousands of keys): what identifies it and where it stands.
         meta = doc.get("metadata") or {}
         small = {

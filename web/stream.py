@@ -9,7 +9,7 @@ import threading
 import zlib
 from collections import OrderedDict, defaultdict
 
-from cluster.apimachinery import kinds, metav1
+from cluster.apimachinery import jsontext, kinds, metav1
 from cluster.apiserver import history, store
 from cluster.componentbase import clock
 from cluster.models import Change, Cluster, Step
@@ -136,7 +136,7 @@ class SnapshotFrames(list):
         with self._lock:
             found = self._encoded.get(deflated)
             if found is None:
-                texts = self._encoded.get(False) or [json.dumps(frame, separators=(",", ":")) for frame in self]
+                texts = self._encoded.get(False) or [jsontext.ascii_text(frame) for frame in self]
                 self._encoded[False] = texts
                 found = self._encoded[deflated] = [deflate(t) for t in texts] if deflated else texts
             return found

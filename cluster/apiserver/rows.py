@@ -24,13 +24,13 @@ process: each write is done at once.
 """
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
+from cluster.apimachinery import jsontext
 from cluster.models import Change, Cluster, Object, Step
 
 _OBJECT = Object._meta.db_table
@@ -477,7 +477,7 @@ def _field(path: tuple[str, ...], vendor: str) -> str:
 
 
 def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else jsontext.loads(text)
 
 
 def json_fields(

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 from django.db import connection, transaction
 
-from cluster.apimachinery import kinds, metav1
+from cluster.apimachinery import jsontext, kinds, metav1
 from cluster.apimachinery.errors import APIError, Cause, already_exists, conflict, conflict_because, forbidden, invalid, not_found
 from cluster.apiserver import audit, registry, rows
 from cluster.apiserver.admission import ingressclasses, quota
@@ -378,7 +378,7 @@ def prefetch(cluster: Cluster, uids: list[str], *, owned_kind: kinds.Kind | None
     if outbox is None or not uids:
         return
     for kind, text, updated in rows.written_by_uids(cluster.pk, uids):
-        _learn(kind, json.loads(text), text, updated)
+        _learn(kind, jsontext.loads(text), text, updated)
     if owned_kind is not None:
         found: dict[str, list[rows.Written]] = {uid: [] for uid in uids}
         for owner, row in rows.written_owned(cluster.pk, owned_kind.kind, uids):
@@ -391,22 +391,22 @@ def get(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict:
     found = _lookup(cluster, kind.kind, _ns(kind, namespace), name)
     if found is None:
         raise not_found(kind.plural, kind.group, name)
-    return json.loads(found.text)
+    return jsontext.loads(found.text)
 
 
 def find(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str) -> dict | None:
     found = _lookup(cluster, kind.kind, _ns(kind, namespace), name)
-    return json.loads(found.text) if found else None
+    return jsontext.loads(found.text) if found else None
 
 
 def by_uid(cluster: Cluster, uid: str) -> dict | None:
     known = _known_by_uid(uid)
     if known is not None:
-        return json.loads(known.text)
+        return jsontext.loads(known.text)
     text = rows.text_by_uid(cluster.pk, uid)
     if text is None:
         return None
-    doc = json.loads(text)
+    doc = jsontext.loads(text)
     _learn(doc["kind"], doc, text)
     return doc
 
@@ -415,11 +415,11 @@ def by_uid_written(cluster: Cluster, uid: str) -> tuple[dict, datetime] | None:
     """The object and when it was last written (its row's update time)."""
     known = _known_by_uid(uid, written=True)
     if known is not None:
-        return json.loads(known.text), known.updated
+        return jsontext.loads(known.text), known.updated
     found = rows.written_by_uid(cluster.pk, uid)
     if not found:
         return None
-    doc = json.loads(found[0])
+    doc = jsontext.loads(found[0])
     _learn(found[2], doc, found[0], found[1])
     return doc, found[1]
 
@@ -443,12 +443,12 @@ def list_written(cluster: Cluster, kind: kinds.Kind, *, owner_uid: str) -> list[
         found = rows.written(cluster.pk, kind.kind, owner_uid)
         if outbox is not None:
             outbox.owned[(kind.kind, owner_uid)] = found
-    return [Written(row.name, json.loads(row.text), row.updated, row.revision) for row in found]
+    return [Written(row.name, jsontext.loads(row.text), row.updated, row.revision) for row in found]
 
 
 def list_by_uid(cluster: Cluster, uids: list[str]) -> list[dict]:
     """The objects of these uids that exist, in no particular order."""
-    return [json.loads(text) for text in rows.texts_by_uid(cluster.pk, uids)]
+    return [jsontext.loads(text) for text in rows.texts_by_uid(cluster.pk, uids)]
 
 
 def versions_on_node(cluster: Cluster, kind: kinds.Kind, node: str) -> list[tuple[str, int, str]]:
@@ -470,12 +470,12 @@ def bound_versions(cluster: Cluster, kind: kinds.Kind) -> list[tuple[str, int, s
 
 def versioned_docs(cluster: Cluster, uids: list[str]) -> list[tuple[str, int, str, dict]]:
     """(uid, resourceVersion, write time as text, document) of the objects of these uids."""
-    return [(uid, rv, updated, json.loads(text)) for uid, rv, updated, text in rows.versioned_texts(cluster.pk, uids)]
+    return [(uid, rv, updated, jsontext.loads(text)) for uid, rv, updated, text in rows.versioned_texts(cluster.pk, uids)]
 
 
 def list_docs(cluster: Cluster, kind: kinds.Kind, namespace: str | None = None, *, node: str | None = None, owner_uid: str | None = None) -> list[dict]:
     texts = rows.texts(cluster.pk, kind.kind, namespace if kind.namespaced else None, node=node, owner_uid=owner_uid)
-    docs = [json.loads(text) for text in texts]
+    docs = [jsontext.loads(text) for text in texts]
     if in_transaction():
         for doc, text in zip(docs, texts):
             _learn(kind.kind, doc, text)
@@ -693,7 +693,7 @@ def _encoded(doc: dict) -> tuple[str, int]:
     """The document as the store keeps it (compact JSON text) and its size, measured as
     `check_size` says (413 over the limit). Encoded once per write: the object row and
     the change-log row store the same text."""
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    text = jsontext.text(doc)
     if text.isascii():
         size = len(text)
     else:
@@ -901,7 +901,7 @@ class _Row:
     def copy(self) -> dict:
         """A copy of the stored document to edit (decoded again from its text: quicker
         than a deep copy, and the same)."""
-        return json.loads(self.text) if self.text else _copy(self.doc)
+        return jsontext.loads(self.text) if self.text else _copy(self.doc)
 
 
 def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expected_uid: str | None = None) -> _Row:
@@ -910,7 +910,7 @@ def _stored(cluster: Cluster, kind: kinds.Kind, namespace: str, name: str, expec
     found = _lookup(cluster, kind.kind, ns, name)
     if found is None or (expected_uid and found.uid != expected_uid):
         raise not_found(kind.plural, kind.group, name)
-    return _Row(cluster.pk, kind.kind, ns, name, found.uid, found.id, json.loads(found.text), found.text)
+    return _Row(cluster.pk, kind.kind, ns, name, found.uid, found.id, jsontext.loads(found.text), found.text)
 
 
 def _remove_row(outbox: Outbox, row: _Row, old: dict, last: dict, by: str) -> dict:
@@ -1009,7 +1009,7 @@ def _admit_in_namespace(cluster: Cluster, kind: kinds.Kind, namespace: str, name
         deleting = outbox.namespaces[namespace]
     else:
         found = _lookup(cluster, "Namespace", "", namespace)
-        deleting = None if found is None else (json.loads(found.text)["metadata"].get("deletionTimestamp") or "")
+        deleting = None if found is None else (jsontext.loads(found.text)["metadata"].get("deletionTimestamp") or "")
         if outbox is not None:
             outbox.namespaces[namespace] = deleting
     if deleting is None:
@@ -1042,7 +1042,7 @@ def _record(
     revision = revision or int(new["metadata"]["resourceVersion"])
     moment = metav1.now()
     if text is None:
-        text = json.dumps(new, separators=(",", ":"))
+        text = jsontext.ascii_text(new)
     outbox.log.append(rows.ChangeRow(row.cluster_id, revision, type_, row.kind, row.namespace, row.name, row.uid, text, moment))
     if row.kind == "Namespace":
         outbox.namespaces.pop(row.name, None)

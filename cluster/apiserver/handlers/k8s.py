@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from cluster import metrics
-from cluster.apimachinery import kinds, pods, selectors
+from cluster.apimachinery import jsontext, kinds, pods, selectors
 from cluster.apimachinery.errors import APIError, Cause, bad_request, conflict, invalid, not_found
 from cluster.apiserver import audit, history, registry, store
 from cluster.apiserver.handlers import watch
@@ -45,7 +45,7 @@ PATCH_TYPES = (
 
 
 def json_response(body: Any, status: int = 200) -> HttpResponse:
-    return HttpResponse(json.dumps(body, separators=(",", ":")), status=status, content_type="application/json")
+    return HttpResponse(jsontext.ascii_text(body), status=status, content_type="application/json")
 
 
 def status_response(err: APIError) -> HttpResponse:
@@ -459,7 +459,7 @@ def _watch(request: HttpRequest, cluster: Cluster, kind: kinds.Kind, namespace: 
         for doc in store.list_docs(cluster, kind, namespace):
             if matches(doc):
                 obj = tables.table(registry.strategy(kind), [doc], doc["metadata"]["resourceVersion"], include_object=include_object, columns=not initial) if as_table else doc
-                initial.append((json.dumps({"type": "ADDED", "object": obj}, separators=(",", ":")) + "\n").encode())
+                initial.append((jsontext.ascii_text({"type": "ADDED", "object": obj}) + "\n").encode())
 
     async def body():
         if initial:

@@ -9,13 +9,12 @@ client lists again.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import AsyncIterator, Callable
 
 from channels.db import database_sync_to_async
 
-from cluster.apimachinery import kinds
+from cluster.apimachinery import jsontext, kinds
 from cluster.apiserver import registry
 from cluster.apiserver.serializers import tables
 from cluster.models import Change, Cluster
@@ -57,7 +56,7 @@ def _changes_after(cluster_id: int, kind: str, namespace: str | None, after: int
 
 
 def _line(event: dict) -> bytes:
-    return (json.dumps(event, separators=(",", ":")) + "\n").encode()
+    return (jsontext.ascii_text(event) + "\n").encode()
 
 
 def expired_event(resource_version: int, oldest: int | None) -> bytes:
