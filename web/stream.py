@@ -224,8 +224,8 @@ def current(cluster_name: str | int) -> dict | None:
 def polled(cluster_ids: list[int]) -> dict[int, tuple[dict, dict, list[dict]]]:
     """What the streams' poll (web/fanout.py) reads of each cluster a daphne process
     follows: its info (as `current`), its clock (as `clock_of`) and its class's recent
-    messages, in four statements for all of them however many there are. A cluster
-    deleted is not in the answer."""
+    messages: three statements for all of them however many there are, and one per class
+    among them. A cluster deleted is not in the answer."""
     clusters = list(Cluster.objects.filter(pk__in=cluster_ids))
     clocks = clock.states(clusters)
     said = classroom.recent_broadcasts_of([c.pk for c in clusters])

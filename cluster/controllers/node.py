@@ -81,11 +81,11 @@ def reconcile(cluster: Cluster, *, work: bool | None = None) -> None:
     there, without taking the cluster's write lock. `work`: whether they do, as the caller
     read it for many clusters at once (`clusters_with_work`); None reads it here.
     """
-    lease_kind = kinds.BY_KIND.get("Lease")
     if work is None:
-        work = _anything_to_do(cluster, lease_kind, metav1.now())
+        work = cluster.pk in clusters_with_work([cluster])
     if not work:
         return
+    lease_kind = kinds.BY_KIND.get("Lease")
     with store.locked(cluster):
         now = metav1.now()
         leases = {d["metadata"]["name"]: d for d in store.list_docs(cluster, lease_kind, wellknown.NODE_LEASE_NAMESPACE)} if lease_kind else {}
@@ -121,13 +121,6 @@ def clusters_with_work(clusters: list[Cluster]) -> set[int]:
     nodes = rows.json_fields_of_clusters(ids, kinds.NODE.kind, _NODE_FIELDS)
     leases = rows.json_fields_of_clusters(ids, lease_kind.kind, _LEASE_FIELDS, namespace=wellknown.NODE_LEASE_NAMESPACE) if lease_kind else {}
     return {c.pk for c in clusters if _work(c, nodes[c.pk], leases.get(c.pk, []), now)}
-
-
-def _anything_to_do(cluster: Cluster, lease_kind, now: datetime) -> bool:
-    """Whether a pass would write anything, judged from the nodes as they are (outside
-    the lock: what changes after this is seen by the next pass)."""
-    renewals = rows.json_fields(cluster.pk, lease_kind.kind, _LEASE_FIELDS, namespace=wellknown.NODE_LEASE_NAMESPACE) if lease_kind else []
-    return _work(cluster, rows.json_fields(cluster.pk, kinds.NODE.kind, _NODE_FIELDS), renewals, now)
 
 
 def _work(cluster: Cluster, node_fields: list[tuple], lease_fields: list[tuple], now: datetime) -> bool:

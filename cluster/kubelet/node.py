@@ -86,7 +86,7 @@ def heartbeat(cluster: Cluster, *, due: bool | None = None) -> list[tuple[str, s
     lease_kind = kinds.BY_KIND.get("Lease")
     # Beat every second, write when due: a beat with nothing due takes no write lock.
     if due is None:
-        due = _any_due(cluster, lease_kind, now, renew_every, status_every)
+        due = cluster.pk in due_clusters([cluster])
     if not due:
         return woken
     with store.locked(cluster):
@@ -121,13 +121,6 @@ def due_clusters(clusters: list[Cluster]) -> set[int]:
         c.pk for c in clusters
         if _due(nodes[c.pk], leases[c.pk] if leases is not None else None, now, timing.lease_renew_interval(c), timing.node_status_interval(c))
     }
-
-
-def _any_due(cluster: Cluster, lease_kind, now: datetime, renew_every: float, status_every: float) -> bool:
-    """Whether a running kubelet of the cluster has a Lease to renew or a status to post
-    (read outside the lock: what falls due after this is written by the next beat)."""
-    renewals = rows.json_fields(cluster.pk, lease_kind.kind, _LEASE_FIELDS, namespace=LEASE_NAMESPACE) if lease_kind is not None else None
-    return _due(rows.json_fields(cluster.pk, kinds.NODE.kind, _NODE_FIELDS), renewals, now, renew_every, status_every)
 
 
 def _due(nodes: list[tuple], renewals: list[tuple] | None, now: datetime, renew_every: float, status_every: float) -> bool:
