@@ -108,3 +108,84 @@ async def test_bad_input_is_still_a_status_and_a_watch_still_streams(cluster, ho
     events = [json.loads(line) for line in watched["body"].decode().splitlines() if line]
     assert ("ADDED", "web") in [(e["type"], e["object"]["metadata"]["name"]) for e in events]
     assert hops["back"] == []
+
+
+@run
+async def test_one_request_after_another_is_served_by_the_same_thread(cluster, monkeypatch):
+    """A request borrows a thread kept from the one before (no thread started and joined
+    per request), and its request_started and request_finished receivers run there too."""
+    from django.core import signals
+
+    from cluster.apiserver.handlers import k8s
+
+    threads: list[tuple[str, int]] = []
+
+    def in_view(wrapped):
+        def call(*args, **kwargs):
+            threads.append(("view", threading.get_ident()))
+            return wrapped(*args, **kwargs)
+
+        return call
+
+    def started(**_):
+        threads.append(("started", threading.get_ident()))
+
+    def finished(**_):
+        threads.append(("finished", threading.get_ident()))
+
+    monkeypatch.setattr(k8s, "_in_flight", in_view(k8s._in_flight))
+    signals.request_started.connect(started, weak=False)
+    signals.request_finished.connect(finished, weak=False)
+    try:
+        before = threading.active_count()
+        for i in range(5):
+            assert (await request(cluster, "POST", PODS, json.dumps(pod(f"web-{i}")).encode()))["status"] == 201
+        assert (await request(cluster, "GET", PODS + "/web-0"))["status"] == 200
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert [what for what, _ in threads[:3]] == ["started", "view", "finished"]
+    assert len({ident for _, ident in threads}) == 1, threads
+    assert threading.get_ident() not in {ident for _, ident in threads}  # not the loop's
+    assert threading.active_count() <= before + 1
+
+
+@run
+async def test_requests_in_flight_at_once_each_have_a_thread_of_their_own(cluster, monkeypatch):
+    """Two requests at once do not queue behind each other in one thread: each waits in its
+    view until the other has reached its own."""
+    import asyncio
+
+    from cluster.apiserver.handlers import k8s
+
+    both_in = threading.Barrier(2, timeout=10)
+    seen: set[int] = set()
+
+    def in_view(wrapped):
+        def call(*args, **kwargs):
+            seen.add(threading.get_ident())
+            both_in.wait()  # a BrokenBarrierError (500) if the other never comes
+            return wrapped(*args, **kwargs)
+
+        return call
+
+    for name in ("one", "two"):
+        assert (await request(cluster, "POST", PODS, json.dumps(pod(name)).encode()))["status"] == 201
+    monkeypatch.setattr(k8s, "_in_flight", in_view(k8s._in_flight))
+    # Reads: the test database (SQLite in memory, its cache shared) takes one writer at a time.
+    first, second = await asyncio.gather(request(cluster, "GET", PODS + "/one"), request(cluster, "GET", PODS + "/two"))
+    assert (first["status"], second["status"]) == (200, 200), (first["body"][:200], second["body"][:200])
+    assert len(seen) == 2
+
+
+def test_an_executor_beyond_the_idle_ones_is_let_go():
+    from web.asgihttp import _Executors
+
+    pool = _Executors(keep=1)
+    a, b = pool.take(), pool.take()
+    assert a is not b
+    pool.give_back(a)
+    pool.give_back(b)
+    assert pool.idle == [a]
+    assert b._shutdown
+    assert pool.take() is a
