@@ -116,3 +116,41 @@ def test_the_endpoints_task_writes_a_services_endpoints(cluster, dispatched):
     tasks.reconcile_loadbalancer(cluster.pk, "default", "web")
 
     assert store.find(cluster, kinds.ENDPOINTS, "default", "web") is not None
+
+
+def test_the_resync_skips_a_cluster_where_nothing_was_written_since_it_found_nothing(cluster, dispatched, django_assert_max_num_queries):
+    from cluster.controllers import deployment as deployment_controller
+    from cluster.controllers import replicaset as replicaset_controller
+
+    dep = store.create(cluster, deployment("calm", replicas=0))
+    deployment_controller.reconcile(cluster, dep["metadata"]["uid"])
+    [rs] = store.list_docs(cluster, kinds.REPLICASET)
+    replicaset_controller.reconcile(cluster, rs["metadata"]["uid"])
+    deployment_controller.reconcile(cluster, dep["metadata"]["uid"])
+    tasks.resync_cluster(cluster.pk)  # finds nothing to wake
+    assert not [t for sent, _ in dispatched for t in sent]
+
+    with django_assert_max_num_queries(1):  # the cluster's row, and nothing else
+        tasks.resync_cluster(cluster.pk)
+
+    # A write since: the next pass reads again, and finds what the write left to do.
+    store.mutate(cluster, kinds.REPLICASET, "default", rs["metadata"]["name"], lambda d: d["status"].__setitem__("replicas", 3), by=store.API)
+    tasks.resync_cluster(cluster.pk)
+    assert (wake.RECONCILE_REPLICASET, (cluster.pk, rs["metadata"]["uid"])) in dispatched[-1][0]
+
+
+def test_a_cluster_with_a_pod_waiting_to_be_scheduled_is_passed_every_time(cluster, dispatched, monkeypatch):
+    """The scheduler's part answers by the clock too (an unschedulable pod is tried again
+    after a minute): such a cluster is never skipped as quiet."""
+    from cluster.scheduler import cycle
+
+    waiting = store.create(cluster, pod("waiting"))
+    monkeypatch.setattr(cycle, "_tried", lambda p: True)  # tried, its minute not up
+    monkeypatch.setattr(cycle, "_retried_at", {(cluster.pk, str(cluster.created)): float("inf")})
+    tasks.resync_cluster(cluster.pk)
+    assert (wake.SCHEDULE_PENDING, (cluster.pk,)) not in [t for sent, _ in dispatched for t in sent]
+
+    monkeypatch.setattr(cycle, "_retried_at", {})  # the minute is up, nothing written meanwhile
+    tasks.resync_cluster(cluster.pk)
+    assert (wake.SCHEDULE_PENDING, (cluster.pk,)) in dispatched[-1][0]
+    assert waiting["metadata"]["uid"] in scheduler.pending_pods(cluster)
