@@ -380,42 +380,19 @@ def _work_in(clusters: list[Cluster], find: Callable[[list[Cluster]], set[int]],
     return lambda cluster: cluster.pk in found
 
 
-# Clusters one heartbeat task beats; the rest go on in a task of their own, queued behind
-# the kubelets' pod work waiting meanwhile. A class's thirty clusters renew their Leases
-# in the same beat (they were made together): in one task that was about 70 ms in which
-# no pod of any sandbox got a kubelet.
-HEARTBEAT_CLUSTERS_AT_ONCE = 8
-
-
 @shared_task(name="cluster.tasks.heartbeat")
 def heartbeat() -> None:
     """Every running kubelet renews its node Lease, and now and then posts node status.
     A paused cluster's kubelets are frozen with its clock (and so is its node controller)."""
-    _beat(list(Cluster.objects.filter(paused=False)))
-
-
-@shared_task(name="cluster.tasks.heartbeat_clusters")
-def heartbeat_clusters(cluster_ids: list[int]) -> None:
-    """The heartbeat of the clusters one heartbeat task left for the next."""
-    _beat(list(Cluster.objects.filter(pk__in=cluster_ids, paused=False).order_by("pk")))
-
-
-def _beat(clusters: list[Cluster]) -> None:
+    clusters = list(Cluster.objects.filter(paused=False))
     due = _work_in(clusters, kubelet.heartbeats_due, "the heartbeat")
-    waiting = [c for c in clusters if due(c) is not False]
-    # Without wake-ups (the unit tests, a command) nothing is sent: all are beaten here.
-    now = HEARTBEAT_CLUSTERS_AT_ONCE if getattr(settings, "PODFLOW_WAKE", True) else len(waiting)
-    for cluster in waiting[:now]:
+    for cluster in clusters:
         try:
             woken = kubelet.heartbeat(cluster, due=due(cluster))
         except Exception:  # one cluster's trouble must not stop the others' heartbeats
             log.exception("heartbeat of cluster %s failed", cluster.name)
             continue
         wake.dispatch([(wake.SYNC_POD, (cluster.pk, node, uid)) for node, uid in woken])
-    rest = [c.pk for c in waiting[now:]]
-    if rest:
-        # Expires as the beat's own heartbeat does: by then a later beat has renewed them.
-        heartbeat_clusters.apply_async(args=[rest], queue=wake.QUEUES[wake.SYNC_POD], expires=5)
 
 
 @shared_task(name="cluster.tasks.monitor_nodes")

@@ -430,37 +430,3 @@ def test_the_beat_tasks_read_which_clusters_have_work_in_a_few_statements_for_al
     before = revision(others[2])
     tasks.heartbeat()
     assert revision(others[2]) > before and kubelet.heartbeats_due(everyone) == set()
-
-
-def test_a_heartbeat_beats_a_few_clusters_and_leaves_the_rest_to_a_task_behind_the_pods(cluster, clock, monkeypatch, settings):
-    """Clusters made together renew their Leases in the same beat: one task beats
-    HEARTBEAT_CLUSTERS_AT_ONCE of them and sends the rest as a task of the kubelets'
-    queue, which the pods' work queued meanwhile goes before."""
-    from cluster import tasks
-    from cluster.demo import ensure_cluster
-    from cluster.informers import wake
-
-    monkeypatch.setattr(wake, "dispatch", lambda tasks_, countdown=None: None)
-    others = [ensure_cluster(f"other-{i}", nodes=1, speed=Speed.INSTANT)[0] for i in range(2)]
-    everyone = [cluster, *others]
-    tasks.heartbeat()  # without wake-ups: every cluster in this task
-    assert kubelet.heartbeats_due(everyone) == set()
-
-    settings.PODFLOW_WAKE = True
-    monkeypatch.setattr(tasks, "HEARTBEAT_CLUSTERS_AT_ONCE", 1)
-    sent: list[tuple[list, dict]] = []
-    monkeypatch.setattr(tasks.heartbeat_clusters, "apply_async", lambda args, **options: sent.append((args, options)))
-    clock.advance(timing.lease_renew_interval(cluster))
-    assert kubelet.heartbeats_due(everyone) == {c.pk for c in everyone}
-
-    tasks.heartbeat()
-
-    assert kubelet.heartbeats_due(everyone) == {o.pk for o in others}  # the first cluster beaten
-    [(args, options)] = sent
-    assert args == [[o.pk for o in others]] and options["queue"] == "kubelet" and options["expires"] > 0
-    sent.clear()
-    tasks.heartbeat_clusters(*args)
-    assert kubelet.heartbeats_due(everyone) == {others[1].pk}
-    assert sent == [([[others[1].pk]], options)]
-    tasks.heartbeat_clusters(*sent[0][0])
-    assert kubelet.heartbeats_due(everyone) == set()
