@@ -118,9 +118,9 @@ def _database(url: str | None) -> dict:
         # WAL + synchronous=NORMAL + IMMEDIATE transactions: fast, and writers queue
         # on the lock instead of failing with "database is locked" mid-transaction.
         # Opening a connection (the file, the PRAGMAs, Django's SQL functions) costs about
-        # a millisecond, and under ASGI each request runs on a thread of its own: the
-        # backend (config/sqlite) keeps the connections Django closes and hands them out
-        # again, and CONN_MAX_AGE 0 has Django close a request's when the request ends.
+        # a millisecond: the backend (config/sqlite) keeps the connections Django closes
+        # and hands them out again, to whichever thread opens one next, and CONN_MAX_AGE 0
+        # has Django close a request's when the request ends.
         return {
             "ENGINE": "config.sqlite",
             "NAME": unquote(parsed.path) if parsed.path not in ("", "/") else ":memory:",
@@ -132,10 +132,10 @@ def _database(url: str | None) -> dict:
             },
         }
     if parsed.scheme in ("postgres", "postgresql"):
-        # A pool of connections per process (psycopg_pool): under ASGI each request runs
-        # on a thread of its own, and Django's connections belong to a thread, so a kept
-        # connection (CONN_MAX_AGE) was never reused by the next request: each opened one
-        # (a new server process). Taken from the pool and given back instead.
+        # A pool of connections per process (psycopg_pool): Django's connections belong to
+        # a thread, and daphne serves requests on several threads (web/asgihttp.py). Each
+        # request takes a connection from the pool and gives it back when it ends, so a
+        # process holds as many server processes as it uses at once, whichever thread.
         pool_max = int(os.environ.get("PODFLOW_DB_POOL_MAX", "20"))
         pooled = {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_max, "timeout": 30}}} if pool_max > 0 else {"CONN_MAX_AGE": 60, "OPTIONS": {}}
         # The store's statements (cluster/apiserver/rows.py) are few and run thousands of

@@ -1,12 +1,12 @@
 """Django's SQLite backend, with each process's connections kept and handed out again.
 
-Under ASGI every request runs on a thread of its own, and Django's connections belong to a
-thread: each request opened a new SQLite connection (the file, the PRAGMAs, Django's SQL
-functions registered again) and let it go with its thread — a tenth of daphne's CPU for a
-`kubectl get` or a pod's POST. Here a connection Django closes, when it is idle (no
-transaction open), goes back to its process's pool and the next connection Django opens in
-that process is taken from there. With CONN_MAX_AGE 0, Django closes a request's
-connection when the request ends, so the next request takes it.
+Django's connections belong to a thread, and with CONN_MAX_AGE 0 Django closes a
+request's connection when the request ends: each request opened a new SQLite connection
+(the file, the PRAGMAs, Django's SQL functions registered again) — a tenth of daphne's CPU
+for a `kubectl get` or a pod's POST, when every request also ran on a new thread. Here a
+connection Django closes, when it is idle (no transaction open), goes back to its
+process's pool and the next connection Django opens in that process, on whichever thread,
+is taken from there: the next request takes it.
 
 An in-memory database (the unit tests') is never closed by Django and never pooled.
 """
