@@ -325,3 +325,14 @@ def test_a_countdown_is_not_counted_as_time_in_the_queue():
     waited = value("podflow_celery_task_queued_seconds_sum", queue="kubelet", task="cluster.tasks.sync_pod") - before
     assert 0.4 < waited < 5
     assert value("podflow_celery_task_run_seconds_count", queue="kubelet", task="cluster.tasks.sync_pod") == runs + 1
+
+
+def test_a_pods_creation_time_is_cached_before_any_component_is_woken_for_it():
+    """The commit listeners run in order: the metrics' (which caches a new pod's creation
+    time) before the informers' (which wakes the scheduler). The other way round the
+    scheduler could bind the pod and record step 4 before the time was there, untimed."""
+    from cluster import metrics as cluster_metrics
+    from cluster.apiserver import store
+    from cluster.informers import wake
+
+    assert store._listeners.index(cluster_metrics.committed) < store._listeners.index(wake.route)
