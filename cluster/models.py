@@ -6,9 +6,7 @@ objects, revision, change log and step log). Beside it: the API server's request
 """
 from __future__ import annotations
 
-import functools
 import secrets
-from typing import Callable
 
 from django.conf import settings
 from django.db import connections, models
@@ -47,43 +45,30 @@ class ClusterManager(models.Manager):
         cost, a ninth of filter().first()'s), each field converted as the ORM converts it."""
         if column not in ("id", "name"):
             raise ValueError(f"not a unique column of a cluster: {column}")
-        connection = connections[self.db]
         meta = self.model._meta
         fields = meta.concrete_fields
-        with connection.cursor() as cursor:
+        compiler, converters = self._compiler()
+        with connections[self.db].cursor() as cursor:  # this thread's connection
             cursor.execute(f"SELECT {', '.join(f.column for f in fields)} FROM {meta.db_table} WHERE {column} = %s", [value])
             row = cursor.fetchone()
         if row is None:
             return None
-        values = list(row)
-        for i, convert in _converters(connection, fields):
-            values[i] = convert(values[i])
+        values = next(compiler.apply_converters([row], converters))
         return self.model.from_db(self.db, [f.attname for f in fields], values)
 
+    def _compiler(self):
+        """The ORM's compiler for this model's table and the converters it would apply to
+        a row of all its columns (aware datetimes, JSON, booleans on SQLite), kept per
+        database alias. Used to convert values only: it runs no statement (its connection
+        is the thread's that made it)."""
+        found = self._compilers.get(self.db)
+        if found is None:
+            compiler = self.none().query.get_compiler(self.db)
+            table = self.model._meta.db_table
+            found = self._compilers[self.db] = (compiler, compiler.get_converters([f.get_col(table) for f in self.model._meta.concrete_fields]))
+        return found
 
-def _converters(connection, fields) -> list[tuple[int, Callable[[object], object]]]:
-    """How the ORM turns each column's value from the database into the field's (aware
-    datetimes, JSON, booleans on SQLite), by column position: what its compiler applies."""
-    key = (connection.alias, connection.vendor)
-    found = _CONVERTERS.get(key)
-    if found is None:
-        found = []
-        for i, field in enumerate(fields):
-            column = field.get_col(field.model._meta.db_table)
-            chain = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if chain:
-                found.append((i, functools.partial(_convert, chain, column, connection)))
-        _CONVERTERS[key] = found
-    return found
-
-
-def _convert(chain: list, column, connection, value: object) -> object:
-    for convert in chain:
-        value = convert(value, column, connection)
-    return value
-
-
-_CONVERTERS: dict[tuple[str, str], list] = {}
+    _compilers: dict[str, tuple] = {}
 
 
 class Cluster(models.Model):
