@@ -23,3 +23,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from config.startup import freeze_startup_objects  # noqa: E402
+
+# What daphne holds once the application is loaded is left out of the garbage collector's
+# passes (config/startup.py).
+freeze_startup_objects()
