@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections, router
 from django.utils import timezone
 
 from cluster.apiserver import audit, store
@@ -39,25 +39,51 @@ def record(cluster_name: str, what: str, payload: Any) -> None:
         return
     try:
         with store.queued_write():
-            row = _insert_request(cluster_id, payload)
-            if row.pk % TRIM_EVERY == 0:
+            if _insert_request(cluster_id, payload) % TRIM_EVERY == 0:
                 trim(cluster_id)
     except DatabaseError as exc:  # a busy database: the request it tells of stands
         log.warning("the request log of cluster %s missed a request: %s", cluster_name, exc)
 
 
-def _insert_request(cluster_id: int, payload: dict) -> RequestRecord:
-    return RequestRecord.objects.create(
-        cluster_id=cluster_id,
-        time=timezone.now(),
-        client=str(payload.get("client") or "")[:120],
-        verb=str(payload.get("verb") or "")[:20],
-        resource=str(payload.get("resource") or "")[:120],
-        namespace=str(payload.get("namespace") or "")[:63],
-        name=str(payload.get("name") or "")[:253],
-        code=int(payload.get("code") or 0),
-        reason=str(payload.get("reason") or "")[:63],
-    )
+def _insert_request(cluster_id: int, payload: dict) -> int:
+    """Write the request's row and return its id: one statement on a cursor, the row the
+    ORM's `RequestRecord.objects.create(...)` writes, without building a model and a query
+    for it (every API request writes one: a tenth of what the API spent on a pod's POST)."""
+    connection = connections[router.db_for_write(RequestRecord)]
+    values = {
+        "cluster_id": cluster_id,
+        "time": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "client": str(payload.get("client") or "")[:120],
+        "verb": str(payload.get("verb") or "")[:20],
+        "resource": str(payload.get("resource") or "")[:120],
+        "namespace": str(payload.get("namespace") or "")[:63],
+        "name": str(payload.get("name") or "")[:253],
+        "code": int(payload.get("code") or 0),
+        "reason": str(payload.get("reason") or "")[:63],
+    }
+    sql, columns = _insert_sql(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values[attname] for attname in columns])
+        if connection.features.can_return_columns_from_insert:
+            return cursor.fetchone()[0]
+        return cursor.lastrowid
+
+
+_insert_sqls: dict[str, tuple[str, list[str]]] = {}
+
+
+def _insert_sql(connection) -> tuple[str, list[str]]:
+    """The request log's INSERT on this database (made once per alias) and the attribute
+    names its parameters follow."""
+    found = _insert_sqls.get(connection.alias)
+    if found is None:
+        meta, q = RequestRecord._meta, connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        sql = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+        if connection.features.can_return_columns_from_insert:
+            sql += f" RETURNING {q(meta.pk.column)}"
+        found = _insert_sqls[connection.alias] = (sql, [f.attname for f in fields])
+    return found
 
 
 def record_traffic(cluster_name: str, answers: list) -> None:

@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
+from django.db.models import Q
 from django.test import Client
 from django.utils import timezone
 
@@ -528,6 +529,33 @@ def test_instructor_led_pacing_holds_learners_at_the_opened_step(sent):
 
     self_paced = make_class(teacher)
     assert teacher.post(f"/classes/{self_paced.code}/pace", {"lab": "class-test", "step": "1"}, HTTP_ACCEPT="application/json").status_code == 400
+
+
+def test_a_class_sandbox_is_read_only_exactly_while_its_class_has_ended_or_expired(sent):
+    _, teacher = instructor()
+    made, other = make_class(teacher), make_class(teacher)
+    _, mine = join(made.code, "Ada")
+    _, theirs = join(other.code, "Grace")
+    solo, _ = ensure_cluster("solo-sandbox")
+
+    def orm(cluster: Cluster) -> bool:  # the same question through the ORM
+        return Membership.objects.filter(cluster=cluster).filter(Q(classroom__ended_at__isnull=False) | Q(classroom__expires_at__lte=timezone.now())).exists()
+
+    def read_only() -> list[bool]:
+        found = [classroom.ended_class_sandbox(c) for c in (mine, theirs, solo)]
+        assert found == [orm(c) for c in (mine, theirs, solo)]
+        return found
+
+    assert read_only() == [False, False, False]
+    Classroom.objects.filter(pk=made.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert read_only() == [True, False, False]
+    Classroom.objects.filter(pk=made.pk).update(expires_at=timezone.now() + timedelta(hours=1), ended_at=timezone.now())
+    assert read_only() == [True, False, False]
+    Classroom.objects.filter(pk=made.pk).update(ended_at=None)
+    assert read_only() == [False, False, False]
+    assert access.is_read_only(theirs) is False
+    Classroom.objects.filter(pk=other.pk).update(ended_at=timezone.now())
+    assert read_only() == [False, True, False] and access.is_read_only(theirs) is True
 
 
 def test_extend_and_end_the_class_whose_sandboxes_turn_read_only(sent):

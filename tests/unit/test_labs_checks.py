@@ -205,6 +205,18 @@ def test_the_request_log_keeps_the_newest_of_each_cluster(cluster):
     assert [r.name for r in requestlog.since(cluster)] == ["p7", "p8", "p9", "p10", "p11"]
 
 
+def test_a_request_is_logged_as_the_orm_would_write_it_under_the_id_it_is_given(cluster):
+    before = timezone.now()
+    payload = {"client": "k" * 200, "verb": "create", "resource": "pods", "namespace": "default", "name": "web", "code": 201}
+    logged = requestlog._insert_request(cluster.pk, payload)
+    row = RequestRecord.objects.get(pk=logged)
+    assert before <= row.time <= timezone.now() and row.time.tzinfo is not None
+    same = RequestRecord.objects.create(cluster=cluster, time=row.time, client="k" * 120, verb="create", resource="pods", namespace="default", name="web", code=201)
+    fields = [f.attname for f in RequestRecord._meta.concrete_fields if not f.primary_key]
+    assert RequestRecord.objects.filter(pk=logged).values(*fields).get() == RequestRecord.objects.filter(pk=same.pk).values(*fields).get()
+    assert same.pk == logged + 1  # the id it answered is the row's
+
+
 def test_an_api_request_is_logged_by_the_cluster_it_opened_and_the_page_is_not_told_its_id(cluster, api, settings, monkeypatch, django_assert_num_queries):
     from cluster.apiserver import audit
     from web import broadcast
