@@ -21,6 +21,7 @@ Messages:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -251,34 +252,24 @@ def instructor_reads(principal: access.Principal, cluster: Cluster) -> bool:
 def ended_class_sandbox(cluster: Cluster) -> bool:
     """The sandbox of a class that has ended: read-only for the week it is kept.
 
-    Asked before every write to a sandbox (access.is_read_only): one statement on a cursor,
-    the ORM's `Membership.objects.filter(cluster=cluster).filter(Q(classroom__ended_at__
-    isnull=False) | Q(classroom__expires_at__lte=now)).exists()` without building that
-    query each time (a fifth of what the API spent on a pod's POST, before the store)."""
-    db = router.db_for_read(Membership)
-    connection = connections[db]
+    Asked before every write to a sandbox (access.is_read_only): one statement, the ORM's
+    `Membership.objects.filter(cluster=cluster).filter(Q(classroom__ended_at__isnull=False)
+    | Q(classroom__expires_at__lte=now)).exists()` without building that query each time
+    (a fifth of what the API spent on a pod's POST, before the store)."""
+    connection = connections[router.db_for_read(Membership)]
     with connection.cursor() as cursor:
-        cursor.execute(_ended_class_sql(connection), [cluster.pk, connection.ops.adapt_datetimefield_value(timezone.now())])
+        cursor.execute(_ended_class_sql(), [cluster.pk, connection.ops.adapt_datetimefield_value(timezone.now())])
         return cursor.fetchone() is not None
 
 
-_ended_sql: dict[str, str] = {}
-
-
-def _ended_class_sql(connection) -> str:
-    """ended_class_sandbox's statement, made once per database alias."""
-    found = _ended_sql.get(connection.alias)
-    if found is None:
-        member, classroom = Membership._meta, Classroom._meta
-        q = connection.ops.quote_name
-        found = _ended_sql[connection.alias] = (
-            f"SELECT 1 FROM {q(member.db_table)} m JOIN {q(classroom.db_table)} c"
-            f" ON c.{q(classroom.pk.column)} = m.{q(member.get_field('classroom').column)}"
-            f" WHERE m.{q(member.get_field('cluster').column)} = %s"
-            f" AND (c.{q(classroom.get_field('ended_at').column)} IS NOT NULL OR c.{q(classroom.get_field('expires_at').column)} <= %s)"
-            " LIMIT 1"
-        )
-    return found
+@functools.cache
+def _ended_class_sql() -> str:
+    member, classroom = Membership._meta, Classroom._meta
+    return (
+        f"SELECT 1 FROM {member.db_table} m JOIN {classroom.db_table} c ON c.{classroom.pk.column} = m.{member.get_field('classroom').column}"
+        f" WHERE m.{member.get_field('cluster').column} = %s"
+        f" AND (c.{classroom.get_field('ended_at').column} IS NOT NULL OR c.{classroom.get_field('expires_at').column} <= %s) LIMIT 1"
+    )
 
 
 def personal_sandboxes(sandboxes: QuerySet[Cluster]) -> QuerySet[Cluster]:

@@ -11,6 +11,7 @@ after the announcement went by.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from typing import Any
@@ -46,9 +47,9 @@ def record(cluster_name: str, what: str, payload: Any) -> None:
 
 
 def _insert_request(cluster_id: int, payload: dict) -> int:
-    """Write the request's row and return its id: one statement on a cursor, the row the
-    ORM's `RequestRecord.objects.create(...)` writes, without building a model and a query
-    for it (every API request writes one: a tenth of what the API spent on a pod's POST)."""
+    """Write the request's row and return its id: one statement, the row the ORM's
+    `RequestRecord.objects.create(...)` writes, without building a model and a query for
+    it (every API request writes one: a tenth of what the API spent on a pod's POST)."""
     connection = connections[router.db_for_write(RequestRecord)]
     values = {
         "cluster_id": cluster_id,
@@ -61,29 +62,21 @@ def _insert_request(cluster_id: int, payload: dict) -> int:
         "code": int(payload.get("code") or 0),
         "reason": str(payload.get("reason") or "")[:63],
     }
-    sql, columns = _insert_sql(connection)
+    returning = connection.features.can_return_columns_from_insert
+    sql, columns = _insert_sql(returning)
     with connection.cursor() as cursor:
         cursor.execute(sql, [values[attname] for attname in columns])
-        if connection.features.can_return_columns_from_insert:
-            return cursor.fetchone()[0]
-        return cursor.lastrowid
+        return cursor.fetchone()[0] if returning else cursor.lastrowid
 
 
-_insert_sqls: dict[str, tuple[str, list[str]]] = {}
-
-
-def _insert_sql(connection) -> tuple[str, list[str]]:
-    """The request log's INSERT on this database (made once per alias) and the attribute
-    names its parameters follow."""
-    found = _insert_sqls.get(connection.alias)
-    if found is None:
-        meta, q = RequestRecord._meta, connection.ops.quote_name
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        sql = f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
-        if connection.features.can_return_columns_from_insert:
-            sql += f" RETURNING {q(meta.pk.column)}"
-        found = _insert_sqls[connection.alias] = (sql, [f.attname for f in fields])
-    return found
+@functools.cache
+def _insert_sql(returning: bool) -> tuple[str, list[str]]:
+    """The request log's INSERT (with RETURNING its id where the database can) and the
+    attribute names its parameters follow."""
+    meta = RequestRecord._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    sql = f"INSERT INTO {meta.db_table} ({', '.join(f.column for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+    return (sql + f" RETURNING {meta.pk.column}" if returning else sql), [f.attname for f in fields]
 
 
 def record_traffic(cluster_name: str, answers: list) -> None:
