@@ -270,6 +270,9 @@ PODFLOW_SIGNIN_WINDOW_SECONDS = int(os.environ.get("PODFLOW_SIGNIN_WINDOW_SECOND
 # When set, /metrics answers only `Authorization: Bearer <this token>`; unset, only requests
 # from this machine (loopback).
 PODFLOW_METRICS_TOKEN = os.environ.get("PODFLOW_METRICS_TOKEN", "")
+# A directory: every process records each hold of the store's write lock there
+# (cluster/apiserver/locktrace.py; `manage.py bench --lock-profile` sets it for its stack).
+PODFLOW_LOCK_TRACE = os.environ.get("PODFLOW_LOCK_TRACE", "")
 
 # --- The classroom (web/classroom.py) ---
 # How long a class's join code works (the instructor can extend it), and how long its

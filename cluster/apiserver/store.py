@@ -26,7 +26,7 @@ from django.db import connection, transaction
 
 from cluster.apimachinery import jsontext, kinds, metav1
 from cluster.apimachinery.errors import APIError, Cause, already_exists, conflict, conflict_because, forbidden, invalid, not_found
-from cluster.apiserver import audit, registry, rows
+from cluster.apiserver import audit, locktrace, registry, rows
 from cluster.apiserver.admission import ingressclasses, quota
 from cluster.apiserver.registry import validation
 from cluster.models import Change, Cluster, Object, Step
@@ -188,35 +188,42 @@ def locked(cluster: Cluster, reads: tuple[tuple[str, str, str], ...] = ()) -> It
     # Whether this block is the whole transaction (not a part of a caller's): then the
     # listeners run once it has committed and the writers' queue is left.
     whole = not connection.in_atomic_block
-    with _writers_turn(whole):
-        with transaction.atomic():
-            # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
-            # database's write lock, and the read just fetches the revision.
-            current, found = rows.revision_for_update_and_rows(cluster.pk, list(reads))
-            outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
-            for identity, row in zip(reads, found):
-                _remember(outbox, identity, row)
-            _local.outbox = outbox
-            held = rows.held_mark()
-            try:
-                yield outbox
+    hold = locktrace.begin() if whole else None  # --lock-profile: who held the lock, how long
+    wrote = 0
+    try:
+        with _writers_turn(whole):
+            with transaction.atomic():
+                # PostgreSQL: a row lock; SQLite: the IMMEDIATE transaction already holds the
+                # database's write lock, and the read just fetches the revision.
+                current, found = rows.revision_for_update_and_rows(cluster.pk, list(reads))
+                locktrace.acquired(hold)
+                outbox = Outbox(cluster=cluster, revision=current, start_revision=current)
+                for identity, row in zip(reads, found):
+                    _remember(outbox, identity, row)
+                _local.outbox = outbox
+                held = rows.held_mark()
+                try:
+                    yield outbox
+                    if outbox.revision != outbox.start_revision:
+                        rows.insert_changes(outbox.log)
+                        rows.set_revision(cluster.pk, outbox.revision)
+                    if whole:
+                        rows.send_held_and_commit()
+                    else:
+                        rows.send_held()
+                except BaseException:
+                    rows.drop_held(held)
+                    raise
+                finally:
+                    _local.outbox = None
+                outbox.leave_out_unrecorded()
                 if outbox.revision != outbox.start_revision:
-                    rows.insert_changes(outbox.log)
-                    rows.set_revision(cluster.pk, outbox.revision)
-                if whole:
-                    rows.send_held_and_commit()
-                else:
-                    rows.send_held()
-            except BaseException:
-                rows.drop_held(held)
-                raise
-            finally:
-                _local.outbox = None
-            outbox.leave_out_unrecorded()
-            if outbox.revision != outbox.start_revision:
-                cluster.revision = outbox.revision
-                if not whole:
-                    transaction.on_commit(outbox.flush)
+                    cluster.revision = outbox.revision
+                    if not whole:
+                        transaction.on_commit(outbox.flush)
+                wrote = outbox.revision - outbox.start_revision
+    finally:
+        locktrace.released(hold, cluster.pk, wrote)
     if whole:
         outbox.flush()
 
@@ -256,8 +263,14 @@ def queued_write() -> Iterator[None]:
     """A write of a row beside the store's objects (a log's): on SQLite it waits its turn in
     the writers' queue, as the store's transactions do, rather than in SQLite's sleeping
     retries behind them."""
-    with _writers_turn(not connection.in_atomic_block):
-        yield
+    alone = not connection.in_atomic_block
+    hold = locktrace.begin("beside") if locktrace.enabled() and alone and _writers_queue_path() is not None else None
+    try:
+        with _writers_turn(alone):
+            locktrace.acquired(hold)
+            yield
+    finally:
+        locktrace.released(hold)
 
 
 def _writers_queue_path() -> str | None:

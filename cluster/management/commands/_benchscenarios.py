@@ -839,7 +839,7 @@ class Scenarios:
                 for number in range(1, self.rounds + 1):
                     fire_at = time.time() + 0.5
                     await asyncio.sleep(0.45)
-                    round_usage, began = Usage(self.stack), time.monotonic()
+                    round_usage, began, began_wall = Usage(self.stack), time.monotonic(), time.time()
                     posted = await asyncio.gather(*(c.create(number, fire_at) for c in clients), return_exceptions=True)
                     refused = [repr(o)[:200] for o in posted if isinstance(o, BaseException)]
                     if refused:
@@ -848,6 +848,7 @@ class Scenarios:
                     while time.monotonic() < deadline and not all(c.round_done(number) for c in clients):
                         await asyncio.sleep(0.05)
                     used = round_usage.done()
+                    result.setdefault("windows", []).append((began_wall, time.time()))
                     rounds_wall += time.monotonic() - began
                     for name, seconds in used["cpu"].items():
                         in_rounds[name] = in_rounds.get(name, 0.0) + seconds
@@ -1104,6 +1105,8 @@ class Scenarios:
             out(f"      of it during the rounds (from just before the POSTs to the last step 8 seen, {r['wall']:.1f} s wall, {sum(r['cpu'].values()) / max(r['wall'], 1e-9):.2f} cores busy): "
                 + ", ".join(f"{name} {seconds:.1f}" for name, seconds in busy if seconds >= 0.05))
         for line in statement_lines(e.get("statements") or {}, 6):
+            out(line)
+        for line in self.command.lock_lines(e.get("windows") or [], 6):
             out(line)
         out("=" * 78)
 

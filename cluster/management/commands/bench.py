@@ -421,6 +421,7 @@ class Results:
     deployment_stretches: dict[str, list[float]] = field(default_factory=dict)
     deployment_cpu: dict[str, float] = field(default_factory=dict)
     deployment_statements: dict = field(default_factory=dict)  # PostgreSQL's pg_stat_statements over (b)
+    deployment_window: tuple[float, float] | None = None  # (b) from the POST to the last step 8, time.time()
     deployment_ready_api: int = 0
     problems: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
@@ -439,12 +440,13 @@ class Command(BaseCommand):
         parser.add_argument("--token", default="", help="the cluster's bearer token with --url (default: read from this database)")
         parser.add_argument("--postgres", action="store_true", help="our own stack on a throwaway PostgreSQL server instead of SQLite (Debian's postgresql)")
         parser.add_argument("--warmup", type=at_least(0), default=3, help="bare pods made before (a) and not timed (default 3)")
+        parser.add_argument("--lock-profile", action="store_true", help="on our own stack, record every hold of the store's write lock (PODFLOW_LOCK_TRACE; the recording costs a little) and print for (b) and (e) who held it, how long, and how much of that on a CPU")
         parser.add_argument("--workers-per-role", type=at_least(0), default=0, help="Celery workers per role on our own stack (default: 2 on PostgreSQL, 1 on SQLite, whose single writer gains nothing from more)")
         from ._benchscenarios import add_arguments as scenario_arguments  # (d), (e), (f): in _benchscenarios.py beside this file
 
         scenario_arguments(parser)
 
-    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, token: str, postgres: bool = False, workers_per_role: int = 0, **options):
+    def handle(self, *args, pods: int, replicas: int, url: str, cluster: str, warmup: int, token: str, postgres: bool = False, workers_per_role: int = 0, lock_profile: bool = False, **options):
         began = time.monotonic()
         stack = None
         tmp: tempfile.TemporaryDirectory | None = None
@@ -458,6 +460,7 @@ class Command(BaseCommand):
             else:
                 cluster = cluster or "bench"
                 tmp = tempfile.TemporaryDirectory(prefix="podflow-bench-")
+                self.lock_trace = Path(tmp.name) / "locktrace" if lock_profile else None
                 stack, redis_url = self._start_stack(Path(tmp.name), cluster, postgres=postgres, workers=workers_per_role)
                 base = stack.url
                 database_note = f"PostgreSQL {self._postgres_version(stack)} (throwaway, fsync off)" if postgres else f"SQLite {sqlite3.sqlite_version}, WAL, file in {tmp.name}"
@@ -492,6 +495,16 @@ class Command(BaseCommand):
                     self._print_logs(Path(tmp.name))
             if tmp is not None:
                 tmp.cleanup()
+
+    def lock_lines(self, windows: list[tuple[float, float]], indent: int) -> list[str]:
+        """With --lock-profile, who held the store's write lock in these spans of time."""
+        trace, stack = getattr(self, "lock_trace", None), getattr(self, "stack", None)
+        if trace is None or stack is None:
+            return []
+        from cluster.apiserver import locktrace
+
+        names = {proc.pid: name for name, proc in stack.procs.items()}
+        return locktrace.lines(locktrace.profile(locktrace.read(trace), windows, names, one_lock=not stack.postgres), indent)
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -552,6 +565,8 @@ class Command(BaseCommand):
         from cluster.stack import Stack, wait_for
 
         stack = Stack.scratch(var, postgres=postgres)
+        if getattr(self, "lock_trace", None) is not None:
+            stack.env["PODFLOW_LOCK_TRACE"] = str(self.lock_trace)
         # PostgreSQL locks a cluster's row, not the database: two workers per role write
         # different sandboxes side by side (SQLite has one writer, so one worker per role).
         stack.workers_per_role = workers if workers > 0 else (2 if postgres else 1)
@@ -653,7 +668,7 @@ class Command(BaseCommand):
             procs = getattr(getattr(self, "stack", None), "procs", {})
             cpu_before = {name: cpu_seconds(proc.pid) for name, proc in procs.items()}
             statements = self._statements_reset()
-            started = time.perf_counter()
+            started, started_wall = time.perf_counter(), time.time()
             status, body = client.request("POST", deployments_path, self._deployment(deployment, replicas))
             if status != 201:
                 raise CommandError(f"POST deployment answered {status}: {json.dumps(body)[:500]}")
@@ -679,6 +694,7 @@ class Command(BaseCommand):
                 results.deployment_seconds = ready_times[replicas - 1] - started
             else:
                 results.problems.append(f"only {len(ready_times)} of {replicas} deployment pods reached step 8 on the stream within {timeout:.0f} s")
+            results.deployment_window = (started_wall, started_wall + (time.perf_counter() - started if results.deployment_seconds is None else results.deployment_seconds))
             if len(created) >= replicas:
                 results.deployment_created_s = created[replicas - 1] - started
             results.deployment_cpu = {name: cpu_seconds(proc.pid) - cpu_before.get(name, 0.0) for name, proc in procs.items()}
@@ -918,6 +934,9 @@ class Command(BaseCommand):
                 f"(in all {sum(r.deployment_cpu.values()):.2f} in {r.deployment_seconds:.2f} s on {os.cpu_count()} cores)")
         for line in statement_lines(r.deployment_statements, 4):
             out(line)
+        if r.deployment_window is not None:
+            for line in self.lock_lines([r.deployment_window], 4):
+                out(line)
         out("")
         out("(c) the stream lost nothing")
         out(f"    stream: {c['changes']} changes ({c['frames']} frames in all), revisions {c['start'] + 1}..{c['target']}; gaps {len(c['gaps'])}, repeats {len(c['repeats'])}, extra snapshots {max(0, c['snapshots'] - 1)}")
