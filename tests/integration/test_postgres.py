@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import POSTGRES
-from tests.livehelpers import http, pod_manifest
+from tests.livehelpers import http, pod_manifest, token_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -47,6 +47,9 @@ def lines_of(proc: subprocess.Popen) -> "queue.Queue[str]":
 
 
 def create_pod(base: str, cluster: str, name: str) -> float:
+    """The seconds the POST took (the cluster's token is read before: the first time, a
+    `manage.py kubeconfig` of a second or two that is not the write's)."""
+    token_for(base, cluster)
     started = time.monotonic()
     status, body = http(base, "POST", f"/k8s/{cluster}/api/v1/namespaces/default/pods", pod_manifest(name))
     assert status == 201, body
@@ -57,6 +60,7 @@ def test_two_sandboxes_write_in_parallel_and_each_keeps_its_revisions_gapless(li
     base = live_stack.url
     for name in ("pg-a", "pg-b"):
         live_stack.manage("democluster", "--name", name, "--speed", "instant")
+        token_for(base, name)  # read now, not while pg-a's lock is held (it is a subprocess of its own)
 
     # Another process holds pg-a's write lock for a while, as a long reconcile would.
     holder = shell(live_stack, f"""
