@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from cluster.apimachinery import jsontext, kinds, metav1
 from cluster.apimachinery.errors import APIError, Cause, already_exists, conflict, conflict_because, forbidden, invalid, not_found
@@ -256,6 +256,28 @@ def _writers_turn(whole: bool) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(_writer.fd, fcntl.LOCK_UN)
+    _checkpoint_now_and_then()
+
+
+# SQLite's WAL is copied back into the database file by a checkpoint. Left to SQLite, the
+# commit that takes the log past wal_autocheckpoint pages runs one (copying the pages and
+# syncing the file) before COMMIT returns: inside the writers' queue, where every other
+# writer of every sandbox waits. Here the writers' connections checkpoint the log every
+# CHECKPOINT_EVERY transactions of their own once they have left the queue, PASSIVE (it
+# waits for no reader and no writer); config/settings.py raises wal_autocheckpoint so that
+# SQLite's own checkpoint is only the backstop for writes made elsewhere.
+CHECKPOINT_EVERY = 32
+
+
+def _checkpoint_now_and_then() -> None:
+    _writer.commits = getattr(_writer, "commits", 0) + 1
+    if _writer.commits % CHECKPOINT_EVERY or connection.in_atomic_block:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except DatabaseError:  # a checkpoint not made now is made by a later one
+        log.warning("a passive checkpoint of the write-ahead log failed", exc_info=True)
 
 
 @contextmanager
