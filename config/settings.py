@@ -276,6 +276,9 @@ PODFLOW_METRICS_TOKEN = os.environ.get("PODFLOW_METRICS_TOKEN", "")
 # A directory: every process records each hold of the store's write lock there
 # (cluster/apiserver/locktrace.py; `manage.py bench --lock-profile` sets it for its stack).
 PODFLOW_LOCK_TRACE = os.environ.get("PODFLOW_LOCK_TRACE", "")
+# The request log's rows are written by a thread of each process, several in a transaction,
+# a moment after the answer (cluster/apiserver/requestlog.py); 0: by the request, before it.
+PODFLOW_REQUEST_LOG_THREAD = os.environ.get("PODFLOW_REQUEST_LOG_THREAD", "1") == "1"
 
 # --- The classroom (web/classroom.py) ---
 # How long a class's join code works (the instructor can extend it), and how long its
