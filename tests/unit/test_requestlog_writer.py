@@ -3,14 +3,17 @@ writes the rows of the requests answered meanwhile, several in one transaction, 
 no answer waits for the log's write."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
+from typing import Callable
 
 import pytest
 
 from cluster.apiserver import audit, requestlog, store
 from cluster.models import Cluster, RequestRecord
+from tests.livehelpers import wait_until
 
 
 @pytest.fixture
@@ -21,9 +24,7 @@ def thread_on(settings, transactional_db):
     requestlog._writer.rows.clear()
     requestlog._writer.written.clear()
     yield
-    deadline = time.monotonic() + 10
-    while requestlog._writer.rows and time.monotonic() < deadline:  # nothing left for the next test
-        time.sleep(0.01)
+    wait_until(lambda: not requestlog._writer.rows, 10, "the writer to take every row", interval=0.01)  # none left for the next test
 
 
 @pytest.fixture
@@ -35,26 +36,34 @@ def request(cluster: Cluster, name: str, code: int = 200) -> None:
     requestlog.record(cluster.name, audit.REQUEST, {"client": "kubectl", "verb": "get", "resource": "pods", "name": name, "code": code, audit.CLUSTER_ID: cluster.pk})
 
 
-def wait_for_rows(cluster: Cluster, count: int, seconds: float = 10.0) -> list[RequestRecord]:
-    deadline = time.monotonic() + seconds
-    while True:
-        rows = list(RequestRecord.objects.filter(cluster=cluster).order_by("id"))
-        if len(rows) >= count or time.monotonic() >= deadline:
-            return rows
-        time.sleep(0.01)
+def wait_for_rows(cluster: Cluster, count: int) -> list[RequestRecord]:
+    def rows() -> list[RequestRecord]:
+        found = list(RequestRecord.objects.filter(cluster=cluster).order_by("id"))
+        return found if len(found) >= count else []
+
+    return wait_until(rows, 10, f"{count} rows of the request log", interval=0.01)
+
+
+def before_each_write(monkeypatch, before: Callable[[], None]) -> None:
+    """`before()` runs each time the writer asks for its turn to write (it may wait, or fail)."""
+    real = store.queued_write
+
+    @contextmanager
+    def queued_write():
+        before()
+        with real():
+            yield
+
+    monkeypatch.setattr(store, "queued_write", queued_write)
 
 
 def test_a_request_is_answered_before_its_row_is_written_and_the_row_follows(cluster_row, monkeypatch):
     let_go = threading.Event()
-    real = store.queued_write
 
-    @contextmanager
-    def slow_database():  # the writers' queue held by someone else for a while
+    def held_elsewhere() -> None:  # the writers' queue held by someone else for a while
         assert let_go.wait(10)
-        with real():
-            yield
 
-    monkeypatch.setattr(store, "queued_write", slow_database)
+    before_each_write(monkeypatch, held_elsewhere)
     began = time.monotonic()
     request(cluster_row, "web", 200)
     assert time.monotonic() - began < 1.0  # the request did not wait for the write
@@ -66,20 +75,14 @@ def test_a_request_is_answered_before_its_row_is_written_and_the_row_follows(clu
 
 def test_requests_answered_while_a_write_waits_go_in_together(cluster_row, monkeypatch):
     let_go, writes = threading.Event(), []
-    real = store.queued_write
 
-    @contextmanager
-    def counted():
+    def counted() -> None:
         assert let_go.wait(10)
         writes.append(len(requestlog._writer.rows))
-        with real():
-            yield
 
-    monkeypatch.setattr(store, "queued_write", counted)
+    before_each_write(monkeypatch, counted)
     request(cluster_row, "first")
-    deadline = time.monotonic() + 10
-    while requestlog._writer.rows and time.monotonic() < deadline:  # the thread took the first row
-        time.sleep(0.005)
+    wait_until(lambda: not requestlog._writer.rows, 10, "the thread to take the first row", interval=0.005)
     for i in range(9):
         request(cluster_row, f"then-{i}")
     let_go.set()
@@ -100,23 +103,18 @@ def test_the_log_is_trimmed_as_the_writer_goes(cluster_row, monkeypatch):
 
 
 def test_a_failed_write_is_logged_and_the_next_rows_go_in(cluster_row, monkeypatch, caplog):
-    real, failing = store.queued_write, [True]
+    failing = [True]
 
-    @contextmanager
-    def once_broken():
+    def once_broken() -> None:
         if failing:
             failing.clear()
             from django.db import OperationalError
 
             raise OperationalError("database is locked")
-        with real():
-            yield
 
-    monkeypatch.setattr(store, "queued_write", once_broken)
+    before_each_write(monkeypatch, once_broken)
     request(cluster_row, "lost")
-    deadline = time.monotonic() + 10
-    while "missed 1 requests" not in caplog.text and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: "missed 1 requests" in caplog.text, 10, "the failed write's warning", interval=0.01)
     assert "missed 1 requests" in caplog.text
     request(cluster_row, "kept")
     assert [r.name for r in wait_for_rows(cluster_row, 1)] == ["kept"]
@@ -125,6 +123,6 @@ def test_a_failed_write_is_logged_and_the_next_rows_go_in(cluster_row, monkeypat
 def test_rows_still_waiting_when_the_process_ends_are_written(cluster_row):
     with requestlog._writer.lock:  # as if the thread had not come round to them
         requestlog._writer.rows.append(requestlog._row(cluster_row.pk, {"client": "kubectl", "verb": "list", "resource": "pods", "code": 200}))
-        requestlog._writer.pid = __import__("os").getpid()
+        requestlog._writer.pid = os.getpid()
     requestlog._write_at_exit()
     assert [(r.verb, r.resource) for r in RequestRecord.objects.filter(cluster=cluster_row)] == [("list", "pods")]
